@@ -1,0 +1,85 @@
+"""Protocol constants of API version 1: statuses, states, error codes, limits."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+PROTOCOL_VERSION = 1
+API_PREFIX = "/api/v1"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+#: Most records one push may carry; a larger batch is refused whole with 413.
+MAX_PUSH_RECORDS = 1000
+#: Most changes one pull answer carries; ``more`` says whether another page waits.
+MAX_PULL_CHANGES = 500
+#: Most gap ranges a push answer lists (the office sees all of them).
+MAX_GAP_RANGES = 100
+
+
+class PushStatus(StrEnum):
+    """Per-record answer of ``POST /sync/push``."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class ServerState(StrEnum):
+    """Life of an enrollment on the server (design section 2)."""
+
+    RECEIVED = "received"
+    COMPLETE = "complete"
+    VERIFIED = "verified"
+    NEEDS_REVIEW = "needs_review"
+    NEEDS_FIX = "needs_fix"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    PRINTED = "printed"
+    SUKET_ISSUED = "suket_issued"
+
+
+class ClientState(StrEnum):
+    """Life of a record in the field client's outbox."""
+
+    DRAFT = "draft"
+    READY = "ready"
+    SENT = "sent"
+    COMPLETE = "complete"
+    REJECTED = "rejected"
+    NEEDS_FIX = "needs_fix"
+    APPROVED = "approved"
+    PRINTED = "printed"
+    SUKET_ISSUED = "suket_issued"
+
+
+class ChangeKind(StrEnum):
+    """Kinds of entries in the pull feed."""
+
+    RECORD_STATUS = "record_status"
+
+
+class RecordError(StrEnum):
+    """``errors.code`` of a rejected record."""
+
+    INVALID = "invalid"
+    HASH_MISMATCH = "hash_mismatch"
+    CONFLICT = "conflict"
+    SEQ_CONFLICT = "seq_conflict"
+    UNKNOWN_REGION = "unknown_region"
+    UNKNOWN_SUPERSEDES = "unknown_supersedes"
+
+
+# Server states that the field client mirrors when the pull feed reports them.
+CLIENT_STATE_FOR_SERVER_STATE: dict[str, ClientState] = {
+    ServerState.RECEIVED: ClientState.SENT,
+    ServerState.COMPLETE: ClientState.COMPLETE,
+    ServerState.VERIFIED: ClientState.COMPLETE,
+    ServerState.NEEDS_REVIEW: ClientState.COMPLETE,
+    ServerState.NEEDS_FIX: ClientState.NEEDS_FIX,
+    ServerState.APPROVED: ClientState.APPROVED,
+    ServerState.REJECTED: ClientState.REJECTED,
+    ServerState.DUPLICATE: ClientState.REJECTED,
+    ServerState.PRINTED: ClientState.PRINTED,
+    ServerState.SUKET_ISSUED: ClientState.SUKET_ISSUED,
+}
