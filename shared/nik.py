@@ -55,6 +55,8 @@ def parse_nik(value: str, today: dt.date | None = None) -> NikFacts:
     if not isinstance(value, str):
         raise InvalidNik("nik_type", "NIK harus berupa teks 16 angka.")
     number = value if _DIGITS16.match(value) else stdnum_nik.compact(value)
+    if not number:
+        raise InvalidNik("nik_length", "NIK wajib diisi: 16 angka.")
     if not number.isascii() or not number.isdigit():
         raise InvalidNik("nik_format", "NIK hanya boleh berisi angka.")
     if len(number) != 16:

@@ -1,0 +1,225 @@
+"""A fault-injecting TCP proxy for end-to-end tests: cuts, delays and throttles real connections.
+
+It listens on 127.0.0.1 only and forwards each accepted connection to one target. What happens
+to a connection is decided when it is accepted, by ``fault_for(n)`` (n counts connections from
+0), so a test can script "the first push loses its answer, the rest pass" or draw random cut
+offsets from a seeded generator.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+_CHUNK = 16 * 1024
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What to do to one connection. Offsets count bytes forwarded in that direction."""
+
+    cut_upstream_after: int | None = None  # client -> server bytes before the cut
+    cut_downstream_after: int | None = None  # server -> client bytes before the cut
+    delay: float = 0.0  # seconds before each forwarded chunk
+    throttle_bps: int | None = None  # bytes per second in each direction
+    refuse: bool = False  # accept, then reset at once: "the link is down"
+
+
+PASS = Fault()
+
+
+def random_cuts(seed: int, max_offset: int, probability: float = 1.0) -> Callable[[int], Fault]:
+    """A plan cutting each connection (with ``probability``) at a random offset and direction."""
+    rng = random.Random(seed)
+    lock = threading.Lock()
+
+    def plan(_: int) -> Fault:
+        with lock:
+            if rng.random() >= probability:
+                return PASS
+            offset = rng.randrange(0, max_offset)
+            if rng.random() < 0.5:
+                return Fault(cut_upstream_after=offset)
+            return Fault(cut_downstream_after=offset)
+
+    return plan
+
+
+@dataclass
+class Stats:
+    """What the proxy did, for assertions."""
+
+    connections: int = 0
+    cuts: int = 0
+    bytes_up: int = 0
+    bytes_down: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+
+class FaultProxy:
+    """Forward 127.0.0.1:<port> to ``target`` while applying a :class:`Fault` per connection."""
+
+    def __init__(
+        self, target: tuple[str, int], fault_for: Callable[[int], Fault] = lambda _: PASS
+    ) -> None:
+        self.target = target
+        self.fault_for = fault_for
+        self.stats = Stats()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port: int = self._listener.getsockname()[1]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> FaultProxy:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start accepting connections in a background thread."""
+        thread = threading.Thread(target=self._accept_loop, name="faultproxy", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop accepting, reset every open connection and wait for the threads."""
+        self._stop.set()
+        self._listener.close()
+        with self._open_lock:
+            for sock in list(self._open):
+                _reset(sock)
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def cut_all(self) -> None:
+        """Reset every connection open right now (a link that drops mid-transfer)."""
+        with self._open_lock:
+            for sock in list(self._open):
+                _reset(sock)
+                self.stats.add(cuts=1)
+
+    def _accept_loop(self) -> None:
+        index = 0
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            fault = self.fault_for(index)
+            index += 1
+            self.stats.add(connections=1)
+            thread = threading.Thread(target=self._serve, args=(client, fault), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _serve(self, client: socket.socket, fault: Fault) -> None:
+        if fault.refuse:
+            self.stats.add(cuts=1)
+            _reset(client)
+            return
+        try:
+            upstream = socket.create_connection(self.target, timeout=10)
+        except OSError:
+            _reset(client)
+            return
+        for sock in (client, upstream):
+            sock.settimeout(None)
+        with self._open_lock:
+            self._open.update((client, upstream))
+        done = threading.Event()
+        pumps = [
+            threading.Thread(
+                target=self._pump,
+                args=(client, upstream, fault.cut_upstream_after, fault, "bytes_up", done),
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._pump,
+                args=(upstream, client, fault.cut_downstream_after, fault, "bytes_down", done),
+                daemon=True,
+            ),
+        ]
+        for pump in pumps:
+            pump.start()
+        for pump in pumps:
+            pump.join()
+        with self._open_lock:
+            self._open.difference_update((client, upstream))
+        for sock in (client, upstream):
+            sock.close()
+
+    def _pump(
+        self,
+        source: socket.socket,
+        sink: socket.socket,
+        cut_after: int | None,
+        fault: Fault,
+        counter: str,
+        done: threading.Event,
+    ) -> None:
+        sent = 0
+        try:
+            while not done.is_set():
+                data = source.recv(_CHUNK)
+                if not data:
+                    sink.shutdown(socket.SHUT_WR)
+                    return
+                if cut_after is not None and sent + len(data) >= cut_after:
+                    sink.sendall(data[: cut_after - sent])
+                    self.stats.add(cuts=1, **{counter: cut_after - sent})
+                    done.set()
+                    _reset(source)
+                    _reset(sink)
+                    return
+                self._pace(len(data), fault)
+                sink.sendall(data)
+                sent += len(data)
+                self.stats.add(**{counter: len(data)})
+        except OSError:
+            done.set()
+            _reset(source)
+            _reset(sink)
+
+    @staticmethod
+    def _pace(size: int, fault: Fault) -> None:
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.throttle_bps:
+            time.sleep(size / fault.throttle_bps)
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with RST (SO_LINGER 0): the peer sees a broken connection, not a clean end."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
