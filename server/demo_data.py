@@ -1,0 +1,119 @@
+"""Synthetic residents of Kabupaten Sekadau for the demo and the benchmarks.
+
+Names come from Faker's ``id_ID`` locale; NIKs are valid and agree with the birth date, sex and
+kecamatan of first registration. Nothing here is a real person.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import random
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from faker import Faker
+
+from shared import vocab
+
+NANGA_MAHAP = "61.09.04"
+_WEIGHTED_AGAMA = ("KATHOLIK", "KRISTEN", "ISLAM", "BUDHA", "KHONGHUCU")
+_WEIGHTED_PEKERJAAN = (
+    "PETANI/PEKEBUN",
+    "PETANI/PEKEBUN",
+    "PETANI/PEKEBUN",
+    "MENGURUS RUMAH TANGGA",
+    "PELAJAR/MAHASISWA",
+    "WIRASWASTA",
+    "BURUH TANI/PERKEBUNAN",
+    "GURU",
+    "PEDAGANG",
+    "BELUM/TIDAK BEKERJA",
+)
+_DUSUN = ("DUSUN HILIR", "DUSUN HULU", "DUSUN TENGAH", "DUSUN SUNGAI", "DUSUN BUKIT")
+
+
+@cache
+def sekadau_regions() -> dict[str, str]:
+    """Kemendagri code -> name for Kalimantan Barat, Sekadau, its kecamatan and desa."""
+    text = resources.files("server").joinpath("data/sekadau_wilayah.csv").read_text("utf-8")
+    return {row["kode"]: row["nama"] for row in csv.DictReader(text.splitlines())}
+
+
+def desa_of(kecamatan: str) -> list[str]:
+    """Desa codes of one kecamatan, in code order."""
+    prefix = kecamatan + "."
+    return sorted(code for code in sekadau_regions() if code.startswith(prefix))
+
+
+def synthetic_residents(
+    count: int, *, kecamatan: str = NANGA_MAHAP, seed: int = 0, today: dt.date | None = None
+) -> Iterator[dict[str, Any]]:
+    """Yield ``count`` valid card payloads of adults living in ``kecamatan``."""
+    rng = random.Random(seed)
+    fake = Faker("id_ID")
+    fake.seed_instance(seed)
+    today = today or dt.date.today()
+    villages = desa_of(kecamatan)
+    used: set[str] = set()
+    for _ in range(count):
+        woman = rng.random() < 0.49
+        born = today - dt.timedelta(days=rng.randint(17 * 365 + 5, 80 * 365))
+        nik = _unique_nik(kecamatan, born, woman, rng, used)
+        first = fake.first_name_female() if woman else fake.first_name_male()
+        yield {
+            "nik": nik,
+            "nama": _card_name(f"{first} {fake.last_name()}"),
+            "tempat_lahir": "SEKADAU",
+            "tanggal_lahir": born.isoformat(),
+            "jenis_kelamin": "PEREMPUAN" if woman else "LAKI-LAKI",
+            "golongan_darah": rng.choice(vocab.GOLONGAN_DARAH),
+            "alamat": rng.choice(_DUSUN),
+            "rt": f"{rng.randint(1, 12):03d}",
+            "rw": f"{rng.randint(1, 5):03d}",
+            "desa_kode": rng.choice(villages),
+            "agama": rng.choice(_WEIGHTED_AGAMA),
+            "status_perkawinan": rng.choice(("BELUM KAWIN", "KAWIN", "KAWIN", "CERAI MATI")),
+            "pekerjaan": rng.choice(_WEIGHTED_PEKERJAAN),
+            "kewarganegaraan": "WNI",
+        }
+
+
+def synthetic_biometrics(directory: Path, index: int) -> dict[str, Path]:
+    """Write stand-in biometric files (photo, signature, irises, ten fingers) for one person.
+
+    The bytes are random but sized like the real thing (a JPEG photo tens of KB, a WSQ finger
+    about 15-20 KB), so hashing and transfer are exercised honestly.
+    """
+    rng = random.Random(index)
+    directory.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    for role in vocab.BIOMETRIC_ROLES:
+        suffix, size = (".jpg", 30_000) if role in ("photo", "signature") else (".wsq", 16_000)
+        if role.startswith("iris"):
+            suffix, size = ".png", 12_000
+        path = directory / f"{index:05d}-{role}{suffix}"
+        path.write_bytes(rng.randbytes(size + rng.randint(0, 4_000)))
+        files[role] = path
+    return files
+
+
+def _unique_nik(
+    kecamatan: str, born: dt.date, woman: bool, rng: random.Random, used: set[str]
+) -> str:
+    day = born.day + 40 if woman else born.day
+    stem = f"{kecamatan.replace('.', '')}{day:02d}{born.month:02d}{born.year % 100:02d}"
+    while True:
+        nik = f"{stem}{rng.randint(1, 9999):04d}"
+        if nik not in used:
+            used.add(nik)
+            return nik
+
+
+def _card_name(name: str) -> str:
+    """Upper case, only the characters a card name may hold, at most 60 characters."""
+    kept = "".join(ch for ch in name.upper() if ch.isalpha() and ch.isascii() or ch in " .'-")
+    return " ".join(kept.split())[:60].strip() or "TANPA NAMA"
