@@ -145,6 +145,7 @@ def test_client_killed_mid_sync_and_restarted(
     os.killpg(running.pid, signal.SIGKILL)
     running.wait(timeout=10)
     assert running.returncode == -signal.SIGKILL
+    assert outbox_states(field).get("ready", 0) > 0  # it really died in the middle
     proxy.fault_for = lambda _: PASS
     with sqlite3.connect(field.home / "outbox.sqlite3") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
