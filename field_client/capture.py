@@ -1,0 +1,258 @@
+"""Turn what an operator entered into a sealed enrollment record, and save it durably.
+
+:func:`prepare` only checks (no side effect), so an invalid capture leaves no trace;
+:func:`save` copies the biometric files and stores the records in ONE outbox transaction that
+also allocates their sequence numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uuid6
+from marshmallow import ValidationError
+
+from field_client import blobs, records
+from field_client.errors import CaptureInvalid
+from field_client.outbox import Outbox
+from shared.canonical import canonical_json, seal
+from shared.nik import check_nik_against_record, parse_nik
+from shared.schemas import EnrollmentPayloadSchema, RecordSchema, normalize_payload
+from shared.vocab import EXCEPTABLE_ROLES, EXCEPTION_REASONS
+
+log = logging.getLogger(__name__)
+
+RECORD_TYPE = "enrollment"
+_PLACEHOLDER_SHA = "0" * 64
+# marshmallow's built-in messages, said the way the rest of the client speaks.
+_MESSAGES_ID = {
+    "Missing data for required field.": "Wajib diisi.",
+    "Unknown field.": "Kolom tidak dikenal.",
+    "Not a valid string.": "Harus berupa teks.",
+    "Not a valid date.": "Tanggal tidak sah; tulis TTTT-BB-HH (misalnya 1990-08-17).",
+    "Not a valid datetime.": "Waktu tidak sah.",
+    "Field may not be null.": "Tidak boleh kosong.",
+    "Not a valid integer.": "Harus bilangan bulat.",
+    "Not a valid list.": "Harus berupa daftar.",
+    "Invalid input type.": "Bentuk data tidak sah.",
+}
+
+
+@dataclass(frozen=True)
+class SavedRecord:
+    """A record safely in the outbox: what the operator is told after saving."""
+
+    id: str
+    seq: int
+    record_sha256: str
+    warnings: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Capture:
+    """A checked capture, ready to be stored (nothing is on disk yet)."""
+
+    id: str
+    captured_at: str
+    operator: str
+    payload: dict[str, Any]
+    files: tuple[blobs.FileSource, ...]
+    exceptions: tuple[dict[str, str], ...]
+    supersedes: str | None
+    warnings: tuple[dict[str, str], ...]
+
+
+def prepare(
+    payload: Any,
+    operator: str | None,
+    files: Mapping[str, Path | str] | None = None,
+    exceptions: Mapping[str, str] | None = None,
+    supersedes: str | None = None,
+    now: dt.datetime | None = None,
+) -> Capture:
+    """Normalise and check everything; raise :class:`CaptureInvalid` listing every problem."""
+    problems: dict[str, list[str]] = {}
+    card, warnings = _check_payload(payload, problems)
+    sources = _check_files(files or {}, problems)
+    excepted = _check_exceptions(exceptions or {}, problems)
+    if not (operator or "").strip():
+        problems.setdefault("operator", []).append("Nama operator wajib diisi (--operator).")
+    if problems:
+        raise CaptureInvalid(problems)
+    capture = Capture(
+        id=str(uuid6.uuid7()),
+        captured_at=records.format_utc(now or dt.datetime.now(dt.UTC)),
+        operator=str(operator).strip(),
+        payload=card,
+        files=tuple(sources),
+        exceptions=tuple(excepted),
+        supersedes=supersedes,
+        warnings=tuple(warnings),
+    )
+    # The final guard: the whole record against the wire schema, before anything is written.
+    attachments = [_attachment(s.role, _PLACEHOLDER_SHA, s.size, s.media_type) for s in sources]
+    _guard(seal(_record(capture, seq=1, attachments=attachments)))
+    return capture
+
+
+def save(outbox: Outbox, files_dir: Path, captures: Sequence[Capture]) -> list[SavedRecord]:
+    """Copy the files and store ``captures`` in one transaction; all of them or none."""
+    stored: list[list[records.StoredFile]] = []
+    created: list[str] = []
+    try:
+        for capture in captures:
+            stored.append(_store_files(files_dir, capture, created))
+        with outbox.atomic():
+            pairs = zip(captures, stored, strict=True)
+            return [_insert(outbox, capture, files) for capture, files in pairs]
+    except BaseException:
+        # Nothing was saved: remove the files this attempt added, unless a record uses them.
+        blobs.discard_unreferenced(outbox, files_dir, created)
+        raise
+
+
+def _insert(outbox: Outbox, capture: Capture, files: list[records.StoredFile]) -> SavedRecord:
+    seq = outbox.allocate_seq()
+    attachments = [_attachment(f.role, f.sha256, f.size, f.media_type) for f in files]
+    sealed = seal(_record(capture, seq=seq, attachments=attachments))
+    _guard(sealed)
+    # The stored text is what is sent, byte for byte, on every push.
+    body = canonical_json(sealed).decode()
+    records.insert(outbox, sealed, body, files)
+    warnings = list(capture.warnings) + _local_duplicate_warning(outbox, capture, seq)
+    return SavedRecord(capture.id, seq, sealed["record_sha256"], warnings)
+
+
+def _store_files(files_dir: Path, capture: Capture, created: list[str]) -> list[records.StoredFile]:
+    stored = []
+    for source in capture.files:
+        blob = blobs.store(files_dir, source)
+        if blob.created:
+            created.append(blob.sha256)
+        path = blobs.relative_path(blob.sha256)
+        stored.append(
+            records.StoredFile(source.role, blob.sha256, blob.size, source.media_type, path)
+        )
+    return stored
+
+
+def _record(capture: Capture, seq: int, attachments: list[dict[str, Any]]) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "id": capture.id,
+        "seq": seq,
+        "type": RECORD_TYPE,
+        "captured_at": capture.captured_at,
+        "operator": capture.operator,
+        "payload": capture.payload,
+        "attachments": attachments,
+        "exceptions": list(capture.exceptions),
+    }
+    if capture.supersedes is not None:
+        record["supersedes"] = capture.supersedes
+    return record
+
+
+def _attachment(role: str, sha256: str, size: int, media_type: str) -> dict[str, Any]:
+    return {"role": role, "sha256": sha256, "size": size, "media_type": media_type}
+
+
+def _guard(record: dict[str, Any]) -> None:
+    try:
+        RecordSchema().load(record)
+    except ValidationError as exc:
+        raise CaptureInvalid(flatten_messages(exc.messages)) from exc
+
+
+def _check_payload(
+    raw: Any, problems: dict[str, list[str]]
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    if not isinstance(raw, dict):
+        problems["payload"] = ["Data kartu harus berupa objek JSON (kolom: nilai)."]
+        return {}, []
+    tidy = normalize_payload(raw)
+    try:
+        loaded = EnrollmentPayloadSchema().load(tidy)
+    except ValidationError as exc:
+        problems.update(flatten_messages(exc.messages))
+        return {}, []
+    # One spelling for the hash: the loaded values, with the date back in ISO form.
+    card = {
+        key: value.isoformat() if isinstance(value, dt.date) else value
+        for key, value in loaded.items()
+    }
+    facts = parse_nik(card["nik"])
+    found = check_nik_against_record(facts, loaded["tanggal_lahir"], card["jenis_kelamin"])
+    return card, [warning.as_dict() for warning in found]
+
+
+def _check_files(
+    files: Mapping[str, Path | str], problems: dict[str, list[str]]
+) -> list[blobs.FileSource]:
+    sources = []
+    for role, path in files.items():
+        source, found = blobs.check_file(role, path)
+        if found:
+            problems[f"file.{role}"] = found
+        elif source is not None:
+            sources.append(source)
+    return sources
+
+
+def _check_exceptions(
+    exceptions: Mapping[str, str], problems: dict[str, list[str]]
+) -> list[dict[str, str]]:
+    checked = []
+    for role, reason in exceptions.items():
+        found = []
+        if role not in EXCEPTABLE_ROLES:
+            found.append(
+                f"Peran '{role}' tidak dapat dikecualikan. Pilihan: {', '.join(EXCEPTABLE_ROLES)}."
+            )
+        if reason not in EXCEPTION_REASONS:
+            found.append(
+                f"Alasan '{reason}' tidak dikenal. Pilihan: {', '.join(EXCEPTION_REASONS)}."
+            )
+        if found:
+            problems[f"exception.{role}"] = found
+        else:
+            checked.append({"role": role, "reason": reason})
+    return checked
+
+
+def _local_duplicate_warning(outbox: Outbox, capture: Capture, seq: int) -> list[dict[str, str]]:
+    earlier = [s for s in records.seqs_with_nik(outbox, capture.payload["nik"]) if s != seq]
+    if not earlier or capture.supersedes is not None:
+        return []
+    listed = ", ".join(str(s) for s in earlier[:5])
+    return [
+        {
+            "code": "nik_already_recorded",
+            "message": f"NIK ini sudah pernah direkam di perangkat ini (seq {listed}).",
+        }
+    ]
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested error messages as ``{"a.b": [message, ...]}`` in Bahasa Indonesia."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = "record" if key == "_schema" and not prefix else str(key)
+            path = f"{prefix}.{name}" if prefix else name
+            for sub, texts in flatten_messages(value, path).items():
+                flat.setdefault(sub, []).extend(texts)
+    elif isinstance(messages, list | tuple):
+        for item in messages:
+            if isinstance(item, dict | list):
+                for sub, texts in flatten_messages(item, prefix).items():
+                    flat.setdefault(sub, []).extend(texts)
+            else:
+                flat.setdefault(prefix or "record", []).append(_MESSAGES_ID.get(item, str(item)))
+    else:
+        flat.setdefault(prefix or "record", []).append(_MESSAGES_ID.get(messages, str(messages)))
+    return flat

@@ -1,0 +1,374 @@
+"""``jemput-field``: parse arguments, call :class:`FieldClient`, print, translate errors.
+
+Exit codes: 0 done, 1 error, 2 wrong usage, 75 (EX_TEMPFAIL) the network failed (or another
+sync was running) and work remains: run again later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from field_client.client import FieldClient
+from field_client.errors import (
+    EX_TEMPFAIL,
+    CaptureInvalid,
+    FieldClientError,
+    NetworkUnavailable,
+    UsageInvalid,
+)
+from field_client.records import CLIENT_STATES
+from field_client.sync import SyncReport
+from shared.schemas import EnrollmentPayloadSchema
+
+EX_OK, EX_ERROR, EX_USAGE, EX_INTERRUPTED = 0, 1, 2, 130
+PAYLOAD_FIELDS = tuple(EnrollmentPayloadSchema().fields)
+STATE_LABELS = {
+    "draft": "draf",
+    "ready": "siap kirim",
+    "sent": "terkirim, menunggu berkas",
+    "complete": "lengkap",
+    "rejected": "ditolak",
+    "needs_fix": "perlu perbaikan",
+    "approved": "disetujui",
+    "printed": "tercetak",
+    "suket_issued": "suket terbit",
+}
+FIELD_HELP = {
+    "nik": "16 angka",
+    "tanggal_lahir": "TTTT-BB-HH, mis. 1990-08-17",
+    "jenis_kelamin": "LAKI-LAKI atau PEREMPUAN",
+    "rt": "3 angka, mis. 001",
+    "rw": "3 angka, mis. 002",
+    "desa_kode": "kode Kemendagri, mis. 61.09.04.2006",
+    "kewarganegaraan": "WNI atau WNA",
+}
+Handler = Callable[[FieldClient, argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code (the console script exits with it)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or wrong usage (2)
+        return exc.code if isinstance(exc.code, int) else EX_USAGE
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return EX_USAGE
+    _configure_logging(args.verbose)
+    try:
+        with FieldClient(args.home) as client:
+            return int(args.handler(client, args))
+    except CaptureInvalid as exc:
+        _err("Data belum benar, tidak ada yang disimpan:")
+        for line in exc.lines():
+            _err(f"  - {line}")
+        return EX_ERROR
+    except FieldClientError as exc:
+        _err(f"Gagal: {exc.message}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _err("Dibatalkan. Rekaman yang sudah tersimpan tetap aman.")
+        return EX_INTERRUPTED
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # urllib3 reports each connect retry; the operator gets one plain message from us instead.
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose else logging.ERROR)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``jemput-field``."""
+    parser = argparse.ArgumentParser(
+        prog="jemput-field",
+        description="Perekaman e-KTP jemput bola: simpan rekaman tanpa sinyal, kirim saat ada.",
+    )
+    parser.add_argument("--home", type=Path, default=None, help="folder data perangkat")
+    parser.add_argument("-v", "--verbose", action="store_true", help="tampilkan log rinci")
+    commands = parser.add_subparsers(title="perintah", metavar="PERINTAH")
+
+    reg = _command(commands, "register", "daftarkan perangkat ke server", _register)
+    reg.add_argument("--server", required=True, help="alamat server, mis. https://...")
+    reg.add_argument("--code", required=True, help="kode pendaftaran sekali pakai")
+    reg.add_argument("--name", help="nama perangkat (bawaan: nama komputer)")
+    reg.add_argument("--force", action="store_true", help="daftar ulang walau sudah terdaftar")
+
+    _add_enroll(commands)
+
+    imp = _command(commands, "import", "rekam banyak penduduk dari berkas JSONL", _import)
+    imp.add_argument("file", type=Path, metavar="FILE.jsonl")
+    imp.add_argument("--operator", help="operator untuk baris tanpa operator")
+
+    status = _command(commands, "status", "ringkasan antrean dan perangkat", _status)
+    status.add_argument("--json", action="store_true", help="keluaran JSON")
+
+    _command(commands, "sync", "kirim antrean dan ambil status sekali", _sync)
+    _command(commands, "watch", "sinkron terus-menerus sampai dihentikan (Ctrl-C)", _watch)
+
+    recs = _command(commands, "records", "daftar rekaman", _records)
+    recs.add_argument("--state", choices=CLIENT_STATES, help="hanya status ini")
+    recs.add_argument("--json", action="store_true", help="keluaran JSON")
+
+    _command(commands, "purge", "hapus data pribadi rekaman lengkap yang sudah lama", _purge)
+    return parser
+
+
+def _add_enroll(commands: Any) -> None:
+    enroll = _command(commands, "enroll", "rekam satu penduduk", _enroll)
+    for name in PAYLOAD_FIELDS:
+        enroll.add_argument(
+            f"--{name.replace('_', '-')}", dest=name, metavar="NILAI", help=FIELD_HELP.get(name)
+        )
+    enroll.add_argument("--json", type=Path, help="berkas JSON berisi data kartu")
+    enroll.add_argument("--operator", help="nama operator (atau JEMPUT_OPERATOR)")
+    enroll.add_argument("--file", action="append", type=_pair, default=[], metavar="PERAN=PATH")
+    enroll.add_argument(
+        "--exception", action="append", type=_pair, default=[], metavar="PERAN=ALASAN"
+    )
+    enroll.add_argument("--supersedes", help="id rekaman yang dikoreksi oleh rekaman ini")
+
+
+def _command(commands: Any, name: str, help_text: str, handler: Handler) -> argparse.ArgumentParser:
+    sub: argparse.ArgumentParser = commands.add_parser(name, help=help_text, description=help_text)
+    sub.set_defaults(handler=handler)
+    return sub
+
+
+def _pair(text: str) -> tuple[str, str]:
+    role, sep, value = text.partition("=")
+    if not sep or not role.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"'{text}' harus berbentuk PERAN=NILAI")
+    return role.strip(), value.strip()
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def _register(client: FieldClient, args: argparse.Namespace) -> int:
+    done = client.register(args.server, args.code, args.name, force=args.force)
+    _out(f"Perangkat terdaftar di {done.server_url}: {done.name} (tim {done.team}).")
+    _out(f"ID perangkat: {done.device_id}")
+    return EX_OK
+
+
+def _enroll(client: FieldClient, args: argparse.Namespace) -> int:
+    payload = _read_json_payload(args.json) if args.json else {}
+    payload.update({k: getattr(args, k) for k in PAYLOAD_FIELDS if getattr(args, k) is not None})
+    saved = client.enroll(
+        payload,
+        operator=args.operator,
+        files=_unique(args.file, "--file"),
+        exceptions=_unique(args.exception, "--exception"),
+        supersedes=args.supersedes,
+    )
+    _out(f"Rekaman {saved.id} (seq {saved.seq}) tersimpan aman di antrean.")
+    for warning in saved.warnings:
+        _out(f"Peringatan: {warning['message']}")
+    return EX_OK
+
+
+def _import(client: FieldClient, args: argparse.Namespace) -> int:
+    report = client.import_jsonl(args.file, operator=args.operator)
+    for item in report.saved:
+        for warning in item.record.warnings:
+            _out(f"baris {item.line}: peringatan: {warning['message']}")
+    _out(
+        f"{len(report.saved)} rekaman tersimpan aman di antrean; "
+        f"{len(report.errors)} baris ditolak."
+    )
+    for error in report.errors:
+        for line in error.lines():
+            _err(line)
+    return EX_OK if report.ok else EX_ERROR
+
+
+def _status(client: FieldClient, args: argparse.Namespace) -> int:
+    info = client.status()
+    if args.json:
+        _out(json.dumps(info, ensure_ascii=False, indent=2))
+        return EX_OK
+    _out(f"Folder data: {info['home']}")
+    if info["registered"]:
+        _out(f"Server: {info['server_url']} ({info['device_name']}, tim {info['team']})")
+    else:
+        _out("Server: belum terdaftar (jemput-field register --server URL --code KODE)")
+    shown = [f"{STATE_LABELS.get(s, s)} {n}" for s, n in info["counts"].items() if n]
+    _out(f"Rekaman: {info['total']} ({', '.join(shown) or 'kosong'})")
+    _out(f"Sinkron terakhir: {info['last_sync_at'] or 'belum pernah'}")
+    if info["last_sync_error"]:
+        _out(f"Masalah sinkron terakhir: {info['last_sync_error']}")
+    if info["gaps"]:
+        _out(f"Seq yang belum diterima server: {_ranges(info['gaps'])}")
+    return EX_OK
+
+
+def _sync(client: FieldClient, args: argparse.Namespace) -> int:
+    bar = _ProgressBar()
+    try:
+        report = client.sync(progress=bar)
+    except NetworkUnavailable as exc:
+        bar.close()
+        if exc.report is not None:
+            _print_report(exc.report)
+        _err(f"Gagal: {exc.message}")
+        _err(f"{client.status()['ready']} rekaman masih menunggu di antrean; jalankan sync lagi.")
+        return EX_TEMPFAIL
+    bar.close()
+    _print_report(report)
+    if report.pull_error:
+        _err(f"Peringatan: status dari server belum diambil: {report.pull_error}")
+    return EX_OK if report.done else EX_TEMPFAIL
+
+
+def _watch(client: FieldClient, args: argparse.Namespace) -> int:
+    def on_cycle(
+        cycle: int, report: SyncReport | None, error: FieldClientError | None, delay: float
+    ) -> None:
+        now = dt.datetime.now().strftime("%H:%M:%S")
+        problem = error.message if error else report.pull_error if report else None
+        if report is not None:
+            then = "" if problem else f"; lagi dalam {delay:.0f} detik"
+            _out(
+                f"[{now}] terkirim {report.pushed}, ditolak {report.rejected}, status baru "
+                f"{report.pulled}, sisa {report.remaining}{then}."
+            )
+        if problem:
+            _err(f"[{now}] gagal: {problem} Coba lagi dalam {delay:.0f} detik.")
+
+    _out("Sinkron terus-menerus; tekan Ctrl-C untuk berhenti.")
+    stop = threading.Event()
+    with _stop_on_sigterm(stop):
+        summary = client.watch(stop_event=stop, on_cycle=on_cycle)
+    _out(f"Berhenti setelah {summary.cycles} putaran.")
+    return EX_OK
+
+
+def _records(client: FieldClient, args: argparse.Namespace) -> int:
+    rows = client.records(args.state)
+    if args.json:
+        _out(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EX_OK
+    for row in rows:
+        who = "(sudah dibersihkan)" if row["purged"] else f"{row['nik']} {row['nama']}"
+        reason = f" - {row['error_message']}" if row["error_message"] else ""
+        label = STATE_LABELS.get(row["state"], row["state"])
+        _out(f"{row['seq']:>6}  {label:<26} {who}  {row['id']}{reason}")
+    _out(f"{len(rows)} rekaman.")
+    return EX_OK
+
+
+def _purge(client: FieldClient, args: argparse.Namespace) -> int:
+    done = client.purge()
+    days = client.settings.retention_days
+    _out(
+        f"Dibersihkan: {done.records} rekaman, {done.files} berkas biometrik (hanya yang "
+        f"dinyatakan lengkap oleh server lebih dari {days} hari lalu)."
+    )
+    return EX_OK
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr, shown only on a terminal (``disable=None``)."""
+
+    def __init__(self) -> None:
+        self._bar: tqdm[Any] | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            self._bar = tqdm(
+                total=total, disable=None, file=sys.stderr, unit="rekaman", desc="Mengirim"
+            )
+        self._bar.total = total
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+@contextmanager
+def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
+    """While the block runs, SIGTERM sets ``stop`` (the previous handler comes back after)."""
+    # A service manager stops `watch` with SIGTERM: end after the current cycle, not inside it.
+    try:
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    except ValueError:  # not the main thread (embedded use): Ctrl-C still works
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _print_report(report: SyncReport) -> None:
+    _out(
+        f"Terkirim {report.pushed} rekaman: {report.accepted} diterima, {report.duplicate} "
+        f"sudah ada di server, {report.rejected} ditolak."
+    )
+    for item in report.rejections:
+        _out(f"  ditolak seq {item['seq']} ({item['id']}): {item['message']}")
+    if report.pulled:
+        _out(f"Status baru dari server: {report.pulled}.")
+    if report.waiting_for_files:
+        _out(f"Menunggu unggahan berkas biometrik: {report.waiting_for_files} rekaman.")
+    if report.gaps:
+        _out(f"Seq yang belum diterima server: {_ranges(report.gaps)}")
+    _out(f"Sisa di antrean: {report.remaining}.")
+
+
+def _read_json_payload(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise UsageInvalid(f"Berkas {path} tidak dapat dibaca: {exc.strerror}.") from exc
+    except json.JSONDecodeError as exc:
+        raise UsageInvalid(f"Berkas {path} bukan JSON yang sah ({exc.msg}).") from exc
+    if not isinstance(data, dict):
+        raise UsageInvalid(f"Berkas {path} harus berisi satu objek JSON data kartu.")
+    return data
+
+
+def _unique(pairs: list[tuple[str, str]], option: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for key, value in pairs:
+        if key in found:
+            raise UsageInvalid(f"Peran '{key}' disebut dua kali di {option}.")
+        found[key] = value
+    return found
+
+
+def _ranges(gaps: list[list[int]]) -> str:
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in gaps)
+
+
+def _out(text: str) -> None:
+    print(text)
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

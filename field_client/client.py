@@ -1,0 +1,234 @@
+"""``FieldClient``: the library facade over one device home (outbox, files, registration)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from field_client import blobs, capture, importer, records, retention
+from field_client.config import Settings, load_settings
+from field_client.errors import AlreadyRegistered, NotRegistered, UsageInvalid
+from field_client.outbox import Outbox, open_outbox
+from field_client.sync import ProgressCallback, SyncEngine, SyncReport
+from field_client.transport import Transport, normalize_server_url
+from field_client.watch import Backoff, CycleCallback, WatchSummary, watch
+from shared.protocol import PROTOCOL_VERSION
+
+log = logging.getLogger(__name__)
+
+TransportFactory = Callable[[str, Settings, str | None], Transport]
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The device's identity on a server (the token stays inside the outbox)."""
+
+    server_url: str
+    device_id: str
+    team: str
+    name: str
+    server_time: str
+    protocol_version: int
+
+
+class FieldClient:
+    """Capture, queue and sync enrollments on one device; safe to use fully offline."""
+
+    def __init__(
+        self,
+        home: Path | str | None = None,
+        *,
+        settings: Settings | None = None,
+        transport_factory: TransportFactory | None = None,
+    ) -> None:
+        self.settings = settings or load_settings(home)
+        self.outbox: Outbox = open_outbox(self.settings.outbox_path)
+        self._transport_factory = transport_factory or _default_transport
+
+    @property
+    def home(self) -> Path:
+        """The folder holding the outbox and the biometric files."""
+        return self.settings.home
+
+    def close(self) -> None:
+        """Close the outbox."""
+        self.outbox.close()
+
+    def __enter__(self) -> FieldClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- registration -----------------------------------------------------------------------
+
+    def register(
+        self, server_url: str, code: str, name: str | None = None, *, force: bool = False
+    ) -> Registration:
+        """Register this device with a one-time code; refuse a second time unless ``force``."""
+        url = normalize_server_url(server_url)
+        current = self.outbox.meta()
+        if current.get("token") and not force:
+            raise AlreadyRegistered(
+                f"Perangkat ini sudah terdaftar di {current.get('server_url')} sebagai "
+                f"{current.get('device_name')} (tim {current.get('team')}). Pakai --force "
+                "untuk mendaftar ulang."
+            )
+        device_name = (name or socket.gethostname() or "perangkat")[:80]
+        with self._transport_factory(url, self.settings, None) as transport:
+            answer = transport.register(code.strip(), device_name)
+        if answer["protocol_version"] != PROTOCOL_VERSION:
+            log.warning(
+                "server protocol %s, client %s", answer["protocol_version"], PROTOCOL_VERSION
+            )
+        self._store_registration(url, answer)
+        return Registration(
+            server_url=url,
+            device_id=answer["device_id"],
+            team=answer["team"],
+            name=answer["name"],
+            server_time=answer["server_time"],
+            protocol_version=answer["protocol_version"],
+        )
+
+    def _store_registration(self, url: str, answer: dict[str, Any]) -> None:
+        with self.outbox.atomic():
+            for key, value in (
+                ("server_url", url),
+                ("device_id", answer["device_id"]),
+                ("token", answer["token"]),
+                ("team", answer["team"]),
+                ("device_name", answer["name"]),
+                ("registered_at", records.utc_now()),
+                # A new registration is a new device on the server: its own feed and seq view.
+                # Sequence numbers are NOT reset: they are never reused on this outbox.
+                ("pull_cursor", 0),
+                ("gaps", None),
+                ("server_last_seq", None),
+                ("server_received", None),
+            ):
+                self.outbox.set_meta(key, value)
+
+    # -- capture ----------------------------------------------------------------------------
+
+    def enroll(
+        self,
+        payload: Mapping[str, Any],
+        operator: str | None = None,
+        files: Mapping[str, Path | str] | None = None,
+        exceptions: Mapping[str, str] | None = None,
+        supersedes: str | None = None,
+    ) -> capture.SavedRecord:
+        """Check and durably queue one enrollment; raise ``CaptureInvalid`` and save nothing."""
+        raw = dict(payload) if isinstance(payload, Mapping) else payload
+        checked = capture.prepare(
+            raw, operator or self.default_operator, files, exceptions, supersedes
+        )
+        return capture.save(self.outbox, self.settings.files_dir, [checked])[0]
+
+    def import_jsonl(self, path: Path | str, operator: str | None = None) -> importer.ImportReport:
+        """Queue every good line of a JSON Lines file; report bad lines (per-line semantics)."""
+        return importer.import_jsonl(
+            self.outbox, self.settings.files_dir, Path(path), operator or self.default_operator
+        )
+
+    @property
+    def default_operator(self) -> str | None:
+        """The operator used when none is given: the environment's, else the stored one."""
+        return self.settings.operator or self.outbox.get_meta("default_operator")
+
+    def set_default_operator(self, operator: str | None) -> None:
+        """Remember (or with None forget) the operator used when none is given."""
+        with self.outbox.atomic():
+            self.outbox.set_meta("default_operator", operator)
+
+    # -- looking ----------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Counts per state, the device, the server, the last sync and the known seq gaps."""
+        meta = self.outbox.meta()
+        found = records.counts(self.outbox)
+        counts = {state: found.get(state, 0) for state in records.CLIENT_STATES}
+        counts.update(found)
+        return {
+            "home": str(self.home),
+            "outbox": str(self.settings.outbox_path),
+            "registered": bool(meta.get("token")),
+            "server_url": meta.get("server_url"),
+            "device_id": meta.get("device_id"),
+            "device_name": meta.get("device_name"),
+            "team": meta.get("team"),
+            "counts": counts,
+            "total": sum(counts.values()),
+            "ready": counts["ready"],
+            "next_seq": int(meta.get("next_seq", "1")),
+            "last_sync_at": meta.get("last_sync_at"),
+            "last_sync_attempt_at": meta.get("last_sync_attempt_at"),
+            "last_sync_error": meta.get("last_sync_error"),
+            "server_last_seq": _int_or_none(meta.get("server_last_seq")),
+            "gaps": json.loads(meta.get("gaps") or "[]"),
+            "pull_cursor": int(meta.get("pull_cursor", "0")),
+            "default_operator": self.default_operator,
+        }
+
+    def records(self, state: str | None = None) -> list[dict[str, Any]]:
+        """Records in seq order (no bodies), optionally only those in ``state``."""
+        if state is not None and state not in records.CLIENT_STATES:
+            raise UsageInvalid(
+                f"Status '{state}' tidak dikenal. Pilihan: {', '.join(records.CLIENT_STATES)}."
+            )
+        return records.listing(self.outbox, state)
+
+    # -- sync -------------------------------------------------------------------------------
+
+    def sync(self, progress: ProgressCallback | None = None) -> SyncReport:
+        """Push what is ready, then pull status changes; see :class:`SyncEngine`."""
+        meta = self.outbox.meta()
+        if not meta.get("token") or not meta.get("server_url"):
+            raise NotRegistered()
+        with self._transport_factory(meta["server_url"], self.settings, meta["token"]) as link:
+            return SyncEngine(self.outbox, link, self.settings).run_once(progress)
+
+    def watch(
+        self,
+        stop_event: threading.Event | None = None,
+        max_cycles: int | None = None,
+        *,
+        sleep: Callable[[float], object] | None = None,
+        rng: random.Random | None = None,
+        on_cycle: CycleCallback | None = None,
+    ) -> WatchSummary:
+        """Sync until stopped, backing off (full jitter) while the network fails."""
+        backoff = Backoff(self.settings.backoff_base, self.settings.backoff_max, rng)
+        return watch(
+            self.sync,
+            idle_interval=self.settings.idle_interval,
+            backoff=backoff,
+            stop_event=stop_event,
+            max_cycles=max_cycles,
+            sleep=sleep,
+            on_cycle=on_cycle,
+        )
+
+    def purge(self, now: dt.datetime | None = None) -> retention.PurgeReport:
+        """Remove personal data of records confirmed complete longer ago than the retention."""
+        blobs.sweep_incoming(self.settings.files_dir)
+        return retention.purge(
+            self.outbox, self.settings.files_dir, self.settings.retention_days, now
+        )
+
+
+def _default_transport(url: str, settings: Settings, token: str | None) -> Transport:
+    return Transport(url, settings, token)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return None if value is None else int(value)

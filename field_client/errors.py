@@ -1,0 +1,117 @@
+"""The one error root of the field client and its plain-language subclasses.
+
+Every error carries ``message``: a sentence in Bahasa Indonesia an operator can act on. The CLI
+prints it without a traceback and exits with ``exit_code``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from field_client.sync import SyncReport
+
+EX_ERROR = 1
+EX_TEMPFAIL = 75  # sysexits.h: a temporary failure, try again later
+
+
+class FieldClientError(Exception):
+    """Root of every error the field client raises on purpose."""
+
+    exit_code = EX_ERROR
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigInvalid(FieldClientError):
+    """A setting from the environment cannot be used."""
+
+
+class UsageInvalid(FieldClientError):
+    """A call with arguments that cannot work (unknown state, unreadable input file, ...)."""
+
+
+class CaptureInvalid(FieldClientError):
+    """A capture that cannot be saved; ``fields`` maps each wrong field to its messages."""
+
+    def __init__(self, fields: dict[str, list[str]], message: str | None = None) -> None:
+        super().__init__(message or "Data rekaman belum benar; tidak ada yang disimpan.")
+        self.fields = fields
+
+    def lines(self) -> list[str]:
+        """One ``field: message`` line per problem, in field order."""
+        return [f"{name}: {text}" for name, texts in self.fields.items() for text in texts]
+
+
+class NotRegistered(FieldClientError):
+    """The device has no server registration yet."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or "Perangkat belum terdaftar. Jalankan dulu: jemput-field register --server URL "
+            "--code KODE"
+        )
+
+
+class AlreadyRegistered(FieldClientError):
+    """A second registration was asked without ``force``."""
+
+
+class RegistrationRefused(FieldClientError):
+    """The server refused the registration code; ``code`` is the server's reason."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class NetworkUnavailable(FieldClientError):
+    """The server could not be reached or did not answer clearly: outcome unknown, try later."""
+
+    exit_code = EX_TEMPFAIL
+
+    def __init__(self, message: str, report: SyncReport | None = None) -> None:
+        super().__init__(message)
+        #: What the interrupted sync did before the network failed, when there was one.
+        self.report = report
+
+
+class DeviceRevoked(FieldClientError):
+    """The server no longer accepts this device's token (HTTP 401)."""
+
+
+class ServerRefused(FieldClientError):
+    """The server refused a whole request (a 4xx other than 401); carries the problem details."""
+
+    def __init__(
+        self, message: str, *, status: int, code: str | None = None, problem: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.problem = problem
+
+
+class PayloadTooLarge(ServerRefused):
+    """The server refused a request body as too large (HTTP 413)."""
+
+
+class OutboxCorrupt(FieldClientError):
+    """The outbox file is not a readable database; it is left exactly as it was."""
+
+
+class OutboxIncompatible(FieldClientError):
+    """The outbox was written by a newer version of the field client."""
+
+
+class StorageError(FieldClientError):
+    """The disk is full, read-only or failing; the interrupted change was rolled back."""
+
+
+class SyncBusy(FieldClientError):
+    """Another sync is already running on the same home folder."""
+
+    exit_code = EX_TEMPFAIL

@@ -1,0 +1,193 @@
+"""Record rows of the outbox: store a capture, pick what to push, apply the server's answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from field_client.outbox import Outbox
+from shared.protocol import ClientState
+
+CLIENT_STATES = tuple(state.value for state in ClientState)
+#: States in which the server has confirmed it holds the record and all of its files.
+CONFIRMED_COMPLETE = frozenset(
+    {ClientState.COMPLETE, ClientState.APPROVED, ClientState.PRINTED, ClientState.SUKET_ISSUED}
+)
+#: States that carry a reason the operator must read.
+PROBLEM_STATES = frozenset({ClientState.REJECTED, ClientState.NEEDS_FIX})
+
+_LISTING = """
+    SELECT r.id, r.seq, r.state, r.nik, r.nama, r.operator, r.captured_at, r.created_at,
+           r.sent_at, r.server_state, r.error_code, r.error_message, r.purged_at,
+           (SELECT count(*) FROM file f WHERE f.record_id = r.id) AS files
+    FROM record r
+"""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A biometric file of a record, already in the content-addressed folder."""
+
+    role: str
+    sha256: str
+    size: int
+    media_type: str
+    path: str  # relative to the home folder
+
+
+@dataclass(frozen=True)
+class PendingRecord:
+    """A record waiting to be pushed: its id, seq and the exact JSON text to send."""
+
+    id: str
+    seq: int
+    body: str
+
+
+def utc_now() -> str:
+    """The current time as ISO 8601 UTC with ``Z`` and second precision."""
+    return format_utc(dt.datetime.now(dt.UTC))
+
+
+def format_utc(moment: dt.datetime) -> str:
+    """``moment`` as ISO 8601 UTC with ``Z`` and second precision."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def insert(outbox: Outbox, sealed: dict[str, Any], body: str, files: Sequence[StoredFile]) -> None:
+    """Store one sealed record (state ``ready``) and its files; call inside ``atomic()``."""
+    now = utc_now()
+    payload = sealed["payload"]
+    outbox.execute(
+        "INSERT INTO record (id, seq, state, body, record_sha256, nik, nama, operator, "
+        "captured_at, supersedes, created_at, updated_at) "
+        "VALUES (?, ?, 'ready', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            sealed["id"],
+            sealed["seq"],
+            body,
+            sealed["record_sha256"],
+            payload["nik"],
+            payload["nama"],
+            sealed["operator"],
+            sealed["captured_at"],
+            sealed.get("supersedes"),
+            now,
+            now,
+        ),
+    )
+    for item in files:
+        outbox.execute(
+            "INSERT INTO file (record_id, role, sha256, size, media_type, path) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (sealed["id"], item.role, item.sha256, item.size, item.media_type, item.path),
+        )
+
+
+def ready_batch(outbox: Outbox, after_seq: int, limit: int) -> list[PendingRecord]:
+    """Up to ``limit`` ``ready`` records with a seq above ``after_seq``, oldest first."""
+    rows = outbox.rows(
+        "SELECT id, seq, body FROM record WHERE state = 'ready' AND seq > ? ORDER BY seq LIMIT ?",
+        (after_seq, limit),
+    )
+    return [PendingRecord(row["id"], row["seq"], row["body"]) for row in rows]
+
+
+def count_state(outbox: Outbox, state: str) -> int:
+    """How many records are in ``state``."""
+    return int(outbox.scalar("SELECT count(*) FROM record WHERE state = ?", (state,)))
+
+
+def counts(outbox: Outbox) -> dict[str, int]:
+    """Records per state (only states that have records)."""
+    rows = outbox.rows("SELECT state, count(*) AS n FROM record GROUP BY state ORDER BY state")
+    return {row["state"]: row["n"] for row in rows}
+
+
+def mark_answered(
+    outbox: Outbox, record_id: str, state: str, server_state: str | None, now: str
+) -> bool:
+    """Record the server's explicit acceptance of a pushed record; call inside ``atomic()``."""
+    cursor = outbox.execute(
+        "UPDATE record SET state = ?, server_state = ?, sent_at = ?, updated_at = ?, "
+        "error_code = NULL, error_message = NULL, "
+        "completed_at = CASE WHEN ? AND completed_at IS NULL THEN ? ELSE completed_at END "
+        "WHERE id = ? AND state = 'ready'",
+        (state, server_state, now, now, state in CONFIRMED_COMPLETE, now, record_id),
+    )
+    return cursor.rowcount == 1
+
+
+def mark_rejected(
+    outbox: Outbox, record_id: str, code: str, message: str, server_state: str | None, now: str
+) -> bool:
+    """Mark a ``ready`` record rejected with the reason; call inside ``atomic()``."""
+    cursor = outbox.execute(
+        "UPDATE record SET state = 'rejected', error_code = ?, error_message = ?, "
+        "server_state = ?, updated_at = ? WHERE id = ? AND state = 'ready'",
+        (code, message, server_state, now, record_id),
+    )
+    return cursor.rowcount == 1
+
+
+def apply_status(
+    outbox: Outbox,
+    record_id: str,
+    state: str,
+    server_state: str | None,
+    reason: str | None,
+    now: str,
+) -> bool:
+    """Apply a status change from the pull feed; keep a reason only where it matters."""
+    cursor = outbox.execute(
+        "UPDATE record SET state = ?, server_state = ?, updated_at = ?, "
+        "sent_at = COALESCE(sent_at, ?), "
+        "error_message = COALESCE(?, CASE WHEN ? THEN error_message END), "
+        "error_code = CASE WHEN ? THEN error_code END, "
+        "completed_at = CASE WHEN ? AND completed_at IS NULL THEN ? ELSE completed_at END "
+        # "received" arriving late must not pull a record back from complete or beyond.
+        "WHERE id = ? AND (? != 'sent' OR state IN ('ready', 'sent'))",
+        (
+            state,
+            server_state,
+            now,
+            now,
+            reason,
+            state in PROBLEM_STATES,
+            state in PROBLEM_STATES,
+            state in CONFIRMED_COMPLETE,
+            now,
+            record_id,
+            state,
+        ),
+    )
+    return cursor.rowcount == 1
+
+
+def listing(outbox: Outbox, state: str | None = None) -> list[dict[str, Any]]:
+    """Records (without their bodies) in seq order, optionally only one state."""
+    if state is None:
+        rows = outbox.rows(_LISTING + " ORDER BY r.seq")
+    else:
+        rows = outbox.rows(_LISTING + " WHERE r.state = ? ORDER BY r.seq", (state,))
+    return [_row_dict(row) for row in rows]
+
+
+def seqs_with_nik(outbox: Outbox, nik: str) -> list[int]:
+    """Seqs of records already captured on this device with ``nik``."""
+    rows = outbox.rows("SELECT seq FROM record WHERE nik = ? ORDER BY seq", (nik,))
+    return [int(row["seq"]) for row in rows]
+
+
+def body_of(outbox: Outbox, record_id: str) -> str | None:
+    """The exact JSON text stored for a record (None after purge or when unknown)."""
+    value = outbox.scalar("SELECT body FROM record WHERE id = ?", (record_id,))
+    return None if value is None else str(value)
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    item = {key: row[key] for key in row.keys() if key != "purged_at"}  # noqa: SIM118
+    item["purged"] = row["purged_at"] is not None
+    return item

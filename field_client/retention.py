@@ -1,0 +1,73 @@
+"""Purging: residents' data leaves the device only after the server confirmed it complete."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from field_client import records
+from field_client.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+_CONFIRMED = tuple(sorted(state.value for state in records.CONFIRMED_COMPLETE))
+_PLACEHOLDERS = ", ".join("?" for _ in _CONFIRMED)
+# Complete (or later) on the server, confirmed long enough ago, and not purged yet.
+_DUE = (
+    f"SELECT id FROM record WHERE state IN ({_PLACEHOLDERS}) AND purged_at IS NULL "
+    "AND completed_at IS NOT NULL AND completed_at <= ?"
+)
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    """How many records were emptied and how many biometric files deleted."""
+
+    records: int
+    files: int
+
+
+def purge(
+    outbox: Outbox, files_dir: Path, retention_days: int, now: dt.datetime | None = None
+) -> PurgeReport:
+    """Drop bodies, NIK, name and files of records confirmed complete ``retention_days`` ago.
+
+    The row itself (id, seq, state, hashes) stays, so the device can still account for every
+    sequence number it ever used.
+    """
+    moment = now or dt.datetime.now(dt.UTC)
+    cutoff = records.format_utc(moment - dt.timedelta(days=retention_days))
+    params = (*_CONFIRMED, cutoff)
+    stamp = records.format_utc(moment)
+    with outbox.atomic():
+        shas = [
+            row["sha256"]
+            for row in outbox.rows(
+                f"SELECT DISTINCT sha256 FROM file WHERE record_id IN ({_DUE})", params
+            )
+        ]
+        outbox.execute(f"DELETE FROM file WHERE record_id IN ({_DUE})", params)
+        cursor = outbox.execute(
+            "UPDATE record SET body = NULL, nik = NULL, nama = NULL, purged_at = ?, "
+            f"updated_at = ? WHERE id IN ({_DUE})",
+            (stamp, stamp, *params),
+        )
+        purged = cursor.rowcount
+    # Files go after the commit: a crash in between leaves an orphan file, never a record
+    # that names a missing file.
+    deleted = _delete_unused(outbox, files_dir, shas)
+    log.info("purged %d records and %d files", purged, deleted)
+    return PurgeReport(purged, deleted)
+
+
+def _delete_unused(outbox: Outbox, files_dir: Path, sha256s: list[str]) -> int:
+    deleted = 0
+    for sha256 in sha256s:
+        if outbox.scalar("SELECT 1 FROM file WHERE sha256 = ? LIMIT 1", (sha256,)) is None:
+            target = files_dir / sha256
+            if target.exists():
+                target.unlink()
+                deleted += 1
+    return deleted

@@ -1,0 +1,275 @@
+"""The sync engine: push the outbox in seq order, then pull status changes, exactly once.
+
+A record leaves ``ready`` only on the server's explicit per-record answer, and every batch's
+answer is applied in one outbox transaction. Anything unclear (timeout, cut connection, 5xx,
+malformed answer) stops the run with everything kept, to be sent again later: the server
+stores a record once however often it arrives.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from field_client import records
+from field_client.config import Settings
+from field_client.errors import (
+    FieldClientError,
+    NetworkUnavailable,
+    PayloadTooLarge,
+    StorageError,
+    SyncBusy,
+)
+from field_client.outbox import Outbox
+from field_client.records import PendingRecord
+from field_client.transport import Transport
+from shared.protocol import (
+    CLIENT_STATE_FOR_SERVER_STATE,
+    MAX_PULL_CHANGES,
+    ChangeKind,
+    ClientState,
+    PushStatus,
+)
+
+log = logging.getLogger(__name__)
+
+#: ``progress(done, total)``: records handled so far out of those ready when the push began.
+ProgressCallback = Callable[[int, int], None]
+TOO_LARGE = "too_large"
+_MAX_PULL_PAGES = 10_000  # a server that always says "more" must not keep us here forever
+
+
+@dataclass
+class SyncReport:
+    """What one sync run did."""
+
+    pushed: int = 0  # records sent in requests the server answered
+    accepted: int = 0
+    duplicate: int = 0  # already on the server (a replay); as good as accepted
+    rejected: int = 0
+    unanswered: int = 0  # sent but missing from the answer: still ready
+    pulled: int = 0  # status changes applied to local records
+    remaining: int = 0  # records still ready after the run
+    waiting_for_files: int = 0  # records the server holds without all of their files
+    last_seq: int | None = None  # highest seq the server has seen from this device
+    gaps: list[list[int]] = field(default_factory=list)  # seq ranges the server never got
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+    pull_error: str | None = None  # status changes could not be fetched (push went fine)
+
+    @property
+    def done(self) -> bool:
+        """True when nothing is left to send."""
+        return self.remaining == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-able data."""
+        return asdict(self) | {"done": self.done}
+
+
+@contextmanager
+def sync_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive, non-blocking lock on ``path`` for one sync run."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise StorageError(f"Berkas kunci {path} tidak dapat dibuat: {exc.strerror}.") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SyncBusy(
+                "Sinkronisasi lain sedang berjalan untuk folder ini (misalnya 'jemput-field "
+                "watch'). Tunggu sampai selesai, atau hentikan yang lain dulu."
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock, also after a crash
+
+
+class SyncEngine:
+    """Push, then pull, for one outbox and one server connection."""
+
+    def __init__(self, outbox: Outbox, transport: Transport, settings: Settings) -> None:
+        self.outbox = outbox
+        self.transport = transport
+        self.settings = settings
+
+    def run_once(self, progress: ProgressCallback | None = None) -> SyncReport:
+        """One full sync; raise :class:`NetworkUnavailable` (with ``.report``) if push failed."""
+        report = SyncReport()
+        with sync_lock(self.settings.lock_path):
+            try:
+                self._push_all(report, progress)
+                try:
+                    self._pull_all(report)
+                except NetworkUnavailable as exc:  # everything was sent: only a warning
+                    report.pull_error = exc.message
+            except FieldClientError as exc:
+                self._finish(report, error=exc.message, quiet=True)
+                if isinstance(exc, NetworkUnavailable):
+                    exc.report = report
+                raise
+            self._finish(report, error=report.pull_error)
+        return report
+
+    # -- push -------------------------------------------------------------------------------
+
+    def _push_all(self, report: SyncReport, progress: ProgressCallback | None) -> None:
+        total = records.count_state(self.outbox, ClientState.READY)
+        done, after_seq, size = 0, 0, self.settings.batch_size
+        if progress:
+            progress(0, total)
+        while batch := records.ready_batch(self.outbox, after_seq, size):
+            try:
+                answer = self.transport.push(request_body(batch))
+            except PayloadTooLarge:
+                if len(batch) > 1:
+                    size = max(1, len(batch) // 2)  # try again with half as many
+                    continue
+                self._reject_too_large(batch[0], report)
+            else:
+                self._apply_push(batch, answer, report)
+            # Move past the batch even where records went unanswered, so one odd record
+            # cannot hold the run in a loop; it stays ready for the next run.
+            after_seq = batch[-1].seq
+            done += len(batch)
+            if progress:
+                progress(done, max(total, done))
+
+    def _apply_push(
+        self, batch: list[PendingRecord], answer: dict[str, Any], report: SyncReport
+    ) -> None:
+        results = {r["id"]: r for r in answer["results"] if isinstance(r.get("id"), str)}
+        now = records.utc_now()
+        with self.outbox.atomic():
+            for pending in batch:
+                result = results.get(pending.id)
+                if result is None:
+                    report.unanswered += 1
+                    log.warning("record seq %d missing from the push answer", pending.seq)
+                    continue
+                self._apply_result(pending, result, now, report)
+            self._store_progress(answer["device"], report)
+        report.pushed += len(batch)
+
+    def _apply_result(
+        self, pending: PendingRecord, result: dict[str, Any], now: str, report: SyncReport
+    ) -> None:
+        server_state = result.get("state")
+        if result["status"] == PushStatus.REJECTED:
+            code, message = _rejection(result.get("errors"))
+            records.mark_rejected(self.outbox, pending.id, code, message, server_state, now)
+            report.rejected += 1
+            report.rejections.append(
+                {"id": pending.id, "seq": pending.seq, "code": code, "message": message}
+            )
+            return
+        # "duplicate" means the server already stored exactly this record: same as accepted.
+        state = _state_after_push(result)
+        records.mark_answered(self.outbox, pending.id, state, server_state, now)
+        if result["status"] == PushStatus.DUPLICATE:
+            report.duplicate += 1
+        else:
+            report.accepted += 1
+
+    def _store_progress(self, device: dict[str, Any], report: SyncReport) -> None:
+        report.last_seq = device["last_seq"]
+        report.gaps = [list(gap) for gap in device["gaps"]]
+        self.outbox.set_meta("server_last_seq", device["last_seq"])
+        self.outbox.set_meta("server_received", device["received"])
+        self.outbox.set_meta("gaps", json.dumps(report.gaps))
+
+    def _reject_too_large(self, pending: PendingRecord, report: SyncReport) -> None:
+        message = (
+            "Rekaman ini terlalu besar untuk diterima server (HTTP 413), bahkan dikirim "
+            "sendiri. Rekaman disimpan di perangkat; hubungi petugas teknis."
+        )
+        with self.outbox.atomic():
+            records.mark_rejected(
+                self.outbox, pending.id, TOO_LARGE, message, None, records.utc_now()
+            )
+        report.rejected += 1
+        report.rejections.append(
+            {"id": pending.id, "seq": pending.seq, "code": TOO_LARGE, "message": message}
+        )
+
+    # -- pull -------------------------------------------------------------------------------
+
+    def _pull_all(self, report: SyncReport) -> None:
+        cursor = int(self.outbox.get_meta("pull_cursor", "0") or 0)
+        for _ in range(_MAX_PULL_PAGES):
+            page = self.transport.pull(cursor, MAX_PULL_CHANGES)
+            now = records.utc_now()
+            # The new cursor is saved with the changes it covers: a crash repeats a page,
+            # never skips one (applying a status twice is harmless).
+            with self.outbox.atomic():
+                for change in page["changes"]:
+                    report.pulled += int(self._apply_change(change, now))
+                self.outbox.set_meta("pull_cursor", page["cursor"])
+            if not page["more"] or page["cursor"] == cursor:
+                return
+            cursor = page["cursor"]
+
+    def _apply_change(self, change: dict[str, Any], now: str) -> bool:
+        if change["kind"] != ChangeKind.RECORD_STATUS or not change.get("record_id"):
+            return False  # kinds this version does not know yet are skipped, not fatal
+        server_state = change.get("state") or ""
+        state = CLIENT_STATE_FOR_SERVER_STATE.get(server_state)
+        if state is None:
+            log.warning("unknown server state %r for record %s", server_state, change["record_id"])
+            return False
+        return records.apply_status(
+            self.outbox, change["record_id"], state, server_state, change.get("reason"), now
+        )
+
+    def _finish(self, report: SyncReport, error: str | None, quiet: bool = False) -> None:
+        """Count what is left and note the outcome; ``quiet`` when another error is on its way."""
+        try:
+            report.remaining = records.count_state(self.outbox, ClientState.READY)
+            report.waiting_for_files = records.count_state(self.outbox, ClientState.SENT)
+            with self.outbox.atomic():
+                if error is None:
+                    self.outbox.set_meta("last_sync_at", records.utc_now())
+                self.outbox.set_meta("last_sync_attempt_at", records.utc_now())
+                self.outbox.set_meta("last_sync_error", error)
+        except FieldClientError:
+            if not quiet:
+                raise
+            log.exception("could not note the failed sync in the outbox")
+
+
+def request_body(batch: list[PendingRecord]) -> bytes:
+    """The push body, built from the stored JSON texts so every record goes out byte-identical."""
+    return b'{"records":[' + b",".join(p.body.encode() for p in batch) + b"]}"
+
+
+def _state_after_push(result: dict[str, Any]) -> str:
+    if result.get("missing_blobs"):
+        return ClientState.SENT  # the server has the record but still waits for files
+    mapped = CLIENT_STATE_FOR_SERVER_STATE.get(result.get("state") or "")
+    return mapped or ClientState.SENT
+
+
+def _rejection(errors: dict[str, Any] | None) -> tuple[str, str]:
+    if not errors:
+        return "rejected", "Ditolak server tanpa keterangan."
+    code = str(errors.get("code") or "rejected")
+    message = str(errors.get("message") or "Ditolak server.")
+    details = errors.get("fields")
+    if isinstance(details, dict) and details:
+        parts = [f"{name}: {_text(texts)}" for name, texts in details.items()]
+        message = f"{message} ({'; '.join(parts)})"
+    return code, message
+
+
+def _text(texts: Any) -> str:
+    if isinstance(texts, list | tuple):
+        return " ".join(str(t) for t in texts)
+    return str(texts)

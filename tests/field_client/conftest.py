@@ -1,0 +1,157 @@
+"""Fixtures of the field client suite: a home folder, its outbox, a client, a live server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from field_client.client import FieldClient
+from field_client.config import Settings, load_settings
+from field_client.outbox import Outbox, open_outbox
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A device home folder that does not exist yet."""
+    return tmp_path / "field-home"
+
+
+@pytest.fixture
+def settings(home: Path) -> Settings:
+    """Settings for ``home``, independent of the developer's environment."""
+    return load_settings(home, environ={})
+
+
+@pytest.fixture
+def outbox(settings: Settings) -> Iterator[Outbox]:
+    """A file-backed outbox in ``tmp_path``."""
+    opened = open_outbox(settings.outbox_path)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def field_client(settings: Settings) -> Iterator[FieldClient]:
+    """A field client over ``home`` (not registered)."""
+    with FieldClient(settings=settings) as client:
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's JEMPUT_* settings must not leak into the suite."""
+    for name in (
+        "JEMPUT_FIELD_HOME",
+        "JEMPUT_OPERATOR",
+        "JEMPUT_FIELD_BATCH_SIZE",
+        "JEMPUT_FIELD_CONNECT_TIMEOUT",
+        "JEMPUT_FIELD_READ_TIMEOUT",
+        "JEMPUT_FIELD_RETENTION_DAYS",
+        "JEMPUT_FIELD_IDLE_INTERVAL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@dataclass
+class LiveServer:
+    """The real Flask server on a loopback port, with helpers that act as the office."""
+
+    url: str
+    app: Flask
+
+    def registration_code(self, team: str = "TIM-1") -> str:
+        """A fresh one-time device registration code."""
+        from server.services.devices import create_registration_code
+
+        with self.app.app_context():
+            return create_registration_code(team)
+
+    def revoke(self, device_id: str) -> None:
+        """Revoke a device's token."""
+        from server.services.devices import revoke_device
+
+        with self.app.app_context():
+            revoke_device(device_id)
+
+    def enrollment_ids(self) -> list[str]:
+        """Ids of every stored enrollment (one row per record, never two)."""
+        from server.extensions import db
+        from server.models import Enrollment
+
+        with self.app.app_context():
+            return list(db.session.execute(select(Enrollment.id)).scalars())
+
+    def status_change(self, device_id: str, record_id: str, state: str, reason: str) -> None:
+        """Put a ``record_status`` entry in the device's pull feed, as an office review would."""
+        from server.extensions import db
+        from server.models import Change
+
+        with self.app.app_context():
+            db.session.add(
+                Change(
+                    device_id=device_id,
+                    kind="record_status",
+                    record_id=record_id,
+                    state=state,
+                    reason=reason,
+                    created_at=dt.datetime.now(dt.UTC),
+                )
+            )
+            db.session.commit()
+
+
+def _make_server_app(instance: Path, database: Path) -> Flask:
+    from server import create_app
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JEMPUT_INSTANCE_PATH", str(instance))
+        for name in ("JEMPUT_DATABASE_URL", "JEMPUT_BLOB_DIR", "JEMPUT_SECRET_KEY"):
+            patch.delenv(name, raising=False)
+        return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"})
+
+
+@pytest.fixture(scope="session")
+def live_server_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated and seeded server database, made once per worker and copied per test."""
+    import flask_migrate
+
+    from server.extensions import dispose_engines
+    from server.services.regions import seed_sekadau
+
+    folder = tmp_path_factory.mktemp("live-template")
+    database = folder / "s.db"
+    app = _make_server_app(folder, database)
+    with app.app_context():
+        flask_migrate.upgrade()
+        seed_sekadau()
+    dispose_engines(app)  # the last connection closing checkpoints the WAL into the file
+    return database
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, live_server_template: Path) -> Iterator[LiveServer]:
+    """The real server app over a fresh SQLite copy, served by werkzeug in a thread."""
+    from server.extensions import dispose_engines
+
+    instance = tmp_path / "server-instance"
+    instance.mkdir()
+    database = instance / "s.db"
+    shutil.copyfile(live_server_template, database)
+    app = _make_server_app(instance, database)
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield LiveServer(f"http://127.0.0.1:{httpd.server_port}", app)
+    httpd.shutdown()
+    thread.join(timeout=5)
+    httpd.server_close()
+    dispose_engines(app)

@@ -1,0 +1,78 @@
+"""Purge: only records the server confirmed complete, only after the retention period."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from field_client import records
+from field_client.client import FieldClient
+from tests.field_client.helpers import person, write_file
+
+NOW = dt.datetime(2026, 12, 31, 12, 0, tzinfo=dt.UTC)
+
+
+def set_state(client: FieldClient, record_id: str, state: str, days_ago: int) -> None:
+    moment = records.format_utc(NOW - dt.timedelta(days=days_ago))
+    with client.outbox.atomic():
+        client.outbox.execute(
+            "UPDATE record SET state = ?, completed_at = CASE WHEN ? THEN ? END WHERE id = ?",
+            (state, state in records.CONFIRMED_COMPLETE, moment, record_id),
+        )
+
+
+def test_purge_removes_only_old_confirmed_records(
+    field_client: FieldClient, tmp_path: Path
+) -> None:
+    shared_photo = write_file(tmp_path / "shared.jpg", seed=1)
+    own_photo = write_file(tmp_path / "own.jpg", seed=2)
+    old_done = field_client.enroll(person(1), "op.a", files={"photo": own_photo})
+    old_shared = field_client.enroll(person(2), "op.a", files={"photo": shared_photo})
+    recent = field_client.enroll(person(3), "op.a", files={"photo": shared_photo})
+    others = {
+        state: field_client.enroll(person(10 + i), "op.a").id
+        for i, state in enumerate(("ready", "sent", "rejected", "needs_fix"))
+    }
+    set_state(field_client, old_done.id, "complete", 31)
+    set_state(field_client, old_shared.id, "printed", 45)
+    set_state(field_client, recent.id, "complete", 29)
+    for state, record_id in others.items():
+        set_state(field_client, record_id, state, 400)
+
+    report = field_client.purge(now=NOW)
+
+    assert (report.records, report.files) == (2, 1)  # the shared photo is still used
+    by_id = {r["id"]: r for r in field_client.records()}
+    for gone in (old_done.id, old_shared.id):
+        assert by_id[gone]["purged"] and by_id[gone]["nik"] is None and by_id[gone]["nama"] is None
+        assert records.body_of(field_client.outbox, gone) is None
+    for kept in (recent.id, *others.values()):
+        assert not by_id[kept]["purged"]
+        assert records.body_of(field_client.outbox, kept) is not None
+    files = {p.name for p in field_client.settings.files_dir.iterdir()}
+    assert files == {records_sha(field_client, recent.id)}
+    assert field_client.purge(now=NOW) == type(report)(0, 0)  # nothing twice
+
+
+def test_purged_rows_keep_their_seq(field_client: FieldClient) -> None:
+    first = field_client.enroll(person(1), "op.a")
+    set_state(field_client, first.id, "complete", 90)
+    field_client.purge(now=NOW)
+    assert field_client.enroll(person(2), "op.a").seq == 2
+    assert field_client.status()["counts"]["complete"] == 1
+
+
+def records_sha(client: FieldClient, record_id: str) -> str:
+    return str(client.outbox.scalar("SELECT sha256 FROM file WHERE record_id = ?", (record_id,)))
+
+
+def test_purge_sweeps_old_half_copied_files(field_client: FieldClient) -> None:
+    files_dir = field_client.settings.files_dir
+    files_dir.mkdir(parents=True)
+    old, fresh = files_dir / ".incoming-old", files_dir / ".incoming-new"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    os.utime(old, (0, 0))
+    field_client.purge(now=NOW)
+    assert not old.exists() and fresh.exists()

@@ -1,0 +1,251 @@
+"""The sync engine against an in-memory server: batching, answers, 413, gaps, pull, the lock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from field_client import records
+from field_client.client import FieldClient
+from field_client.config import Settings
+from field_client.errors import DeviceRevoked, NetworkUnavailable, NotRegistered, SyncBusy
+from field_client.sync import sync_lock
+from tests.field_client.fakes import FakeServer
+from tests.field_client.helpers import person, states, write_file
+
+
+@pytest.fixture
+def server() -> FakeServer:
+    return FakeServer()
+
+
+@pytest.fixture
+def client(home: Path, server: FakeServer) -> Iterator[FieldClient]:
+    settings = Settings(home=home, batch_size=4)
+    with FieldClient(settings=settings, transport_factory=server.transport) as registered:
+        with registered.outbox.atomic():
+            registered.outbox.set_meta("server_url", "http://fake.invalid")
+            registered.outbox.set_meta("token", "t0ken")
+        yield registered
+
+
+def enroll(client: FieldClient, count: int, start: int = 1) -> list[str]:
+    return [client.enroll(person(i), "op.a").id for i in range(start, start + count)]
+
+
+def test_sync_pushes_everything_in_seq_order_batches(
+    client: FieldClient, server: FakeServer
+) -> None:
+    ids = enroll(client, 10)
+    seen: list[tuple[int, int]] = []
+    report = client.sync(progress=lambda done, total: seen.append((done, total)))
+    assert (report.pushed, report.accepted, report.remaining, report.done) == (10, 10, 0, True)
+    assert server.pushes == 3  # 4 + 4 + 2
+    assert set(server.stored) == set(ids)
+    assert states(client.settings.outbox_path) == {"complete": 10}
+    assert seen[0] == (0, 10) and seen[-1] == (10, 10)
+    assert client.status()["last_sync_at"] is not None
+
+
+def test_records_are_sent_byte_for_byte_as_stored(client: FieldClient, server: FakeServer) -> None:
+    ids = enroll(client, 2)
+    client.sync()
+    sent = json.loads(server.bodies[0])["records"]
+    stored = [records.body_of(client.outbox, record_id) for record_id in ids]
+    assert server.bodies[0] == b'{"records":[' + ",".join(stored).encode() + b"]}"  # type: ignore[arg-type]
+    assert [r["id"] for r in sent] == ids
+
+
+def test_replay_after_lost_answer_counts_duplicates_as_accepted(
+    client: FieldClient, server: FakeServer
+) -> None:
+    enroll(client, 6)
+    server.lose_answers = True
+    with pytest.raises(NetworkUnavailable) as caught:
+        client.sync()
+    assert caught.value.report is not None and caught.value.report.remaining == 6
+    assert states(client.settings.outbox_path) == {"ready": 6}  # nothing marked without answer
+    assert len(server.stored) == 4  # the server did store the first batch
+    server.lose_answers = False
+    report = client.sync()
+    assert (report.duplicate, report.accepted, report.remaining) == (4, 2, 0)
+    assert states(client.settings.outbox_path) == {"complete": 6}
+    assert client.status()["last_sync_error"] is None
+
+
+def test_network_failure_mid_run_keeps_the_rest_ready(
+    client: FieldClient, server: FakeServer
+) -> None:
+    enroll(client, 10)
+    server.fail_push_after = 1
+    with pytest.raises(NetworkUnavailable) as caught:
+        client.sync()
+    assert caught.value.exit_code == 75
+    assert states(client.settings.outbox_path) == {"complete": 4, "ready": 6}
+    assert client.status()["last_sync_error"]
+
+
+def test_rejected_record_is_marked_and_the_rest_still_go(
+    client: FieldClient, server: FakeServer
+) -> None:
+    server.reject_desa = "61.09.04.2999"
+    enroll(client, 2)
+    bad = client.enroll(person(3, desa_kode="61.09.04.2999"), "op.a")
+    enroll(client, 3, start=4)
+    report = client.sync()
+    assert (report.accepted, report.rejected, report.remaining) == (5, 1, 0)
+    assert report.rejections[0]["id"] == bad.id
+    [row] = client.records("rejected")
+    assert row["id"] == bad.id and row["error_code"] == "unknown_region"
+    assert "desa" in row["error_message"]
+    client.sync()  # a rejected record is not sent again
+    assert sum(1 for body in server.bodies if bad.id.encode() in body) == 1
+
+
+def test_record_missing_from_the_answer_stays_ready(
+    client: FieldClient, server: FakeServer
+) -> None:
+    ids = enroll(client, 5)
+    server.skip_ids = {ids[1]}
+    report = client.sync()
+    assert (report.unanswered, report.remaining, report.done) == (1, 1, False)
+    assert [r["id"] for r in client.records("ready")] == [ids[1]]
+    server.skip_ids = set()
+    assert client.sync().done
+
+
+def test_too_large_batches_are_halved(client: FieldClient, server: FakeServer) -> None:
+    enroll(client, 8)
+    server.max_records = 1
+    report = client.sync()
+    assert report.done and report.accepted == 8
+    assert server.pushes == 8
+
+
+def test_a_record_too_large_alone_is_rejected_locally(
+    client: FieldClient, server: FakeServer, tmp_path: Path
+) -> None:
+    small = enroll(client, 2)
+    files = {f"finger_r_{f}": write_file(tmp_path / f"{f}.wsq", 10, seed=i)
+             for i, f in enumerate(("thumb", "index", "middle", "ring", "little"))}  # fmt: skip
+    big = client.enroll(person(9), "op.a", files=files)
+    server.max_bytes = len(records.body_of(client.outbox, big.id) or "") + 10
+    report = client.sync()
+    assert report.rejected == 1 and report.remaining == 0
+    [row] = client.records("rejected")
+    assert row["id"] == big.id and row["error_code"] == "too_large"
+    assert set(small) <= set(server.stored)
+
+
+def test_records_with_files_stay_sent_until_complete(
+    client: FieldClient, server: FakeServer, tmp_path: Path
+) -> None:
+    saved = client.enroll(person(1), "op.a", files={"photo": write_file(tmp_path / "p.jpg")})
+    report = client.sync()
+    assert report.done and report.waiting_for_files == 1
+    [row] = client.records()
+    assert (row["state"], row["server_state"]) == ("sent", "received")
+    server.status_change(saved.id, "complete")
+    server.status_change(saved.id, "received")  # late and stale: must not move it back
+    report = client.sync()
+    assert report.pulled == 1
+    assert client.records()[0]["state"] == "complete"
+
+
+def test_pull_applies_states_with_reasons_and_pages_through(
+    client: FieldClient, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("field_client.sync.MAX_PULL_CHANGES", 2)
+    ids = enroll(client, 3)
+    client.sync()
+    server.status_change(ids[0], "needs_fix", "Foto buram, rekam ulang.")
+    server.status_change(ids[1], "approved")
+    server.status_change(ids[2], "printed")
+    server.status_change("0193a4f2-7c1e-7d2a-9b1e-2f4c8a1d5e60", "approved")  # not ours
+    server.feed.append(dict(server.feed[0], cursor=5, kind="outreach_target"))  # unknown kind
+    report = client.sync()
+    assert report.pulled == 3
+    assert server.pulls[-3:] == [0, 2, 4]
+    assert client.status()["pull_cursor"] == 5
+    by_id = {r["id"]: r for r in client.records()}
+    assert by_id[ids[0]]["state"] == "needs_fix"
+    assert by_id[ids[0]]["error_message"] == "Foto buram, rekam ulang."
+    assert (by_id[ids[1]]["state"], by_id[ids[2]]["state"]) == ("approved", "printed")
+    client.sync()
+    assert server.pulls[-1] == 5  # the cursor was kept
+
+
+def test_pull_failure_after_a_full_push_is_a_warning(
+    client: FieldClient, server: FakeServer
+) -> None:
+    enroll(client, 2)
+    server.fail_pull = True
+    report = client.sync()
+    assert report.done and report.pull_error
+    assert client.status()["last_sync_error"]
+
+
+def test_gaps_reported_by_the_server_are_kept(client: FieldClient, server: FakeServer) -> None:
+    enroll(client, 1)
+    original = server.push
+
+    def with_gap(body: bytes) -> dict[str, object]:
+        answer = original(body)
+        answer["device"] |= {"last_seq": 43, "gaps": [[42, 42]]}
+        return answer
+
+    server.push = with_gap  # type: ignore[method-assign]
+    report = client.sync()
+    assert report.gaps == [[42, 42]]
+    assert client.status()["gaps"] == [[42, 42]]
+    assert client.status()["server_last_seq"] == 43
+
+
+def test_revoked_device_stops_with_a_clear_error(client: FieldClient, server: FakeServer) -> None:
+    enroll(client, 2)
+    server.error = lambda: DeviceRevoked("dicabut")
+    with pytest.raises(DeviceRevoked):
+        client.sync()
+    assert states(client.settings.outbox_path) == {"ready": 2}
+
+
+def test_second_sync_on_the_same_home_is_busy(client: FieldClient) -> None:
+    enroll(client, 1)
+    with sync_lock(client.settings.lock_path), pytest.raises(SyncBusy) as caught:
+        client.sync()
+    assert caught.value.exit_code == 75
+    assert "sedang berjalan" in caught.value.message
+    assert client.sync().done  # the lock is released with its holder
+
+
+def test_sync_needs_registration(field_client: FieldClient) -> None:
+    with pytest.raises(NotRegistered):
+        field_client.sync()
+
+
+def test_watch_retries_until_the_network_is_back(client: FieldClient, server: FakeServer) -> None:
+    enroll(client, 5)
+    server.fail_push_after = 0
+    sleeps: list[float] = []
+
+    def sleep(delay: float) -> None:
+        sleeps.append(delay)
+        if len(sleeps) == 2:
+            server.fail_push_after = None  # the network comes back during the second wait
+
+    summary = client.watch(max_cycles=4, sleep=sleep)
+    assert (summary.cycles, summary.failures) == (4, 2)
+    assert sleeps[2:] == [client.settings.idle_interval]
+    assert all(0 <= delay <= 4 for delay in sleeps[:2])
+    assert states(client.settings.outbox_path) == {"complete": 5}
+
+
+def test_a_refused_sync_is_noted_in_the_status(client: FieldClient, server: FakeServer) -> None:
+    enroll(client, 1)
+    server.error = lambda: DeviceRevoked("Token dicabut.")
+    with pytest.raises(DeviceRevoked):
+        client.sync()
+    assert client.status()["last_sync_error"] == "Token dicabut."
