@@ -115,5 +115,5 @@ def _unique_nik(
 
 def _card_name(name: str) -> str:
     """Upper case, only the characters a card name may hold, at most 60 characters."""
-    kept = "".join(ch for ch in name.upper() if ch.isalpha() and ch.isascii() or ch in " .'-")
+    kept = "".join(ch for ch in name.upper() if (ch.isalpha() and ch.isascii()) or ch in " .'-")
     return " ".join(kept.split())[:60].strip() or "TANPA NAMA"

@@ -1,0 +1,22 @@
+"""Jemput server: the central office's Flask application."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from server import api, cli, config, errors, extensions, logs
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: configuration, logging, extensions, error handlers, blueprints, CLI."""
+    app = Flask(__name__, instance_path=config.instance_path())
+    config.load(app, test_config)
+    logs.init_app(app)
+    extensions.init_app(app)
+    errors.init_app(app)
+    api.init_app(app)
+    cli.init_app(app)
+    return app

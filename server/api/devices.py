@@ -1,0 +1,33 @@
+"""``POST /api/v1/devices``: register a device with a one-time code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from server.api.body import json_object, load
+from server.services import devices
+from server.timeutil import isoformat_z, utcnow
+from shared.protocol import API_PREFIX, PROTOCOL_VERSION
+from shared.schemas import RegisterRequestSchema, RegisterResponseSchema
+
+bp = Blueprint("devices", __name__, url_prefix=API_PREFIX)
+REGISTER_REQUEST = RegisterRequestSchema()
+REGISTER_RESPONSE = RegisterResponseSchema()
+
+
+@bp.post("/devices")
+def register() -> tuple[dict[str, Any], int]:
+    """Trade a one-time registration code for a device id and bearer token."""
+    request = load(REGISTER_REQUEST, json_object())
+    device, token = devices.register_device(request["code"], request["name"])
+    answer = {
+        "device_id": device.id,
+        "token": token,
+        "team": device.team,
+        "name": device.name,
+        "server_time": isoformat_z(utcnow()),
+        "protocol_version": PROTOCOL_VERSION,
+    }
+    return REGISTER_RESPONSE.dump(answer), 201

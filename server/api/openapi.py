@@ -1,0 +1,120 @@
+"""``GET /api/v1/openapi.json``: the API description, generated from the shared schemas."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, Flask, current_app
+from marshmallow import Schema, fields
+
+from shared import schemas
+from shared.protocol import API_PREFIX, PROBLEM_MEDIA_TYPE, PROTOCOL_VERSION
+
+bp = Blueprint("openapi", __name__, url_prefix=API_PREFIX)
+CACHE_KEY = "jemput.openapi"
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, as every error of this API is answered."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    code = fields.String(required=True)
+    errors = fields.Dict(metadata={"description": "Field errors, by field name."})
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True)
+    database = fields.String(required=True)
+
+
+def _json(schema: str) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": "Problem"}}}
+
+
+UNAUTHORIZED = _problem("Missing, malformed, unknown or revoked device token")
+# Operations by Flask endpoint; any route missing here is still listed, from its docstring.
+OPERATIONS: dict[str, dict[str, Any]] = {
+    "health.healthz": {"get": {
+        "summary": "Liveness and database check", "security": [],
+        "responses": {"200": {"description": "Up", **_json("Health")},
+                      "503": _problem("The database does not answer")}}},
+    "devices.register": {"post": {
+        "summary": "Register a device with a one-time code", "security": [],
+        "requestBody": {"required": True, **_json("RegisterRequest")},
+        "responses": {"201": {"description": "Registered", **_json("RegisterResponse")},
+                      "400": _problem("Invalid body or unknown code"),
+                      "409": _problem("Code already used"),
+                      "410": _problem("Code expired")}}},
+    "sync.push": {"post": {
+        "summary": "Push a batch of records (gzip request bodies accepted)",
+        "requestBody": {"required": True, **_json("PushRequest"),
+                        "description": "Each record follows the Record schema."},
+        "responses": {"200": {"description": "One result per record", **_json("PushResponse")},
+                      "400": _problem("Not JSON or not the schema"), "401": UNAUTHORIZED,
+                      "413": _problem("Body or batch too large")}}},
+    "sync.pull": {"get": {
+        "summary": "Changes for this device after a cursor",
+        "parameters": [{"in": "query", "schema": schemas.PullQuerySchema}],
+        "responses": {"200": {"description": "A page of changes", **_json("PullResponse")},
+                      "400": _problem("Bad query parameters"), "401": UNAUTHORIZED}}},
+    "openapi.spec": {"get": {
+        "summary": "This document", "security": [],
+        "responses": {"200": {"description": "OpenAPI 3.1 document"}}}},
+}
+COMPONENTS: dict[str, type[Schema]] = {
+    "Problem": ProblemSchema,
+    "Health": HealthSchema,
+    "Record": schemas.RecordSchema,
+    "RegisterRequest": schemas.RegisterRequestSchema,
+    "RegisterResponse": schemas.RegisterResponseSchema,
+    "PushRequest": schemas.PushRequestSchema,
+    "PushResponse": schemas.PushResponseSchema,
+    "PullResponse": schemas.PullResponseSchema,
+}
+
+
+@bp.get("/openapi.json")
+def spec() -> dict[str, Any]:
+    """The OpenAPI document of this server (built once per process)."""
+    if CACHE_KEY not in current_app.extensions:
+        current_app.extensions[CACHE_KEY] = build_spec(current_app)
+    return current_app.extensions[CACHE_KEY]
+
+
+def build_spec(app: Flask) -> dict[str, Any]:
+    """An OpenAPI 3.1 document listing every route of ``app``."""
+    spec = APISpec(
+        title="Jemput API", version=str(PROTOCOL_VERSION), openapi_version="3.1.0",
+        plugins=[MarshmallowPlugin()],
+        security=[{"deviceToken": []}],
+    )
+    spec.components.security_scheme("deviceToken", {"type": "http", "scheme": "bearer"})
+    for name, schema in COMPONENTS.items():
+        spec.components.schema(name, schema=schema)
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        operations = OPERATIONS.get(rule.endpoint) or _undocumented(
+            app, rule.endpoint, rule.methods
+        )
+        spec.path(path=re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule),
+                  operations=operations)
+    return spec.to_dict()
+
+
+def _undocumented(app: Flask, endpoint: str, methods: set[str] | None) -> dict[str, Any]:
+    doc = (app.view_functions[endpoint].__doc__ or endpoint).strip().splitlines()[0]
+    verbs = sorted((methods or set()) - {"HEAD", "OPTIONS"})
+    return {verb.lower(): {"summary": doc, "responses": {"200": {"description": "OK"}}}
+            for verb in verbs}

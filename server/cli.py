@@ -1,0 +1,179 @@
+"""``jemput-server``: Flask's ``run`` and ``db`` plus the office's own commands.
+
+Each command parses its arguments, calls one service function and prints the result; a
+``JemputError`` becomes a plain message and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar, cast
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
+from tqdm import tqdm
+
+from server.errors import JemputError
+from server.models import ROLES
+from server.services import devices, regions, setup, users
+from server.services.regions import ImportReport, Progress
+from server.timeutil import utcnow
+
+F = TypeVar("F", bound=Callable[..., Any])
+MAX_REFUSED_SHOWN = 50
+
+
+def user_errors(command: F) -> F:
+    """Turn a domain error into ``Galat: ...`` on stderr and exit status 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except JemputError as exc:
+            raise click.ClickException(exc.detail) from exc
+
+    return cast(F, wrapper)
+
+
+@click.command("init")
+@with_appcontext
+@user_errors
+def init_command() -> None:
+    """Create or upgrade the database, load the Sekadau regions, create the first admin."""
+    report = setup.initialize()
+    click.echo(f"Basis data siap. Wilayah Sekadau: {report.regions.imported} baru, "
+               f"{report.regions.updated} diperbarui.")
+    if report.admin_password is None:
+        click.echo("Pengguna 'admin' sudah ada; kata sandinya tidak ditampilkan lagi.")
+    else:
+        click.echo("Pengguna 'admin' dibuat. Kata sandi (catat sekarang, hanya tampil sekali):")
+        click.echo(f"  {report.admin_password}")
+
+
+@click.command("create-user")
+@click.argument("name")
+@click.option("--role", required=True, help=f"Peran: {', '.join(ROLES)}.")
+@with_appcontext
+@user_errors
+def create_user_command(name: str, role: str) -> None:
+    """Create an office user and print its password once."""
+    password = users.create_user(name, role)
+    click.echo(f"Pengguna '{name.strip().lower()}' ({role}) dibuat. Kata sandi (hanya tampil "
+               f"sekali):\n  {password}")
+
+
+@click.command("device-code")
+@click.option("--team", required=True, help="Tim penjangkauan yang memakai perangkat.")
+@click.option("--ttl-hours", type=click.FloatRange(min=0, min_open=True), default=24.0,
+              show_default=True, help="Masa berlaku kode, dalam jam.")
+@with_appcontext
+@user_errors
+def device_code_command(team: str, ttl_hours: float) -> None:
+    """Create a one-time code that registers one field device."""
+    ttl = dt.timedelta(hours=ttl_hours)
+    code = devices.create_registration_code(team, ttl=ttl)
+    expires = (utcnow() + ttl).strftime("%Y-%m-%d %H:%M UTC")
+    click.echo(f"Kode pendaftaran untuk tim {team}: {code}")
+    click.echo(f"Berlaku sekali pakai, sampai {expires}.")
+
+
+@click.command("revoke-device")
+@click.argument("device_id")
+@with_appcontext
+@user_errors
+def revoke_device_command(device_id: str) -> None:
+    """Revoke a device: its token stops working at once."""
+    devices.revoke_device(device_id)
+    click.echo(f"Perangkat {device_id} dicabut aksesnya.")
+
+
+@click.command("import-regions")
+@click.argument("path", type=click.Path(dir_okay=False))
+@with_appcontext
+@user_errors
+def import_regions_command(path: str) -> None:
+    """Import (upsert) a Kemendagri region CSV with columns kode,nama: all rows or none."""
+    with _progress_bar() as progress:
+        report = regions.import_regions(path, progress=progress)
+    _print_import(report)
+    if not report.ok:
+        raise click.ClickException(
+            f"{len(report.refused)} baris ditolak; tidak ada yang disimpan. Perbaiki lalu ulangi."
+        )
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Progress | None]:
+    """A byte-based tqdm bar on a terminal, nothing when output goes to a file or a test."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with tqdm(unit="B", unit_scale=True, desc="Impor wilayah") as bar:
+
+        def update(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        yield update
+
+
+def _print_import(report: ImportReport) -> None:
+    click.echo(f"Baru: {report.imported}, diperbarui: {report.updated}, "
+               f"tidak berubah: {report.unchanged}, ditolak: {len(report.refused)}.")
+    for line, reason in report.refused[:MAX_REFUSED_SHOWN]:
+        click.echo(f"  baris {line}: {reason}", err=True)
+    if len(report.refused) > MAX_REFUSED_SHOWN:
+        click.echo(f"  ... dan {len(report.refused) - MAX_REFUSED_SHOWN} baris lagi.", err=True)
+
+
+COMMANDS: list[click.Command] = [
+    init_command,
+    create_user_command,
+    device_code_command,
+    revoke_device_command,
+    import_regions_command,
+]
+
+
+@click.command("demo")
+@click.option("--count", type=click.IntRange(1, 5000), default=40, show_default=True,
+              help="Berapa penduduk direkam dalam demo.")
+@click.option("--port", type=click.IntRange(0, 65535), default=5080, show_default=True,
+              help="Port di 127.0.0.1 (port lain dipakai bila sibuk).")
+@click.option("--serve/--no-serve", default=True, help="Tetap melayani sampai Ctrl-C.")
+@click.pass_context
+@user_errors
+def demo_command(ctx: click.Context, count: int, port: int, serve: bool) -> None:
+    """Run the main job: server, field device, offline recording, sync, summary."""
+    from server.demo import run_demo  # the demo pulls in the field client: load it only here
+
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    run_demo(app, count=count, port=port, serve=serve, echo=click.echo)
+
+
+COMMANDS.append(demo_command)
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands on ``app.cli`` (so ``flask --app server`` has them too)."""
+    for command in COMMANDS:
+        app.cli.add_command(command)
+
+
+def _create_app() -> Flask:
+    from server import create_app  # here, not at the top: server/__init__ imports this module
+
+    return create_app()
+
+
+def main() -> None:
+    """Entry point of the ``jemput-server`` console script."""
+    group = FlaskGroup(name="jemput-server", create_app=_create_app,
+                       help="Server Jemput: kantor pusat perekaman e-KTP jemput bola.")
+    group.main(prog_name="jemput-server")

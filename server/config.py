@@ -1,0 +1,83 @@
+"""Configuration: the only module that reads the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+SECRET_KEY_FILE = "secret_key"
+
+
+def instance_path() -> str | None:
+    """The instance folder from ``JEMPUT_INSTANCE_PATH``, absolute, or None for Flask's default."""
+    value = os.environ.get("JEMPUT_INSTANCE_PATH")
+    return os.path.abspath(value) if value else None
+
+
+def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
+    """Fill ``app.config`` from the environment, then apply ``overrides`` (tests)."""
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    env = os.environ
+    settings: dict[str, Any] = {
+        "SQLALCHEMY_DATABASE_URI": env.get("JEMPUT_DATABASE_URL")
+        or f"sqlite:///{instance / 'jemput.db'}",
+        "JEMPUT_BLOB_DIR": env.get("JEMPUT_BLOB_DIR") or str(instance / "blobs"),
+        "SECRET_KEY": env.get("JEMPUT_SECRET_KEY"),
+        "MAX_CONTENT_LENGTH": int(env.get("JEMPUT_MAX_REQUEST_BYTES") or DEFAULT_MAX_REQUEST_BYTES),
+        "JEMPUT_LOG_LEVEL": env.get("JEMPUT_LOG_LEVEL") or "INFO",
+    }
+    settings.update(overrides or {})
+    settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
+        settings["SQLALCHEMY_DATABASE_URI"]
+    )
+    if not settings.get("SECRET_KEY"):
+        settings["SECRET_KEY"] = stored_secret_key(instance)
+    settings.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(settings["SQLALCHEMY_DATABASE_URI"])
+    )
+    app.config.from_mapping(settings)
+
+
+def normalise_database_url(url: str) -> str:
+    """Point bare PostgreSQL URLs at psycopg 3, the driver this project installs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """Engine options per backend (SQLite pragmas are set by a connect listener instead)."""
+    # Database errors must not carry statement parameters (residents' data) into the logs.
+    options: dict[str, Any] = {"hide_parameters": True}
+    if url.startswith("postgresql"):
+        # A server restart or an idle timeout must not turn into a failed request.
+        options["pool_pre_ping"] = True
+    return options
+
+
+def stored_secret_key(instance: Path) -> str:
+    """The secret key kept in the instance folder, created (mode 0600) the first time."""
+    path = instance / SECRET_KEY_FILE
+    if not path.exists():
+        fd, scratch = tempfile.mkstemp(dir=instance, prefix=".secret_key.")
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, secrets.token_hex(32).encode())
+            os.fsync(fd)
+            os.close(fd)
+            # link() refuses to replace: when two workers start at once, the first key wins.
+            os.link(scratch, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(scratch)
+    return path.read_text().strip()

@@ -1,0 +1,1 @@
+"""The service layer: plain values in, owns the transaction, raises ``server.errors``."""

@@ -1,0 +1,156 @@
+"""Device registration, authentication, revocation and sequence progress."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select, union, update
+
+from server.errors import (
+    InvalidInput,
+    NotFound,
+    RegistrationCodeExpired,
+    RegistrationCodeInvalid,
+    RegistrationCodeUsed,
+    Unauthorized,
+)
+from server.extensions import db
+from server.models import Device, Enrollment, RegistrationCode, RejectedPush
+from server.timeutil import as_utc, utcnow
+from server.tokens import hash_token, new_registration_code, new_token, normalise_registration_code
+from shared.protocol import MAX_GAP_RANGES
+
+log = logging.getLogger(__name__)
+
+#: How stale ``last_seen_at`` may get: one write a minute at most, not one per request.
+LAST_SEEN_RESOLUTION = dt.timedelta(minutes=1)
+MAX_TEAM = 80
+CODE_USED = "Kode ini sudah dipakai. Minta kode baru ke kantor."
+MAX_NAME = 80
+
+
+def create_registration_code(
+    team: str, ttl: dt.timedelta = dt.timedelta(hours=24), created_by: str | None = None
+) -> str:
+    """Create a one-time registration code for ``team``; return it in plain text (only once)."""
+    team = " ".join(team.split())
+    if not 1 <= len(team) <= MAX_TEAM:
+        raise InvalidInput(f"Nama tim harus 1-{MAX_TEAM} karakter.")
+    if ttl <= dt.timedelta(0):
+        raise InvalidInput("Masa berlaku kode harus lebih dari nol.")
+    code = new_registration_code()
+    now = utcnow()
+    db.session.add(
+        RegistrationCode(
+            code_hash=hash_token(normalise_registration_code(code)),
+            team=team,
+            created_at=now,
+            expires_at=now + ttl,
+            created_by=created_by,
+        )
+    )
+    db.session.commit()
+    return code
+
+
+def register_device(code: str, name: str) -> tuple[Device, str]:
+    """Spend a registration code on a new device; return the device and its plain token."""
+    now = utcnow()
+    found = _usable_code(code, now)
+    token = new_token()
+    device_id = str(uuid.uuid4())
+    device = Device(
+        id=device_id,
+        name=" ".join(name.split())[:MAX_NAME] or f"perangkat-{device_id[:8]}",
+        team=found.team,
+        token_hash=hash_token(token),
+        created_at=now,
+    )
+    db.session.add(device)
+    db.session.flush()
+    # The conditional UPDATE is the race guard: of two concurrent requests only one matches.
+    spent = db.session.execute(
+        update(RegistrationCode)
+        .where(RegistrationCode.id == found.id, RegistrationCode.used_at.is_(None))
+        .values(used_at=now, device_id=device_id)
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.rollback()
+        raise RegistrationCodeUsed(CODE_USED)
+    db.session.commit()
+    log.info("Device %s registered for team %s", device_id, device.team)
+    return device, token
+
+
+def _usable_code(code: str, now: dt.datetime) -> RegistrationCode:
+    """The unused, unexpired registration code ``code``, or the reason it cannot be used."""
+    found = db.session.execute(
+        select(RegistrationCode).where(
+            RegistrationCode.code_hash == hash_token(normalise_registration_code(code))
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        raise RegistrationCodeInvalid("Kode pendaftaran tidak dikenal. Periksa penulisannya.")
+    if found.used_at is not None:
+        raise RegistrationCodeUsed(CODE_USED)
+    if as_utc(found.expires_at) <= now:
+        raise RegistrationCodeExpired("Kode ini sudah kedaluwarsa. Minta kode baru ke kantor.")
+    return found
+
+
+def revoke_device(device_id: str) -> None:
+    """Revoke a device's token for good; revoking twice is harmless."""
+    device = db.session.get(Device, device_id)
+    if device is None:
+        raise NotFound(f"Perangkat {device_id} tidak ditemukan.")
+    if device.revoked_at is None:
+        device.revoked_at = utcnow()
+        log.info("Device %s revoked", device_id)
+    db.session.commit()
+
+
+def authenticate_device(token: str) -> Device:
+    """The live device holding ``token``; raise :class:`Unauthorized` otherwise."""
+    device = db.session.execute(
+        select(Device).where(Device.token_hash == hash_token(token))
+    ).scalar_one_or_none()
+    if device is None:
+        raise Unauthorized("Token perangkat tidak dikenal.", error="invalid_token")
+    if device.revoked_at is not None:
+        raise Unauthorized("Perangkat ini sudah dicabut aksesnya.", error="invalid_token")
+    now = utcnow()
+    if device.last_seen_at is None or now - as_utc(device.last_seen_at) >= LAST_SEEN_RESOLUTION:
+        device.last_seen_at = now
+        db.session.commit()
+    return device
+
+
+def device_progress(device_id: str) -> dict[str, Any]:
+    """``{last_seq, received, gaps}``: gaps are seq ranges that never arrived, oldest first."""
+    last_seq, received = db.session.execute(
+        select(Device.last_seq, Device.received_count).where(Device.id == device_id)
+    ).one()
+    # Every seq up to last_seq stored means no gap: skip the scan in the common case.
+    gaps = _gaps(device_id) if received < last_seq else []
+    return {"last_seq": last_seq, "received": received, "gaps": gaps}
+
+
+def _gaps(device_id: str) -> list[list[int]]:
+    """Missing seq ranges ``[start, end]`` (inclusive): neither stored nor refused."""
+    seen = union(
+        select(Enrollment.seq.label("seq")).where(Enrollment.device_id == device_id),
+        select(RejectedPush.seq.label("seq")).where(RejectedPush.device_id == device_id),
+    ).subquery()
+    previous = func.lag(seen.c.seq, 1, 0).over(order_by=seen.c.seq).label("previous")
+    ordered = select(seen.c.seq, previous).subquery()
+    rows = db.session.execute(
+        select(ordered.c.previous + 1, ordered.c.seq - 1)
+        .where(ordered.c.seq - ordered.c.previous > 1)
+        .order_by(ordered.c.seq)
+        .limit(MAX_GAP_RANGES)
+    ).all()
+    return [[int(start), int(end)] for start, end in rows]

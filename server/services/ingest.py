@@ -1,0 +1,115 @@
+"""``POST /sync/push``: store each new record exactly once, answer for every record.
+
+Exactly once across server processes rests on the database alone: the unique ``enrollment.id``
+(and ``(device_id, seq)``) refuse a second copy. When a concurrent push wins the race, the
+commit fails with an IntegrityError; the batch is then classified again, and the records the
+other push stored come out as duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import case, update
+from sqlalchemy.exc import IntegrityError
+
+from server.errors import ServiceUnavailable, TooManyRecords
+from server.extensions import db
+from server.models import Attachment, Change, Device, Enrollment, RejectedPush
+from server.models.base import table_of
+from server.services.bulk import insert_rows
+from server.services.devices import device_progress
+from server.services.ingest_check import Outcome, classify, is_id, load_known
+from server.timeutil import utcnow
+from shared.protocol import MAX_PUSH_RECORDS, ChangeKind, PushStatus
+
+log = logging.getLogger(__name__)
+
+#: Attempts before a push that keeps racing other writers is answered 503 (the client resends).
+MAX_ATTEMPTS = 5
+ENROLLMENT_COLUMNS = (
+    "id", "device_id", "seq", "type", "captured_at", "operator", "nik", "desa_kode", "payload",
+    "exceptions", "warnings", "supersedes", "record_sha256", "state", "received_at",
+    "state_changed_at",
+)
+ATTACHMENT_COLUMNS = ("enrollment_id", "role", "sha256", "size", "media_type")
+CHANGE_COLUMNS = ("device_id", "kind", "record_id", "state", "reason", "created_at")
+REJECTED_COLUMNS = ("device_id", "seq", "record_id", "error_code", "received_at")
+
+
+def push(device_id: str, raw_records: Sequence[Any]) -> dict[str, Any]:
+    """Store a device's batch in one transaction; return per-record results and progress."""
+    if len(raw_records) > MAX_PUSH_RECORDS:
+        raise TooManyRecords(f"Paling banyak {MAX_PUSH_RECORDS} rekaman per kiriman.")
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        outcomes = classify(raw_records, load_known(device_id, raw_records))
+        try:
+            _write(device_id, outcomes, utcnow())
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            log.info("Push from device %s raced another writer (attempt %d)", device_id, attempt)
+            continue
+        return {
+            "results": [outcome.result() for outcome in outcomes],
+            "device": device_progress(device_id),
+        }
+    raise ServiceUnavailable("Terlalu banyak kiriman bersamaan. Coba kirim lagi.")
+
+
+def _write(device_id: str, outcomes: list[Outcome], now: dt.datetime) -> None:
+    """All rows of one push: progress first, then records, files, feed and refusals."""
+    accepted = [o for o in outcomes if o.status is PushStatus.ACCEPTED]
+    refused = [o for o in outcomes if o.status is PushStatus.REJECTED and o.seq is not None]
+    if not accepted and not refused:
+        return  # a pure replay writes nothing and takes no write lock
+    # The device row is updated first: it serialises this device's pushes, so the feed
+    # cursors of one device are handed out in commit order and a pull never skips one.
+    _advance_device(device_id, max(int(o.seq or 0) for o in accepted + refused), len(accepted))
+    insert_rows(table_of(Enrollment), ENROLLMENT_COLUMNS,
+                [_enrollment(device_id, o, now) for o in accepted])
+    insert_rows(table_of(Attachment), ATTACHMENT_COLUMNS, [
+        (o.id, a["role"], a["sha256"], a["size"], a["media_type"])
+        for o in accepted for a in _data(o)["attachments"]
+    ])
+    insert_rows(table_of(Change), CHANGE_COLUMNS, [
+        (device_id, ChangeKind.RECORD_STATUS.value, o.id, o.state, None, now) for o in accepted
+    ])
+    insert_rows(table_of(RejectedPush), REJECTED_COLUMNS, [
+        # No payload here: only that this seq arrived and why it was refused.
+        (device_id, o.seq, o.id if is_id(o.id) else None, (o.error or {}).get("code"), now)
+        for o in refused
+    ])
+
+
+def _advance_device(device_id: str, high_seq: int, stored: int) -> None:
+    table = table_of(Device)
+    db.session.execute(
+        update(table)
+        .where(table.c.id == device_id)
+        .values(
+            last_seq=case((table.c.last_seq < high_seq, high_seq), else_=table.c.last_seq),
+            received_count=table.c.received_count + stored,
+        )
+    )
+
+
+def _data(outcome: Outcome) -> dict[str, Any]:
+    assert outcome.data is not None
+    return outcome.data
+
+
+def _enrollment(device_id: str, outcome: Outcome, now: dt.datetime) -> tuple[Any, ...]:
+    """One ``enrollment`` row, in ``ENROLLMENT_COLUMNS`` order."""
+    data, raw = _data(outcome), outcome.raw
+    assert raw is not None
+    return (
+        data["id"], device_id, data["seq"], data["type"], data["captured_at"], data["operator"],
+        data["payload"]["nik"], data["payload"]["desa_kode"],
+        raw["payload"],  # as received: JSON types, the very spelling that was hashed
+        raw.get("exceptions", []), outcome.warnings, data["supersedes"],
+        outcome.record_sha256, outcome.state, now, now,
+    )

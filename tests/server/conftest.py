@@ -1,0 +1,252 @@
+"""Fixtures of the server suite: an app per backend, its clients, a device, record factories.
+
+``app`` is parametrised over ``sqlite`` (a fresh copy of a migrated template file per test) and
+``postgresql`` (only when ``JEMPUT_TEST_DATABASE_URL`` is set: one database per xdist worker,
+migrated once per session and truncated between tests).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import flask_migrate
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from flask_sqlalchemy import SQLAlchemy
+from psycopg import sql
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+
+from server import create_app
+from server.config import normalise_database_url
+from server.extensions import db as database
+from server.extensions import dispose_engines
+from server.services import devices, regions
+from shared import vocab
+from shared.canonical import seal
+
+PG_URL = os.environ.get("JEMPUT_TEST_DATABASE_URL")
+#: ``../shared/data`` beside the repository: reference data that is not copied into it.
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DESA = "61.09.04.2006"  # Tembaga, Kecamatan Nanga Mahap
+COUNTED_TABLES = ("enrollment", "attachment", "change", "rejected_push")
+
+
+def make_app(instance: Path, url: str, **config: Any) -> Flask:
+    """An app over ``url`` with its instance folder in ``instance``, blind to the real env."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JEMPUT_INSTANCE_PATH", str(instance))
+        for name in ("JEMPUT_DATABASE_URL", "JEMPUT_BLOB_DIR", "JEMPUT_SECRET_KEY",
+                     "JEMPUT_MAX_REQUEST_BYTES"):
+            patch.delenv(name, raising=False)
+        return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, **config})
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, seeded SQLite file, made once per session and copied for each test."""
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    path = folder / "jemput.db"
+    app = make_app(folder, f"sqlite:///{path}")
+    with app.app_context():
+        flask_migrate.upgrade()
+        regions.seed_sekadau()
+    dispose_engines(app)  # the last connection closing checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url(worker_id: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """This xdist worker's own PostgreSQL database, with a fresh schema migrated to head."""
+    if not PG_URL:
+        pytest.skip("JEMPUT_TEST_DATABASE_URL is not set")
+    url = make_url(normalise_database_url(PG_URL))
+    name = f"{url.database or 'test'}_{worker_id}"
+    admin = url.set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    target = url.set(database=name)
+    plain = target.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as conn:  # leftovers of an older run
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    rendered = target.render_as_string(hide_password=False)
+    app = make_app(tmp_path_factory.mktemp("pg-migrate"), rendered)
+    with app.app_context():
+        flask_migrate.upgrade()
+    dispose_engines(app)
+    return rendered
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The server app on a clean database holding only the Sekadau regions."""
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    if request.param == "sqlite":
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), instance / "jemput.db")
+        url = f"sqlite:///{instance / 'jemput.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    application = make_app(instance, url)
+    if request.param == "postgresql":
+        with application.app_context():
+            _truncate_all()
+            regions.seed_sekadau()
+    yield application
+    dispose_engines(application)
+
+
+def _truncate_all() -> None:
+    quote = database.engine.dialect.identifier_preparer.quote
+    names = ", ".join(quote(table.name) for table in database.metadata.sorted_tables)
+    database.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    database.session.commit()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[SQLAlchemy]:
+    """The database extension inside an app context, for calling services directly."""
+    with app.app_context():
+        yield database
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def new_code(app: Flask) -> Callable[..., str]:
+    """Create a one-time registration code: ``new_code(team="TIM-1")``."""
+
+    def create(team: str = "TIM-1", ttl: dt.timedelta = dt.timedelta(hours=24)) -> str:
+        with app.app_context():
+            return devices.create_registration_code(team, ttl=ttl)
+
+    return create
+
+
+@pytest.fixture
+def register(client: FlaskClient, new_code: Callable[..., str]) -> Callable[..., tuple[str, str]]:
+    """Register a fresh device over HTTP; returns ``(device_id, token)``."""
+
+    def run(name: str = "laptop-1", team: str = "TIM-1") -> tuple[str, str]:
+        answer = client.post("/api/v1/devices", json={"code": new_code(team), "name": name})
+        assert answer.status_code == 201, answer.json
+        return answer.json["device_id"], answer.json["token"]
+
+    return run
+
+
+@pytest.fixture
+def device(register: Callable[..., tuple[str, str]]) -> tuple[str, str]:
+    """A registered device: ``(device_id, token)``."""
+    return register()
+
+
+@pytest.fixture
+def auth_headers(device: tuple[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {device[1]}"}
+
+
+def nik_for(birth: dt.date, sex: str, serial: int = 1, kecamatan: str = "610904") -> str:
+    """A NIK consistent with a birth date and sex (women: day + 40)."""
+    day = birth.day + (40 if sex == "PEREMPUAN" else 0)
+    return f"{kecamatan}{day:02d}{birth:%m%y}{serial:04d}"
+
+
+def build_record(seq: int, *, attachments: int = 3, sex: str = "PEREMPUAN",
+                 birth: dt.date = dt.date(1990, 8, 17), serial: int | None = None,
+                 payload: dict[str, Any] | None = None, sealed: bool = True,
+                 **fields: Any) -> dict[str, Any]:
+    """A valid record (sealed unless ``sealed=False``); ``payload``/``fields`` override parts."""
+    body: dict[str, Any] = {
+        "nik": nik_for(birth, sex, serial if serial is not None else seq % 9999 or 1),
+        "nama": "MARIA GORETTI" if sex == "PEREMPUAN" else "YOHANES BOSCO",
+        "tempat_lahir": "SEKADAU", "tanggal_lahir": birth.isoformat(), "jenis_kelamin": sex,
+        "golongan_darah": "O", "alamat": "DUSUN TEMBAGA", "rt": "001", "rw": "002",
+        "desa_kode": DESA, "agama": "KATHOLIK", "status_perkawinan": "KAWIN",
+        "pekerjaan": "PETANI/PEKEBUN", "kewarganegaraan": "WNI",
+    }
+    body.update(payload or {})
+    record: dict[str, Any] = {
+        "id": str(uuid.uuid4()), "seq": seq, "type": "enrollment",
+        "captured_at": "2026-11-27T03:12:45Z", "operator": "op.suryadi", "payload": body,
+        "attachments": [
+            {"role": role, "sha256": f"{seq:032x}{index:032x}", "size": 20_000 + index,
+             "media_type": "image/jpeg"}
+            for index, role in enumerate(vocab.BIOMETRIC_ROLES[:attachments])
+        ],
+        "exceptions": [],
+    }
+    record.update(fields)
+    return seal(record) if sealed else record
+
+
+@pytest.fixture
+def make_record() -> Callable[..., dict[str, Any]]:
+    """``make_record(**options)``: :func:`build_record` with the next seq unless one is given."""
+    counter = itertools.count(1)
+
+    def make(seq: int | None = None, **options: Any) -> dict[str, Any]:
+        return build_record(seq if seq is not None else next(counter), **options)
+
+    return make
+
+
+@pytest.fixture
+def push(client: FlaskClient, auth_headers: dict[str, str]) -> Callable[..., Any]:
+    """``push(records)`` posts a batch as the ``device`` and returns the response."""
+
+    def post(records: list[Any], **kwargs: Any) -> Any:
+        return client.post("/api/v1/sync/push", json={"records": records},
+                           headers=kwargs.pop("headers", auth_headers), **kwargs)
+
+    return post
+
+
+@pytest.fixture
+def row_counts(app: Flask) -> Callable[[], dict[str, int]]:
+    """Rows in the tables a push writes, to prove that a refused input wrote nothing."""
+
+    def count() -> dict[str, int]:
+        with app.app_context():
+            return {
+                name: database.session.execute(
+                    select(func.count()).select_from(database.metadata.tables[name])
+                ).scalar_one()
+                for name in COUNTED_TABLES
+            }
+
+    return count
+
+
+NOTHING_WRITTEN = dict.fromkeys(COUNTED_TABLES, 0)
+
+
+def assert_problem(answer: Any, status: int, code: str) -> dict[str, Any]:
+    """Check that ``answer`` is an RFC 9457 problem with ``status`` and ``code``; return it."""
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    assert answer.mimetype == "application/problem+json"
+    body = answer.json
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["type"] == f"urn:jemput:problem:{code}"
+    assert body["title"] and body["detail"]
+    return dict(body)

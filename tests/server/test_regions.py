@@ -1,0 +1,56 @@
+"""Region reference data: the bundled Sekadau rows and CSV imports, as a service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.errors import InvalidInput
+from server.models import Region
+from server.services import regions
+
+
+def test_seed_is_idempotent(db: Any) -> None:
+    report = regions.seed_sekadau()  # the fixture seeded already
+    assert (report.imported, report.updated, report.unchanged) == (0, 0, 103)
+
+
+def test_known_desa(db: Any) -> None:
+    codes = {"61.09.04.2006", "61.09.04", "61.09.04.2999", "11.01.01.2001"}
+    assert regions.known_desa(codes) == {"61.09.04.2006"}
+    assert regions.known_desa(set()) == set()
+
+
+def test_import_reports_progress_and_counts(db: Any, tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("\ufeffkode,nama\n62,Kalimantan Tengah\n62.01,Kabupaten Kotawaringin Barat\n",
+                    encoding="utf-8")
+    seen: list[tuple[int, int]] = []
+    report = regions.import_regions(path, progress=lambda done, total: seen.append((done, total)))
+    assert report.ok and (report.imported, report.updated) == (2, 0)
+    assert seen and seen[-1][0] == seen[-1][1] == path.stat().st_size
+    assert regions.import_regions(path).unchanged == 2
+
+
+def test_refused_import_writes_nothing(db: Any, tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    # More rows than one write chunk before the bad line: chunks already written roll back.
+    rows = [f"62.{n // 100:02d}.{n % 100:02d},Kecamatan {n}" for n in range(100, 6100)]
+    path.write_text("\n".join(["kode,nama", "62,Kalimantan Tengah",
+                                *[f"62.{n:02d},Kabupaten {n}" for n in range(1, 61)],
+                                *rows, "62.x,Salah"]) + "\n", encoding="utf-8")
+    report = regions.import_regions(path)
+    bad_line = 2 + 1 + 60 + len(rows)
+    assert report.refused == [
+        (bad_line, "kode '62.x' tidak berbentuk 61, 61.09, 61.09.04 atau 61.09.04.2006")]
+    assert db.session.get(Region, "62") is None
+    assert db.session.get(Region, "62.01.00") is None
+
+
+def test_not_utf8_is_refused(db: Any, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("kode,nama\n62,Kalimantan Tengah \xe9\n".encode("latin-1"))
+    with pytest.raises(InvalidInput, match="UTF-8"):
+        regions.import_regions(path)
