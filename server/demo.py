@@ -42,7 +42,13 @@ class DemoResult:
 
 
 def run_demo(
-    app: Flask, *, count: int, port: int, serve: bool, echo: Echo, stop: threading.Event | None = None
+    app: Flask,
+    *,
+    count: int,
+    port: int,
+    serve: bool,
+    echo: Echo,
+    stop: threading.Event | None = None,
 ) -> DemoResult:
     """Run the whole demo against ``app``; with ``serve`` keep serving until ``stop`` or Ctrl-C."""
     _quiet_logs()

@@ -6,7 +6,7 @@ class SharedError(Exception):
 
 
 class InvalidNik(SharedError, ValueError):
-    """A NIK that cannot be a real NIK; ``code`` says why, ``message`` says it in Bahasa Indonesia."""
+    """A NIK that cannot be real; ``code`` says why, ``message`` says it in Bahasa Indonesia."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

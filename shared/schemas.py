@@ -156,7 +156,9 @@ class RecordSchema(StrictSchema):
         if len(set(roles)) != len(roles):
             raise ValidationError("Satu peran biometrik hanya boleh satu berkas.", "attachments")
         if len(set(excepted)) != len(excepted):
-            raise ValidationError("Satu peran biometrik hanya boleh satu pengecualian.", "exceptions")
+            raise ValidationError(
+                "Satu peran biometrik hanya boleh satu pengecualian.", "exceptions"
+            )
         if set(roles) & set(excepted):
             raise ValidationError(
                 "Peran yang punya berkas tidak boleh juga dikecualikan.", "exceptions"
@@ -232,7 +234,9 @@ class PullResponseSchema(Schema):
 
 class PullQuerySchema(StrictSchema):
     since = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    limit = fields.Integer(load_default=MAX_PULL_CHANGES, validate=validate.Range(1, MAX_PULL_CHANGES))
+    limit = fields.Integer(
+        load_default=MAX_PULL_CHANGES, validate=validate.Range(1, MAX_PULL_CHANGES)
+    )
 
 
 class RegisterRequestSchema(StrictSchema):

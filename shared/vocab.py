@@ -4,7 +4,9 @@ from __future__ import annotations
 
 JENIS_KELAMIN = ("LAKI-LAKI", "PEREMPUAN")
 
-GOLONGAN_DARAH = ("A", "B", "AB", "O", "A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-", "TIDAK TAHU")
+GOLONGAN_DARAH = (
+    "A", "B", "AB", "O", "A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-", "TIDAK TAHU",
+)
 
 AGAMA = (
     "ISLAM",

@@ -8,6 +8,7 @@ offsets from a seeded generator.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import struct
@@ -211,15 +212,9 @@ class FaultProxy:
 
 def _reset(sock: socket.socket) -> None:
     """Close with RST (SO_LINGER 0): the peer sees a broken connection, not a clean end."""
-    try:
+    with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    try:
+    with contextlib.suppress(OSError):
         sock.close()
-    except OSError:
-        pass

@@ -116,7 +116,9 @@ def test_missing_and_unknown_fields() -> None:
         {"exceptions": [{"role": "photo", "reason": "amputated"}]},
         {"exceptions": [{"role": "finger_l_little", "reason": "lupa"}]},
         {
-            "attachments": [{"role": "finger_l_little", "sha256": SHA, "size": 1, "media_type": "image/png"}],
+            "attachments": [
+                {"role": "finger_l_little", "sha256": SHA, "size": 1, "media_type": "image/png"}
+            ],
             "exceptions": [{"role": "finger_l_little", "reason": "amputated"}],
         },
         {"supersedes": "0193a4f2-7c1e-7d2a-9b1e-2f4c8a1d5e60"},
