@@ -1,4 +1,4 @@
-"""``GET /healthz``: is the server up and does its database answer."""
+"""``GET /`` (what this server is) and ``GET /healthz`` (is it up, does its database answer)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 from server.services import health
+from shared.protocol import API_PREFIX, PROTOCOL_VERSION
 
 bp = Blueprint("health", __name__)
 
@@ -15,3 +16,16 @@ bp = Blueprint("health", __name__)
 def healthz() -> dict[str, Any]:
     """Liveness for load balancers and the field client; no authentication."""
     return health.check()
+
+
+@bp.get("/")
+def index() -> dict[str, Any]:
+    """Where to go from the server's address; public, and says nothing about the data."""
+    return {
+        "name": "Jemput",
+        "description": "Server kantor Disdukcapil untuk perekaman e-KTP jemput bola.",
+        "protocol_version": PROTOCOL_VERSION,
+        "api": API_PREFIX,
+        "openapi": f"{API_PREFIX}/openapi.json",
+        "health": "/healthz",
+    }

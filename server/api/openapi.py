@@ -45,6 +45,9 @@ def _problem(description: str) -> dict[str, Any]:
 UNAUTHORIZED = _problem("Missing, malformed, unknown or revoked device token")
 # Operations by Flask endpoint; any route missing here is still listed, from its docstring.
 OPERATIONS: dict[str, dict[str, Any]] = {
+    "health.index": {"get": {
+        "summary": "What this server is and where its API lives", "security": [],
+        "responses": {"200": {"description": "Links to the API, its spec and health"}}}},
     "health.healthz": {"get": {
         "summary": "Liveness and database check", "security": [],
         "responses": {"200": {"description": "Up", **_json("Health")},

@@ -65,6 +65,14 @@ def register(field: FieldCLI, server: ServerProcess, url: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def registered_with_records(
+    field: FieldCLI, server: ServerProcess, url: str, tmp_path: Path, count: int
+) -> None:
+    """A laptop registered through ``url`` holding ``count`` records recorded offline."""
+    register(field, server, url)
+    enroll_offline(field, tmp_path, count)
+
+
 def sync_until_done(field: FieldCLI, attempts: int = 60) -> int:
     """Run ``sync`` as an operator would after each failure; return how many runs it took."""
     for attempt in range(1, attempts + 1):
@@ -91,8 +99,7 @@ def proxy(server: ServerProcess) -> Iterator[FaultProxy]:
 def test_random_cuts_in_both_directions(
     server: ServerProcess, field: FieldCLI, proxy: FaultProxy, tmp_path: Path
 ) -> None:
-    register(field, server, proxy.url)
-    enroll_offline(field, tmp_path, 400)
+    registered_with_records(field, server, proxy.url, tmp_path, 400)
     proxy.fault_for = random_cuts(seed=2026, max_offset=120_000, probability=0.7)
     runs = sync_until_done(field)
     assert proxy.stats.cuts > 0
@@ -103,8 +110,7 @@ def test_random_cuts_in_both_directions(
 def test_answer_lost_after_the_server_committed(
     server: ServerProcess, field: FieldCLI, proxy: FaultProxy, tmp_path: Path
 ) -> None:
-    register(field, server, proxy.url)
-    enroll_offline(field, tmp_path, 150)
+    registered_with_records(field, server, proxy.url, tmp_path, 150)
     # Every answer is cut before its first byte reaches the client: the server commits, the
     # client never learns it.
     proxy.fault_for = lambda _: Fault(cut_downstream_after=0)
@@ -120,8 +126,7 @@ def test_answer_lost_after_the_server_committed(
 def test_network_down_keeps_everything(
     server: ServerProcess, field: FieldCLI, proxy: FaultProxy, tmp_path: Path
 ) -> None:
-    register(field, server, proxy.url)
-    enroll_offline(field, tmp_path, 20)
+    registered_with_records(field, server, proxy.url, tmp_path, 20)
     proxy.fault_for = lambda _: Fault(refuse=True)
     down = field.run("sync")
     assert down.returncode == EX_TEMPFAIL
@@ -137,8 +142,7 @@ def test_network_down_keeps_everything(
 def test_client_killed_mid_sync_and_restarted(
     server: ServerProcess, field: FieldCLI, proxy: FaultProxy, tmp_path: Path
 ) -> None:
-    register(field, server, proxy.url)
-    enroll_offline(field, tmp_path, 1200)
+    registered_with_records(field, server, proxy.url, tmp_path, 1200)
     proxy.fault_for = lambda _: Fault(throttle_bps=60_000)
     running = field.popen("sync")
     _wait_for_first_commit(server)
@@ -156,8 +160,7 @@ def test_client_killed_mid_sync_and_restarted(
 def test_server_killed_mid_push_and_restarted(
     server: ServerProcess, field: FieldCLI, proxy: FaultProxy, tmp_path: Path
 ) -> None:
-    register(field, server, proxy.url)
-    enroll_offline(field, tmp_path, 1200)
+    registered_with_records(field, server, proxy.url, tmp_path, 1200)
     proxy.fault_for = lambda _: Fault(throttle_bps=60_000)
     running = field.popen("sync")
     _wait_for_first_commit(server)
@@ -207,8 +210,7 @@ def test_same_batch_pushed_twice_at_once_from_two_processes(
     any_backend_server: ServerProcess, field: FieldCLI, tmp_path: Path
 ) -> None:
     server = any_backend_server
-    register(field, server, server.url)
-    enroll_offline(field, tmp_path, 600)
+    registered_with_records(field, server, server.url, tmp_path, 600)
     twin = FieldCLI(tmp_path / "twin-home")
     shutil.copytree(field.home, twin.home)  # the same device, the same records, byte for byte
     results: dict[str, subprocess.CompletedProcess[str]] = {}

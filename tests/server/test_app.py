@@ -20,6 +20,15 @@ def test_healthz(client: FlaskClient) -> None:
     assert answer.json == {"status": "ok", "database": "ok"}
 
 
+def test_index_points_to_the_api_without_data(client: FlaskClient) -> None:
+    answer = client.get("/")
+    assert answer.status_code == 200
+    assert answer.json["openapi"] == "/api/v1/openapi.json"
+    assert answer.json["health"] == "/healthz"
+    assert set(answer.json) == {"name", "description", "protocol_version", "api", "openapi",
+                                "health"}
+
+
 def test_healthz_is_503_when_the_database_does_not_answer(tmp_path: Path) -> None:
     app = make_app(tmp_path, "sqlite:////nonexistent-folder/jemput.db")
     assert_problem(app.test_client().get("/healthz"), 503, "service_unavailable")
