@@ -106,7 +106,7 @@ def _print_summary(result: DemoResult, echo: Echo) -> None:
 
 def _quiet_logs() -> None:
     """Keep the demo's output to the story: no per-request or migration log lines."""
-    for name in ("werkzeug", "alembic", "field_client"):
+    for name in ("werkzeug", "alembic", "field_client", "server"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
