@@ -6,30 +6,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-BASE_PAYLOAD: dict[str, str] = {
-    "nik": "6109045708900001",
-    "nama": "MARIA GORETTI",
-    "tempat_lahir": "SEKADAU",
-    "tanggal_lahir": "1990-08-17",
-    "jenis_kelamin": "PEREMPUAN",
-    "golongan_darah": "O",
-    "alamat": "DUSUN TEMBAGA",
-    "rt": "001",
-    "rw": "002",
-    "desa_kode": "61.09.04.2006",
-    "agama": "KATHOLIK",
-    "status_perkawinan": "KAWIN",
-    "pekerjaan": "PETANI/PEKEBUN",
-    "kewarganegaraan": "WNI",
-}
+from tests.factories import BASE_PAYLOAD, payload
 
-
-def payload(**changes: Any) -> dict[str, Any]:
-    """A valid payload (a woman born 17-08-1990 in Nanga Mahap) with ``changes`` applied."""
-    data: dict[str, Any] = dict(BASE_PAYLOAD)
-    data.update(changes)
-    return data
-
+__all__ = ["BASE_PAYLOAD", "payload", "person", "states", "write_file"]
 
 def person(index: int, **changes: Any) -> dict[str, Any]:
     """A distinct valid payload: the NIK serial is ``index`` (1-9999)."""

@@ -15,29 +15,9 @@ from shared.schemas import (
     normalize_payload,
 )
 from shared.vocab import PEKERJAAN
+from tests.factories import payload
 
 SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-
-
-def payload(**changes: Any) -> dict[str, Any]:
-    base = {
-        "nik": "6109045708900001",
-        "nama": "MARIA GORETTI",
-        "tempat_lahir": "SEKADAU",
-        "tanggal_lahir": "1990-08-17",
-        "jenis_kelamin": "PEREMPUAN",
-        "golongan_darah": "O",
-        "alamat": "DUSUN TEMBAGA",
-        "rt": "001",
-        "rw": "002",
-        "desa_kode": "61.09.04.2006",
-        "agama": "KATHOLIK",
-        "status_perkawinan": "KAWIN",
-        "pekerjaan": "PETANI/PEKEBUN",
-        "kewarganegaraan": "WNI",
-    }
-    base.update(changes)
-    return base
 
 
 def record(**changes: Any) -> dict[str, Any]:
