@@ -151,10 +151,14 @@ COMMANDS: list[click.Command] = [
 @user_errors
 def demo_command(ctx: click.Context, count: int, port: int, serve: bool) -> None:
     """Run the main job: server, field device, offline recording, sync, summary."""
-    from server.demo import run_demo  # the demo pulls in the field client: load it only here
+    from field_client.errors import FieldClientError  # the demo pulls in the field client
+    from server.demo import run_demo
 
     app = ctx.ensure_object(ScriptInfo).load_app()
-    run_demo(app, count=count, port=port, serve=serve, echo=click.echo)
+    try:
+        run_demo(app, count=count, port=port, serve=serve, echo=click.echo)
+    except FieldClientError as exc:
+        raise click.ClickException(exc.message) from exc
 
 
 COMMANDS.append(demo_command)

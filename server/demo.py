@@ -65,6 +65,8 @@ def run_demo(
         if serve:
             echo(f"Server berjalan di {url}  (Ctrl-C untuk berhenti)")
             _wait(stop or threading.Event())
+        else:
+            echo(f"Server tadi berjalan di {url}; dihentikan (--no-serve).")
     finally:
         server.shutdown()
     return result
@@ -93,7 +95,8 @@ def _print_summary(result: DemoResult, echo: Echo) -> None:
     first, replay = result.first_sync, result.replay
     echo(f"Sinkronisasi pertama: {first.accepted} diterima, {first.duplicate} duplikat, "
          f"{first.rejected} ditolak, {first.remaining} tersisa.")
-    echo(f"Sinkronisasi ulang: {replay.pushed} rekaman perlu dikirim; antrean kosong.")
+    queue = "antrean kosong" if replay.remaining == 0 else f"{replay.remaining} masih di antrean"
+    echo(f"Sinkronisasi ulang: {replay.pushed} rekaman dikirim lagi; {queue}.")
     echo(f"Tiba di server: {result.arrivals.total} rekaman dari perangkat ini")
     for state, number in sorted(result.arrivals.by_state.items()):
         echo(f"  status {state}: {number}")

@@ -233,7 +233,7 @@ class PullResponseSchema(Schema):
 
 
 class PullQuerySchema(StrictSchema):
-    since = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    since = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**63 - 1))
     limit = fields.Integer(
         load_default=MAX_PULL_CHANGES, validate=validate.Range(1, MAX_PULL_CHANGES)
     )

@@ -70,6 +70,8 @@ def _parse_json(data: bytes) -> Any:
         return json.loads(data, parse_constant=_refuse_constant)
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, NaN/Infinity
         raise InvalidInput(f"Isi permintaan bukan JSON yang sah: {_short(exc)}") from exc
+    except RecursionError as exc:  # thousands of nested brackets: no record looks like that
+        raise InvalidInput("Isi permintaan bersarang terlalu dalam.") from exc
 
 
 def _refuse_constant(name: str) -> Any:

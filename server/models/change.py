@@ -21,7 +21,12 @@ class Change(Base):
 
     __tablename__ = "change"
     # Pull reads "this device, after cursor N, in order": one index serves it whole.
-    __table_args__ = (Index("ix_change_device_id_id", "device_id", "id"),)
+    # AUTOINCREMENT on SQLite: ids of deleted newest rows are never handed out again, so a
+    # cursor a device already holds can never point past a new entry.
+    __table_args__ = (
+        Index("ix_change_device_id_id", "device_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("device.id"))

@@ -90,7 +90,7 @@ def load_known(device_id: str, raws: Sequence[Any]) -> Known:
     ids = {v for r in records for v in (r.get("id"), r.get("supersedes")) if is_id(v)}
     seqs = {seq for r in records if (seq := _seq(r.get("seq"))) is not None}
     payloads = [r["payload"] for r in records if isinstance(r.get("payload"), dict)]
-    codes = {p["desa_kode"] for p in payloads if isinstance(p.get("desa_kode"), str)}
+    codes = {p["desa_kode"] for p in payloads if _ascii(p.get("desa_kode"))}
     stored: dict[str, Stored] = {}
     if ids:
         rows = db.session.execute(
@@ -129,7 +129,11 @@ def _classify(raw: Any, known: Known, batch: _Batch) -> Outcome:
         return _refuse(None, None, RecordError.INVALID, "Rekaman harus berupa objek JSON.")
     record_id = raw.get("id") if isinstance(raw.get("id"), str) else None
     seq = _seq(raw.get("seq"))
-    computed = record_sha256(raw)
+    try:
+        computed = record_sha256(raw)
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800") cannot be UTF-8, nor hashed
+        return _refuse(record_id, seq, RecordError.INVALID,
+                       "Rekaman berisi teks Unicode yang rusak (surrogate tunggal).")
     intact = raw.get("record_sha256") == computed
     stored = None if record_id is None else (
         batch.accepted.get(record_id) or known.stored.get(record_id)
@@ -192,7 +196,7 @@ def _hashes(records: list[dict[str, Any]]) -> set[str]:
     return {
         a["sha256"]
         for r in records if isinstance(r.get("attachments"), list)
-        for a in r["attachments"] if isinstance(a, dict) and isinstance(a.get("sha256"), str)
+        for a in r["attachments"] if isinstance(a, dict) and _ascii(a.get("sha256"))
     }
 
 
@@ -209,6 +213,11 @@ def _seq(value: Any) -> int | None:
     return value if type(value) is int and 1 <= value <= MAX_SEQ else None
 
 
+def _ascii(value: Any) -> bool:
+    """A string safe to use as a query parameter for an ASCII-only code or hash."""
+    return isinstance(value, str) and value.isascii()
+
+
 def is_id(value: Any) -> bool:
     """A string that fits a record id column (its UUID form is checked by the schema)."""
-    return isinstance(value, str) and 0 < len(value) <= MAX_ID
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID and value.isascii()

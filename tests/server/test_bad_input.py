@@ -199,3 +199,38 @@ def test_record_that_is_not_an_object_is_rejected(
     answer = push([{"records": 1}, {}])
     assert [r["status"] for r in answer.json["results"]] == ["rejected", "rejected"]
     assert row_counts() == NOTHING_WRITTEN
+
+
+def test_deeply_nested_json_is_400_not_500(
+    client: FlaskClient, auth_headers: dict[str, str], row_counts: Counts
+) -> None:
+    body = b'{"records": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    problem = assert_problem(post_raw(client, auth_headers, body), 400, "invalid_input")
+    assert "dalam" in problem["detail"]
+    assert row_counts() == NOTHING_WRITTEN
+
+
+def test_a_lone_surrogate_refuses_that_record_only(
+    client: FlaskClient, auth_headers: dict[str, str], row_counts: Counts, make_record: Make
+) -> None:
+    good = make_record(1)
+    broken = dict(make_record(2), operator="op.\ud800")
+    bad_id = dict(make_record(3), id="\ud800" * 8)
+    body = json.dumps({"records": [good, broken, bad_id]}).encode()  # ASCII with \\ud800 escapes
+    answer = post_raw(client, auth_headers, body)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    statuses = [r["status"] for r in answer.json["results"]]
+    assert statuses == ["accepted", "rejected", "rejected"]
+    assert answer.json["results"][1]["errors"]["code"] == "invalid"
+    counts = row_counts()
+    assert counts["enrollment"] == 1
+    assert counts["rejected_push"] == 2
+
+
+@pytest.mark.parametrize("since", ["9223372036854775808", "-1", "abc", "1.5"])
+def test_pull_with_an_impossible_cursor_is_400(
+    client: FlaskClient, auth_headers: dict[str, str], since: str
+) -> None:
+    answer = client.get(f"/api/v1/sync/pull?since={since}", headers=auth_headers)
+    problem = assert_problem(answer, 400, "invalid_input")
+    assert "since" in problem["errors"]

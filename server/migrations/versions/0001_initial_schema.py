@@ -70,6 +70,7 @@ def upgrade() -> None:
             ["device_id"], ["device.id"], name=op.f("fk_change_device_id_device")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_change")),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_change_device_id_id", "change", ["device_id", "id"])
     op.create_table(

@@ -1,0 +1,57 @@
+"""The main job in one command: a server, a field laptop, offline recording, sync, summary."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import requests
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from server.demo import run_demo
+from server.services import overview
+
+
+def test_demo_records_offline_syncs_and_reports(app: Flask) -> None:
+    lines: list[str] = []
+    result = run_demo(app, count=6, port=0, serve=False, echo=lines.append)
+    assert result.first_sync.accepted == 6
+    assert result.first_sync.rejected == 0
+    assert result.first_sync.remaining == 0
+    assert result.replay.pushed == 0  # nothing left: nothing is sent or stored twice
+    assert result.arrivals.total == 6
+    assert sum(count for _, _, count in result.arrivals.by_desa) == 6
+    assert all(kode.startswith("61.09.04.") for kode, _, _ in result.arrivals.by_desa)
+    text = "\n".join(lines)
+    assert result.url.startswith("http://127.0.0.1:")
+    assert result.url in text
+    assert "Tiba di server: 6 rekaman" in text
+    with app.app_context():
+        assert overview.arrivals(result.device_id).total == 6
+
+
+def test_demo_keeps_serving_until_stopped(app: Flask) -> None:
+    stop = threading.Event()
+    lines: list[str] = []
+    worker = threading.Thread(
+        target=run_demo,
+        kwargs={"app": app, "count": 2, "port": 0, "serve": True, "echo": lines.append,
+                "stop": stop},
+    )
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not any("Ctrl-C" in line for line in lines) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    url = next(line.split()[3] for line in lines if "Ctrl-C" in line)
+    assert requests.get(f"{url}/healthz", timeout=5).json()["status"] == "ok"
+    stop.set()
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+
+
+def test_demo_command_no_serve(runner: FlaskCliRunner) -> None:
+    outcome = runner.invoke(args=["demo", "--no-serve", "--count", "3", "--port", "0"])
+    assert outcome.exit_code == 0, outcome.output
+    assert "Sinkronisasi pertama: 3 diterima" in outcome.output
+    assert "--no-serve" in outcome.output
