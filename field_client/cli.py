@@ -1,7 +1,9 @@
 """``jemput-field``: parse arguments, call :class:`FieldClient`, print, translate errors.
 
-Exit codes: 0 done, 1 error, 2 wrong usage, 75 (EX_TEMPFAIL) the network failed (or another
-sync was running) and work remains: run again later.
+Exit codes: 0 done, 1 error, 2 wrong usage, 75 (EX_TEMPFAIL) work remains and running again
+later may help: the network failed or someone else answered (a hotspot login page), another sync
+was running or the outbox was locked, or records were kept in the queue without the server's
+final answer (too large for a size limit, damaged on the way).
 """
 
 from __future__ import annotations
@@ -234,7 +236,15 @@ def _sync(client: FieldClient, args: argparse.Namespace) -> int:
     _print_report(report)
     if report.pull_error:
         _err(f"Peringatan: status dari server belum diambil: {report.pull_error}")
-    return EX_OK if report.done else EX_TEMPFAIL
+    if report.done:
+        return EX_OK
+    for item in report.held_back:
+        _err(f"Perhatian seq {item['seq']} ({item['id']}): {item['message']}")
+    _err(
+        f"{report.remaining} rekaman masih menunggu di antrean (tidak ada yang hilang atau "
+        "ditolak karenanya); jalankan sync lagi nanti."
+    )
+    return EX_TEMPFAIL
 
 
 def _watch(client: FieldClient, args: argparse.Namespace) -> int:
@@ -245,10 +255,13 @@ def _watch(client: FieldClient, args: argparse.Namespace) -> int:
         problem = error.message if error else report.pull_error if report else None
         if report is not None:
             then = "" if problem else f"; lagi dalam {delay:.0f} detik"
+            held = f", tertahan {len(report.held_back)}" if report.held_back else ""
             _out(
-                f"[{now}] terkirim {report.pushed}, ditolak {report.rejected}, status baru "
+                f"[{now}] terkirim {report.pushed}, ditolak {report.rejected}{held}, status baru "
                 f"{report.pulled}, sisa {report.remaining}{then}."
             )
+            for item in report.held_back:
+                _err(f"[{now}] tertahan seq {item['seq']}: {item['message']}")
         if problem:
             _err(f"[{now}] gagal: {problem} Coba lagi dalam {delay:.0f} detik.")
 
@@ -328,6 +341,8 @@ def _print_report(report: SyncReport) -> None:
     )
     for item in report.rejections:
         _out(f"  ditolak seq {item['seq']} ({item['id']}): {item['message']}")
+    if report.held_back:
+        _out(f"Tertahan di antrean (tidak ditolak, dicoba lagi nanti): {len(report.held_back)}.")
     if report.pulled:
         _out(f"Status baru dari server: {report.pulled}.")
     if report.waiting_for_files:

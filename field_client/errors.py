@@ -111,6 +111,15 @@ class StorageError(FieldClientError):
     """The disk is full, read-only or failing; the interrupted change was rolled back."""
 
 
+class OutboxBusy(StorageError):
+    """Another process held the outbox locked too long (SQLite busy/locked): try again later.
+
+    Nothing was changed; unlike the other storage errors this one passes by itself.
+    """
+
+    exit_code = EX_TEMPFAIL
+
+
 class SyncBusy(FieldClientError):
     """Another sync is already running on the same home folder."""
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from field_client.errors import (
     FieldClientError,
+    OutboxBusy,
     OutboxCorrupt,
     OutboxIncompatible,
     StorageError,
@@ -259,9 +260,14 @@ def translate_sqlite_error(exc: sqlite3.Error, path: Path) -> FieldClientError |
             f"Gangguan disk saat memakai antrean {where}: {exc}. Perubahan terakhir dibatalkan; "
             "periksa disk lalu ulangi."
         )
-    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return StorageError(
-            f"Antrean sedang dipakai proses lain terlalu lama {where}. Tunggu sebentar lalu ulangi."
+    if (
+        primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+        or "database is locked" in text
+        or "database table is locked" in text
+    ):
+        return OutboxBusy(
+            f"Antrean sedang dipakai proses lain terlalu lama {where}. Tidak ada yang diubah; "
+            "tunggu sebentar lalu ulangi."
         )
     return None
 

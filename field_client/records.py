@@ -132,6 +132,25 @@ def mark_rejected(
     return cursor.rowcount == 1
 
 
+def note_problem(outbox: Outbox, record_id: str, code: str, message: str, now: str) -> bool:
+    """Keep a ``ready`` record ready but note why it did not go; call inside ``atomic()``.
+
+    The note is cleared by the server's acceptance (:func:`mark_answered`).
+    """
+    cursor = outbox.execute(
+        "UPDATE record SET error_code = ?, error_message = ?, updated_at = ? "
+        "WHERE id = ? AND state = 'ready'",
+        (code, message, now, record_id),
+    )
+    return cursor.rowcount == 1
+
+
+def stored_sha256(outbox: Outbox, record_id: str) -> str | None:
+    """The ``record_sha256`` noted for a record when it was saved."""
+    value = outbox.scalar("SELECT record_sha256 FROM record WHERE id = ?", (record_id,))
+    return None if value is None else str(value)
+
+
 def apply_status(
     outbox: Outbox,
     record_id: str,

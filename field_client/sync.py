@@ -4,6 +4,11 @@ A record leaves ``ready`` only on the server's explicit per-record answer, and e
 answer is applied in one outbox transaction. Anything unclear (timeout, cut connection, 5xx,
 malformed answer) stops the run with everything kept, to be sent again later: the server
 stores a record once however often it arrives.
+
+Two answers look final but are not, and keep the record ``ready`` with a note (``held_back``):
+a 413 for a record sent alone (a server or proxy size limit said it, not a verdict on the
+record), and ``hash_mismatch`` while the stored body still matches its own hash (the bytes were
+damaged on the way). Only a body damaged on this device is marked rejected for that reason.
 """
 
 from __future__ import annotations
@@ -30,19 +35,22 @@ from field_client.errors import (
 from field_client.outbox import Outbox
 from field_client.records import PendingRecord
 from field_client.transport import Transport
+from shared.canonical import HASH_KEY, record_sha256
 from shared.protocol import (
     CLIENT_STATE_FOR_SERVER_STATE,
     MAX_PULL_CHANGES,
     ChangeKind,
     ClientState,
     PushStatus,
+    RecordError,
 )
 
 log = logging.getLogger(__name__)
 
 #: ``progress(done, total)``: records handled so far out of those ready when the push began.
 ProgressCallback = Callable[[int, int], None]
-TOO_LARGE = "too_large"
+TOO_LARGE = "too_large"  # noted on a record still ready: a 413 even when sent alone
+HASH_MISMATCH = RecordError.HASH_MISMATCH.value
 _MAX_PULL_PAGES = 10_000  # a server that always says "more" must not keep us here forever
 
 
@@ -54,13 +62,16 @@ class SyncReport:
     accepted: int = 0
     duplicate: int = 0  # already on the server (a replay); as good as accepted
     rejected: int = 0
-    unanswered: int = 0  # sent but missing from the answer: still ready
+    unanswered: int = 0  # sent without a final per-record answer: still ready
     pulled: int = 0  # status changes applied to local records
     remaining: int = 0  # records still ready after the run
     waiting_for_files: int = 0  # records the server holds without all of their files
     last_seq: int | None = None  # highest seq the server has seen from this device
     gaps: list[list[int]] = field(default_factory=list)  # seq ranges the server never got
     rejections: list[dict[str, Any]] = field(default_factory=list)
+    #: Records kept ready this run with the reason ({id, seq, code, message}): a 413 alone, or a
+    #: hash_mismatch while the stored body is intact. They go again on the next run.
+    held_back: list[dict[str, Any]] = field(default_factory=list)
     pull_error: str | None = None  # status changes could not be fetched (push went fine)
 
     @property
@@ -129,15 +140,17 @@ class SyncEngine:
         while batch := records.ready_batch(self.outbox, after_seq, size):
             try:
                 answer = self.transport.push(request_body(batch))
-            except PayloadTooLarge:
+            except PayloadTooLarge as exc:
                 if len(batch) > 1:
                     size = max(1, len(batch) // 2)  # try again with half as many
                     continue
-                self._reject_too_large(batch[0], report)
+                # Alone and still too large: a size limit (the server's, or a proxy's) spoke,
+                # not the server about this record. Keep it ready and let the others go.
+                self._hold_too_large(batch[0], exc, report)
             else:
                 self._apply_push(batch, answer, report)
-            # Move past the batch even where records went unanswered, so one odd record
-            # cannot hold the run in a loop; it stays ready for the next run.
+            # Move past the batch even where records went unanswered or were held back, so one
+            # odd record cannot hold the run in a loop; it stays ready for the next run.
             after_seq = batch[-1].seq
             done += len(batch)
             if progress:
@@ -165,6 +178,16 @@ class SyncEngine:
         server_state = result.get("state")
         if result["status"] == PushStatus.REJECTED:
             code, message = _rejection(result.get("errors"))
+            if code == HASH_MISMATCH:
+                if self._body_intact(pending):
+                    self._hold_hash_mismatch(pending, message, now, report)
+                    return
+                message = (
+                    "Salinan rekaman di perangkat ini sendiri rusak: isinya tidak lagi cocok "
+                    "dengan sidik SHA-256 yang dicatat saat disimpan, jadi mengirim ulang tidak "
+                    "akan menolong. Rekam ulang penduduk ini dan laporkan ke petugas teknis "
+                    f"(disk mungkin bermasalah). Jawaban server: {message}"
+                )
             records.mark_rejected(self.outbox, pending.id, code, message, server_state, now)
             report.rejected += 1
             report.rejections.append(
@@ -186,19 +209,42 @@ class SyncEngine:
         self.outbox.set_meta("server_received", device["received"])
         self.outbox.set_meta("gaps", json.dumps(report.gaps))
 
-    def _reject_too_large(self, pending: PendingRecord, report: SyncReport) -> None:
+    def _hold_too_large(
+        self, pending: PendingRecord, exc: PayloadTooLarge, report: SyncReport
+    ) -> None:
         message = (
-            "Rekaman ini terlalu besar untuk diterima server (HTTP 413), bahkan dikirim "
-            "sendiri. Rekaman disimpan di perangkat; hubungi petugas teknis."
+            "Rekaman ini terlalu besar untuk batas ukuran kiriman server atau proxy di depannya "
+            "(HTTP 413), bahkan dikirim sendiri. Rekaman TIDAK ditolak: tetap di antrean (siap "
+            "kirim) dan dicoba lagi pada sinkron berikutnya. Minta petugas teknis menaikkan "
+            "batas ukuran kiriman di server/proxy."
         )
+        log.warning("record seq %d is too large even alone: %s", pending.seq, exc.message)
         with self.outbox.atomic():
-            records.mark_rejected(
-                self.outbox, pending.id, TOO_LARGE, message, None, records.utc_now()
-            )
-        report.rejected += 1
-        report.rejections.append(
-            {"id": pending.id, "seq": pending.seq, "code": TOO_LARGE, "message": message}
+            records.note_problem(self.outbox, pending.id, TOO_LARGE, message, records.utc_now())
+        self._held(pending, TOO_LARGE, message, report)
+
+    def _hold_hash_mismatch(
+        self, pending: PendingRecord, server_message: str, now: str, report: SyncReport
+    ) -> None:
+        message = (
+            "Server menerima rekaman ini tidak utuh (hash_mismatch), padahal salinan di perangkat "
+            "masih utuh: kemungkinan rusak di perjalanan. Rekaman TIDAK ditolak: tetap di "
+            f"antrean dan dikirim ulang pada sinkron berikutnya. Jawaban server: {server_message}"
         )
+        log.warning("record seq %d arrived damaged (hash_mismatch); kept ready", pending.seq)
+        records.note_problem(self.outbox, pending.id, HASH_MISMATCH, message, now)
+        self._held(pending, HASH_MISMATCH, message, report)
+
+    @staticmethod
+    def _held(pending: PendingRecord, code: str, message: str, report: SyncReport) -> None:
+        report.unanswered += 1
+        report.held_back.append(
+            {"id": pending.id, "seq": pending.seq, "code": code, "message": message}
+        )
+
+    def _body_intact(self, pending: PendingRecord) -> bool:
+        """Whether the stored body still hashes to its own and to the noted ``record_sha256``."""
+        return body_intact(pending.body, records.stored_sha256(self.outbox, pending.id))
 
     # -- pull -------------------------------------------------------------------------------
 
@@ -230,7 +276,10 @@ class SyncEngine:
         )
 
     def _finish(self, report: SyncReport, error: str | None, quiet: bool = False) -> None:
-        """Count what is left and note the outcome; ``quiet`` when another error is on its way."""
+        """Count what is left and note the outcome; ``quiet`` when another error is on its way.
+
+        Held-back records are noted as the last sync problem, without making the run failed.
+        """
         try:
             report.remaining = records.count_state(self.outbox, ClientState.READY)
             report.waiting_for_files = records.count_state(self.outbox, ClientState.SENT)
@@ -238,7 +287,7 @@ class SyncEngine:
                 if error is None:
                     self.outbox.set_meta("last_sync_at", records.utc_now())
                 self.outbox.set_meta("last_sync_attempt_at", records.utc_now())
-                self.outbox.set_meta("last_sync_error", error)
+                self.outbox.set_meta("last_sync_error", error or held_note(report))
         except FieldClientError:
             if not quiet:
                 raise
@@ -248,6 +297,31 @@ class SyncEngine:
 def request_body(batch: list[PendingRecord]) -> bytes:
     """The push body, built from the stored JSON texts so every record goes out byte-identical."""
     return b'{"records":[' + b",".join(p.body.encode() for p in batch) + b"]}"
+
+
+def body_intact(body: str, noted_sha256: str | None) -> bool:
+    """True when ``body`` parses, hashes to its own ``record_sha256`` and to the noted one."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    claimed = data.get(HASH_KEY)
+    if not isinstance(claimed, str) or claimed != record_sha256(data):
+        return False
+    return noted_sha256 is None or noted_sha256 == claimed
+
+
+def held_note(report: SyncReport) -> str | None:
+    """One line for the operator about records kept ready with a reason, or None."""
+    if not report.held_back:
+        return None
+    seqs = ", ".join(str(item["seq"]) for item in report.held_back)
+    return (
+        f"{len(report.held_back)} rekaman tetap di antrean tanpa jawaban akhir server (seq "
+        f"{seqs}); alasannya: jemput-field records --state ready."
+    )
 
 
 def _state_after_push(result: dict[str, Any]) -> str:

@@ -1,8 +1,9 @@
 """HTTP to the Jemput server: one ``requests.Session``, timeouts, retries, errors by meaning.
 
-Whatever goes wrong on the way (refused connection, timeout, cut body, 5xx, an answer that is
-not the contract's shape) means "outcome unknown": :class:`NetworkUnavailable`. Nothing here
-ever turns an unclear answer into success.
+Whatever goes wrong on the way (refused connection, timeout, cut body, 5xx, 408/429, an answer
+that is not the contract's shape, or an error that is not a Jemput problem+json, such as a
+hotspot login page) means "outcome unknown": :class:`NetworkUnavailable`. Nothing here ever
+turns an unclear answer into success, and only the Jemput server itself can refuse.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ from field_client.errors import (
     ServerRefused,
     UsageInvalid,
 )
-from shared.protocol import API_PREFIX
+from shared.protocol import API_PREFIX, PROBLEM_MEDIA_TYPE
 from shared.schemas import PullResponseSchema, PushResponseSchema, RegisterResponseSchema
 
 log = logging.getLogger(__name__)
 
 GZIP_THRESHOLD = 8 * 1024
+#: Statuses that mean "not now" whoever sends them (request timeout, too many requests).
+_TEMPORARY_STATUSES = frozenset({408, 429})
 _UNKNOWN_FIELD = "Unknown field."
 _REGISTRATION_MESSAGES = {
     "registration_code_used": "Kode pendaftaran ini sudah dipakai. Minta kode baru ke kantor "
@@ -169,14 +172,41 @@ def _network_message(server: str, exc: requests.RequestException) -> str:
 
 
 def _http_error(response: requests.Response) -> FieldClientError:
+    """The error an HTTP status >= 400 means; only a Jemput problem+json can be a refusal."""
     status = response.status_code
-    problem = _problem(response)
-    code = problem.get("code") if isinstance(problem.get("code"), str) else None
-    detail = str(problem.get("detail") or problem.get("title") or response.reason or status)
+    problem = jemput_problem(response)
     if status >= 500:
+        who = "Server" if problem is not None else "Server atau perantaranya (proxy/gateway)"
         return NetworkUnavailable(
-            f"Server sedang bermasalah (HTTP {status}). Rekaman tetap aman di antrean; coba "
+            f"{who} sedang bermasalah (HTTP {status}). Rekaman tetap aman di antrean; coba "
             "lagi nanti."
+        )
+    code = problem.get("code") if problem is not None else None
+    if status == 413:
+        # Checked before the Jemput-or-not test on purpose: a reverse proxy's body limit answers
+        # 413 in HTML, and the sync engine must still halve the batch (and at one record keep
+        # it ready) instead of stopping the whole queue behind one large record.
+        who = "server" if problem is not None else "server atau proxy di depannya"
+        detail = _detail(problem, response)
+        return PayloadTooLarge(
+            f"Kiriman terlalu besar untuk batas ukuran {who} (HTTP 413): {detail}",
+            status=status,
+            code=code,
+            problem=problem or {},
+        )
+    if problem is None:
+        # A hotspot login page, a captive portal, a proxy asking for credentials, a web
+        # server at the wrong address: whoever answered, it was not the Jemput API, so its
+        # "no" says nothing about the device or the records.
+        return NetworkUnavailable(
+            f"Jaringan meminta login (hotspot/portal) atau server lain menjawab (HTTP {status}), "
+            "bukan server Jemput. Rekaman tetap aman di antrean; bila perlu login dulu ke "
+            "jaringan (buka peramban), lalu sinkron lagi."
+        )
+    if status in _TEMPORARY_STATUSES:
+        return NetworkUnavailable(
+            f"Server sedang sibuk (HTTP {status}). Rekaman tetap aman di antrean dan akan "
+            "dikirim ulang nanti."
         )
     if status == 401:
         return DeviceRevoked(
@@ -184,27 +214,35 @@ def _http_error(response: requests.Response) -> FieldClientError:
             "ke kantor lalu daftar ulang: jemput-field register --force ... Rekaman tetap aman "
             "di antrean."
         )
-    if status == 413:
-        return PayloadTooLarge(
-            f"Kiriman terlalu besar untuk server: {detail}",
-            status=status,
-            code=code,
-            problem=problem,
-        )
     return ServerRefused(
-        f"Server menolak permintaan (HTTP {status}): {detail}",
+        f"Server menolak permintaan (HTTP {status}): {_detail(problem, response)}",
         status=status,
         code=code,
         problem=problem,
     )
 
 
-def _problem(response: requests.Response) -> dict[str, Any]:
+def jemput_problem(response: requests.Response) -> dict[str, Any] | None:
+    """The body as a Jemput problem, or None when it is not one.
+
+    A Jemput problem is ``application/problem+json`` holding an object with a string ``code``
+    (every error of the Jemput server has one); anything else came from someone else.
+    """
+    media_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if media_type != PROBLEM_MEDIA_TYPE:
+        return None
     try:
         data = response.json()
     except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("code"), str) or not data["code"]:
+        return None
+    return data
+
+
+def _detail(problem: dict[str, Any] | None, response: requests.Response) -> str:
+    problem = problem or {}
+    return str(problem.get("detail") or problem.get("title") or response.reason or "")
 
 
 def _json(response: requests.Response) -> Any:

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from field_client.errors import FieldClientError, NetworkUnavailable, SyncBusy
+from field_client.errors import FieldClientError, NetworkUnavailable, OutboxBusy, SyncBusy
 from field_client.sync import SyncReport
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,11 @@ def watch(
     sleep: Callable[[float], object] | None = None,
     on_cycle: CycleCallback | None = None,
 ) -> WatchSummary:
-    """Call ``run_once`` until stopped; temporary failures back off, others are raised."""
+    """Call ``run_once`` until stopped; temporary failures back off, others are raised.
+
+    Temporary: the network or a non-Jemput answer (:class:`NetworkUnavailable`), another sync
+    on the same folder (:class:`SyncBusy`), a locked outbox (:class:`OutboxBusy`).
+    """
     backoff = backoff or Backoff()
     stop = stop_event or threading.Event()
     # Waiting on the event (not time.sleep) lets another thread stop the loop at once.
@@ -96,7 +100,9 @@ def _cycle(
     error: FieldClientError | None = None
     try:
         report = run_once()
-    except (NetworkUnavailable, SyncBusy) as exc:  # temporary: try again later
+    except (NetworkUnavailable, SyncBusy, OutboxBusy) as exc:  # temporary: try again later
+        # OutboxBusy: another process (an enroll, an import) held the outbox locked; nothing
+        # was changed. Other storage errors (disk full, read-only, corrupt) stay fatal.
         error = exc
     if error is None and report is not None and report.pull_error is None:
         backoff.reset()

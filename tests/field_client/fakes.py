@@ -24,6 +24,7 @@ class FakeServer:
     max_bytes: int | None = None
     reject_desa: str | None = None
     skip_ids: set[str] = field(default_factory=set)  # left out of the answer
+    damage_ids: set[str] = field(default_factory=set)  # arrive damaged: "hash_mismatch"
     fail_push_after: int | None = None  # this many pushes succeed, then the network fails
     lose_answers: bool = False  # store, then fail as if the answer was cut
     fail_pull: bool = False
@@ -65,7 +66,13 @@ class FakeServer:
                 "fields": None,
             }
             return base | {"status": "rejected", "state": None, "errors": error}
-        assert record["record_sha256"] == record_sha256(record)
+        if record["id"] in self.damage_ids or record["record_sha256"] != record_sha256(record):
+            error = {
+                "code": "hash_mismatch",
+                "message": "record_sha256 tidak cocok dengan isi rekaman (rusak di jalan?).",
+                "fields": None,
+            }
+            return base | {"status": "rejected", "state": None, "errors": error}
         missing = [a["sha256"] for a in record["attachments"]]
         state = "received" if missing else "complete"
         status = "duplicate" if record["id"] in self.stored else "accepted"

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
 from field_client import cli
 from field_client.client import FieldClient
 from field_client.outbox import open_outbox
+from tests.field_client.fakes import FakeServer
 from tests.field_client.helpers import payload, person, states, write_file
 
 OPTIONS = [
@@ -228,3 +233,102 @@ def test_watch_prints_cycles_and_stops(
 def test_purge_prints_a_summary(run: Run) -> None:
     code, out, _ = run("purge")
     assert code == 0 and "Dibersihkan: 0 rekaman" in out
+
+
+@pytest.fixture
+def portal() -> Iterator[str]:
+    """A hotspot login page that answers every request with 403 text/html."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        Request(environ).get_data()
+        page = "<html><body>Wi-Fi Desa: silakan login</body></html>"
+        return Response(page, status=403, mimetype="text/html")(environ, start_response)
+
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(timeout=5)
+    httpd.server_close()
+
+
+def registered_home(home: Path, server_url: str, count: int) -> list[str]:
+    with FieldClient(home) as client:
+        ids = [client.enroll(person(index), "op.a").id for index in range(1, count + 1)]
+        with client.outbox.atomic():
+            client.outbox.set_meta("server_url", server_url)
+            client.outbox.set_meta("token", "t")
+    return ids
+
+
+def test_sync_behind_a_hotspot_portal_exits_75_and_keeps_everything(
+    run: Run, home: Path, portal: str
+) -> None:
+    registered_home(home, portal, 3)
+    code, _, err = run("sync")
+    assert code == 75
+    assert "hotspot/portal" in err and "HTTP 403" in err and "3 rekaman masih menunggu" in err
+    assert states(home / "outbox.sqlite3") == {"ready": 3}
+
+
+def test_watch_behind_a_hotspot_portal_keeps_trying(
+    run: Run, home: Path, portal: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = FieldClient.watch
+
+    def three_cycles(self: FieldClient, **kwargs: Any) -> Any:
+        return original(self, max_cycles=3, sleep=lambda _: None, **kwargs)
+
+    monkeypatch.setattr(FieldClient, "watch", three_cycles)
+    registered_home(home, portal, 2)
+    code, out, err = run("watch")
+    assert code == 0 and "Berhenti setelah 3 putaran" in out
+    assert err.count("hotspot/portal") == 3 and err.count("Coba lagi dalam") == 3
+    assert states(home / "outbox.sqlite3") == {"ready": 2}
+
+
+@pytest.fixture
+def fake_server(monkeypatch: pytest.MonkeyPatch) -> FakeServer:
+    """The in-memory server behind every FieldClient the CLI makes."""
+    server = FakeServer()
+    monkeypatch.setattr("field_client.client._default_transport", server.transport)
+    return server
+
+
+def test_sync_with_a_record_too_large_alone_exits_75_and_keeps_it(
+    run: Run, home: Path, fake_server: FakeServer, tmp_path: Path
+) -> None:
+    small = registered_home(home, "http://fake.invalid", 2)
+    files = {f"finger_r_{f}": write_file(tmp_path / f"{f}.wsq", 10, seed=i)
+             for i, f in enumerate(("thumb", "index", "middle", "ring", "little"))}  # fmt: skip
+    with FieldClient(home) as client:
+        big = client.enroll(person(9), "op.a", files=files)
+        fake_server.max_bytes = len(client.outbox.scalar(
+            "SELECT body FROM record WHERE id = ?", (big.id,))) + 10  # fmt: skip
+    code, out, err = run("sync")
+    assert code == 75
+    assert "0 ditolak" in out and "Tertahan di antrean" in out
+    assert f"seq {big.seq}" in err and "413" in err and "proxy" in err
+    assert "tetap di antrean" in err and "1 rekaman masih menunggu" in err
+    assert states(home / "outbox.sqlite3") == {"complete": 2, "ready": 1}
+    assert set(fake_server.stored) == set(small)
+    code, out, _ = run("records", "--state", "ready")
+    assert big.id in out and "413" in out
+    assert "tetap di antrean" in (run.status()["last_sync_error"] or "")
+
+
+def test_sync_with_a_record_damaged_on_the_way_exits_75_and_keeps_it(
+    run: Run, home: Path, fake_server: FakeServer
+) -> None:
+    ids = registered_home(home, "http://fake.invalid", 3)
+    fake_server.damage_ids = {ids[0]}
+    code, out, err = run("sync")
+    assert code == 75
+    assert "0 ditolak" in out and "hash_mismatch" in err and "dikirim ulang" in err
+    assert states(home / "outbox.sqlite3") == {"complete": 2, "ready": 1}
+    fake_server.damage_ids = set()
+    code, _, _ = run("sync")
+    assert code == 0
+    assert states(home / "outbox.sqlite3") == {"complete": 3}
+    assert set(fake_server.stored) == set(ids)

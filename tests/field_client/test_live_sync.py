@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from field_client import cli
+from field_client import cli, records
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import (
@@ -17,6 +17,7 @@ from field_client.errors import (
     NetworkUnavailable,
     RegistrationRefused,
 )
+from field_client.transport import Transport
 from tests.field_client.conftest import LiveServer
 from tests.field_client.helpers import person, states, write_file
 
@@ -189,3 +190,56 @@ def test_second_registration_needs_force_and_keeps_the_seq(
     assert info["device_id"] != old_device and info["pull_cursor"] == 0
     assert registered.enroll(person(2), "op.a").seq == 2  # never reused, even on a new device
     assert registered.sync().done
+
+
+class DamagingTransport(Transport):
+    """The real transport, except that one record's bytes get changed on the way."""
+
+    def __init__(
+        self, url: str, settings: Settings, token: str | None, damage: tuple[bytes, bytes]
+    ):
+        super().__init__(url, settings, token)
+        self.damage = damage
+
+    def push(self, body: bytes) -> dict[str, object]:
+        return super().push(body.replace(*self.damage))
+
+
+def test_damage_on_the_way_keeps_the_record_ready_until_it_arrives_whole(
+    registered: FieldClient, live_server: LiveServer
+) -> None:
+    ids = [registered.enroll(person(i), "op.a").id for i in (1, 2, 3)]
+    damage = (b'"nik":"6109045708900002"', b'"nik":"6109045708900022"')
+    with FieldClient(
+        settings=registered.settings,
+        transport_factory=lambda url, settings, token: DamagingTransport(
+            url, settings, token, damage
+        ),
+    ) as damaged_link:
+        report = damaged_link.sync()
+    assert (report.accepted, report.rejected, report.remaining) == (2, 0, 1)
+    assert [(h["id"], h["code"]) for h in report.held_back] == [(ids[1], "hash_mismatch")]
+    assert states(registered.settings.outbox_path) == {"complete": 2, "ready": 1}
+    assert sorted(live_server.enrollment_ids()) == sorted([ids[0], ids[2]])
+    report = registered.sync()  # the plain transport: the bytes arrive whole this time
+    assert (report.accepted, report.held_back, report.done) == (1, [], True)
+    assert sorted(live_server.enrollment_ids()) == sorted(ids)
+    assert states(registered.settings.outbox_path) == {"complete": 3}
+
+
+def test_a_body_damaged_on_the_device_is_rejected_with_a_clear_reason(
+    registered: FieldClient, live_server: LiveServer
+) -> None:
+    ids = [registered.enroll(person(i), "op.a").id for i in (1, 2)]
+    body = records.body_of(registered.outbox, ids[0]) or ""
+    with registered.outbox.atomic():
+        registered.outbox.execute(
+            "UPDATE record SET body = ? WHERE id = ?",
+            (body.replace('"6109045708900001"', '"6109045708900011"'), ids[0]),
+        )
+    report = registered.sync()
+    assert (report.accepted, report.rejected, report.held_back) == (1, 1, [])
+    [row] = registered.records("rejected")
+    assert (row["id"], row["error_code"]) == (ids[0], "hash_mismatch")
+    assert "perangkat ini sendiri rusak" in row["error_message"]
+    assert live_server.enrollment_ids() == [ids[1]]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,17 @@ import pytest
 from field_client import records
 from field_client.client import FieldClient
 from field_client.config import Settings
-from field_client.errors import DeviceRevoked, NetworkUnavailable, NotRegistered, SyncBusy
-from field_client.sync import sync_lock
+from field_client.errors import (
+    DeviceRevoked,
+    FieldClientError,
+    NetworkUnavailable,
+    NotRegistered,
+    OutboxBusy,
+    StorageError,
+    SyncBusy,
+)
+from field_client.outbox import translate_sqlite_error
+from field_client.sync import body_intact, sync_lock
 from tests.field_client.fakes import FakeServer
 from tests.field_client.helpers import person, states, write_file
 
@@ -125,19 +135,108 @@ def test_too_large_batches_are_halved(client: FieldClient, server: FakeServer) -
     assert server.pushes == 8
 
 
-def test_a_record_too_large_alone_is_rejected_locally(
-    client: FieldClient, server: FakeServer, tmp_path: Path
-) -> None:
-    small = enroll(client, 2)
+def big_record(client: FieldClient, tmp_path: Path, index: int = 9) -> str:
+    """A record whose body is larger than the others (it names five files)."""
     files = {f"finger_r_{f}": write_file(tmp_path / f"{f}.wsq", 10, seed=i)
              for i, f in enumerate(("thumb", "index", "middle", "ring", "little"))}  # fmt: skip
-    big = client.enroll(person(9), "op.a", files=files)
-    server.max_bytes = len(records.body_of(client.outbox, big.id) or "") + 10
+    return client.enroll(person(index), "op.a", files=files).id
+
+
+def test_a_record_too_large_alone_stays_ready_and_the_rest_go(
+    client: FieldClient, server: FakeServer, tmp_path: Path
+) -> None:
+    before = enroll(client, 2)
+    big = big_record(client, tmp_path)
+    after = enroll(client, 3, start=3)  # behind the big one in seq order: must still go
+    # A limit (the server's or a proxy's) that every record fits except the big one.
+    server.max_bytes = len(records.body_of(client.outbox, big) or "") + 10
     report = client.sync()
-    assert report.rejected == 1 and report.remaining == 0
+    assert (report.rejected, report.rejections) == (0, [])  # the server never judged it
+    assert (report.accepted, report.unanswered, report.remaining, report.done) == (5, 1, 1, False)
+    [held] = report.held_back
+    assert (held["id"], held["code"]) == (big, "too_large")
+    assert "413" in held["message"] and "tetap di antrean" in held["message"]
+    # Nothing lost, nothing wrongly marked: the others are stored, the big one is still ready.
+    assert set(server.stored) == {*before, *after}
+    assert states(client.settings.outbox_path) == {"complete": 5, "ready": 1}
+    [row] = client.records("ready")
+    assert (row["id"], row["error_code"]) == (big, "too_large")
+    assert "proxy" in row["error_message"]
+    assert client.records("rejected") == []
+    assert "tetap di antrean" in (client.status()["last_sync_error"] or "")
+    assert client.status()["last_sync_at"] is not None  # the run itself went through
+    # Once the limit is raised, the next run sends it and the note goes away.
+    server.max_bytes = None
+    report = client.sync()
+    assert (report.accepted, report.held_back, report.done) == (1, [], True)
+    assert big in server.stored
+    [row] = [r for r in client.records() if r["id"] == big]
+    assert (row["state"], row["error_code"], row["error_message"]) == ("sent", None, None)
+    assert client.status()["last_sync_error"] is None
+
+
+def test_hash_mismatch_with_an_intact_body_stays_ready_and_goes_again(
+    client: FieldClient, server: FakeServer
+) -> None:
+    ids = enroll(client, 5)
+    server.damage_ids = {ids[2]}  # damaged on the way, not on the device
+    report = client.sync()
+    assert (report.accepted, report.rejected, report.unanswered) == (4, 0, 1)
+    assert (report.remaining, report.done) == (1, False)
+    [held] = report.held_back
+    assert (held["id"], held["code"]) == (ids[2], "hash_mismatch")
+    assert "dikirim ulang" in held["message"]
+    assert states(client.settings.outbox_path) == {"complete": 4, "ready": 1}
+    [row] = client.records("ready")
+    assert (row["id"], row["error_code"]) == (ids[2], "hash_mismatch")
+    assert "rusak di perjalanan" in row["error_message"]
+    server.damage_ids = set()
+    report = client.sync()
+    assert (report.accepted, report.held_back, report.done) == (1, [], True)
+    assert set(server.stored) == set(ids)
+    assert states(client.settings.outbox_path) == {"complete": 5}
+    assert client.records()[2]["error_code"] is None
+
+
+def test_hash_mismatch_with_a_damaged_local_body_is_rejected(
+    client: FieldClient, server: FakeServer
+) -> None:
+    ids = enroll(client, 3)
+    body = records.body_of(client.outbox, ids[1]) or ""
+    damaged = body.replace('"nama":"', '"nama":"X', 1)  # bit rot on the device's disk
+    assert damaged != body
+    with client.outbox.atomic():
+        client.outbox.execute("UPDATE record SET body = ? WHERE id = ?", (damaged, ids[1]))
+    report = client.sync()
+    assert (report.accepted, report.rejected, report.held_back, report.remaining) == (2, 1, [], 0)
+    [rejection] = report.rejections
+    assert (rejection["id"], rejection["code"]) == (ids[1], "hash_mismatch")
     [row] = client.records("rejected")
-    assert row["id"] == big.id and row["error_code"] == "too_large"
-    assert set(small) <= set(server.stored)
+    assert row["id"] == ids[1] and "perangkat ini sendiri rusak" in row["error_message"]
+    assert set(server.stored) == {ids[0], ids[2]}
+    assert states(client.settings.outbox_path) == {"complete": 2, "rejected": 1}
+
+
+@pytest.mark.parametrize(
+    ("change", "intact"),
+    [
+        (lambda body, noted: (body, noted), True),
+        (lambda body, noted: (body, None), True),
+        (lambda body, noted: (body.replace('"rt":"', '"rt":"9', 1), noted), False),
+        (lambda body, noted: (body[:-1], noted), False),  # cut short: not JSON any more
+        (lambda body, noted: ("[1, 2]", noted), False),
+        (lambda body, noted: (body, "0" * 64), False),  # self-consistent, not what was saved
+    ],
+)
+def test_body_intact_checks_the_stored_body(
+    client: FieldClient,
+    change: Callable[[str, str], tuple[str, str | None]],
+    intact: bool,
+) -> None:
+    [record_id] = enroll(client, 1)
+    body = records.body_of(client.outbox, record_id) or ""
+    noted = records.stored_sha256(client.outbox, record_id) or ""
+    assert body_intact(*change(body, noted)) is intact
 
 
 def test_records_with_files_stay_sent_until_complete(
@@ -241,6 +340,45 @@ def test_watch_retries_until_the_network_is_back(client: FieldClient, server: Fa
     assert sleeps[2:] == [client.settings.idle_interval]
     assert all(0 <= delay <= 4 for delay in sleeps[:2])
     assert states(client.settings.outbox_path) == {"complete": 5}
+
+
+def test_watch_waits_out_a_locked_outbox_and_loses_nothing(
+    client: FieldClient, server: FakeServer
+) -> None:
+    ids = enroll(client, 6)
+    client.outbox.execute("PRAGMA busy_timeout = 50")  # do not wait 10 s for the other writer
+    other = sqlite3.connect(client.settings.outbox_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process (an import, say) holds the write lock
+    errors: list[str] = []
+
+    def sleep(_: float) -> None:
+        if other.in_transaction:
+            other.execute("COMMIT")  # the other writer finishes during the first wait
+
+    def on_cycle(_: int, report: object, error: FieldClientError | None, __: float) -> None:
+        errors.append(type(error).__name__ if error else "")
+
+    try:
+        summary = client.watch(max_cycles=2, sleep=sleep, on_cycle=on_cycle)
+    finally:
+        other.close()
+    assert errors == ["OutboxBusy", ""]  # retried, not fatal
+    assert (summary.cycles, summary.failures) == (2, 1)
+    # The first answer could not be written down: nothing was marked without it, and the
+    # replay in the second cycle settled everything exactly once.
+    assert states(client.settings.outbox_path) == {"complete": 6}
+    assert set(server.stored) == set(ids)
+    assert summary.last_report is not None and summary.last_report.duplicate >= 1
+
+
+def test_a_locked_outbox_is_outbox_busy() -> None:
+    error = sqlite3.OperationalError("database is locked")
+    error.sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
+    mapped = translate_sqlite_error(error, Path("outbox.sqlite3"))
+    assert isinstance(mapped, OutboxBusy) and isinstance(mapped, StorageError)
+    assert mapped.exit_code == 75
+    mapped = translate_sqlite_error(sqlite3.OperationalError("database is locked"), Path("o"))
+    assert isinstance(mapped, OutboxBusy)
 
 
 def test_a_refused_sync_is_noted_in_the_status(client: FieldClient, server: FakeServer) -> None:

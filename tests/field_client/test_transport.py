@@ -115,7 +115,7 @@ def test_pull_passes_the_cursor(scripted: Scripted, transport: Transport) -> Non
         (answer({"detail": "bad token", "code": "invalid_token"}, 401, True), DeviceRevoked),
         (answer({"detail": "too big"}, 413, problem=True), PayloadTooLarge),
         (answer({"detail": "not the schema", "code": "invalid"}, 400, True), ServerRefused),
-        (lambda _: Response("<html>gateway</html>", status=404), ServerRefused),
+        (lambda _: Response("<html>gateway</html>", status=404), NetworkUnavailable),
         (lambda _: Response("not json", status=200), NetworkUnavailable),
         (lambda _: Response('{"results": [', status=200), NetworkUnavailable),
         (answer({"results": "nope", "device": {}}), NetworkUnavailable),
@@ -131,6 +131,75 @@ def test_failures_are_mapped_by_meaning(
     with pytest.raises(error) as caught:
         transport.push(b'{"records":[]}')
     assert caught.value.message  # type: ignore[attr-defined]
+
+
+def html(status: int) -> Callable[[Request], Response]:
+    page = "<html><body>Silakan login ke hotspot</body></html>"
+    return lambda _: Response(page, status=status, mimetype="text/html")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        html(401),
+        html(403),
+        html(404),
+        html(407),
+        html(429),
+        answer({"detail": "no"}, 403),  # plain JSON, not a problem
+        answer({"title": "Forbidden", "detail": "no"}, 403, problem=True),  # no Jemput code
+        lambda _: Response("{not json", status=403, mimetype="application/problem+json"),
+    ],
+)
+def test_a_refusal_from_someone_else_is_network_unavailable(
+    scripted: Scripted, transport: Transport, reply: Callable[[Request], Response]
+) -> None:
+    scripted.reply = reply
+    with pytest.raises(NetworkUnavailable) as caught:
+        transport.push(b'{"records":[]}')
+    assert not isinstance(caught.value, ServerRefused | DeviceRevoked)
+    assert "hotspot/portal" in caught.value.message and "HTTP" in caught.value.message
+    assert "tetap aman di antrean" in caught.value.message
+
+
+@pytest.mark.parametrize("status", [408, 429])
+@pytest.mark.parametrize("problem", [True, False])
+def test_timeouts_and_rate_limits_are_temporary_from_anyone(
+    scripted: Scripted, transport: Transport, status: int, problem: bool
+) -> None:
+    scripted.reply = answer({"detail": "slow down", "code": "rate_limited"}, status, problem)
+    with pytest.raises(NetworkUnavailable) as caught:
+        transport.pull(0, 10)
+    assert f"HTTP {status}" in caught.value.message
+
+
+def test_a_proxy_413_still_asks_for_smaller_batches(
+    scripted: Scripted, transport: Transport
+) -> None:
+    page = "<html><center>413 Request Entity Too Large</center>nginx</html>"
+    scripted.reply = lambda _: Response(page, status=413, mimetype="text/html")
+    with pytest.raises(PayloadTooLarge) as caught:
+        transport.push(b'{"records":[]}')
+    assert "proxy" in caught.value.message and caught.value.code is None
+
+
+def test_jemput_refusals_stay_refusals(scripted: Scripted, transport: Transport) -> None:
+    scripted.reply = answer({"detail": "Akses ditolak", "code": "forbidden"}, 403, True)
+    with pytest.raises(ServerRefused) as caught:
+        transport.push(b"{}")
+    assert (caught.value.status, caught.value.code) == (403, "forbidden")
+    scripted.reply = answer({"detail": "bad", "code": "unauthorized"}, 401, True)
+    with pytest.raises(DeviceRevoked):
+        transport.push(b"{}")
+
+
+def test_registration_behind_a_portal_is_not_refused(
+    scripted: Scripted, transport: Transport
+) -> None:
+    scripted.reply = html(403)
+    with pytest.raises(NetworkUnavailable) as caught:
+        transport.register("ABCD-EFGH-JKLM", "laptop")
+    assert not isinstance(caught.value, RegistrationRefused)
 
 
 def test_refusal_carries_the_problem_detail(scripted: Scripted, transport: Transport) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from field_client.errors import NetworkUnavailable, StorageError, SyncBusy
+from field_client.errors import NetworkUnavailable, OutboxBusy, StorageError, SyncBusy
 from field_client.sync import SyncReport
 from field_client.watch import Backoff, watch
 
@@ -104,6 +104,19 @@ def test_keyboard_interrupt_returns_quietly() -> None:
 
     summary = watch(Script(), sleep=interrupted)
     assert summary.cycles == 1
+
+
+def test_a_busy_outbox_backs_off_instead_of_stopping() -> None:
+    sleeps: list[float] = []
+    busy = OutboxBusy("Antrean sedang dipakai proses lain terlalu lama.")
+    run = Script(busy, OutboxBusy("again"), SyncReport(), SyncReport())
+    summary = watch(
+        run, idle_interval=30, backoff=Backoff(2, 300, MaxRng()), max_cycles=4,
+        sleep=sleeps.append,
+    )  # fmt: skip
+    assert sleeps == [2, 4, 30]
+    assert (summary.cycles, summary.failures, run.calls) == (4, 2, 4)
+    assert summary.last_error is None
 
 
 @pytest.mark.parametrize("fatal", [lambda: StorageError("disk"), lambda: RuntimeError("bug")])
