@@ -90,6 +90,14 @@ def assert_exactly_once(server: ServerProcess, field: FieldCLI, count: int) -> N
     assert sum(states.values()) == count
 
 
+def heal_and_finish(proxy: FaultProxy, server: ServerProcess, field: FieldCLI, count: int) -> None:
+    """The link comes back: one ``sync`` finishes the job and nothing is stored twice."""
+    proxy.fault_for = lambda _: PASS
+    done = field.run("sync")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_exactly_once(server, field, count)
+
+
 @pytest.fixture
 def proxy(server: ServerProcess) -> Iterator[FaultProxy]:
     with FaultProxy(("127.0.0.1", server.port)) as running:
@@ -118,9 +126,7 @@ def test_answer_lost_after_the_server_committed(
     assert lost.returncode == EX_TEMPFAIL, lost.stdout + lost.stderr
     assert server_counts(server)[0] > 0
     assert outbox_states(field) == {"ready": 150}  # nothing marked without an answer
-    proxy.fault_for = lambda _: PASS
-    assert field.run("sync").returncode == 0
-    assert_exactly_once(server, field, 150)
+    heal_and_finish(proxy, server, field, 150)
 
 
 def test_network_down_keeps_everything(
@@ -134,9 +140,7 @@ def test_network_down_keeps_everything(
     assert "Traceback" not in down.stderr
     assert outbox_states(field) == {"ready": 20}
     assert server_counts(server) == (0, 0)
-    proxy.fault_for = lambda _: PASS
-    assert field.run("sync").returncode == 0
-    assert_exactly_once(server, field, 20)
+    heal_and_finish(proxy, server, field, 20)
 
 
 def test_client_killed_mid_sync_and_restarted(
