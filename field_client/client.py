@@ -84,7 +84,9 @@ class FieldClient:
             )
         device_name = (name or socket.gethostname() or "perangkat")[:80]
         with self._transport_factory(url, self.settings, None) as transport:
-            answer = transport.register(code.strip(), device_name)
+            answer = transport.register(
+                code.strip(), device_name, records.first_unsent_seq(self.outbox)
+            )
         if answer["protocol_version"] != PROTOCOL_VERSION:
             log.warning(
                 "server protocol %s, client %s", answer["protocol_version"], PROTOCOL_VERSION

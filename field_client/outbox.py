@@ -182,12 +182,16 @@ class Outbox:
         """Take the next device sequence number; it is never handed out again, even if purged."""
         if not self.in_transaction:
             raise RuntimeError("allocate_seq must run inside Outbox.atomic()")
+        seq = self.next_seq()
+        self.set_meta("next_seq", seq + 1)
+        return seq
+
+    def next_seq(self) -> int:
+        """The seq the next record will get (read only)."""
         stored = int(self.get_meta("next_seq", "1") or "1")
         # Belt and braces: never below what the record table already holds.
         highest = int(self.scalar("SELECT COALESCE(MAX(seq), 0) FROM record"))
-        seq = max(stored, highest + 1)
-        self.set_meta("next_seq", seq + 1)
-        return seq
+        return max(stored, highest + 1)
 
     # -- setup ------------------------------------------------------------------------------
 

@@ -95,6 +95,15 @@ def ready_batch(outbox: Outbox, after_seq: int, limit: int) -> list[PendingRecor
     return [PendingRecord(row["id"], row["seq"], row["body"]) for row in rows]
 
 
+def first_unsent_seq(outbox: Outbox) -> int:
+    """The lowest seq not yet answered by a server: where a new registration starts counting."""
+    pending = outbox.scalar(
+        "SELECT MIN(seq) FROM record WHERE state IN (?, ?)",
+        (ClientState.DRAFT.value, ClientState.READY.value),
+    )
+    return int(pending) if pending is not None else outbox.next_seq()
+
+
 def count_state(outbox: Outbox, state: str) -> int:
     """How many records are in ``state``."""
     return int(outbox.scalar("SELECT count(*) FROM record WHERE state = ?", (state,)))

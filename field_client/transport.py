@@ -117,12 +117,11 @@ class Transport:
         response = self._send("GET", "/healthz")
         return _json(response) if response.content else {}
 
-    def register(self, code: str, name: str) -> dict[str, Any]:
+    def register(self, code: str, name: str, first_seq: int = 1) -> dict[str, Any]:
         """``POST /api/v1/devices``: trade a one-time code for a device token."""
+        body = {"code": code, "name": name, "first_seq": first_seq}
         try:
-            response = self._send(
-                "POST", f"{API_PREFIX}/devices", json={"code": code, "name": name}
-            )
+            response = self._send("POST", f"{API_PREFIX}/devices", json=body)
         except (ServerRefused, DeviceRevoked) as exc:
             reason = getattr(exc, "code", None)
             message = _REGISTRATION_MESSAGES.get(reason or "", exc.message)

@@ -242,6 +242,9 @@ class PullQuerySchema(StrictSchema):
 class RegisterRequestSchema(StrictSchema):
     code = fields.String(required=True, validate=validate.Length(min=4, max=64))
     name = fields.String(load_default="", validate=validate.Length(max=80))
+    # The lowest seq this registration will send: a laptop registered again keeps counting, and
+    # the seqs it sent under its earlier registration are not gaps of the new one.
+    first_seq = fields.Integer(load_default=1, strict=True, validate=validate.Range(1, 2**62))
 
 
 class RegisterResponseSchema(Schema):

@@ -24,6 +24,7 @@ class Device(Base):
     revoked_at: Mapped[dt.datetime | None]
     last_seen_at: Mapped[dt.datetime | None]
     # Highest seq that ever arrived (stored or refused) and how many records were stored.
+    first_seq: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     received_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 

@@ -56,8 +56,12 @@ def create_registration_code(
     return code
 
 
-def register_device(code: str, name: str) -> tuple[Device, str]:
-    """Spend a registration code on a new device; return the device and its plain token."""
+def register_device(code: str, name: str, first_seq: int = 1) -> tuple[Device, str]:
+    """Spend a registration code on a new device; return the device and its plain token.
+
+    ``first_seq`` is the lowest sequence number the device will send under this registration;
+    gaps are counted from there.
+    """
     now = utcnow()
     found = _usable_code(code, now)
     token = new_token()
@@ -68,6 +72,7 @@ def register_device(code: str, name: str) -> tuple[Device, str]:
         team=found.team,
         token_hash=hash_token(token),
         created_at=now,
+        first_seq=first_seq,
     )
     db.session.add(device)
     db.session.flush()
@@ -131,21 +136,24 @@ def authenticate_device(token: str) -> Device:
 
 def device_progress(device_id: str) -> dict[str, Any]:
     """``{last_seq, received, gaps}``: gaps are seq ranges that never arrived, oldest first."""
-    last_seq, received = db.session.execute(
-        select(Device.last_seq, Device.received_count).where(Device.id == device_id)
+    first_seq, last_seq, received = db.session.execute(
+        select(Device.first_seq, Device.last_seq, Device.received_count)
+        .where(Device.id == device_id)
     ).one()
-    # Every seq up to last_seq stored means no gap: skip the scan in the common case.
-    gaps = _gaps(device_id) if received < last_seq else []
+    # Every seq from 1 to last_seq stored means no gap: skip the scan in the common case.
+    gaps = _gaps(device_id, first_seq) if first_seq > 1 or received < last_seq else []
     return {"last_seq": last_seq, "received": received, "gaps": gaps}
 
 
-def _gaps(device_id: str) -> list[list[int]]:
-    """Missing seq ranges ``[start, end]`` (inclusive): neither stored nor refused."""
+def _gaps(device_id: str, first_seq: int) -> list[list[int]]:
+    """Missing seq ranges ``[start, end]`` (inclusive) from ``first_seq``: never received."""
     seen = union(
-        select(Enrollment.seq.label("seq")).where(Enrollment.device_id == device_id),
-        select(RejectedPush.seq.label("seq")).where(RejectedPush.device_id == device_id),
+        select(Enrollment.seq.label("seq"))
+        .where(Enrollment.device_id == device_id, Enrollment.seq >= first_seq),
+        select(RejectedPush.seq.label("seq"))
+        .where(RejectedPush.device_id == device_id, RejectedPush.seq >= first_seq),
     ).subquery()
-    previous = func.lag(seen.c.seq, 1, 0).over(order_by=seen.c.seq).label("previous")
+    previous = func.lag(seen.c.seq, 1, first_seq - 1).over(order_by=seen.c.seq).label("previous")
     ordered = select(seen.c.seq, previous).subquery()
     rows = db.session.execute(
         select(ordered.c.previous + 1, ordered.c.seq - 1)

@@ -189,7 +189,22 @@ def test_second_registration_needs_force_and_keeps_the_seq(
     info = registered.status()
     assert info["device_id"] != old_device and info["pull_cursor"] == 0
     assert registered.enroll(person(2), "op.a").seq == 2  # never reused, even on a new device
-    assert registered.sync().done
+    report = registered.sync()
+    assert report.done
+    assert report.gaps == []  # seq 1 went out under the old registration: not a gap
+
+
+def test_registering_again_with_unsent_records_starts_at_the_oldest(
+    registered: FieldClient, live_server: LiveServer
+) -> None:
+    registered.enroll(person(1), "op.a")
+    registered.sync()
+    registered.enroll(person(2), "op.a")  # seq 2 is still in the queue when the laptop re-registers
+    registered.register(live_server.url, live_server.registration_code(), "again", force=True)
+    registered.enroll(person(3), "op.a")
+    report = registered.sync()
+    assert report.done and report.accepted == 2
+    assert report.last_seq == 3 and report.gaps == []
 
 
 class DamagingTransport(Transport):

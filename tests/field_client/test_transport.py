@@ -227,7 +227,9 @@ def test_registration_refusals_are_explained(scripted: Scripted, transport: Tran
         transport.register("ABCD-EFGH-JKLM", "laptop")
     assert caught.value.code == "registration_code_used"
     assert "sudah dipakai" in caught.value.message
-    assert json.loads(scripted.seen[0]["body"]) == {"code": "ABCD-EFGH-JKLM", "name": "laptop"}
+    assert json.loads(scripted.seen[0]["body"]) == {
+        "code": "ABCD-EFGH-JKLM", "name": "laptop", "first_seq": 1
+    }
 
 
 def test_closed_port_is_network_unavailable(tmp_path: Any) -> None:

@@ -74,7 +74,9 @@ def test_unknown_code_is_refused(client: FlaskClient, new_code: NewCode) -> None
                    "registration_code_invalid")
 
 
-@pytest.mark.parametrize("body", [{}, {"code": "ab"}, {"code": 5}, {"code": "ABCD-EFGH", "x": 1}])
+@pytest.mark.parametrize("body", [{}, {"code": "ab"}, {"code": 5}, {"code": "ABCD-EFGH", "x": 1},
+                                  {"code": "ABCD-EFGH", "first_seq": 0},
+                                  {"code": "ABCD-EFGH", "first_seq": "7"}])
 def test_bad_registration_body_is_400(client: FlaskClient, body: dict[str, Any]) -> None:
     assert_problem(client.post(REGISTER, json=body), 400, "invalid_input")
 
@@ -163,3 +165,19 @@ def test_last_seen_is_updated_at_most_once_a_minute(
     client.get(PULL, headers=auth_headers)
     later = last_seen()
     assert later is not None and later >= first
+
+
+def test_a_device_registered_again_counts_gaps_from_its_first_seq(
+    client: FlaskClient, new_code: NewCode, make_record: Callable[..., dict[str, Any]]
+) -> None:
+    answer = client.post(REGISTER, json={"code": new_code(), "name": "lagi", "first_seq": 5})
+    assert answer.status_code == 201
+    headers = {"Authorization": f"Bearer {answer.json['token']}"}
+    pushed = client.post("/api/v1/sync/push", headers=headers,
+                         json={"records": [make_record(5), make_record(7)]})
+    # seq 1-4 went out under the earlier registration; only 6 is lost for this one.
+    assert pushed.json["device"] == {"last_seq": 7, "received": 2, "gaps": [[6, 6]]}
+    late = client.post("/api/v1/sync/push", headers=headers,
+                       json={"records": [make_record(3), make_record(6)]})
+    assert [r["status"] for r in late.json["results"]] == ["accepted", "accepted"]
+    assert late.json["device"]["gaps"] == []

@@ -34,6 +34,7 @@ def upgrade() -> None:
         timestamp("created_at"),
         timestamp("revoked_at", nullable=True),
         timestamp("last_seen_at", nullable=True),
+        sa.Column("first_seq", sa.BigInteger(), server_default="1", nullable=False),
         sa.Column("last_seq", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("received_count", sa.BigInteger(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_device")),
