@@ -16,11 +16,6 @@ import hashlib
 import json
 import os
 import platform
-import re
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,13 +24,11 @@ from typing import Any
 
 import requests
 import uuid6
+from benchserver import Server
 
 from server.demo_data import synthetic_residents
 from shared import vocab
 from shared.canonical import seal
-
-BIN = Path(sys.executable).parent
-CODE = re.compile(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}\b")
 
 
 def make_records(count: int, first_seq: int, seed: int) -> list[dict[str, Any]]:
@@ -63,48 +56,6 @@ def make_records(count: int, first_seq: int, seed: int) -> list[dict[str, Any]]:
         }
         records.append(seal(record))
     return records
-
-
-class Server:
-    """``gunicorn 'server:create_app()'`` on loopback over a scratch instance folder."""
-
-    def __init__(self, instance: Path, workers: int) -> None:
-        self.instance = instance
-        self.env = dict(os.environ, JEMPUT_INSTANCE_PATH=str(instance))
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.cli("init")
-        self.proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{self.port}", "-w", str(workers),
-             "--log-level", "warning", "server:create_app()"],
-            env=self.env, start_new_session=True,
-        )
-        for _ in range(300):
-            try:
-                requests.get(self.url + "/healthz", timeout=1).raise_for_status()
-                return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise SystemExit("server did not start")
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run([str(BIN / "jemput-server"), *args], env=self.env,
-                              capture_output=True, text=True, check=True)
-        return done.stdout + done.stderr
-
-    def device_token(self, session: requests.Session) -> str:
-        code = CODE.search(self.cli("device-code", "--team", "BENCH"))
-        assert code
-        answer = session.post(self.url + "/api/v1/devices",
-                              json={"code": code.group(0), "name": "bench"}, timeout=30)
-        answer.raise_for_status()
-        return str(answer.json()["token"])
-
-    def stop(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(timeout=30)
 
 
 def encode_batches(records: list[dict[str, Any]], batch: int, use_gzip: bool) -> list[bytes]:
