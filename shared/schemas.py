@@ -132,7 +132,9 @@ class RecordSchema(StrictSchema):
         fields.Nested(AttachmentSchema), required=True, validate=validate.Length(max=20)
     )
     exceptions = fields.List(
-        fields.Nested(BiometricExceptionSchema), load_default=list, validate=validate.Length(max=12)
+        fields.Nested(BiometricExceptionSchema),
+        load_default=list,
+        validate=validate.Length(max=len(vocab.EXCEPTABLE_ROLES)),
     )
     supersedes = fields.String(load_default=None, allow_none=True)
     record_sha256 = fields.String(

@@ -128,13 +128,16 @@ FINGER_ROLES = (
     "finger_l_little",
 )
 IRIS_ROLES = ("iris_left", "iris_right")
-#: Biometrics that need an explicit exception when they cannot be captured.
-EXCEPTABLE_ROLES = FINGER_ROLES + IRIS_ROLES
-BIOMETRIC_ROLES = ("photo", "signature", *IRIS_ROLES, *FINGER_ROLES)
+#: Biometrics that need an explicit exception when they cannot be captured. The signature is one
+#: of them for the rare resident who can neither sign nor leave a thumbprint mark (no hands); one
+#: who cannot write gives a thumbprint, recorded as the signature file, as SIAK does.
+EXCEPTABLE_ROLES = ("signature", *IRIS_ROLES, *FINGER_ROLES)
+#: Every file of a complete recording; all but the photo may be replaced by an exception.
+BIOMETRIC_ROLES = ("photo", *EXCEPTABLE_ROLES)
 
 EXCEPTION_REASONS = ("amputated", "injured", "bandaged", "congenital", "unreadable", "other")
 
-#: Media types a biometric file may have, per role family.
+#: Media types the wire format accepts for any biometric file (per-role rules: shared.biometrics).
 MEDIA_TYPES = ("image/jpeg", "image/png", "image/x-wsq", "image/jp2", "application/octet-stream")
 
 #: Largest biometric file accepted (a face photo is tens of KB; a WSQ finger about 20 KB).
