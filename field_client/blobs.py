@@ -19,7 +19,8 @@ from typing import IO
 
 from field_client.errors import CaptureInvalid, StorageError
 from field_client.outbox import Outbox
-from shared.vocab import BIOMETRIC_ROLES, MAX_ATTACHMENT_BYTES
+from shared.biometrics import FILE_RULES, human_size, label, size_problem
+from shared.vocab import BIOMETRIC_ROLES
 
 log = logging.getLogger(__name__)
 
@@ -54,33 +55,53 @@ class Blob:
 
 
 def check_file(role: str, path: Path | str) -> tuple[FileSource | None, list[str]]:
-    """Check one ``role=path`` pair without copying; return the source or the problems."""
+    """Check one ``role=path`` pair without copying; return the source or the problems.
+
+    The role must be known, the file's type (from its suffix) one the role allows, and its size
+    plausible for the role (``shared.biometrics.FILE_RULES``).
+    """
     problems: list[str] = []
-    if role not in BIOMETRIC_ROLES:
+    rule = FILE_RULES.get(role)
+    if rule is None:
         problems.append(
             f"Peran biometrik '{role}' tidak dikenal. Pilihan: {', '.join(BIOMETRIC_ROLES)}."
         )
     source = Path(path).expanduser()
     media_type = MEDIA_TYPE_BY_SUFFIX.get(source.suffix.lower())
+    allowed = ", ".join(suffixes_for(rule.media_types if rule else MEDIA_TYPE_BY_SUFFIX.values()))
     if media_type is None:
-        allowed = ", ".join(sorted(MEDIA_TYPE_BY_SUFFIX))
         problems.append(
             f"Jenis berkas '{source.suffix or source.name}' tidak didukung ({allowed})."
         )
-    try:
-        size = source.stat().st_size if source.is_file() else -1
-    except OSError:
-        size = -1
+    elif rule is not None and media_type not in rule.media_types:
+        problems.append(
+            f"Berkas {source.name} ({media_type}) tidak sesuai untuk {label(role)} ({role}); "
+            f"yang boleh: {allowed}."
+        )
+    size = _size(source)
     if size < 0:
         problems.append(f"Berkas {source} tidak ditemukan atau bukan berkas biasa.")
     elif size == 0:
         problems.append(f"Berkas {source} kosong (0 byte).")
-    elif size > MAX_ATTACHMENT_BYTES:
-        limit = MAX_ATTACHMENT_BYTES // (1024 * 1024)
-        problems.append(f"Berkas {source} lebih besar dari {limit} MB.")
+    elif rule is not None and (problem := size_problem(role, size)):
+        problems.append(f"Berkas {source} {problem}")
     if problems or media_type is None:
         return None, problems
     return FileSource(role, source, size, media_type), []
+
+
+def suffixes_for(media_types: Iterable[str]) -> list[str]:
+    """The file name suffixes that give one of ``media_types``, in table order."""
+    wanted = set(media_types)
+    return [suffix for suffix, kind in MEDIA_TYPE_BY_SUFFIX.items() if kind in wanted]
+
+
+def _size(source: Path) -> int:
+    """The file's size, or -1 when it is missing or not a regular file."""
+    try:
+        return source.stat().st_size if source.is_file() else -1
+    except OSError:
+        return -1
 
 
 def relative_path(sha256: str) -> str:
@@ -138,6 +159,7 @@ def sweep_incoming(files_dir: Path, older_than: float = 24 * 3600) -> int:
 def _copy_hashing(source: FileSource, out: IO[bytes]) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
+    limit = FILE_RULES[source.role].max_bytes
     try:
         stream = open(source.path, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
@@ -147,8 +169,9 @@ def _copy_hashing(source: FileSource, out: IO[bytes]) -> tuple[str, int]:
         while chunk := stream.read(_CHUNK):
             size += len(chunk)
             # The file may have grown since it was checked; the limit holds for what is copied.
-            if size > MAX_ATTACHMENT_BYTES:
-                raise CaptureInvalid({f"file.{source.role}": ["Berkas terlalu besar."]})
+            if size > limit:
+                problem = f"Berkas {source.path} lebih besar dari {human_size(limit)}."
+                raise CaptureInvalid({f"file.{source.role}": [problem]})
             digest.update(chunk)
             out.write(chunk)
     if size == 0:

@@ -20,6 +20,7 @@ from marshmallow import ValidationError
 from field_client import blobs, records
 from field_client.errors import CaptureInvalid
 from field_client.outbox import Outbox
+from shared.biometrics import REASON_LABELS, label, missing_roles
 from shared.canonical import canonical_json, seal
 from shared.nik import check_nik_against_record, parse_nik
 from shared.schemas import EnrollmentPayloadSchema, RecordSchema, normalize_payload
@@ -54,6 +55,17 @@ class SavedRecord:
 
 
 @dataclass(frozen=True)
+class FixWording:
+    """How the operator names a file and an exception where they type them (CLI, JSONL, ...)."""
+
+    file: str  # with "{role}", e.g. "--file {role}=PATH"
+    exception: str  # e.g. "--exception {role}=ALASAN"
+
+
+CLI_WORDING = FixWording("--file {role}=PATH", "--exception {role}=ALASAN")
+
+
+@dataclass(frozen=True)
 class Capture:
     """A checked capture, ready to be stored (nothing is on disk yet)."""
 
@@ -74,12 +86,18 @@ def prepare(
     exceptions: Mapping[str, str] | None = None,
     supersedes: str | None = None,
     now: dt.datetime | None = None,
+    wording: FixWording = CLI_WORDING,
 ) -> Capture:
-    """Normalise and check everything; raise :class:`CaptureInvalid` listing every problem."""
+    """Normalise and check everything; raise :class:`CaptureInvalid` listing every problem.
+
+    Every biometric needs a file, or (all but the photo) an exception with a reason; ``wording``
+    tells the operator how to add what is missing where they type it.
+    """
     problems: dict[str, list[str]] = {}
     card, warnings = _check_payload(payload, problems)
     sources = _check_files(files or {}, problems)
     excepted = _check_exceptions(exceptions or {}, problems)
+    _check_coverage(files or {}, exceptions or {}, wording, problems)
     if not (operator or "").strip():
         problems.setdefault("operator", []).append("Nama operator wajib diisi (--operator).")
     if problems:
@@ -222,6 +240,47 @@ def _check_exceptions(
         else:
             checked.append({"role": role, "reason": reason})
     return checked
+
+
+def _check_coverage(
+    files: Mapping[str, object],
+    exceptions: Mapping[str, str],
+    wording: FixWording,
+    problems: dict[str, list[str]],
+) -> None:
+    """Every role named once (a file or an exception), none left out: "forgot" is not done."""
+    for role in sorted(set(files) & set(exceptions) & set(EXCEPTABLE_ROLES)):
+        problems.setdefault(f"exception.{role}", []).append(
+            f"{label(role).capitalize()} ({role}) punya berkas dan juga pengecualian; pilih "
+            f"salah satu: {_option(wording.file, role)} atau {_option(wording.exception, role)}."
+        )
+    missing = missing_roles(files, exceptions)
+    if not missing:
+        return
+    summary = f"{len(missing)} biometrik belum punya berkas maupun pengecualian."
+    if set(missing) & set(EXCEPTABLE_ROLES):
+        reasons = ", ".join(f"{r} ({REASON_LABELS[r]})" for r in EXCEPTION_REASONS)
+        summary += f" ALASAN pengecualian salah satu dari: {reasons}."
+    problems["biometrics"] = [summary]
+    for role in missing:
+        problems[f"biometrics.{role}"] = [_missing_message(role, wording)]
+
+
+def _missing_message(role: str, wording: FixWording) -> str:
+    what = label(role).capitalize()
+    if role not in EXCEPTABLE_ROLES:
+        return f"{what} wajib ada: {_option(wording.file, role)}. Foto tidak dapat dikecualikan."
+    message = (
+        f"{what} belum direkam: {_option(wording.file, role)}, atau bila tidak dapat direkam "
+        f"{_option(wording.exception, role)}."
+    )
+    if role == "signature":
+        message += " Penduduk yang tidak dapat menulis: rekam cap jempolnya sebagai tanda tangan."
+    return message
+
+
+def _option(template: str, role: str) -> str:
+    return template.format(role=role)
 
 
 def _local_duplicate_warning(outbox: Outbox, capture: Capture, seq: int) -> list[dict[str, str]]:

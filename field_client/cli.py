@@ -33,6 +33,7 @@ from field_client.errors import (
 from field_client.records import CLIENT_STATES
 from field_client.sync import SyncReport
 from shared.schemas import EnrollmentPayloadSchema
+from shared.vocab import BIOMETRIC_ROLES, EXCEPTION_REASONS
 
 EX_OK, EX_ERROR, EX_USAGE, EX_INTERRUPTED = 0, 1, 2, 130
 PAYLOAD_FIELDS = tuple(EnrollmentPayloadSchema().fields)
@@ -57,6 +58,7 @@ FIELD_HELP = {
     "kewarganegaraan": "WNI atau WNA",
 }
 Handler = Callable[[FieldClient, argparse.Namespace], int]
+REASONS = ", ".join(EXCEPTION_REASONS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -140,9 +142,22 @@ def _add_enroll(commands: Any) -> None:
         )
     enroll.add_argument("--json", type=Path, help="berkas JSON berisi data kartu")
     enroll.add_argument("--operator", help="nama operator (atau JEMPUT_OPERATOR)")
-    enroll.add_argument("--file", action="append", type=_pair, default=[], metavar="PERAN=PATH")
     enroll.add_argument(
-        "--exception", action="append", type=_pair, default=[], metavar="PERAN=ALASAN"
+        "--file",
+        action="append",
+        type=_pair,
+        default=[],
+        metavar="PERAN=PATH",
+        help=f"berkas biometrik; PERAN: {', '.join(BIOMETRIC_ROLES)} (semua wajib: foto selalu, "
+        "yang lain berkas atau --exception)",
+    )
+    enroll.add_argument(
+        "--exception",
+        action="append",
+        type=_pair,
+        default=[],
+        metavar="PERAN=ALASAN",
+        help=f"biometrik yang tidak dapat direkam (bukan foto); ALASAN: {REASONS}",
     )
     enroll.add_argument("--supersedes", help="id rekaman yang dikoreksi oleh rekaman ini")
 

@@ -6,7 +6,16 @@ a disk problem stops the import with everything committed before it kept.
 
 A line is either ``{"operator"?, "payload": {...}, "files"?: {role: path}, "exceptions"?:
 {role: reason}, "supersedes"?}`` or just the payload (then the default operator is used).
-Relative file paths are read relative to the JSONL file's folder.
+Relative file paths are read relative to the JSONL file's folder. Example::
+
+    {"operator": "op.suryadi", "payload": {"nik": "6109045708900001", ...},
+     "files": {"photo": "r001/photo.jpg", "signature": "r001/signature.png",
+               "iris_left": "r001/iris_left.jp2", ..., "finger_l_ring": "r001/l_ring.wsq"},
+     "exceptions": {"finger_l_little": "amputated"}}
+
+Each line follows the rule of ``enroll``: a photo, and for the signature, both irises and all
+ten fingers a file or an exception with a reason (``shared.vocab.EXCEPTION_REASONS``). A line
+that leaves one out (a bare payload always does) is refused with every missing role named.
 """
 
 from __future__ import annotations
@@ -26,6 +35,9 @@ log = logging.getLogger(__name__)
 
 CHUNK = 200
 _ENVELOPE = frozenset({"operator", "payload", "files", "exceptions", "supersedes"})
+JSONL_WORDING = capture.FixWording(
+    '"files": {{"{role}": "PATH"}}', '"exceptions": {{"{role}": "ALASAN"}}'
+)
 
 
 @dataclass(frozen=True)
@@ -107,7 +119,7 @@ def _prepare_line(text: str, base: Path, default_operator: str | None) -> captur
     if not isinstance(item, dict):
         raise _LineInvalid("harus berupa objek JSON.")
     if "payload" not in item:
-        return capture.prepare(item, default_operator)
+        return capture.prepare(item, default_operator, wording=JSONL_WORDING)
     unknown = sorted(set(item) - _ENVELOPE)
     if unknown:
         raise _LineInvalid(f"kolom tidak dikenal: {', '.join(unknown)}.")
@@ -117,6 +129,7 @@ def _prepare_line(text: str, base: Path, default_operator: str | None) -> captur
         files={role: base / str(p) for role, p in _mapping(item, "files").items()},
         exceptions={role: str(reason) for role, reason in _mapping(item, "exceptions").items()},
         supersedes=item.get("supersedes"),
+        wording=JSONL_WORDING,
     )
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from server.demo_data import synthetic_residents
+from server.demo_data import synthetic_biometrics, synthetic_residents
 from tests.e2e.conftest import FieldCLI, ServerProcess
 from tests.e2e.faultproxy import PASS, Fault, FaultProxy, random_cuts
 
@@ -29,9 +29,14 @@ EX_TEMPFAIL = 75
 
 
 def write_batch(path: Path, count: int, seed: int) -> Path:
+    # One complete set of files for everyone: these tests are about records, not file transfer.
+    recording = synthetic_biometrics(path.parent / "scans", seed)
+    files = {role: str(file) for role, file in recording.files.items()}
     with path.open("w", encoding="utf-8") as out:
         for payload in synthetic_residents(count, seed=seed):
-            out.write(json.dumps({"operator": "op.e2e", "payload": payload}) + "\n")
+            line = {"operator": "op.e2e", "payload": payload, "files": files,
+                    "exceptions": recording.exceptions}
+            out.write(json.dumps(line) + "\n")
     return path
 
 

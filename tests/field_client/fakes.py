@@ -29,6 +29,7 @@ class FakeServer:
     lose_answers: bool = False  # store, then fail as if the answer was cut
     fail_pull: bool = False
     error: Callable[[], FieldClientError] | None = None  # raised by every call
+    blobs: set[str] = field(default_factory=set)  # files it already holds (by SHA-256)
     pushes: int = 0
     pulls: list[int] = field(default_factory=list)
 
@@ -73,7 +74,7 @@ class FakeServer:
                 "fields": None,
             }
             return base | {"status": "rejected", "state": None, "errors": error}
-        missing = [a["sha256"] for a in record["attachments"]]
+        missing = [a["sha256"] for a in record["attachments"] if a["sha256"] not in self.blobs]
         state = "received" if missing else "complete"
         status = "duplicate" if record["id"] in self.stored else "accepted"
         self.stored.setdefault(record["id"], record)

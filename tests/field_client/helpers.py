@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from shared.vocab import BIOMETRIC_ROLES
 from tests.factories import BASE_PAYLOAD, payload
 
-__all__ = ["BASE_PAYLOAD", "payload", "person", "states", "write_file"]
+__all__ = [
+    "BASE_PAYLOAD",
+    "biometric_files",
+    "biometric_hashes",
+    "payload",
+    "person",
+    "states",
+    "write_file",
+]
+
+#: A suffix each role accepts, and a size above its floor (small: tests write many of them).
+BIOMETRIC_KINDS = {
+    "photo": (".jpg", 3000),
+    "signature": (".png", 1200),
+    "iris_left": (".jp2", 2000),
+    "iris_right": (".jp2", 2001),
+}
+FINGER_KIND = (".wsq", 1500)
+
 
 def person(index: int, **changes: Any) -> dict[str, Any]:
     """A distinct valid payload: the NIK serial is ``index`` (1-9999)."""
@@ -18,8 +39,44 @@ def person(index: int, **changes: Any) -> dict[str, Any]:
 def write_file(path: Path, size: int = 2048, seed: int = 1) -> Path:
     """A stand-in biometric file of ``size`` deterministic bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(bytes((seed * 31 + i * 7) % 256 for i in range(size)))
+    path.write_bytes(_file_bytes(size, seed))
     return path
+
+
+def biometric_files(
+    folder: Path, seed: int = 0, skip: Iterable[str] = ()
+) -> dict[str, Path]:
+    """A complete recording's files (all 14 roles but ``skip``) written into ``folder``.
+
+    Every role gets different bytes; the same ``seed`` gives the same bytes (stored once).
+    """
+    left_out = set(skip)
+    return {
+        role: write_file(folder / f"{seed}-{role}{_kind(role)[0]}", *_size_seed(role, seed))
+        for role in BIOMETRIC_ROLES
+        if role not in left_out
+    }
+
+
+def biometric_hashes(seed: int = 0) -> set[str]:
+    """The SHA-256 of every file :func:`biometric_files` writes for ``seed``."""
+    return {
+        hashlib.sha256(_file_bytes(*_size_seed(role, seed))).hexdigest()
+        for role in BIOMETRIC_ROLES
+    }
+
+
+def _kind(role: str) -> tuple[str, int]:
+    return BIOMETRIC_KINDS.get(role, FINGER_KIND)
+
+
+def _size_seed(role: str, seed: int) -> tuple[int, int]:
+    index = BIOMETRIC_ROLES.index(role)
+    return _kind(role)[1] + index * 7 + seed, 100 + seed * 20 + index
+
+
+def _file_bytes(size: int, seed: int) -> bytes:
+    return bytes((seed * 31 + i * 7) % 256 for i in range(size))
 
 
 def states(outbox_path: Path) -> dict[str, int]:

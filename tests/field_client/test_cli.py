@@ -16,8 +16,16 @@ from werkzeug.wrappers import Request, Response
 from field_client import cli
 from field_client.client import FieldClient
 from field_client.outbox import open_outbox
+from shared.vocab import BIOMETRIC_ROLES
 from tests.field_client.fakes import FakeServer
-from tests.field_client.helpers import payload, person, states, write_file
+from tests.field_client.helpers import (
+    biometric_files,
+    biometric_hashes,
+    payload,
+    person,
+    states,
+    write_file,
+)
 
 OPTIONS = [
     "--nik", "6109045708900001", "--nama", "maria goretti", "--tempat-lahir", "sekadau",
@@ -52,10 +60,17 @@ def run(home: Path, capsys: pytest.CaptureFixture[str]) -> Run:
     return Run(home, capsys)
 
 
+def file_options(folder: Path, skip: tuple[str, ...] = ()) -> list[str]:
+    """``--file ROLE=PATH`` for a complete recording written into ``folder`` (but ``skip``)."""
+    files = biometric_files(folder, skip=skip)
+    return [arg for role, path in files.items() for arg in ("--file", f"{role}={path}")]
+
+
 def test_enroll_from_options(run: Run, tmp_path: Path) -> None:
     photo = write_file(tmp_path / "photo.jpg")
+    scans = file_options(tmp_path / "scans", skip=("photo", "finger_l_little"))
     code, out, _ = run(
-        "enroll", *OPTIONS, "--operator", "op.a", "--file", f"photo={photo}",
+        "enroll", *OPTIONS, "--operator", "op.a", "--file", f"photo={photo}", *scans,
         "--exception", "finger_l_little=amputated",
     )  # fmt: skip
     assert code == 0
@@ -63,23 +78,58 @@ def test_enroll_from_options(run: Run, tmp_path: Path) -> None:
     info = run.status()
     assert info["counts"]["ready"] == 1 and info["total"] == 1 and not info["registered"]
     assert "token" not in json.dumps(info)
+    _, out, _ = run("records", "--json")
+    assert json.loads(out)[0]["files"] == len(BIOMETRIC_ROLES) - 1
+
+
+def test_enroll_without_a_finger_names_it_and_the_options_and_saves_nothing(
+    run: Run, tmp_path: Path
+) -> None:
+    scans = file_options(tmp_path / "scans", skip=("finger_r_middle", "iris_right"))
+    code, out, err = run("enroll", *OPTIONS, "--operator", "op.a", *scans)
+    assert code == 1 and out == ""
+    assert "tidak ada yang disimpan" in err
+    assert "  - biometrics: 2 biometrik belum punya berkas maupun pengecualian." in err
+    assert (
+        "  - biometrics.finger_r_middle: Jari tengah kanan belum direkam: --file "
+        "finger_r_middle=PATH, atau bila tidak dapat direkam --exception finger_r_middle=ALASAN."
+    ) in err
+    assert "--file iris_right=PATH" in err and "--exception iris_right=ALASAN" in err
+    assert "amputated (diamputasi)" in err
+    assert run.status()["total"] == 0
+    assert not (run.home / "files").exists() or list((run.home / "files").iterdir()) == []
+    scans = file_options(tmp_path / "scans", skip=("finger_r_middle", "iris_right"))
+    code, out, _ = run(
+        "enroll", *OPTIONS, "--operator", "op.a", *scans,
+        "--exception", "finger_r_middle=amputated", "--exception", "iris_right=injured",
+    )  # fmt: skip
+    assert code == 0 and "seq 1" in out
+
+
+def test_enroll_help_names_the_roles_and_the_reasons(run: Run) -> None:
+    code, out, _ = run("enroll", "--help")
+    flat = " ".join(out.split())
+    assert code == 0
+    assert "--file PERAN=PATH" in flat and "--exception PERAN=ALASAN" in flat
+    assert "finger_l_little" in flat and "amputated, injured" in flat
 
 
 def test_enroll_from_json_with_option_override_and_warning(run: Run, tmp_path: Path) -> None:
     source = tmp_path / "card.json"
     source.write_text(json.dumps(payload(jenis_kelamin="PEREMPUAN")))
     code, out, _ = run(
-        "enroll", "--json", str(source), "--jenis-kelamin", "LAKI-LAKI", "--operator", "op.a"
-    )
+        "enroll", "--json", str(source), "--jenis-kelamin", "LAKI-LAKI", "--operator", "op.a",
+        *file_options(tmp_path / "scans"),
+    )  # fmt: skip
     assert code == 0
     assert "Peringatan: NIK menunjukkan PEREMPUAN" in out
 
 
 def test_enroll_uses_the_operator_from_the_environment(
-    run: Run, monkeypatch: pytest.MonkeyPatch
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("JEMPUT_OPERATOR", "op.env")
-    assert run("enroll", *OPTIONS)[0] == 0
+    assert run("enroll", *OPTIONS, *file_options(tmp_path / "scans"))[0] == 0
     _, out, _ = run("records", "--json")
     assert json.loads(out)[0]["operator"] == "op.env"
 
@@ -137,22 +187,32 @@ def test_enroll_json_file_problems_are_plain(run: Run, tmp_path: Path) -> None:
 
 
 def test_import_reports_bad_lines_and_exit_code(run: Run, tmp_path: Path) -> None:
+    files = {role: str(path) for role, path in biometric_files(tmp_path / "scans").items()}
     good = tmp_path / "good.jsonl"
-    good.write_text("\n".join(json.dumps({"payload": person(i)}) for i in range(1, 4)) + "\n")
+    good.write_text(
+        "\n".join(json.dumps({"payload": person(i), "files": files}) for i in range(1, 4)) + "\n"
+    )
     code, out, _ = run("import", str(good), "--operator", "op.a")
     assert code == 0 and "3 rekaman tersimpan aman di antrean; 0 baris ditolak" in out
     mixed = tmp_path / "mixed.jsonl"
-    mixed.write_text(json.dumps({"operator": "op.a", "payload": person(5)}) + "\n{oops\n")
+    no_signature = {role: path for role, path in files.items() if role != "signature"}
+    mixed.write_text(
+        json.dumps({"operator": "op.a", "payload": person(5), "files": files}) + "\n{oops\n"
+        + json.dumps({"operator": "op.a", "payload": person(6), "files": no_signature}) + "\n"
+    )  # fmt: skip
     code, out, err = run("import", str(mixed))
     assert code == 1
     assert "1 rekaman tersimpan" in out and "baris 2: bukan JSON" in err
+    assert "baris 3: Data rekaman belum benar" in err
+    assert 'biometrics.signature: Tanda tangan belum direkam: "files": {"signature": "PATH"}' in err
     assert run.status()["counts"]["ready"] == 4
 
 
-def test_records_listing_and_filter(run: Run, home: Path) -> None:
+def test_records_listing_and_filter(run: Run, home: Path, tmp_path: Path) -> None:
+    files = biometric_files(tmp_path / "scans")
     with FieldClient(home) as client:
-        first = client.enroll(person(1), "op.a")
-        client.enroll(person(2), "op.a")
+        first = client.enroll(person(1), "op.a", files=files)
+        client.enroll(person(2), "op.a", files=files)
         with client.outbox.atomic():
             client.outbox.execute(
                 "UPDATE record SET state = 'rejected', error_message = 'Kode desa tidak dikenal.' "
@@ -165,23 +225,28 @@ def test_records_listing_and_filter(run: Run, home: Path) -> None:
     assert [r["id"] for r in json.loads(out)] == [first.id]
 
 
-def test_status_text(run: Run) -> None:
-    run("enroll", *OPTIONS, "--operator", "op.a")
+def test_status_text(run: Run, tmp_path: Path) -> None:
+    scans = file_options(tmp_path / "scans")
+    assert run("enroll", *OPTIONS, "--operator", "op.a", *scans)[0] == 0
     code, out, _ = run("status")
     assert code == 0
     assert "belum terdaftar" in out and "siap kirim 1" in out
 
 
-def test_sync_without_registration_is_an_error(run: Run) -> None:
-    run("enroll", *OPTIONS, "--operator", "op.a")
+def test_sync_without_registration_is_an_error(run: Run, tmp_path: Path) -> None:
+    scans = file_options(tmp_path / "scans")
+    assert run("enroll", *OPTIONS, "--operator", "op.a", *scans)[0] == 0
     code, _, err = run("sync")
     assert code == 1 and "belum terdaftar" in err
 
 
-def test_sync_with_network_down_exits_75_and_keeps_everything(run: Run, home: Path) -> None:
+def test_sync_with_network_down_exits_75_and_keeps_everything(
+    run: Run, home: Path, tmp_path: Path
+) -> None:
+    files = biometric_files(tmp_path / "scans")
     with FieldClient(home) as client:
         for index in range(1, 4):
-            client.enroll(person(index), "op.a")
+            client.enroll(person(index), "op.a", files=files)
         with client.outbox.atomic():
             client.outbox.set_meta("server_url", "http://127.0.0.1:9")  # nothing listens there
             client.outbox.set_meta("token", "t")
@@ -254,8 +319,9 @@ def portal() -> Iterator[str]:
 
 
 def registered_home(home: Path, server_url: str, count: int) -> list[str]:
+    files = biometric_files(home.parent / "scans")
     with FieldClient(home) as client:
-        ids = [client.enroll(person(index), "op.a").id for index in range(1, count + 1)]
+        ids = [client.enroll(person(i), "op.a", files=files).id for i in range(1, count + 1)]
         with client.outbox.atomic():
             client.outbox.set_meta("server_url", server_url)
             client.outbox.set_meta("token", "t")
@@ -291,7 +357,7 @@ def test_watch_behind_a_hotspot_portal_keeps_trying(
 @pytest.fixture
 def fake_server(monkeypatch: pytest.MonkeyPatch) -> FakeServer:
     """The in-memory server behind every FieldClient the CLI makes."""
-    server = FakeServer()
+    server = FakeServer(blobs=biometric_hashes())  # it holds the test recording's files
     monkeypatch.setattr("field_client.client._default_transport", server.transport)
     return server
 
@@ -300,10 +366,10 @@ def test_sync_with_a_record_too_large_alone_exits_75_and_keeps_it(
     run: Run, home: Path, fake_server: FakeServer, tmp_path: Path
 ) -> None:
     small = registered_home(home, "http://fake.invalid", 2)
-    files = {f"finger_r_{f}": write_file(tmp_path / f"{f}.wsq", 10, seed=i)
-             for i, f in enumerate(("thumb", "index", "middle", "ring", "little"))}  # fmt: skip
+    files = biometric_files(tmp_path / "scans")
+    long_card = person(9, nama="MARIA GORETTI " + "X" * 40, alamat="DUSUN TEMBAGA " + "Y" * 80)
     with FieldClient(home) as client:
-        big = client.enroll(person(9), "op.a", files=files)
+        big = client.enroll(long_card, "op.a", files=files)
         fake_server.max_bytes = len(client.outbox.scalar(
             "SELECT body FROM record WHERE id = ?", (big.id,))) + 10  # fmt: skip
     code, out, err = run("sync")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from field_client import cli, records
+from field_client.capture import SavedRecord
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import (
@@ -19,9 +20,15 @@ from field_client.errors import (
 )
 from field_client.transport import Transport
 from tests.field_client.conftest import LiveServer
-from tests.field_client.helpers import person, states, write_file
+from tests.field_client.helpers import biometric_files, person, states, write_file
 
 UNKNOWN_DESA = "61.09.04.2999"  # the right shape, but no such desa in Nanga Mahap
+
+
+def enroll(client: FieldClient, index: int, **changes: str) -> SavedRecord:
+    """Record person ``index`` with a complete set of files."""
+    files = biometric_files(client.settings.home.parent / "scans")
+    return client.enroll(person(index, **changes), "op.a", files=files)
 
 
 @pytest.fixture
@@ -70,9 +77,11 @@ def test_unknown_code_is_refused(client: FieldClient, live_server: LiveServer) -
 def test_sync_pushes_everything_and_the_queue_empties(
     registered: FieldClient, live_server: LiveServer, tmp_path: Path
 ) -> None:
-    ids = [registered.enroll(person(i), "op.a").id for i in range(1, 8)]
+    ids = [enroll(registered, i).id for i in range(1, 8)]
     with_photo = registered.enroll(
-        person(20), "op.a", files={"photo": write_file(tmp_path / "p.jpg")}
+        person(20),
+        "op.a",
+        files={**biometric_files(tmp_path / "scans"), "photo": write_file(tmp_path / "p.jpg")},
     )
     report = registered.sync()
     assert report.done and report.remaining == 0
@@ -81,8 +90,9 @@ def test_sync_pushes_everything_and_the_queue_empties(
     assert sorted(live_server.enrollment_ids()) == sorted([*ids, with_photo.id])
     found = states(registered.settings.outbox_path)
     assert "ready" not in found
-    # Blob upload (tus) is the next step: until then the server waits for the photo.
-    assert found == {"complete": 7, "sent": 1}
+    # Every record names its files; until the client uploads them (tus, issue 3 item 4) the
+    # server waits for them, so every record is "sent", none "complete" yet.
+    assert found == {"sent": 8}
     assert report.pulled >= 8 and registered.status()["pull_cursor"] > 0
 
 
@@ -90,7 +100,7 @@ def test_replay_after_a_lost_answer_is_stored_once(
     registered: FieldClient, live_server: LiveServer
 ) -> None:
     for index in range(1, 6):
-        registered.enroll(person(index), "op.a")
+        enroll(registered, index)
     assert registered.sync().accepted == 5
     # As if every answer had been lost: the client still believes nothing arrived.
     with registered.outbox.atomic():
@@ -98,15 +108,15 @@ def test_replay_after_a_lost_answer_is_stored_once(
     report = registered.sync()
     assert (report.duplicate, report.accepted, report.rejected, report.remaining) == (5, 0, 0, 0)
     assert len(live_server.enrollment_ids()) == 5
-    assert states(registered.settings.outbox_path) == {"complete": 5}
+    assert states(registered.settings.outbox_path) == {"sent": 5}  # files still to upload
 
 
 def test_server_rejection_is_kept_with_its_reason_and_the_rest_go(
     registered: FieldClient, live_server: LiveServer
 ) -> None:
-    good = [registered.enroll(person(i), "op.a").id for i in (1, 2)]
-    bad = registered.enroll(person(3, desa_kode=UNKNOWN_DESA), "op.a")
-    good += [registered.enroll(person(i), "op.a").id for i in (4, 5, 6)]
+    good = [enroll(registered, i).id for i in (1, 2)]
+    bad = enroll(registered, 3, desa_kode=UNKNOWN_DESA)
+    good += [enroll(registered, i).id for i in (4, 5, 6)]
     report = registered.sync()
     assert (report.accepted, report.rejected, report.remaining) == (5, 1, 0)
     [row] = registered.records("rejected")
@@ -119,7 +129,7 @@ def test_network_down_keeps_every_record_ready(
     registered: FieldClient, home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for index in range(1, 5):
-        registered.enroll(person(index), "op.a")
+        enroll(registered, index)
     with registered.outbox.atomic():
         registered.outbox.set_meta("server_url", "http://127.0.0.1:9")  # a closed port
     with pytest.raises(NetworkUnavailable):
@@ -133,7 +143,7 @@ def test_network_down_keeps_every_record_ready(
 def test_revoked_device_gets_a_clear_message(
     registered: FieldClient, live_server: LiveServer, home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    registered.enroll(person(1), "op.a")
+    enroll(registered, 1)
     live_server.revoke(str(registered.status()["device_id"]))
     with pytest.raises(DeviceRevoked) as caught:
         registered.sync()
@@ -146,7 +156,7 @@ def test_revoked_device_gets_a_clear_message(
 def test_pull_applies_office_decisions_and_the_cursor_advances(
     registered: FieldClient, live_server: LiveServer
 ) -> None:
-    first, second = (registered.enroll(person(i), "op.a").id for i in (1, 2))
+    first, second = (enroll(registered, i).id for i in (1, 2))
     registered.sync()
     cursor = registered.status()["pull_cursor"]
     device_id = str(registered.status()["device_id"])
@@ -165,21 +175,21 @@ def test_pull_applies_office_decisions_and_the_cursor_advances(
 def test_cli_sync_prints_a_summary(
     registered: FieldClient, home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    registered.enroll(person(1), "op.a")
-    registered.enroll(person(2, desa_kode=UNKNOWN_DESA), "op.a")
+    enroll(registered, 1)
+    enroll(registered, 2, desa_kode=UNKNOWN_DESA)
     assert cli.main(["--home", str(home), "sync"]) == 0
     out = capsys.readouterr().out
     assert "Terkirim 2 rekaman: 1 diterima, 0 sudah ada di server, 1 ditolak." in out
     assert "Sisa di antrean: 0." in out
     assert cli.main(["--home", str(home), "status", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["counts"]["complete"] == 1 and info["counts"]["rejected"] == 1
+    assert info["counts"]["sent"] == 1 and info["counts"]["rejected"] == 1  # files to upload
 
 
 def test_second_registration_needs_force_and_keeps_the_seq(
     registered: FieldClient, live_server: LiveServer
 ) -> None:
-    registered.enroll(person(1), "op.a")
+    enroll(registered, 1)
     registered.sync()
     old_device = registered.status()["device_id"]
     with pytest.raises(AlreadyRegistered) as caught:
@@ -188,7 +198,7 @@ def test_second_registration_needs_force_and_keeps_the_seq(
     registered.register(live_server.url, live_server.registration_code(), "again", force=True)
     info = registered.status()
     assert info["device_id"] != old_device and info["pull_cursor"] == 0
-    assert registered.enroll(person(2), "op.a").seq == 2  # never reused, even on a new device
+    assert enroll(registered, 2).seq == 2  # never reused, even on a new device
     report = registered.sync()
     assert report.done
     assert report.gaps == []  # seq 1 went out under the old registration: not a gap
@@ -197,11 +207,11 @@ def test_second_registration_needs_force_and_keeps_the_seq(
 def test_registering_again_with_unsent_records_starts_at_the_oldest(
     registered: FieldClient, live_server: LiveServer
 ) -> None:
-    registered.enroll(person(1), "op.a")
+    enroll(registered, 1)
     registered.sync()
-    registered.enroll(person(2), "op.a")  # seq 2 is still in the queue when the laptop re-registers
+    enroll(registered, 2)  # seq 2 is still in the queue when the laptop re-registers
     registered.register(live_server.url, live_server.registration_code(), "again", force=True)
-    registered.enroll(person(3), "op.a")
+    enroll(registered, 3)
     report = registered.sync()
     assert report.done and report.accepted == 2
     assert report.last_seq == 3 and report.gaps == []
@@ -223,7 +233,7 @@ class DamagingTransport(Transport):
 def test_damage_on_the_way_keeps_the_record_ready_until_it_arrives_whole(
     registered: FieldClient, live_server: LiveServer
 ) -> None:
-    ids = [registered.enroll(person(i), "op.a").id for i in (1, 2, 3)]
+    ids = [enroll(registered, i).id for i in (1, 2, 3)]
     damage = (b'"nik":"6109045708900002"', b'"nik":"6109045708900022"')
     with FieldClient(
         settings=registered.settings,
@@ -234,18 +244,18 @@ def test_damage_on_the_way_keeps_the_record_ready_until_it_arrives_whole(
         report = damaged_link.sync()
     assert (report.accepted, report.rejected, report.remaining) == (2, 0, 1)
     assert [(h["id"], h["code"]) for h in report.held_back] == [(ids[1], "hash_mismatch")]
-    assert states(registered.settings.outbox_path) == {"complete": 2, "ready": 1}
+    assert states(registered.settings.outbox_path) == {"sent": 2, "ready": 1}  # files to upload
     assert sorted(live_server.enrollment_ids()) == sorted([ids[0], ids[2]])
     report = registered.sync()  # the plain transport: the bytes arrive whole this time
     assert (report.accepted, report.held_back, report.done) == (1, [], True)
     assert sorted(live_server.enrollment_ids()) == sorted(ids)
-    assert states(registered.settings.outbox_path) == {"complete": 3}
+    assert states(registered.settings.outbox_path) == {"sent": 3}
 
 
 def test_a_body_damaged_on_the_device_is_rejected_with_a_clear_reason(
     registered: FieldClient, live_server: LiveServer
 ) -> None:
-    ids = [registered.enroll(person(i), "op.a").id for i in (1, 2)]
+    ids = [enroll(registered, i).id for i in (1, 2)]
     body = records.body_of(registered.outbox, ids[0]) or ""
     with registered.outbox.atomic():
         registered.outbox.execute(

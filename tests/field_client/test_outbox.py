@@ -12,7 +12,7 @@ from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import OutboxCorrupt, OutboxIncompatible, StorageError
 from field_client.outbox import SCHEMA_VERSION, Outbox, open_outbox
-from tests.field_client.helpers import person, states
+from tests.field_client.helpers import biometric_files, person, states
 
 
 def test_durable_pragmas_and_schema_version(outbox: Outbox) -> None:
@@ -62,17 +62,20 @@ def test_allocate_seq_needs_a_transaction(outbox: Outbox) -> None:
         outbox.allocate_seq()
 
 
-def test_seq_is_never_reused_even_after_rollback_or_deletion(field_client: FieldClient) -> None:
+def test_seq_is_never_reused_even_after_rollback_or_deletion(
+    field_client: FieldClient, tmp_path: Path
+) -> None:
     outbox = field_client.outbox
-    first = field_client.enroll(person(1), "op.a")
+    files = biometric_files(tmp_path / "scans")
+    first = field_client.enroll(person(1), "op.a", files=files)
     with pytest.raises(RuntimeError), outbox.atomic():
         assert outbox.allocate_seq() == 2
         raise RuntimeError("not saved")
-    second = field_client.enroll(person(2), "op.a")
+    second = field_client.enroll(person(2), "op.a", files=files)
     # A record removed by hand (or purged) never frees its number.
     with outbox.atomic():
         outbox.execute("DELETE FROM record WHERE seq = ?", (second.seq,))
-    third = field_client.enroll(person(3), "op.a")
+    third = field_client.enroll(person(3), "op.a", files=files)
     assert (first.seq, second.seq, third.seq) == (1, 2, 3)
 
 
@@ -89,9 +92,12 @@ def test_garbage_file_is_refused_and_left_untouched(settings: Settings) -> None:
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
 
 
-def test_damaged_pages_behind_a_valid_header_are_refused(field_client: FieldClient) -> None:
+def test_damaged_pages_behind_a_valid_header_are_refused(
+    field_client: FieldClient, tmp_path: Path
+) -> None:
+    files = biometric_files(tmp_path / "scans")
     for index in range(1, 40):
-        field_client.enroll(person(index), "op.a")
+        field_client.enroll(person(index), "op.a", files=files)
     path = field_client.settings.outbox_path
     field_client.close()
     _checkpoint(path)
@@ -114,9 +120,9 @@ def test_newer_schema_is_refused_without_change(settings: Settings) -> None:
 
 
 def test_disk_full_is_a_storage_error_and_saved_records_survive(
-    field_client: FieldClient,
+    field_client: FieldClient, tmp_path: Path
 ) -> None:
-    saved = field_client.enroll(person(1), "op.a")
+    saved = field_client.enroll(person(1), "op.a", files=biometric_files(tmp_path / "scans"))
     outbox = field_client.outbox
     pages = outbox.scalar("PRAGMA page_count")
     outbox.execute(f"PRAGMA max_page_count = {pages}")  # a real SQLITE_FULL on the next growth
@@ -133,18 +139,19 @@ def test_disk_full_is_a_storage_error_and_saved_records_survive(
 
 
 def test_read_only_outbox_is_a_storage_error_and_nothing_changes(
-    field_client: FieldClient,
+    field_client: FieldClient, tmp_path: Path
 ) -> None:
-    saved = field_client.enroll(person(1), "op.a")
+    saved = field_client.enroll(person(1), "op.a", files=biometric_files(tmp_path / "first"))
+    files_before = sorted(field_client.settings.files_dir.iterdir())
     # Tests run as root, which ignores file modes: query_only is SQLite's own read-only switch.
     field_client.outbox.execute("PRAGMA query_only = ON")
     with pytest.raises(StorageError) as caught:
-        field_client.enroll(person(2), "op.a")
+        field_client.enroll(person(2), "op.a", files=biometric_files(tmp_path / "next", seed=1))
     assert "hanya-baca" in caught.value.message
     field_client.outbox.execute("PRAGMA query_only = OFF")
     assert [r["id"] for r in field_client.records()] == [saved.id]
     assert field_client.outbox.get_meta("next_seq") == "2"
-    assert list((field_client.settings.files_dir).glob("*")) == []
+    assert sorted(field_client.settings.files_dir.iterdir()) == files_before  # no new file
 
 
 def test_home_that_cannot_be_created_is_a_storage_error(tmp_path: Path) -> None:

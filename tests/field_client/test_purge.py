@@ -8,7 +8,7 @@ from pathlib import Path
 
 from field_client import records
 from field_client.client import FieldClient
-from tests.field_client.helpers import person, write_file
+from tests.field_client.helpers import biometric_files, person
 
 NOW = dt.datetime(2026, 12, 31, 12, 0, tzinfo=dt.UTC)
 
@@ -25,13 +25,14 @@ def set_state(client: FieldClient, record_id: str, state: str, days_ago: int) ->
 def test_purge_removes_only_old_confirmed_records(
     field_client: FieldClient, tmp_path: Path
 ) -> None:
-    shared_photo = write_file(tmp_path / "shared.jpg", seed=1)
-    own_photo = write_file(tmp_path / "own.jpg", seed=2)
-    old_done = field_client.enroll(person(1), "op.a", files={"photo": own_photo})
-    old_shared = field_client.enroll(person(2), "op.a", files={"photo": shared_photo})
-    recent = field_client.enroll(person(3), "op.a", files={"photo": shared_photo})
+    shared_files = biometric_files(tmp_path / "shared", seed=1)
+    own_files = biometric_files(tmp_path / "own", seed=2)
+    other_files = biometric_files(tmp_path / "other", seed=3)
+    old_done = field_client.enroll(person(1), "op.a", files=own_files)
+    old_shared = field_client.enroll(person(2), "op.a", files=shared_files)
+    recent = field_client.enroll(person(3), "op.a", files=shared_files)
     others = {
-        state: field_client.enroll(person(10 + i), "op.a").id
+        state: field_client.enroll(person(10 + i), "op.a", files=other_files).id
         for i, state in enumerate(("ready", "sent", "rejected", "needs_fix"))
     }
     set_state(field_client, old_done.id, "complete", 31)
@@ -42,7 +43,8 @@ def test_purge_removes_only_old_confirmed_records(
 
     report = field_client.purge(now=NOW)
 
-    assert (report.records, report.files) == (2, 1)  # the shared photo is still used
+    # Only old_done's own files go: the shared ones are still used by the recent record.
+    assert (report.records, report.files) == (2, len(own_files))
     by_id = {r["id"]: r for r in field_client.records()}
     for gone in (old_done.id, old_shared.id):
         assert by_id[gone]["purged"] and by_id[gone]["nik"] is None and by_id[gone]["nama"] is None
@@ -51,20 +53,23 @@ def test_purge_removes_only_old_confirmed_records(
         assert not by_id[kept]["purged"]
         assert records.body_of(field_client.outbox, kept) is not None
     files = {p.name for p in field_client.settings.files_dir.iterdir()}
-    assert files == {records_sha(field_client, recent.id)}
+    kept_files = records_shas(field_client, recent.id) | records_shas(field_client, others["ready"])
+    assert files == kept_files and len(files) == len(shared_files) + len(other_files)
     assert field_client.purge(now=NOW) == type(report)(0, 0)  # nothing twice
 
 
-def test_purged_rows_keep_their_seq(field_client: FieldClient) -> None:
-    first = field_client.enroll(person(1), "op.a")
+def test_purged_rows_keep_their_seq(field_client: FieldClient, tmp_path: Path) -> None:
+    files = biometric_files(tmp_path / "scans")
+    first = field_client.enroll(person(1), "op.a", files=files)
     set_state(field_client, first.id, "complete", 90)
     field_client.purge(now=NOW)
-    assert field_client.enroll(person(2), "op.a").seq == 2
+    assert field_client.enroll(person(2), "op.a", files=files).seq == 2
     assert field_client.status()["counts"]["complete"] == 1
 
 
-def records_sha(client: FieldClient, record_id: str) -> str:
-    return str(client.outbox.scalar("SELECT sha256 FROM file WHERE record_id = ?", (record_id,)))
+def records_shas(client: FieldClient, record_id: str) -> set[str]:
+    rows = client.outbox.rows("SELECT sha256 FROM file WHERE record_id = ?", (record_id,))
+    return {str(row["sha256"]) for row in rows}
 
 
 def test_purge_sweeps_old_half_copied_files(field_client: FieldClient) -> None:

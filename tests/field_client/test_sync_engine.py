@@ -24,12 +24,18 @@ from field_client.errors import (
 from field_client.outbox import translate_sqlite_error
 from field_client.sync import body_intact, sync_lock
 from tests.field_client.fakes import FakeServer
-from tests.field_client.helpers import person, states, write_file
+from tests.field_client.helpers import (
+    biometric_files,
+    biometric_hashes,
+    person,
+    states,
+    write_file,
+)
 
 
 @pytest.fixture
 def server() -> FakeServer:
-    return FakeServer()
+    return FakeServer(blobs=biometric_hashes())  # it holds the test recording's files
 
 
 @pytest.fixture
@@ -42,8 +48,14 @@ def client(home: Path, server: FakeServer) -> Iterator[FieldClient]:
         yield registered
 
 
+def scans(client: FieldClient) -> dict[str, Path]:
+    """A complete recording's files, next to the client's home folder."""
+    return biometric_files(client.settings.home.parent / "scans")
+
+
 def enroll(client: FieldClient, count: int, start: int = 1) -> list[str]:
-    return [client.enroll(person(i), "op.a").id for i in range(start, start + count)]
+    files = scans(client)
+    return [client.enroll(person(i), "op.a", files=files).id for i in range(start, start + count)]
 
 
 def test_sync_pushes_everything_in_seq_order_batches(
@@ -103,7 +115,7 @@ def test_rejected_record_is_marked_and_the_rest_still_go(
 ) -> None:
     server.reject_desa = "61.09.04.2999"
     enroll(client, 2)
-    bad = client.enroll(person(3, desa_kode="61.09.04.2999"), "op.a")
+    bad = client.enroll(person(3, desa_kode="61.09.04.2999"), "op.a", files=scans(client))
     enroll(client, 3, start=4)
     report = client.sync()
     assert (report.accepted, report.rejected, report.remaining) == (5, 1, 0)
@@ -136,10 +148,10 @@ def test_too_large_batches_are_halved(client: FieldClient, server: FakeServer) -
 
 
 def big_record(client: FieldClient, tmp_path: Path, index: int = 9) -> str:
-    """A record whose body is larger than the others (it names five files)."""
-    files = {f"finger_r_{f}": write_file(tmp_path / f"{f}.wsq", 10, seed=i)
-             for i, f in enumerate(("thumb", "index", "middle", "ring", "little"))}  # fmt: skip
-    return client.enroll(person(index), "op.a", files=files).id
+    """A record whose body is larger than the others (long name and address), with files the
+    server does not hold yet."""
+    card = person(index, nama="MARIA GORETTI " + "X" * 40, alamat="DUSUN TEMBAGA " + "Y" * 80)
+    return client.enroll(card, "op.a", files=biometric_files(tmp_path / "own", seed=1)).id
 
 
 def test_a_record_too_large_alone_stays_ready_and_the_rest_go(
@@ -242,7 +254,8 @@ def test_body_intact_checks_the_stored_body(
 def test_records_with_files_stay_sent_until_complete(
     client: FieldClient, server: FakeServer, tmp_path: Path
 ) -> None:
-    saved = client.enroll(person(1), "op.a", files={"photo": write_file(tmp_path / "p.jpg")})
+    new_photo = {"photo": write_file(tmp_path / "p.jpg")}  # the server does not hold it yet
+    saved = client.enroll(person(1), "op.a", files={**scans(client), **new_photo})
     report = client.sync()
     assert report.done and report.waiting_for_files == 1
     [row] = client.records()
