@@ -18,6 +18,7 @@ from server.models import Enrollment
 from server.services.blobs import missing_blobs
 from server.services.record_schema import IngestRecordSchema
 from server.services.regions import known_desa
+from shared.biometrics import incomplete_warning
 from shared.canonical import record_sha256
 from shared.nik import check_nik_against_record, parse_nik
 from shared.protocol import PushStatus, RecordError, ServerState
@@ -175,14 +176,19 @@ def _check_references(
         return _refuse(record_id, seq, RecordError.SEQ_CONFLICT,
                        f"Nomor urut {seq} sudah dipakai rekaman lain dari perangkat ini.")
     payload = data["payload"]
-    warnings = check_nik_against_record(
+    warnings = [w.as_dict() for w in check_nik_against_record(
         parse_nik(payload["nik"]), payload["tanggal_lahir"], payload["jenis_kelamin"]
-    )
+    )]
+    # Records made before the coverage rule (or by other tools) are kept, with a warning.
+    incomplete = incomplete_warning([a["role"] for a in data["attachments"]],
+                                    [e["role"] for e in data["exceptions"]])
+    if incomplete is not None:
+        warnings.append(incomplete)
     missing = _missing(raw, known)
     # Complete once every file it names is held; until then the files are still to come.
     state = ServerState.RECEIVED if missing else ServerState.COMPLETE
     return Outcome(record_id, PushStatus.ACCEPTED, seq, state=state.value,
-                   warnings=[w.as_dict() for w in warnings], missing_blobs=missing,
+                   warnings=warnings, missing_blobs=missing,
                    record_sha256=computed, raw=raw, data=data)
 
 
