@@ -79,10 +79,15 @@ def _field_day(app: Flask, url: str, code: str, count: int, home: Path, echo: Ec
         echo(f"Perangkat terdaftar: {registration.device_id} ({registration.team})")
         echo(f"Merekam {count} penduduk Kecamatan Nanga Mahap tanpa jaringan ...")
         scans = home.parent / "demo-scans"
+        excused = 0
         for index, payload in enumerate(synthetic_residents(count, kecamatan=NANGA_MAHAP)):
-            files = synthetic_biometrics(scans, index)
-            client.enroll(payload, OPERATOR, files=files)
+            recording = synthetic_biometrics(scans, index)
+            client.enroll(payload, OPERATOR, recording.files, recording.exceptions)
+            excused += bool(recording.exceptions)
         shutil.rmtree(scans, ignore_errors=True)  # the client keeps its own copies
+        if excused:
+            echo(f"  {excused} penduduk dengan jari/iris yang tidak dapat direkam (diamputasi, "
+                 "cedera): dicatat sebagai pengecualian beralasan, bukan dibiarkan kosong.")
         echo("Jaringan tersedia: sinkronisasi ...")
         first = client.sync()
         replay = client.sync()

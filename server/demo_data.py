@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -34,6 +35,18 @@ _WEIGHTED_PEKERJAAN = (
     "BELUM/TIDAK BEKERJA",
 )
 _DUSUN = ("DUSUN HILIR", "DUSUN HULU", "DUSUN TENGAH", "DUSUN SUNGAI", "DUSUN BUKIT")
+_FILE_KIND = {
+    "photo": (".jpg", 30_000),
+    "signature": (".png", 10_000),
+    "iris_left": (".jp2", 30_000),
+    "iris_right": (".jp2", 30_000),
+}  # every finger: (".wsq", 20_000)
+_MAGIC = {
+    ".jpg": b"\xff\xd8\xff\xe0",
+    ".png": b"\x89PNG\r\n\x1a\n",
+    ".jp2": b"\x00\x00\x00\x0cjP  \r\n\x87\n",
+    ".wsq": b"\xff\xa0",
+}
 
 
 @cache
@@ -82,23 +95,46 @@ def synthetic_residents(
         }
 
 
-def synthetic_biometrics(directory: Path, index: int) -> dict[str, Path]:
+@dataclass(frozen=True)
+class SyntheticRecording:
+    """One person's stand-in biometric files, and the biometrics that could not be captured."""
+
+    files: dict[str, Path]
+    exceptions: dict[str, str]
+
+
+def synthetic_biometrics(directory: Path, index: int) -> SyntheticRecording:
     """Write stand-in biometric files (photo, signature, irises, ten fingers) for one person.
 
-    The bytes are random but sized like the real thing (a JPEG photo tens of KB, a WSQ finger
-    about 15-20 KB), so hashing and transfer are exercised honestly.
+    The bytes are random behind the format's magic number and sized like the real thing (photo
+    ~30 KB JPEG, signature ~10 KB PNG, irises ~30 KB JPEG 2000, fingers ~20 KB WSQ), so hashing
+    and transfer are exercised honestly. A few people have a finger (one an eye) that could not
+    be captured: those are recorded as exceptions with a reason, as in the field.
     """
     rng = random.Random(index)
+    exceptions = _synthetic_exceptions(index, rng)
     directory.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     for role in vocab.BIOMETRIC_ROLES:
-        suffix, size = (".jpg", 30_000) if role in ("photo", "signature") else (".wsq", 16_000)
-        if role.startswith("iris"):
-            suffix, size = ".png", 12_000
+        if role in exceptions:
+            continue
+        suffix, size = _FILE_KIND.get(role, (".wsq", 20_000))
+        magic = _MAGIC[suffix]
         path = directory / f"{index:05d}-{role}{suffix}"
-        path.write_bytes(rng.randbytes(size + rng.randint(0, 4_000)))
+        path.write_bytes(magic + rng.randbytes(size + rng.randint(-2_000, 2_000) - len(magic)))
         files[role] = path
-    return files
+    return SyntheticRecording(files, exceptions)
+
+
+def _synthetic_exceptions(index: int, rng: random.Random) -> dict[str, str]:
+    """About one person in fifteen lacks a finger, one in forty an eye (deterministic by index)."""
+    exceptions = {}
+    if index % 15 == 7:
+        finger = rng.choice(vocab.FINGER_ROLES)
+        exceptions[finger] = rng.choice(("amputated", "amputated", "injured", "bandaged"))
+    if index % 40 == 29:
+        exceptions[rng.choice(vocab.IRIS_ROLES)] = "injured"
+    return exceptions
 
 
 def _unique_nik(

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import requests
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
+from field_client import capture
 from server.demo import run_demo
+from server.demo_data import synthetic_biometrics
 from server.services import overview
+from shared import vocab
+from shared.biometrics import FILE_RULES, missing_roles
+from tests.factories import payload
 
 
 def test_demo_records_offline_syncs_and_reports(app: Flask) -> None:
@@ -55,3 +61,25 @@ def test_demo_command_no_serve(runner: FlaskCliRunner) -> None:
     assert outcome.exit_code == 0, outcome.output
     assert "Sinkronisasi pertama: 3 diterima" in outcome.output
     assert "--no-serve" in outcome.output
+
+
+def test_demo_recordings_are_complete_realistic_and_accepted_by_the_client(
+    tmp_path: Path,
+) -> None:
+    suffix_type = {".jpg": "image/jpeg", ".png": "image/png", ".jp2": "image/jp2",
+                   ".wsq": "image/x-wsq"}
+    people = [synthetic_biometrics(tmp_path, index) for index in range(40)]
+    excused = [p.exceptions for p in people if p.exceptions]
+    assert 2 <= len(excused) <= 6  # a few people, not most
+    assert all(set(e) <= set(vocab.EXCEPTABLE_ROLES) for e in excused)
+    for index, person in enumerate(people):
+        assert missing_roles(person.files, person.exceptions) == []
+        assert not set(person.files) & set(person.exceptions)
+        capture.prepare(payload(), "op.demo", person.files, person.exceptions)  # no error
+        for role, path in person.files.items():
+            assert suffix_type[path.suffix] in FILE_RULES[role].media_types
+        sizes = {role: path.stat().st_size for role, path in person.files.items()}
+        assert 28_000 <= sizes["photo"] <= 32_000, index
+        assert 8_000 <= sizes["signature"] <= 12_000, index
+        assert all(18_000 <= sizes[r] <= 22_000 for r in sizes if r.startswith("finger")), index
+        assert all(28_000 <= sizes[r] <= 32_000 for r in sizes if r.startswith("iris")), index
