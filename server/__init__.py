@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from server import api, cli, config, errors, extensions, logs
+from server import api, blobstore, cli, config, errors, extensions, logs
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -16,6 +16,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     config.load(app, test_config)
     logs.init_app(app)
     extensions.init_app(app)
+    blobstore.init_app(app)
     errors.init_app(app)
     api.init_app(app)
     cli.init_app(app)

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask
 
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+DEFAULT_UPLOAD_EXPIRY_HOURS = 24.0
 SECRET_KEY_FILE = "secret_key"
 
 
@@ -33,6 +34,10 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         "SECRET_KEY": env.get("JEMPUT_SECRET_KEY"),
         "MAX_CONTENT_LENGTH": int(env.get("JEMPUT_MAX_REQUEST_BYTES") or DEFAULT_MAX_REQUEST_BYTES),
         "JEMPUT_LOG_LEVEL": env.get("JEMPUT_LOG_LEVEL") or "INFO",
+        # Partial uploads untouched this long are refused (410) and their bytes deleted.
+        "JEMPUT_UPLOAD_EXPIRY_HOURS": float(
+            env.get("JEMPUT_UPLOAD_EXPIRY_HOURS") or DEFAULT_UPLOAD_EXPIRY_HOURS
+        ),
     }
     settings.update(overrides or {})
     settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(

@@ -86,6 +86,59 @@ class ServiceUnavailable(JemputError):
     status, code, title = 503, "service_unavailable", "Layanan sedang tidak tersedia; coba lagi"
 
 
+# tus uploads (issue 3): codes as the upload contract names them.
+class BadUploadRequest(JemputError):
+    status, code, title = 400, "bad_upload_request", "Permintaan unggah tidak valid"
+
+
+class ChecksumAlgorithmUnsupported(JemputError):
+    status, code, title = 400, "checksum_algorithm_unsupported", "Algoritma checksum tidak didukung"
+
+
+class UploadInterrupted(JemputError):
+    status, code, title = 400, "upload_interrupted", "Kiriman terputus di tengah jalan"
+
+
+class UploadNotFound(JemputError):
+    status, code, title = 404, "upload_not_found", "Unggahan tidak ditemukan"
+
+
+class UploadOffsetMismatch(JemputError):
+    status, code, title = 409, "upload_offset_mismatch", "Upload-Offset tidak cocok"
+
+
+class UploadExpired(JemputError):
+    status, code, title = 410, "upload_expired", "Unggahan sudah kedaluwarsa"
+
+
+class UploadFailed(JemputError):
+    status, code, title = 410, "upload_failed", "Unggahan gagal diverifikasi dan dibuang"
+
+
+class TusVersionUnsupported(JemputError):
+    status, code, title = 412, "tus_version_unsupported", "Versi tus tidak didukung"
+
+
+class UploadTooLarge(PayloadTooLarge):
+    code, title = "upload_too_large", "Berkas terlalu besar"
+
+
+class UploadBusy(JemputError):
+    status, code, title = 423, "upload_busy", "Unggahan ini sedang ditulis permintaan lain"
+
+
+class ChecksumMismatch(JemputError):
+    status, code, title = 460, "checksum_mismatch", "Checksum potongan tidak cocok"
+
+
+class BlobHashMismatch(JemputError):
+    status, code, title = 460, "blob_hash_mismatch", "Hash berkas tidak cocok dengan sha256"
+
+
+class StorageFull(JemputError):
+    status, code, title = 507, "storage_full", "Penyimpanan server penuh"
+
+
 # Codes and Indonesian titles for the HTTP errors werkzeug raises by itself.
 _HTTP_PROBLEMS: dict[int, tuple[str, str]] = {
     400: ("bad_request", "Permintaan tidak dapat dibaca"),

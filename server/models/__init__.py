@@ -1,6 +1,7 @@
 """The server's tables, one module per domain."""
 
 from server.models.base import Base
+from server.models.blob import Blob, Upload
 from server.models.change import Change
 from server.models.device import Device, RegistrationCode
 from server.models.enrollment import Attachment, Enrollment, RejectedPush
@@ -11,11 +12,13 @@ __all__ = [
     "ROLES",
     "Attachment",
     "Base",
+    "Blob",
     "Change",
     "Device",
     "Enrollment",
     "Region",
     "RegistrationCode",
     "RejectedPush",
+    "Upload",
     "User",
 ]

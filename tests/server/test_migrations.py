@@ -1,4 +1,4 @@
-"""The one migration creates exactly what the models declare, on every backend."""
+"""The migrations create exactly what the models declare, on every backend."""
 
 from __future__ import annotations
 
@@ -15,4 +15,4 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
             connection, opts={"compare_type": True, "compare_server_default": True}
         )
         assert compare_metadata(context, db.metadata) == []
-        assert context.get_current_revision() == "0001"
+        assert context.get_current_revision() == "0002"
