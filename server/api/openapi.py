@@ -43,6 +43,46 @@ def _problem(description: str) -> dict[str, Any]:
 
 
 UNAUTHORIZED = _problem("Missing, malformed, unknown or revoked device token")
+TUS = "tus 1.0.0 (https://tus.io/protocols/resumable-upload); every request but OPTIONS " \
+    "carries Tus-Resumable: 1.0.0, else 412."
+UPLOAD_ID = [{"in": "path", "name": "upload_id", "required": True, "schema": {"type": "string"}}]
+UPLOAD_GONE = _problem("Unknown, another device's or terminated upload")
+UPLOAD_OPERATIONS: dict[str, dict[str, Any]] = {
+    "uploads.options": {"options": {
+        "summary": "tus capabilities: Tus-Version, Tus-Extension, Tus-Max-Size", "security": [],
+        "description": TUS, "responses": {"204": {"description": "Capabilities in headers"}}}},
+    "uploads.create": {"post": {
+        "summary": "Create an upload (headers Upload-Length, Upload-Metadata: sha256, "
+                   "media_type, filename)", "description": TUS,
+        "responses": {"201": {"description": "Location and Upload-Offset (== Upload-Length "
+                                             "when the server holds the file already)"},
+                      "400": _problem("Bad Upload-Length or Upload-Metadata"), "401": UNAUTHORIZED,
+                      "412": _problem("Tus-Resumable missing"),
+                      "413": _problem("Larger than Tus-Max-Size")}}},
+    "uploads.upload": {"head": {
+        "summary": "Offset of an upload", "parameters": UPLOAD_ID,
+        "responses": {"200": {"description": "Upload-Offset, Upload-Length, Upload-Metadata"},
+                      "401": UNAUTHORIZED, "404": UPLOAD_GONE,
+                      "410": _problem("Expired, or failed its whole-file hash check")}}},
+    "uploads.append": {"patch": {
+        "summary": "Append bytes at Upload-Offset (optional Upload-Checksum: sha256 <base64>)",
+        "parameters": UPLOAD_ID,
+        "requestBody": {"required": True, "content": {
+            "application/offset+octet-stream": {"schema": {"type": "string",
+                                                           "format": "binary"}}}},
+        "responses": {"204": {"description": "New Upload-Offset"}, "401": UNAUTHORIZED,
+                      "404": UPLOAD_GONE, "409": _problem("Upload-Offset mismatch"),
+                      "410": _problem("Expired or failed"),
+                      "413": _problem("Bytes past Upload-Length"),
+                      "415": _problem("Not application/offset+octet-stream"),
+                      "423": _problem("Another request is writing this upload"),
+                      "460": _problem("Chunk checksum or whole-file hash mismatch"),
+                      "507": _problem("Server storage full")}}},
+    "uploads.terminate": {"delete": {
+        "summary": "Terminate an upload (its partial bytes are deleted)", "parameters": UPLOAD_ID,
+        "responses": {"204": {"description": "Terminated"}, "401": UNAUTHORIZED,
+                      "404": UPLOAD_GONE, "423": _problem("Being written right now")}}},
+}
 # Operations by Flask endpoint; any route missing here is still listed, from its docstring.
 OPERATIONS: dict[str, dict[str, Any]] = {
     "health.index": {"get": {
@@ -71,6 +111,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "parameters": [{"in": "query", "schema": schemas.PullQuerySchema}],
         "responses": {"200": {"description": "A page of changes", **_json("PullResponse")},
                       "400": _problem("Bad query parameters"), "401": UNAUTHORIZED}}},
+    **UPLOAD_OPERATIONS,
     "openapi.spec": {"get": {
         "summary": "This document", "security": [],
         "responses": {"200": {"description": "OpenAPI 3.1 document"}}}},

@@ -21,10 +21,11 @@ from server.extensions import db
 from server.models import Attachment, Change, Device, Enrollment, RejectedPush
 from server.models.base import table_of
 from server.services.bulk import insert_rows
+from server.services.completeness import complete_ready
 from server.services.devices import device_progress
 from server.services.ingest_check import Outcome, classify, is_id, load_known
 from server.timeutil import utcnow
-from shared.protocol import MAX_PUSH_RECORDS, ChangeKind, PushStatus
+from shared.protocol import MAX_PUSH_RECORDS, ChangeKind, PushStatus, ServerState
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,26 @@ def push(device_id: str, raw_records: Sequence[Any]) -> dict[str, Any]:
             db.session.rollback()
             log.info("Push from device %s raced another writer (attempt %d)", device_id, attempt)
             continue
+        _complete_arrived(outcomes)
         return {
             "results": [outcome.result() for outcome in outcomes],
             "device": device_progress(device_id),
         }
     raise ServiceUnavailable("Terlalu banyak kiriman bersamaan. Coba kirim lagi.")
+
+
+def _complete_arrived(outcomes: list[Outcome]) -> None:
+    """Complete the batch's received records whose last file landed while they were pushed.
+
+    A second short transaction after the commit: with the sweep that follows every finished
+    blob it leaves no record waiting for a file that is there (see ``completeness``).
+    """
+    waiting = {o.id for o in outcomes if o.id is not None and o.state == ServerState.RECEIVED
+               and o.status is not PushStatus.REJECTED}
+    done = set(complete_ready(waiting))
+    for outcome in outcomes:
+        if outcome.id in done:
+            outcome.state, outcome.missing_blobs = ServerState.COMPLETE.value, []
 
 
 def _write(device_id: str, outcomes: list[Outcome], now: dt.datetime) -> None:

@@ -1,0 +1,116 @@
+"""``/api/v1/uploads``: tus 1.0.0 (core, creation, checksum, expiration, termination)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, g, request, url_for
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+
+from server.api import tus
+from server.auth import device_required
+from server.errors import TusVersionUnsupported, UnsupportedMediaType, UploadTooLarge
+from server.services import upload_writes, uploads
+from shared.protocol import API_PREFIX
+from shared.vocab import MAX_ATTACHMENT_BYTES
+
+bp = Blueprint("uploads", __name__, url_prefix=f"{API_PREFIX}/uploads")
+#: Bytes read from the socket at a time: a PATCH body is never held whole in memory.
+BODY_PIECE = 256 * 1024
+NO_AUTO_OPTIONS = {"provide_automatic_options": False}
+
+
+@bp.before_request
+def require_tus_version() -> None:
+    """412 for a request that does not speak tus 1.0.0 (OPTIONS is how a client asks)."""
+    if request.method != "OPTIONS" and request.headers.get("Tus-Resumable") != tus.TUS_VERSION:
+        raise TusVersionUnsupported(
+            f"Sertakan header Tus-Resumable: {tus.TUS_VERSION}.",
+            headers={"Tus-Version": tus.TUS_VERSION},
+        )
+
+
+@bp.after_app_request
+def tus_resumable(response: Response) -> Response:
+    """Every answer under /uploads carries ``Tus-Resumable``, errors and 405s included."""
+    prefix = bp.url_prefix or ""
+    if request.path == prefix or request.path.startswith(prefix + "/"):
+        response.headers["Tus-Resumable"] = tus.TUS_VERSION
+    return response
+
+
+@bp.route("", methods=["OPTIONS"])
+@bp.route("/<upload_id>", methods=["OPTIONS"])
+def options(upload_id: str | None = None) -> Response:
+    """What this tus server supports (no token needed: it tells nothing about anyone)."""
+    return Response(status=204, headers={
+        "Tus-Version": tus.TUS_VERSION,
+        "Tus-Extension": tus.TUS_EXTENSIONS,
+        "Tus-Max-Size": str(MAX_ATTACHMENT_BYTES),
+        "Tus-Checksum-Algorithm": tus.CHECKSUM_ALGORITHM,
+    })
+
+
+@bp.post("", **NO_AUTO_OPTIONS)
+@device_required
+def create() -> Response:
+    """Create an upload of one file (or find the one that already has it)."""
+    meta = tus.metadata(request.headers.get("Upload-Metadata"))
+    info = uploads.create_upload(g.device.id, tus.upload_length(request.headers),
+                                 meta["sha256"], meta["media_type"], meta.get("filename") or None)
+    headers = tus.progress_headers(info)
+    headers["Location"] = url_for(".upload", upload_id=info.id, _external=True)
+    return Response(status=201, headers=headers)
+
+
+@bp.route("/<upload_id>", methods=["HEAD"], endpoint="upload", **NO_AUTO_OPTIONS)
+@device_required
+def status(upload_id: str) -> Response:
+    """How many bytes of this upload the server holds."""
+    info = uploads.upload_status(g.device.id, upload_id)
+    headers = tus.progress_headers(info)
+    headers.update({"Upload-Length": str(info.length), "Upload-Metadata": tus.encode_metadata(info),
+                    "Cache-Control": "no-store"})
+    return Response(status=200, headers=headers)
+
+
+@bp.patch("/<upload_id>", **NO_AUTO_OPTIONS)
+@device_required
+def append(upload_id: str) -> Response:
+    """Append the body at ``Upload-Offset``."""
+    if request.mimetype != tus.OFFSET_STREAM:
+        raise UnsupportedMediaType(f"PATCH memerlukan Content-Type: {tus.OFFSET_STREAM}.")
+    chunk = upload_writes.Chunk(
+        offset=tus.non_negative(request.headers, "Upload-Offset"),
+        length=request.content_length,
+        checksum=tus.checksum(request.headers.get("Upload-Checksum")),
+        body=_body(),
+    )
+    info = upload_writes.append_chunk(g.device.id, upload_id, chunk)
+    return Response(status=204, headers=tus.progress_headers(info))
+
+
+@bp.delete("/<upload_id>", **NO_AUTO_OPTIONS)
+@device_required
+def terminate(upload_id: str) -> Response:
+    """Stop an upload and delete its partial bytes."""
+    uploads.terminate_upload(g.device.id, upload_id)
+    return Response(status=204)
+
+
+def _body() -> Iterator[bytes]:
+    """The PATCH body in pieces; a client gone mid-body ends it with ``BodyCut``."""
+    # A PATCH may carry up to Tus-Max-Size, above the app-wide limit for JSON bodies.
+    request.max_content_length = MAX_ATTACHMENT_BYTES
+    declared, received = request.content_length, 0
+    try:
+        stream = request.stream
+        while piece := stream.read(BODY_PIECE):
+            received += len(piece)
+            yield piece
+    except (ClientDisconnected, OSError) as exc:  # werkzeug's short read, a reset socket
+        raise upload_writes.BodyCut from exc
+    except RequestEntityTooLarge as exc:  # a chunked body past Tus-Max-Size
+        raise UploadTooLarge(f"Kiriman melebihi {MAX_ATTACHMENT_BYTES} byte.") from exc
+    if declared is not None and received < declared:  # servers that hand over a short stream
+        raise upload_writes.BodyCut

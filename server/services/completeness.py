@@ -1,0 +1,126 @@
+"""Records become ``complete`` once every file they name is held as a finished blob.
+
+Two moments can complete a record, and together they never miss one:
+
+- after a blob's row commits (:func:`complete_for_blob`): the received records naming it;
+- after a push commits (:func:`complete_ready`): the batch's records still ``received``.
+
+Why one of the two always catches a record whose last file lands while it is being pushed:
+each check reads the database only after its own write committed. Let the blob commit at
+``Cb``, the sweep after it read at ``Sb > Cb``; the push commit at ``Cp`` and its re-check read at
+``Rp > Cp``. If ``Sb`` came after ``Cp``, the sweep sees the record. Otherwise ``Sb < Cp``, so
+``Rp > Cp > Sb > Cb`` and the re-check sees the blob. Both may see it: the update is conditional
+(``state = 'received'``) and only the rows it actually changed get a feed entry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy.orm import aliased
+
+from server.errors import NotFound
+from server.extensions import db
+from server.models import Attachment, Blob, Change, Device, Enrollment
+from server.models.base import table_of
+from server.services.bulk import insert_rows
+from server.timeutil import isoformat_z, utcnow
+from shared.protocol import ChangeKind, ServerState
+
+log = logging.getLogger(__name__)
+
+CHANGE_COLUMNS = ("device_id", "kind", "record_id", "state", "reason", "created_at")
+RECEIVED, COMPLETE = ServerState.RECEIVED.value, ServerState.COMPLETE.value
+
+
+def complete_for_blob(sha256: str) -> list[str]:
+    """Complete the received records that name blob ``sha256`` and now have all their files."""
+    naming = select(Attachment.enrollment_id).where(Attachment.sha256 == sha256)
+    return _complete(_ready(Enrollment.id.in_(naming)))
+
+
+def complete_ready(enrollment_ids: Collection[str]) -> list[str]:
+    """Complete those of ``enrollment_ids`` still received whose files are all held."""
+    if not enrollment_ids:
+        return []
+    return _complete(_ready(Enrollment.id.in_(sorted(enrollment_ids))))
+
+
+def complete_all_ready() -> list[str]:
+    """Complete every received record whose files are all held (repair after a crash)."""
+    return _complete(_ready(None))
+
+
+def _ready(condition: ColumnElement[bool] | None) -> Sequence[Any]:
+    """``(id, device_id)`` of received records matching ``condition`` with no file missing."""
+    named = aliased(Attachment)
+    missing_file = (
+        select(named.sha256)
+        .outerjoin(Blob, Blob.sha256 == named.sha256)
+        .where(named.enrollment_id == Enrollment.id, Blob.sha256.is_(None))
+    )
+    query = select(Enrollment.id, Enrollment.device_id).where(
+        Enrollment.state == RECEIVED, ~exists(missing_file)
+    )
+    if condition is not None:
+        query = query.where(condition)
+    return db.session.execute(query).all()
+
+
+def _complete(rows: Sequence[Any]) -> list[str]:
+    """Mark ``rows`` complete and tell their devices, in one transaction; return the ids done."""
+    if not rows:
+        db.session.commit()  # end the read transaction
+        return []
+    devices = sorted({row.device_id for row in rows})
+    # Feed writers lock the owning device rows first, in one global order (see Change).
+    for device_id in devices:
+        db.session.execute(update(table_of(Device)).where(Device.id == device_id)
+                           .values(last_seq=Device.last_seq))
+    now = utcnow()
+    done = db.session.execute(
+        update(table_of(Enrollment))
+        .where(Enrollment.id.in_(sorted(row.id for row in rows)), Enrollment.state == RECEIVED)
+        .values(state=COMPLETE, state_changed_at=now)
+        .returning(Enrollment.id, Enrollment.device_id)
+    ).all()
+    insert_rows(table_of(Change), CHANGE_COLUMNS, [
+        (row.device_id, ChangeKind.RECORD_STATUS.value, row.id, COMPLETE, None, now)
+        for row in sorted(done, key=lambda row: (row.device_id, row.id))
+    ])
+    db.session.commit()
+    if done:
+        log.info("%d record(s) complete: every file arrived", len(done))
+    return [row.id for row in done]
+
+
+def incomplete_records(device_id: str | None = None) -> list[dict[str, Any]]:
+    """Per device, its records still ``received`` and the files (role, sha256) they wait for."""
+    if device_id is not None and db.session.get(Device, device_id) is None:
+        raise NotFound(f"Perangkat {device_id} tidak ditemukan.")
+    query = (
+        select(Device.id.label("device_id"), Device.name, Device.team, Enrollment.id,
+               Enrollment.seq, Enrollment.received_at, Attachment.role, Attachment.sha256)
+        .join(Enrollment, Enrollment.device_id == Device.id)
+        .join(Attachment, Attachment.enrollment_id == Enrollment.id)
+        .outerjoin(Blob, Blob.sha256 == Attachment.sha256)
+        .where(Enrollment.state == RECEIVED, Blob.sha256.is_(None))
+        .order_by(Device.name, Device.id, Enrollment.seq, Attachment.role)
+    )
+    if device_id is not None:
+        query = query.where(Device.id == device_id)
+    devices: dict[str, dict[str, Any]] = {}
+    records: dict[str, dict[str, Any]] = {}
+    for row in db.session.execute(query):
+        device = devices.setdefault(row.device_id, {
+            "device_id": row.device_id, "name": row.name, "team": row.team, "records": []})
+        if row.id not in records:
+            records[row.id] = {"id": row.id, "seq": row.seq,
+                               "received_at": isoformat_z(row.received_at), "missing": []}
+            device["records"].append(records[row.id])
+        records[row.id]["missing"].append({"role": row.role, "sha256": row.sha256})
+    db.session.commit()
+    return list(devices.values())

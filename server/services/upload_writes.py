@@ -1,0 +1,248 @@
+"""tus PATCH: append a request body to an upload; at the last byte, verify it into a blob.
+
+A body is streamed to the partial file piece by piece (never whole in memory), under the
+upload's exclusive lock, with no database transaction held meanwhile. Whatever goes wrong (a
+bad checksum, different bytes, a full disk, too many bytes) the partial file is cut back to
+where the request found it, so an offset never points at half-written bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from server.blobstore import PartialFile, blob_store
+from server.errors import (
+    BlobHashMismatch,
+    ChecksumMismatch,
+    UploadInterrupted,
+    UploadOffsetMismatch,
+    UploadTooLarge,
+)
+from server.extensions import db
+from server.models import Blob, Upload
+from server.services.completeness import complete_for_blob
+from server.services.uploads import (
+    FAILED,
+    FINISHED,
+    UPLOADING,
+    UploadInfo,
+    check_usable,
+    expiry,
+    owned_upload,
+    usable_upload,
+)
+from server.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class BodyCut(Exception):
+    """The request body ended before its declared length: the client went away."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One PATCH request, as plain values."""
+
+    offset: int  # the client's Upload-Offset
+    length: int | None  # Content-Length, when declared
+    checksum: bytes | None  # expected SHA-256 digest of the body (Upload-Checksum)
+    body: Iterable[bytes]  # the body in pieces; raises BodyCut when the client vanishes
+
+
+@dataclass
+class _Receipt:
+    bytes_read: int = 0
+    cut: bool = False
+
+
+class _Stored(Protocol):
+    """Bytes an upload holds already: a partial file, or a finished blob."""
+
+    @property
+    def size(self) -> int: ...
+
+    def read(self, start: int, length: int) -> bytes: ...
+
+    def append(self, data: bytes) -> None: ...
+
+
+class _FinishedBlob:
+    """A finished blob seen as stored bytes that nothing can be appended to."""
+
+    def __init__(self, stream: BinaryIO, size: int) -> None:
+        self._stream, self.size = stream, size
+
+    def read(self, start: int, length: int) -> bytes:
+        self._stream.seek(start)
+        return self._stream.read(length)
+
+    def append(self, data: bytes) -> None:
+        raise AssertionError("a finished blob is never appended to")
+
+
+def append_chunk(device_id: str, upload_id: str, chunk: Chunk) -> UploadInfo:
+    """Write one PATCH body at the upload's offset; the new offset, or why not."""
+    upload = usable_upload(device_id, upload_id)
+    if chunk.length is not None and chunk.offset + chunk.length > upload.length:
+        raise UploadTooLarge(f"Potongan ini melewati Upload-Length ({upload.length} byte); "
+                             "tidak ada yang disimpan.")
+    db.session.commit()  # no transaction held while the body streams in
+    if upload.state == UPLOADING:
+        with blob_store().partial(upload_id) as part:
+            if _settle(upload, part) == UPLOADING:
+                return _write(part, upload, chunk)
+        # It finished, failed or went away while this request waited for it.
+        check_usable(owned_upload(device_id, upload_id))
+    return _resend_finished(upload, chunk)
+
+
+def _settle(upload: Upload, part: PartialFile) -> str:
+    """The upload's state now that it is locked; file and offset made to agree after a crash."""
+    db.session.refresh(upload)
+    store = blob_store()
+    if upload.state != UPLOADING:
+        store.discard(upload.id)  # the empty file the lock just created
+    elif part.size > upload.offset:
+        part.truncate(upload.offset)  # bytes of a request that died before its commit
+    elif part.size < upload.offset:
+        if store.has_blob(upload.sha256):  # moved into the store, then the commit was lost
+            store.discard(upload.id)
+            _record_blob(upload, 0)
+        else:
+            log.warning("Upload %s lost bytes on disk; resuming from %d", upload.id, part.size)
+            upload.offset = part.size
+    db.session.commit()
+    return upload.state
+
+
+def _write(part: PartialFile, upload: Upload, chunk: Chunk) -> UploadInfo:
+    """Stream the body into the locked partial file, then record the new offset."""
+    start = part.size
+    receipt = _Receipt()
+    try:
+        _receive(part, upload.length, chunk, receipt)
+        if receipt.cut and chunk.checksum is not None:
+            raise UploadInterrupted("Kiriman terputus; potongan dibuang karena checksumnya "
+                                    "tidak bisa diperiksa.", headers=_offset(start))
+        part.sync()
+    except BaseException:
+        if part.size != start:
+            part.truncate(start)
+        _count_received(upload.id, receipt.bytes_read)
+        raise
+    if part.size == upload.length:
+        return _finish(part, upload, receipt.bytes_read)
+    now = utcnow()
+    upload.offset, upload.updated_at, upload.expires_at = part.size, now, now + expiry()
+    upload.received_bytes = Upload.received_bytes + receipt.bytes_read
+    db.session.commit()
+    if receipt.cut:  # tus core: what arrived before the cut is kept
+        raise UploadInterrupted(f"Kiriman terputus; {part.size} byte tersimpan, lanjutkan dari "
+                                "sana.", headers=_offset(part.size))
+    return UploadInfo.of(upload)
+
+
+def _receive(stored: _Stored, length: int, chunk: Chunk, receipt: _Receipt) -> None:
+    """Compare the body where it overlaps ``stored``, append the rest, check its checksum."""
+    held = stored.size
+    if chunk.offset > held:
+        raise UploadOffsetMismatch(f"Upload-Offset {chunk.offset} melewati {held} byte yang "
+                                   "sudah diterima.", headers=_offset(held))
+    position, room = chunk.offset, length - chunk.offset
+    digest = hashlib.sha256() if chunk.checksum is not None else None
+    try:
+        for piece in chunk.body:
+            receipt.bytes_read += len(piece)
+            if receipt.bytes_read > room:
+                raise UploadTooLarge(f"Kiriman melewati Upload-Length ({length} byte); "
+                                     "tidak ada yang disimpan.")
+            if digest is not None:
+                digest.update(piece)
+            if position < held:  # a re-send: it must repeat exactly the bytes already held
+                same = min(len(piece), held - position)
+                if stored.read(position, same) != piece[:same]:
+                    raise UploadOffsetMismatch("Byte yang dikirim ulang berbeda dari yang sudah "
+                                               "diterima.", headers=_offset(held))
+                position, piece = position + same, piece[same:]
+            if piece:
+                stored.append(piece)
+                position += len(piece)
+    except BodyCut:
+        receipt.cut = True
+        return
+    if digest is not None and digest.digest() != chunk.checksum:
+        raise ChecksumMismatch("Checksum potongan tidak cocok; potongan dibuang, kirim ulang.",
+                               headers=_offset(held))
+
+
+def _finish(part: PartialFile, upload: Upload, bytes_read: int) -> UploadInfo:
+    """Verify the whole file against its declared hash; move it in as a blob or discard it."""
+    store = blob_store()
+    if part.sha256() != upload.sha256:
+        store.discard(upload.id)
+        now = utcnow()
+        upload.offset, upload.state, upload.updated_at = part.size, FAILED, now
+        upload.received_bytes = Upload.received_bytes + bytes_read
+        db.session.commit()
+        log.warning("Upload %s did not hash to its declared sha256; discarded", upload.id)
+        raise BlobHashMismatch("Isi berkas tidak cocok dengan sha256 yang dinyatakan; berkas "
+                               "dibuang. Periksa berkasnya lalu kirim ulang dari awal.")
+    store.promote(upload.id, upload.sha256)
+    _record_blob(upload, bytes_read)
+    complete_for_blob(upload.sha256)
+    return UploadInfo.of(upload)
+
+
+def _record_blob(upload: Upload, bytes_read: int) -> None:
+    """Commit the blob row (unless another upload of the same file did) and finish ``upload``."""
+    for attempt in (1, 2):
+        now = utcnow()
+        upload.offset, upload.state, upload.updated_at = upload.length, FINISHED, now
+        upload.received_bytes = Upload.received_bytes + bytes_read
+        if db.session.get(Blob, upload.sha256) is None:
+            db.session.add(Blob(sha256=upload.sha256, size=upload.length,
+                                media_type=upload.media_type, created_at=now))
+        try:
+            db.session.commit()
+            return
+        except IntegrityError:
+            db.session.rollback()  # the same file finished by another device a moment ago
+            if attempt == 2:
+                raise
+
+
+def _resend_finished(upload: Upload, chunk: Chunk) -> UploadInfo:
+    """A PATCH to a finished upload: accepted only when it repeats the blob's bytes."""
+    receipt = _Receipt()
+    try:
+        with blob_store().open_blob(upload.sha256) as stream:
+            _receive(_FinishedBlob(stream, upload.length), upload.length, chunk, receipt)
+    finally:
+        _count_received(upload.id, receipt.bytes_read)
+    return UploadInfo.of(upload)
+
+
+def _count_received(upload_id: str, bytes_read: int) -> None:
+    """Add body bytes that changed no offset (refused, repeated) to the upload's tally."""
+    if not bytes_read:
+        return
+    try:
+        db.session.rollback()
+        db.session.execute(update(Upload).where(Upload.id == upload_id)
+                           .values(received_bytes=Upload.received_bytes + bytes_read))
+        db.session.commit()
+    except Exception:  # a tally must never hide the error being answered
+        db.session.rollback()
+        log.warning("Could not count %d received bytes of upload %s", bytes_read, upload_id)
+
+
+def _offset(offset: int) -> dict[str, str]:
+    return {"Upload-Offset": str(offset)}

@@ -1,0 +1,236 @@
+"""tus uploads of biometric files: create, look up, terminate, expire.
+
+An upload belongs to the device that created it; any other device is told it does not exist.
+Writing (PATCH) lives in :mod:`server.services.upload_writes`. The database row is the truth
+about an upload's offset and state; the blob store holds its bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from server.blobstore import blob_store
+from server.errors import (
+    BadUploadRequest,
+    UploadBusy,
+    UploadExpired,
+    UploadFailed,
+    UploadNotFound,
+    UploadTooLarge,
+)
+from server.extensions import db
+from server.models import Blob, Upload
+from server.services.completeness import complete_all_ready, complete_for_blob
+from server.timeutil import as_utc, utcnow
+from shared.vocab import MAX_ATTACHMENT_BYTES, MEDIA_TYPES
+
+log = logging.getLogger(__name__)
+
+UPLOADING, FINISHED, FAILED = "uploading", "finished", "failed"
+TERMINATED, EXPIRED = "terminated", "expired"
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+MAX_FILENAME = 255
+#: Expired uploads cleaned in passing by each creation: enough to keep up, never a long wait.
+CLEAN_IN_PASSING = 10
+
+
+@dataclass(frozen=True)
+class UploadInfo:
+    """What a tus response tells about an upload."""
+
+    id: str
+    offset: int
+    length: int
+    sha256: str
+    media_type: str
+    filename: str | None
+    expires_at: dt.datetime | None  # None once finished: nothing left to expire
+
+    @classmethod
+    def of(cls, upload: Upload) -> UploadInfo:
+        """The info of row ``upload``."""
+        unfinished = upload.state == UPLOADING
+        return cls(upload.id, upload.offset, upload.length, upload.sha256, upload.media_type,
+                   upload.filename, as_utc(upload.expires_at) if unfinished else None)
+
+
+@dataclass(frozen=True)
+class CleanReport:
+    """What :func:`clean_expired_uploads` did."""
+
+    expired: int
+    leftovers: int = 0
+    completed: int = 0
+
+
+def create_upload(device_id: str, length: int, sha256: str, media_type: str,
+                  filename: str | None = None) -> UploadInfo:
+    """A new upload of one file, or the one that already has it (finished or resumable)."""
+    _check_declaration(length, sha256, media_type, filename)
+    clean_expired_uploads(limit=CLEAN_IN_PASSING)
+    now = utcnow()
+    blob = db.session.get(Blob, sha256)
+    if blob is not None:
+        if blob.size != length:
+            raise BadUploadRequest(f"Berkas sha256 ini tersimpan dengan ukuran {blob.size} "
+                                   f"byte, bukan {length}.")
+        upload = _new_upload(device_id, length, sha256, media_type, filename, now, FINISHED)
+        db.session.commit()
+        complete_for_blob(sha256)  # self-healing: records naming it cannot stay incomplete
+        return UploadInfo.of(upload)
+    resumable = db.session.execute(
+        select(Upload)
+        .where(Upload.device_id == device_id, Upload.sha256 == sha256, Upload.length == length,
+               Upload.state == UPLOADING, Upload.expires_at > now)
+        .order_by(Upload.created_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if resumable is None:
+        resumable = _new_upload(device_id, length, sha256, media_type, filename, now, UPLOADING)
+    db.session.commit()
+    return UploadInfo.of(resumable)
+
+
+def _check_declaration(length: int, sha256: str, media_type: str, filename: str | None) -> None:
+    """Refuse a file the server could never accept, before any byte is sent."""
+    if length > MAX_ATTACHMENT_BYTES:
+        raise UploadTooLarge(f"Berkas {length} byte melebihi batas {MAX_ATTACHMENT_BYTES} byte.")
+    if length < 1:
+        raise BadUploadRequest("Upload-Length harus bilangan bulat 1 atau lebih.")
+    if not SHA256_HEX.match(sha256):
+        raise BadUploadRequest("Metadata sha256 harus 64 karakter heksadesimal huruf kecil.")
+    if media_type not in MEDIA_TYPES:
+        raise BadUploadRequest(f"media_type harus salah satu dari: {', '.join(MEDIA_TYPES)}.")
+    if filename is not None and not 1 <= len(filename) <= MAX_FILENAME:
+        raise BadUploadRequest(f"filename harus 1-{MAX_FILENAME} karakter.")
+
+
+def _new_upload(device_id: str, length: int, sha256: str, media_type: str,
+                filename: str | None, now: dt.datetime, state: str) -> Upload:
+    upload = Upload(
+        id=secrets.token_urlsafe(24), device_id=device_id, sha256=sha256, length=length,
+        offset=length if state == FINISHED else 0, media_type=media_type, filename=filename,
+        state=state, received_bytes=0, created_at=now, updated_at=now,
+        expires_at=now + expiry(),
+    )
+    db.session.add(upload)
+    return upload
+
+
+def expiry() -> dt.timedelta:
+    """How long an untouched partial upload is kept."""
+    return dt.timedelta(hours=float(current_app.config["JEMPUT_UPLOAD_EXPIRY_HOURS"]))
+
+
+def upload_status(device_id: str, upload_id: str) -> UploadInfo:
+    """The offset and length of this device's upload ``upload_id`` (tus HEAD)."""
+    upload = usable_upload(device_id, upload_id)
+    db.session.commit()
+    return UploadInfo.of(upload)
+
+
+def owned_upload(device_id: str, upload_id: str) -> Upload:
+    """Upload ``upload_id`` of ``device_id``; 404 for unknown, other devices' and terminated."""
+    upload = db.session.get(Upload, upload_id) if UPLOAD_ID.match(upload_id) else None
+    if upload is None or upload.device_id != device_id or upload.state == TERMINATED:
+        raise UploadNotFound("Unggahan ini tidak ada (atau sudah dihentikan); buat unggahan baru.")
+    return upload
+
+
+def usable_upload(device_id: str, upload_id: str) -> Upload:
+    """:func:`owned_upload`, and 410 when it failed its hash check or expired."""
+    upload = owned_upload(device_id, upload_id)
+    check_usable(upload)
+    return upload
+
+
+def check_usable(upload: Upload) -> None:
+    """410 for a failed or expired upload (an expired one's bytes are deleted on the way)."""
+    if upload.state == FAILED:
+        raise UploadFailed("Isi berkas tidak cocok dengan sha256-nya dan sudah dibuang; "
+                           "kirim ulang dari awal.")
+    if upload.state == UPLOADING and as_utc(upload.expires_at) <= utcnow():
+        _expire(upload.id)
+    if upload.state == EXPIRED:
+        raise UploadExpired("Unggahan ini kedaluwarsa dan potongannya sudah dihapus; "
+                            "buat unggahan baru.")
+
+
+def terminate_upload(device_id: str, upload_id: str) -> None:
+    """Stop an upload and delete its partial bytes (tus DELETE); a finished blob stays."""
+    upload = owned_upload(device_id, upload_id)
+    if upload.state == UPLOADING:
+        db.session.commit()  # no transaction held while waiting for the file lock
+        store = blob_store()
+        with store.partial(upload_id):
+            db.session.refresh(upload)
+            if upload.state == UPLOADING:
+                store.discard(upload_id)
+            _set_state(upload_id, TERMINATED)
+    else:
+        _set_state(upload_id, TERMINATED)
+    log.info("Upload %s terminated by its device", upload_id)
+
+
+def _set_state(upload_id: str, state: str) -> None:
+    db.session.execute(update(Upload).where(Upload.id == upload_id)
+                       .values(state=state, updated_at=utcnow()))
+    db.session.commit()
+
+
+def clean_expired_uploads(limit: int | None = None) -> CleanReport:
+    """Delete the bytes of expired partial uploads and mark them; all of them without ``limit``.
+
+    A full run (the ``clean-uploads`` command) also removes partial files no live upload owns
+    and completes records whose files all arrived but missed their moment (a crash between).
+    """
+    due = db.session.execute(
+        select(Upload.id).where(Upload.state == UPLOADING, Upload.expires_at <= utcnow())
+        .order_by(Upload.expires_at).limit(limit)
+    ).scalars().all()
+    db.session.commit()
+    expired = sum(_expire(upload_id) for upload_id in due)
+    if limit is not None:
+        return CleanReport(expired)
+    return CleanReport(expired, _remove_leftovers(), len(complete_all_ready()))
+
+
+def _expire(upload_id: str) -> bool:
+    """Expire one upload if it still is due; False when busy or no longer due."""
+    store = blob_store()
+    try:
+        with store.partial(upload_id):
+            upload = db.session.get(Upload, upload_id, populate_existing=True)
+            if upload is None or upload.state != UPLOADING or as_utc(upload.expires_at) > utcnow():
+                db.session.commit()
+                return False
+            store.discard(upload_id)
+            _set_state(upload_id, EXPIRED)
+    except UploadBusy:
+        return False  # a request is writing it right now: not stale after all
+    log.info("Upload %s expired; its partial bytes were deleted", upload_id)
+    return True
+
+
+def _remove_leftovers() -> int:
+    """Delete partial files whose upload is not in progress (left by a crash); return how many."""
+    store = blob_store()
+    removed = 0
+    for upload_id in list(store.partial_ids()):
+        try:
+            with store.partial(upload_id):
+                upload = db.session.get(Upload, upload_id, populate_existing=True)
+                db.session.commit()
+                if upload is None or upload.state != UPLOADING:
+                    removed += store.discard(upload_id)
+        except UploadBusy:
+            continue
+    return removed
