@@ -15,8 +15,9 @@ from shared.protocol import API_PREFIX
 from shared.vocab import MAX_ATTACHMENT_BYTES
 
 bp = Blueprint("uploads", __name__, url_prefix=f"{API_PREFIX}/uploads")
-#: Bytes read from the socket at a time: a PATCH body is never held whole in memory.
-BODY_PIECE = 256 * 1024
+#: Bytes read at a time: a PATCH body (up to 20 MiB) is never held whole in memory, and
+#: pieces as large as the servers' own reads (gunicorn: up to 1 MiB) keep the loop short.
+BODY_PIECE = 1024 * 1024
 NO_AUTO_OPTIONS = {"provide_automatic_options": False}
 
 
