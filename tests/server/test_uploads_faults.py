@@ -412,3 +412,42 @@ def test_held_blob_with_another_length_is_refused(
     answer = create(client, auth_headers, DATA + b"!", sha256=sha(DATA))
     assert_problem(answer, 400, "bad_upload_request")
     assert upload_rows(app) == 1
+
+
+def test_other_bytes_sent_to_a_finished_upload_are_409(
+    app: Flask, client: FlaskClient, auth_headers: Auth
+) -> None:
+    path = upload(client, auth_headers, DATA)
+    answer = patch(client, auth_headers, path, 50_000, os.urandom(10_000))
+    assert_problem(answer, 409, "upload_offset_mismatch")
+    assert answer.headers["Upload-Offset"] == "60000"
+    assert_problem(patch(client, auth_headers, path, 50_000, DATA[50_000:] + b"!"), 413,
+                   "upload_too_large")
+    assert stored_blobs(app) == {sha(DATA): DATA}
+
+
+def test_the_same_file_finished_by_two_uploads_at_once_is_one_blob(
+    app: Flask, client: FlaskClient, auth_headers: Auth, register: Register,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    other = {"Authorization": f"Bearer {register('laptop-2')[1]}"}
+    mine = path_of(create(client, auth_headers, DATA))
+    theirs = path_of(create(client, other, DATA))
+    assert patch(client, other, theirs, 0, DATA).status_code == 204
+    # This upload checked for the blob row just before the other one committed it.
+    real_get = db.session.get
+    misses = []
+
+    def stale_get(model: Any, key: Any, **options: Any) -> Any:
+        if model.__name__ == "Blob" and not misses:
+            misses.append(key)
+            return None
+        return real_get(model, key, **options)
+
+    monkeypatch.setattr(db.session, "get", stale_get)
+    answer = patch(client, auth_headers, mine, 0, DATA)
+    assert answer.status_code == 204, answer.get_data(as_text=True)
+    assert misses == [sha(DATA)]
+    assert upload_row(app, mine).state == upload_row(app, theirs).state == "finished"
+    assert blob_count(app) == 1
+    assert stored_blobs(app) == {sha(DATA): DATA}
