@@ -20,6 +20,14 @@ ENV_CONNECT_TIMEOUT = "JEMPUT_FIELD_CONNECT_TIMEOUT"
 ENV_READ_TIMEOUT = "JEMPUT_FIELD_READ_TIMEOUT"
 ENV_RETENTION_DAYS = "JEMPUT_FIELD_RETENTION_DAYS"
 ENV_IDLE_INTERVAL = "JEMPUT_FIELD_IDLE_INTERVAL"
+ENV_CHUNK_SIZE = "JEMPUT_FIELD_CHUNK_SIZE"
+
+KIB = 1024
+#: Bytes per upload PATCH: large enough to keep a good link busy, small enough that a cut link
+#: costs little (at most one chunk is sent again).
+DEFAULT_CHUNK_SIZE = 512 * KIB
+MIN_CHUNK_SIZE = 64 * KIB
+MAX_CHUNK_SIZE = 8 * 1024 * KIB
 
 OUTBOX_NAME = "outbox.sqlite3"
 FILES_DIR = "files"
@@ -42,6 +50,7 @@ class Settings:
     idle_interval: float = 30.0
     backoff_base: float = 2.0
     backoff_max: float = 300.0
+    chunk_size: int = DEFAULT_CHUNK_SIZE
 
     @property
     def outbox_path(self) -> Path:
@@ -75,7 +84,20 @@ def load_settings(
         read_timeout=_number(env, ENV_READ_TIMEOUT, float, 60.0, low=0.1),
         retention_days=_number(env, ENV_RETENTION_DAYS, int, 30, low=0),
         idle_interval=_number(env, ENV_IDLE_INTERVAL, float, 30.0, low=0.0),
+        chunk_size=_chunk_size(env),
     )
+
+
+def _chunk_size(env: Mapping[str, str]) -> int:
+    """``JEMPUT_FIELD_CHUNK_SIZE`` in bytes, within 64 KiB..8 MiB."""
+    size = _number(env, ENV_CHUNK_SIZE, int, DEFAULT_CHUNK_SIZE, low=0)
+    if not MIN_CHUNK_SIZE <= size <= MAX_CHUNK_SIZE:
+        raise ConfigInvalid(
+            f"{ENV_CHUNK_SIZE}={size} di luar batas: ukuran potongan unggahan harus antara "
+            f"{MIN_CHUNK_SIZE} (64 KiB) dan {MAX_CHUNK_SIZE} (8 MiB) byte, mis. 524288 "
+            "(512 KiB)."
+        )
+    return size
 
 
 def _number(

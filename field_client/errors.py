@@ -124,3 +124,44 @@ class SyncBusy(FieldClientError):
     """Another sync is already running on the same home folder."""
 
     exit_code = EX_TEMPFAIL
+
+
+# -- uploads (tus) ---------------------------------------------------------------------------
+
+
+class UploadGone(FieldClientError):
+    """The server no longer knows this upload (404/410): create a new one."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class UploadOffsetMismatch(FieldClientError):
+    """A PATCH assumed another offset than the server holds (409); ask it with HEAD."""
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+class ChecksumMismatch(FieldClientError):
+    """The server got other bytes than were sent (460): one chunk, or the whole file."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        #: ``checksum_mismatch`` (a chunk; nothing appended) or ``blob_hash_mismatch`` (the
+        #: completed file hashed differently; the server discarded the upload).
+        self.code = code
+
+
+class UploadTooLarge(ServerRefused):
+    """The Jemput server refused a file as larger than its limit (413 ``upload_too_large``)."""
+
+
+class UploadLocationRefused(FieldClientError):
+    """The server named an upload address on another host; nothing is sent there."""
+
+
+class ServerStorageFull(NetworkUnavailable):
+    """The office server's disk is full (507): the upload stays resumable, try later."""

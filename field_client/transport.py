@@ -1,13 +1,15 @@
 """HTTP to the Jemput server: one ``requests.Session``, timeouts, retries, errors by meaning.
 
-Whatever goes wrong on the way (refused connection, timeout, cut body, 5xx, 408/429, an answer
-that is not the contract's shape, or an error that is not a Jemput problem+json, such as a
-hotspot login page) means "outcome unknown": :class:`NetworkUnavailable`. Nothing here ever
-turns an unclear answer into success, and only the Jemput server itself can refuse.
+Whatever goes wrong on the way (refused connection, timeout, cut body, 5xx, 408/423/429, an
+answer that is not the contract's shape, or an error that is not a Jemput problem+json, such as
+a hotspot login page) means "outcome unknown": :class:`NetworkUnavailable`
+(``field_client.http_errors``; uploads: ``field_client.tus``). Nothing here ever turns an
+unclear answer into success, and only the Jemput server itself can refuse.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 from importlib import metadata
@@ -16,27 +18,28 @@ from urllib.parse import urlsplit
 
 import requests
 from marshmallow import Schema, ValidationError
-from requests.adapters import HTTPAdapter
+from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.util.retry import Retry
 
+from field_client import tus
 from field_client.config import Settings
 from field_client.errors import (
     DeviceRevoked,
-    FieldClientError,
     NetworkUnavailable,
-    PayloadTooLarge,
     RegistrationRefused,
     ServerRefused,
+    UploadGone,
+    UploadLocationRefused,
     UsageInvalid,
 )
-from shared.protocol import API_PREFIX, PROBLEM_MEDIA_TYPE
+from field_client.http_errors import http_error, network_message
+from shared.protocol import API_PREFIX
 from shared.schemas import PullResponseSchema, PushResponseSchema, RegisterResponseSchema
 
 log = logging.getLogger(__name__)
 
 GZIP_THRESHOLD = 8 * 1024
-#: Statuses that mean "not now" whoever sends them (request timeout, too many requests).
-_TEMPORARY_STATUSES = frozenset({408, 429})
+UPLOADS_PATH = f"{API_PREFIX}/uploads"
 _UNKNOWN_FIELD = "Unknown field."
 _REGISTRATION_MESSAGES = {
     "registration_code_used": "Kode pendaftaran ini sudah dipakai. Minta kode baru ke kantor "
@@ -78,6 +81,7 @@ class Transport:
         *,
         retries: int = 2,
         backoff_factor: float = 0.25,
+        adapter: BaseAdapter | None = None,
     ) -> None:
         self.server_url = normalize_server_url(server_url)
         self._timeout = (settings.connect_timeout, settings.read_timeout)
@@ -98,9 +102,10 @@ class Transport:
             backoff_factor=backoff_factor,
             raise_on_status=False,
         )
-        adapter = HTTPAdapter(max_retries=retry)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        # ``adapter``: where requests go instead (tests pass an in-process server).
+        chosen = adapter or HTTPAdapter(max_retries=retry)
+        self._session.mount("http://", chosen)
+        self._session.mount("https://", chosen)
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -143,105 +148,103 @@ class Transport:
         response = self._send("GET", f"{API_PREFIX}/sync/pull", params=params)
         return _load(PullResponseSchema(), _json(response))
 
+    # -- uploads (tus 1.0.0) ------------------------------------------------------------------
+
+    def create_upload(
+        self, sha256: str, size: int, media_type: str, filename: str | None = None
+    ) -> tuple[str, int]:
+        """``POST /api/v1/uploads`` (tus creation): the upload's URL and the server's offset.
+
+        A server that already holds the file answers with offset == size: nothing to send.
+        """
+        values = {"sha256": sha256, "media_type": media_type}
+        if filename:
+            values["filename"] = filename
+        headers = {"Upload-Length": str(size), "Upload-Metadata": tus.encode_metadata(values)}
+        url = self.server_url + UPLOADS_PATH
+        response = self._tus("POST", url, headers, expect=201)
+        location = response.headers.get("Location")
+        if not location:
+            raise tus.not_contract("tanpa alamat unggahan (Location)")
+        offset = tus.required_offset(response.headers)
+        return self.upload_url(tus.resolve_location(url, location)), offset
+
+    def upload_offset(self, url: str) -> int:
+        """``HEAD`` an upload: how many of its bytes the server holds."""
+        response = self._tus("HEAD", self.upload_url(url), {}, expect=200)
+        return tus.required_offset(response.headers)
+
+    def upload_chunk(self, url: str, offset: int, data: bytes) -> int:
+        """``PATCH`` ``data`` at ``offset`` with its SHA-256; return the server's new offset."""
+        headers = {
+            "Upload-Offset": str(offset),
+            "Upload-Checksum": tus.chunk_checksum(data),
+            "Content-Type": tus.OFFSET_STREAM,
+        }
+        response = self._tus("PATCH", self.upload_url(url), headers, data=data, expect=204)
+        new_offset = tus.required_offset(response.headers)
+        if new_offset < offset:
+            raise tus.not_contract(f"dengan posisi mundur ({new_offset} < {offset})")
+        return new_offset
+
+    def terminate(self, url: str) -> None:
+        """``DELETE`` an upload and its partial bytes (an upload already gone is fine)."""
+        with contextlib.suppress(UploadGone):
+            self._tus("DELETE", self.upload_url(url), {}, expect=204)
+
+    def owns(self, url: str) -> bool:
+        """Whether ``url`` is on this transport's server (scheme, host and port)."""
+        return tus.same_origin(url, self.server_url)
+
+    def upload_url(self, url: str) -> str:
+        """``url`` if it is on this server; refuse to send the token or files anywhere else."""
+        if not self.owns(url):
+            host = urlsplit(url).netloc or url
+            raise UploadLocationRefused(
+                f"Server memberi alamat unggahan di host lain ({host}), bukan {self.server_url}. "
+                "Demi keamanan token dan data biometrik, tidak ada yang dikirim ke sana. Berkas "
+                "dan rekaman tetap di perangkat; laporkan ke petugas teknis (konfigurasi server "
+                "atau proxy)."
+            )
+        return url
+
+    def _tus(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        *,
+        expect: int,
+        data: bytes | None = None,
+    ) -> requests.Response:
+        try:
+            response = self._session.request(
+                method,
+                url,
+                headers=tus.TUS_HEADERS | headers,
+                data=data,
+                timeout=self._timeout,
+                allow_redirects=False,  # a redirect is a portal's doing, never the tus server's
+            )
+        except requests.RequestException as exc:
+            log.info("%s upload failed: %r", method, exc)
+            raise NetworkUnavailable(tus.network_message(self.server_url, exc)) from exc
+        if response.status_code >= 400:
+            raise tus.upload_error(response)
+        if response.status_code != expect:
+            raise tus.not_contract(f"dengan HTTP {response.status_code}, bukan {expect}")
+        return response
+
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         url = self.server_url + path
         try:
             response = self._session.request(method, url, timeout=self._timeout, **kwargs)
         except requests.RequestException as exc:
             log.info("%s %s failed: %r", method, url, exc)
-            raise NetworkUnavailable(_network_message(self.server_url, exc)) from exc
+            raise NetworkUnavailable(network_message(self.server_url, exc)) from exc
         if response.status_code >= 400:
-            raise _http_error(response)
+            raise http_error(response)
         return response
-
-
-def _network_message(server: str, exc: requests.RequestException) -> str:
-    if isinstance(exc, requests.Timeout):
-        what = "tidak menjawab tepat waktu"
-    elif isinstance(exc, requests.exceptions.SSLError):
-        what = "gagal diverifikasi (sertifikat HTTPS)"
-    elif isinstance(exc, requests.ConnectionError):
-        what = "tidak dapat dihubungi atau sambungan terputus"
-    else:
-        what = "gagal dihubungi"
-    return (
-        f"Server {server} {what}. Belum pasti apakah kiriman terakhir sampai; rekaman tetap "
-        "aman di antrean dan akan dikirim ulang nanti."
-    )
-
-
-def _http_error(response: requests.Response) -> FieldClientError:
-    """The error an HTTP status >= 400 means; only a Jemput problem+json can be a refusal."""
-    status = response.status_code
-    problem = jemput_problem(response)
-    if status >= 500:
-        who = "Server" if problem is not None else "Server atau perantaranya (proxy/gateway)"
-        return NetworkUnavailable(
-            f"{who} sedang bermasalah (HTTP {status}). Rekaman tetap aman di antrean; coba "
-            "lagi nanti."
-        )
-    code = problem.get("code") if problem is not None else None
-    if status == 413:
-        # Checked before the Jemput-or-not test on purpose: a reverse proxy's body limit answers
-        # 413 in HTML, and the sync engine must still halve the batch (and at one record keep
-        # it ready) instead of stopping the whole queue behind one large record.
-        who = "server" if problem is not None else "server atau proxy di depannya"
-        detail = _detail(problem, response)
-        return PayloadTooLarge(
-            f"Kiriman terlalu besar untuk batas ukuran {who} (HTTP 413): {detail}",
-            status=status,
-            code=code,
-            problem=problem or {},
-        )
-    if problem is None:
-        # A hotspot login page, a captive portal, a proxy asking for credentials, a web
-        # server at the wrong address: whoever answered, it was not the Jemput API, so its
-        # "no" says nothing about the device or the records.
-        return NetworkUnavailable(
-            f"Jaringan meminta login (hotspot/portal) atau server lain menjawab (HTTP {status}), "
-            "bukan server Jemput. Rekaman tetap aman di antrean; bila perlu login dulu ke "
-            "jaringan (buka peramban), lalu sinkron lagi."
-        )
-    if status in _TEMPORARY_STATUSES:
-        return NetworkUnavailable(
-            f"Server sedang sibuk (HTTP {status}). Rekaman tetap aman di antrean dan akan "
-            "dikirim ulang nanti."
-        )
-    if status == 401:
-        return DeviceRevoked(
-            "Server menolak perangkat ini (token tidak berlaku atau dicabut). Minta kode baru "
-            "ke kantor lalu daftar ulang: jemput-field register --force ... Rekaman tetap aman "
-            "di antrean."
-        )
-    return ServerRefused(
-        f"Server menolak permintaan (HTTP {status}): {_detail(problem, response)}",
-        status=status,
-        code=code,
-        problem=problem,
-    )
-
-
-def jemput_problem(response: requests.Response) -> dict[str, Any] | None:
-    """The body as a Jemput problem, or None when it is not one.
-
-    A Jemput problem is ``application/problem+json`` holding an object with a string ``code``
-    (every error of the Jemput server has one); anything else came from someone else.
-    """
-    media_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-    if media_type != PROBLEM_MEDIA_TYPE:
-        return None
-    try:
-        data = response.json()
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("code"), str) or not data["code"]:
-        return None
-    return data
-
-
-def _detail(problem: dict[str, Any] | None, response: requests.Response) -> str:
-    problem = problem or {}
-    return str(problem.get("detail") or problem.get("title") or response.reason or "")
 
 
 def _json(response: requests.Response) -> Any:

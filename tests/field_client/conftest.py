@@ -57,6 +57,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "JEMPUT_FIELD_READ_TIMEOUT",
         "JEMPUT_FIELD_RETENTION_DAYS",
         "JEMPUT_FIELD_IDLE_INTERVAL",
+        "JEMPUT_FIELD_CHUNK_SIZE",
     ):
         monkeypatch.delenv(name, raising=False)
 

@@ -1,16 +1,34 @@
-"""An in-memory stand-in for the server's transport, for sync engine tests without HTTP."""
+"""An in-memory stand-in for the server: push and pull answered in memory, and a minimal tus
+1.0.0 server (a WSGI app, reached in-process: no socket, no thread) for the file uploads, each
+with faults to inject."""
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
+import io
 import json
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+from werkzeug.wrappers import Request, Response
 
 from field_client.config import Settings
 from field_client.errors import FieldClientError, NetworkUnavailable, PayloadTooLarge
+from field_client.transport import Transport
 from shared.canonical import record_sha256
+from shared.vocab import MAX_ATTACHMENT_BYTES
+
+TUS = "1.0.0"
+UPLOADS = "/api/v1/uploads"
 
 
 @dataclass
@@ -32,10 +50,24 @@ class FakeServer:
     blobs: set[str] = field(default_factory=set)  # files it already holds (by SHA-256)
     pushes: int = 0
     pulls: list[int] = field(default_factory=list)
+    completed: set[str] = field(default_factory=set)  # records told complete (answer or feed)
+    tus: FakeTus = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tus = FakeTus(self)
 
     def transport(self, url: str, settings: Settings, token: str | None) -> FakeTransport:
         """A transport factory for ``FieldClient(transport_factory=...)``."""
-        return FakeTransport(self)
+        return FakeTransport(self, url, settings, token)
+
+    def blob_arrived(self, sha256: str) -> None:
+        """A file is whole: records now holding all of theirs become complete (feed entry)."""
+        self.blobs.add(sha256)
+        for record_id, record in self.stored.items():
+            hashes = {a["sha256"] for a in record["attachments"]}
+            if record_id not in self.completed and hashes <= self.blobs:
+                self.completed.add(record_id)
+                self.status_change(record_id, "complete")
 
     def push(self, body: bytes) -> dict[str, Any]:
         if self.error:
@@ -78,6 +110,8 @@ class FakeServer:
         state = "received" if missing else "complete"
         status = "duplicate" if record["id"] in self.stored else "accepted"
         self.stored.setdefault(record["id"], record)
+        if not missing:
+            self.completed.add(record["id"])
         return base | {"status": status, "state": state, "errors": None, "missing_blobs": missing}
 
     def pull(self, since: int, limit: int) -> dict[str, Any]:
@@ -105,23 +139,244 @@ class FakeServer:
         )
 
 
-class FakeTransport:
-    """The :class:`field_client.transport.Transport` surface the engine uses."""
+class FakeTransport(Transport):
+    """The real transport, but push and pull answered in memory and uploads by the fake tus app."""
 
-    def __init__(self, server: FakeServer) -> None:
+    def __init__(self, server: FakeServer, url: str, settings: Settings, token: str | None):
+        super().__init__(url, settings, token, adapter=WsgiAdapter(server.tus))
         self.server = server
-
-    def __enter__(self) -> FakeTransport:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        pass
 
     def push(self, body: bytes) -> dict[str, Any]:
         return self.server.push(body)
 
     def pull(self, since: int, limit: int) -> dict[str, Any]:
         return self.server.pull(since, limit)
+
+
+class CutConnection(Exception):
+    """Raised inside a fake app: the adapter turns it into a dropped connection."""
+
+
+class WsgiAdapter(BaseAdapter):
+    """A ``requests`` adapter that hands every request to a WSGI app in this process."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        super().__init__()
+        self.app = app
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        parts = urlsplit(request.url or "")
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        environ = EnvironBuilder(
+            method=request.method,
+            base_url=f"{parts.scheme}://{parts.netloc}",
+            path=parts.path,
+            query_string=parts.query,
+            headers=dict(request.headers),
+            data=body or b"",
+        ).get_environ()
+        try:
+            app_iter, status, headers = run_wsgi_app(self.app, environ, buffered=True)
+        except CutConnection as exc:
+            raise requests.ConnectionError("connection cut (fake)", request=request) from exc
+        response = requests.Response()
+        response.status_code = int(status.split(" ", 1)[0])
+        response.reason = status.split(" ", 1)[-1]
+        response.headers = CaseInsensitiveDict(dict(headers))
+        response.raw = io.BytesIO(b"".join(app_iter))
+        response.url, response.request = request.url or "", request
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class FakeUpload:
+    """One tus upload held by :class:`FakeTus`."""
+
+    id: str
+    owner: str  # the Authorization header that created it: a device sees only its own
+    sha256: str
+    size: int
+    media_type: str
+    data: bytearray = field(default_factory=bytearray)
+    finished: bool = False
+    state: str = "open"  # open | expired | failed | terminated
+
+    @property
+    def offset(self) -> int:
+        """Bytes held (all of them when the file was already on the server)."""
+        return self.size if self.finished else len(self.data)
+
+
+@dataclass
+class FakeTus:
+    """A minimal tus 1.0.0 server (WSGI) in front of ``server.blobs``, with faults to inject."""
+
+    server: FakeServer
+    uploads: dict[str, FakeUpload] = field(default_factory=dict)
+    max_size: int = MAX_ATTACHMENT_BYTES
+    location_base: str | None = None  # answer creations with a Location on this origin
+    relative_location: bool = False  # answer creations with a path only
+    #: (method, status, code): the next request with that method gets this problem instead.
+    fail_next: list[tuple[str, int, str]] = field(default_factory=list)
+    #: ``cut_when(n)``: PATCH number n (from 0) is cut mid-body (it has a checksum: nothing kept).
+    cut_when: Callable[[int], bool] | None = None
+    #: ``lose_ack_when(n)``: PATCH number n is stored, then the connection drops (answer lost).
+    lose_ack_when: Callable[[int], bool] | None = None
+    before_patch: Callable[[FakeUpload], None] | None = None  # meddle before a PATCH is checked
+    patches: list[tuple[str, int, int]] = field(default_factory=list)  # (id, offset, length)
+    received: int = 0  # PATCH body bytes that reached the server, cut ones included
+    creations: int = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self._answer(request)
+        response.headers["Tus-Resumable"] = TUS
+        return response(environ, start_response)
+
+    def sent_for(self, sha256: str) -> int:
+        """PATCH bytes received for uploads of one file (re-sent ones included)."""
+        ids = {u.id for u in self.uploads.values() if u.sha256 == sha256}
+        return sum(length for upload_id, _, length in self.patches if upload_id in ids)
+
+    def _answer(self, request: Request) -> Response:
+        if request.headers.get("Tus-Resumable") != TUS:
+            return problem(412, "tus_version_unsupported")
+        owner = request.headers.get("Authorization", "")
+        if not owner:
+            return problem(401, "unauthorized")
+        for index, (method, status, code) in enumerate(self.fail_next):
+            if method == request.method:
+                del self.fail_next[index]
+                return problem(status, code)
+        if request.method == "POST" and request.path == UPLOADS:
+            return self._create(request, owner)
+        upload, refusal = self._find(request, owner)
+        if upload is None:
+            return refusal or problem(404, "upload_not_found")
+        if request.method == "HEAD":
+            return Response(status=200, headers=_progress(upload) | {"Cache-Control": "no-store"})
+        if request.method == "PATCH":
+            return self._patch(request, upload)
+        if request.method == "DELETE":
+            upload.state, upload.data = "terminated", bytearray()
+            return Response(status=204)
+        return problem(405, "method_not_allowed")
+
+    def _create(self, request: Request, owner: str) -> Response:
+        size = int(request.headers.get("Upload-Length", "0"))
+        meta = _metadata(request.headers.get("Upload-Metadata", ""))
+        if size > self.max_size:
+            return problem(413, "upload_too_large")
+        if size < 1 or len(meta.get("sha256", "")) != 64 or not meta.get("media_type"):
+            return problem(400, "bad_upload_request")
+        self.creations += 1
+        upload = self._reusable(owner, meta["sha256"], size)
+        if upload is None:
+            held = meta["sha256"] in self.server.blobs
+            upload = FakeUpload(
+                secrets.token_urlsafe(8),
+                owner,
+                meta["sha256"],
+                size,
+                meta["media_type"],
+                finished=held,
+            )
+            self.uploads[upload.id] = upload
+        path = f"{UPLOADS}/{upload.id}"
+        base = self.location_base or request.host_url.rstrip("/")
+        location = path if self.relative_location else base + path
+        return Response(status=201, headers=_progress(upload) | {"Location": location})
+
+    def _reusable(self, owner: str, sha256: str, size: int) -> FakeUpload | None:
+        """An unfinished upload of the same file by the same device: answered again."""
+        for upload in self.uploads.values():
+            same = (upload.owner, upload.sha256, upload.size) == (owner, sha256, size)
+            if same and upload.state == "open" and not upload.finished:
+                return upload
+        return None
+
+    def _find(self, request: Request, owner: str) -> tuple[FakeUpload | None, Response | None]:
+        upload = self.uploads.get(request.path.rsplit("/", 1)[-1])
+        if upload is None or upload.owner != owner or upload.state == "terminated":
+            return None, problem(404, "upload_not_found")
+        if upload.state in ("expired", "failed"):
+            return None, problem(410, f"upload_{upload.state}")
+        return upload, None
+
+    def _patch(self, request: Request, upload: FakeUpload) -> Response:
+        data = request.get_data()
+        offset = int(request.headers.get("Upload-Offset", "-1"))
+        number = len(self.patches)
+        self.received += len(data)
+        self.patches.append((upload.id, offset, len(data)))
+        if self.cut_when and self.cut_when(number):
+            raise CutConnection
+        if request.mimetype != "application/offset+octet-stream":
+            return problem(415, "unsupported_media_type")
+        if request.headers.get("Upload-Checksum") != _checksum(data):
+            return problem(460, "checksum_mismatch")
+        if self.before_patch:
+            self.before_patch(upload)
+            if upload.state != "open":
+                return problem(410 if upload.state != "terminated" else 404, "upload_gone")
+        refusal = _append(upload, offset, data)
+        if refusal is not None:
+            return refusal
+        if upload.offset == upload.size:
+            if hashlib.sha256(upload.data).hexdigest() != upload.sha256:
+                upload.state, upload.data = "failed", bytearray()
+                return problem(460, "blob_hash_mismatch")
+            upload.finished = True
+            self.server.blob_arrived(upload.sha256)
+        if self.lose_ack_when and self.lose_ack_when(number):
+            raise CutConnection
+        return Response(status=204, headers=_progress(upload))
+
+
+def _append(upload: FakeUpload, offset: int, data: bytes) -> Response | None:
+    """Append at ``offset`` (a re-send of bytes already held is fine); a problem, or None."""
+    held = upload.offset
+    if offset < 0 or offset > held or upload.finished:
+        answer = problem(409, "upload_offset_mismatch")
+        answer.headers["Upload-Offset"] = str(held)
+        return answer
+    if offset + len(data) > upload.size:
+        return problem(413, "upload_too_large")
+    overlap = bytes(upload.data[offset : offset + len(data)])
+    if overlap != data[: len(overlap)]:
+        answer = problem(409, "upload_offset_mismatch")
+        answer.headers["Upload-Offset"] = str(held)
+        return answer
+    upload.data.extend(data[len(overlap) :])
+    return None
+
+
+def problem(status: int, code: str) -> Response:
+    """A Jemput problem+json answer."""
+    body = {
+        "type": f"urn:jemput:problem:{code}",
+        "title": code,
+        "status": status,
+        "detail": f"{code} (fake)",
+        "code": code,
+    }
+    return Response(json.dumps(body), status=status, mimetype="application/problem+json")
+
+
+def _progress(upload: FakeUpload) -> dict[str, str]:
+    return {"Upload-Offset": str(upload.offset), "Upload-Length": str(upload.size)}
+
+
+def _metadata(header: str) -> dict[str, str]:
+    pairs = (item.strip().partition(" ") for item in header.split(",") if item.strip())
+    return {key: base64.b64decode(value).decode() for key, _, value in pairs}
+
+
+def _checksum(data: bytes) -> str:
+    return "sha256 " + base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 def gunzip_if_needed(data: bytes) -> bytes:
