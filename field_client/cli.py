@@ -3,7 +3,10 @@
 Exit codes: 0 done, 1 error, 2 wrong usage, 75 (EX_TEMPFAIL) work remains and running again
 later may help: the network failed or someone else answered (a hotspot login page), another sync
 was running or the outbox was locked, or records were kept in the queue without the server's
-final answer (too large for a size limit, damaged on the way).
+final answer (too large for a size limit, damaged on the way), or files are still waiting for
+upload. `sync` exits 1 when biometric files could not be uploaded and need a person (missing or
+changed on disk, refused by the server): running again alone will not help, although every sync
+checks them again; `status` and `records` say why. Their records stay `sent`, nothing is lost.
 """
 
 from __future__ import annotations
@@ -233,33 +236,66 @@ def _status(client: FieldClient, args: argparse.Namespace) -> int:
         _out(f"Masalah sinkron terakhir: {info['last_sync_error']}")
     if info["gaps"]:
         _out(f"Seq yang belum diterima server: {_ranges(info['gaps'])}")
+    files = info["files"]
+    if files["waiting"] or files["failed"]:
+        _out(
+            f"Berkas biometrik belum di server: {files['waiting']} menunggu unggah, "
+            f"{files['failed']} gagal ({_bytes(files['bytes_left'])} tersisa)"
+        )
+    for item in info["failed_files"]:
+        _out(f"  gagal seq {item['seq']} {item['role']}: {item['message']}")
     return EX_OK
 
 
 def _sync(client: FieldClient, args: argparse.Namespace) -> int:
     bar = _ProgressBar()
+    # One bar over the bytes of every file to upload (records have their own bar above).
+    byte_bar = _ProgressBar(unit="B", desc="Mengunggah berkas", unit_scale=True)
     try:
-        report = client.sync(progress=bar)
+        report = client.sync(progress=bar, upload_progress=byte_bar)
     except NetworkUnavailable as exc:
         bar.close()
+        byte_bar.close()
         if exc.report is not None:
             _print_report(exc.report)
         _err(f"Gagal: {exc.message}")
-        _err(f"{client.status()['ready']} rekaman masih menunggu di antrean; jalankan sync lagi.")
+        info = client.status()
+        _err(f"{_left(info['ready'], info['files']['waiting'])}; jalankan sync lagi.")
         return EX_TEMPFAIL
     bar.close()
+    byte_bar.close()
     _print_report(report)
     if report.pull_error:
         _err(f"Peringatan: status dari server belum diambil: {report.pull_error}")
+    return _sync_exit(report)
+
+
+def _sync_exit(report: SyncReport) -> int:
+    """0 when all went; 1 when files need a person; else 75 (try again later)."""
     if report.done:
         return EX_OK
     for item in report.held_back:
         _err(f"Perhatian seq {item['seq']} ({item['id']}): {item['message']}")
+    if report.files_failed:
+        _err(
+            f"{len(report.files_failed)} berkas biometrik tidak dapat diunggah dan perlu "
+            "diperiksa (alasannya di atas; juga: jemput-field status). Rekamannya tetap "
+            "tersimpan dan tidak ada yang dihapus."
+        )
+        return EX_ERROR
     _err(
-        f"{report.remaining} rekaman masih menunggu di antrean (tidak ada yang hilang atau "
-        "ditolak karenanya); jalankan sync lagi nanti."
+        f"{_left(report.remaining, report.files_waiting)} (tidak ada yang hilang atau ditolak "
+        "karenanya); jalankan sync lagi nanti."
     )
     return EX_TEMPFAIL
+
+
+def _left(ready: int, files: int) -> str:
+    """What still waits on the device, for the closing line of ``sync``."""
+    text = f"{ready} rekaman masih menunggu di antrean"
+    if files:
+        text += f", {files} berkas biometrik menunggu unggah (dilanjutkan dari posisi terakhir)"
+    return text
 
 
 def _watch(client: FieldClient, args: argparse.Namespace) -> int:
@@ -271,9 +307,11 @@ def _watch(client: FieldClient, args: argparse.Namespace) -> int:
         if report is not None:
             then = "" if problem else f"; lagi dalam {delay:.0f} detik"
             held = f", tertahan {len(report.held_back)}" if report.held_back else ""
+            files = f", berkas terunggah {report.files_uploaded}" if report.files_uploaded else ""
+            failed = f", berkas gagal {len(report.files_failed)}" if report.files_failed else ""
             _out(
-                f"[{now}] terkirim {report.pushed}, ditolak {report.rejected}{held}, status baru "
-                f"{report.pulled}, sisa {report.remaining}{then}."
+                f"[{now}] terkirim {report.pushed}, ditolak {report.rejected}{held}{files}"
+                f"{failed}, status baru {report.pulled}, sisa {report.remaining}{then}."
             )
             for item in report.held_back:
                 _err(f"[{now}] tertahan seq {item['seq']}: {item['message']}")
@@ -297,7 +335,9 @@ def _records(client: FieldClient, args: argparse.Namespace) -> int:
         who = "(sudah dibersihkan)" if row["purged"] else f"{row['nik']} {row['nama']}"
         reason = f" - {row['error_message']}" if row["error_message"] else ""
         label = STATE_LABELS.get(row["state"], row["state"])
-        _out(f"{row['seq']:>6}  {label:<26} {who}  {row['id']}{reason}")
+        _out(f"{row['seq']:>6}  {label:<26} {who}  {row['id']}{_files_note(row)}{reason}")
+        for problem in row["file_problems"]:
+            _out(f"        berkas {problem['role']} gagal: {problem['message']}")
     _out(f"{len(rows)} rekaman.")
     return EX_OK
 
@@ -318,14 +358,15 @@ def _purge(client: FieldClient, args: argparse.Namespace) -> int:
 class _ProgressBar:
     """A tqdm bar on stderr, shown only on a terminal (``disable=None``)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, unit: str = "rekaman", desc: str = "Mengirim", unit_scale: bool = False
+    ) -> None:
         self._bar: tqdm[Any] | None = None
+        self._style = {"unit": unit, "desc": desc, "unit_scale": unit_scale}
 
     def __call__(self, done: int, total: int) -> None:
         if self._bar is None:
-            self._bar = tqdm(
-                total=total, disable=None, file=sys.stderr, unit="rekaman", desc="Mengirim"
-            )
+            self._bar = tqdm(total=total, disable=None, file=sys.stderr, **self._style)
         self._bar.total = total
         self._bar.update(done - self._bar.n)
 
@@ -360,8 +401,18 @@ def _print_report(report: SyncReport) -> None:
         _out(f"Tertahan di antrean (tidak ditolak, dicoba lagi nanti): {len(report.held_back)}.")
     if report.pulled:
         _out(f"Status baru dari server: {report.pulled}.")
+    if report.files_uploaded or report.bytes_uploaded:
+        _out(
+            f"Berkas biometrik di server: {report.files_uploaded} "
+            f"({_bytes(report.bytes_uploaded)} diunggah)."
+        )
+    for item in report.files_failed:
+        _out(f"  berkas gagal seq {item['seq']} {item['role']}: {item['message']}")
     if report.waiting_for_files:
-        _out(f"Menunggu unggahan berkas biometrik: {report.waiting_for_files} rekaman.")
+        _out(
+            f"Menunggu berkas biometrik lengkap di server: {report.waiting_for_files} rekaman "
+            f"({report.files_waiting} berkas belum terunggah)."
+        )
     if report.gaps:
         _out(f"Seq yang belum diterima server: {_ranges(report.gaps)}")
     _out(f"Sisa di antrean: {report.remaining}.")
@@ -386,6 +437,24 @@ def _unique(pairs: list[tuple[str, str]], option: str) -> dict[str, str]:
             raise UsageInvalid(f"Peran '{key}' disebut dua kali di {option}.")
         found[key] = value
     return found
+
+
+def _files_note(row: dict[str, Any]) -> str:
+    """``berkas 10/14`` for a record waiting for its files, else nothing."""
+    if row["state"] != "sent" or not row["files"]:
+        return ""
+    failed = f", {row['files_failed']} gagal" if row["files_failed"] else ""
+    return f"  berkas {row['files_uploaded']}/{row['files']} terunggah{failed}"
+
+
+def _bytes(count: int) -> str:
+    """A byte count for people: 512 B, 20.5 KB, 3.2 MB."""
+    size = float(count)
+    for unit in ("B", "KB", "MB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
 
 
 def _ranges(gaps: list[list[int]]) -> str:

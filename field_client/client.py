@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from field_client import blobs, capture, importer, records, retention
+from field_client import blobs, capture, importer, records, retention, upload_rows
 from field_client.config import Settings, load_settings
 from field_client.errors import AlreadyRegistered, NotRegistered, UsageInvalid
 from field_client.outbox import Outbox, open_outbox
 from field_client.sync import ProgressCallback, SyncEngine, SyncReport
 from field_client.transport import Transport, normalize_server_url
+from field_client.uploads import ByteProgress
 from field_client.watch import Backoff, CycleCallback, WatchSummary, watch
 from shared.protocol import PROTOCOL_VERSION
 
@@ -179,6 +180,9 @@ class FieldClient:
             "gaps": json.loads(meta.get("gaps") or "[]"),
             "pull_cursor": int(meta.get("pull_cursor", "0")),
             "default_operator": self.default_operator,
+            # Files the server still lacks: {waiting, failed, bytes_left}, and why some failed.
+            "files": upload_rows.summary(self.outbox),
+            "failed_files": upload_rows.failed_files(self.outbox),
         }
 
     def records(self, state: str | None = None) -> list[dict[str, Any]]:
@@ -187,17 +191,25 @@ class FieldClient:
             raise UsageInvalid(
                 f"Status '{state}' tidak dikenal. Pilihan: {', '.join(records.CLIENT_STATES)}."
             )
-        return records.listing(self.outbox, state)
+        rows = records.listing(self.outbox, state)
+        problems = upload_rows.problems_by_record(self.outbox)
+        for row in rows:
+            row["file_problems"] = problems.get(row["id"], [])
+        return rows
 
     # -- sync -------------------------------------------------------------------------------
 
-    def sync(self, progress: ProgressCallback | None = None) -> SyncReport:
-        """Push what is ready, then pull status changes; see :class:`SyncEngine`."""
+    def sync(
+        self,
+        progress: ProgressCallback | None = None,
+        upload_progress: ByteProgress | None = None,
+    ) -> SyncReport:
+        """Push what is ready, upload the files the server lacks, pull status changes."""
         meta = self.outbox.meta()
         if not meta.get("token") or not meta.get("server_url"):
             raise NotRegistered()
         with self._transport_factory(meta["server_url"], self.settings, meta["token"]) as link:
-            return SyncEngine(self.outbox, link, self.settings).run_once(progress)
+            return SyncEngine(self.outbox, link, self.settings).run_once(progress, upload_progress)
 
     def watch(
         self,

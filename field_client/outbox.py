@@ -71,6 +71,29 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX file_sha256 ON file (sha256)",
         "INSERT INTO meta (key, value) VALUES ('next_seq', '1'), ('pull_cursor', '0')",
     ),
+    (
+        # One row per file (by content) the server still needs or has confirmed: the tus upload
+        # URL and the offset acknowledged by the server, so a restarted client resumes there.
+        """CREATE TABLE upload (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL CHECK (size > 0),
+            media_type TEXT NOT NULL,
+            url TEXT,
+            offset INTEGER NOT NULL DEFAULT 0 CHECK (offset >= 0 AND offset <= size),
+            state TEXT NOT NULL CHECK (state IN ('needed', 'done', 'failed')),
+            error_code TEXT,
+            error_message TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX upload_state ON upload (state)",
+        # Records a version-1 client left `sent` (server has them, files never uploaded): their
+        # files are needed, or those records would wait forever.
+        """INSERT OR IGNORE INTO upload (sha256, size, media_type, state, updated_at)
+           SELECT f.sha256, MAX(f.size), MAX(f.media_type), 'needed',
+                  strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+           FROM file f JOIN record r ON r.id = f.record_id
+           WHERE r.state = 'sent' GROUP BY f.sha256""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

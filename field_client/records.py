@@ -21,7 +21,13 @@ PROBLEM_STATES = frozenset({ClientState.REJECTED, ClientState.NEEDS_FIX})
 _LISTING = """
     SELECT r.id, r.seq, r.state, r.nik, r.nama, r.operator, r.captured_at, r.created_at,
            r.sent_at, r.server_state, r.error_code, r.error_message, r.purged_at,
-           (SELECT count(*) FROM file f WHERE f.record_id = r.id) AS files
+           (SELECT count(*) FROM file f WHERE f.record_id = r.id) AS files,
+           (SELECT count(*) FROM file f JOIN upload u ON u.sha256 = f.sha256
+            WHERE f.record_id = r.id AND u.state = 'done') AS files_uploaded,
+           (SELECT count(*) FROM file f JOIN upload u ON u.sha256 = f.sha256
+            WHERE f.record_id = r.id AND u.state = 'needed') AS files_waiting,
+           (SELECT count(*) FROM file f JOIN upload u ON u.sha256 = f.sha256
+            WHERE f.record_id = r.id AND u.state = 'failed') AS files_failed
     FROM record r
 """
 

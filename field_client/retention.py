@@ -55,6 +55,8 @@ def purge(
             (stamp, stamp, *params),
         )
         purged = cursor.rowcount
+        # Upload rows of files no record names any more (only hashes, but nothing to keep).
+        outbox.execute("DELETE FROM upload WHERE sha256 NOT IN (SELECT sha256 FROM file)")
     # Files go after the commit: a crash in between leaves an orphan file, never a record
     # that names a missing file.
     deleted = _delete_unused(outbox, files_dir, shas)
@@ -63,6 +65,7 @@ def purge(
 
 
 def _delete_unused(outbox: Outbox, files_dir: Path, sha256s: list[str]) -> int:
+    """Delete the files no record names any more (one an unpurged record shares stays)."""
     deleted = 0
     for sha256 in sha256s:
         if outbox.scalar("SELECT 1 FROM file WHERE sha256 = ? LIMIT 1", (sha256,)) is None:

@@ -1,9 +1,13 @@
-"""The sync engine: push the outbox in seq order, then pull status changes, exactly once.
+"""The sync engine: push the outbox in seq order, upload the files the server lacks, then pull
+status changes, exactly once.
 
 A record leaves ``ready`` only on the server's explicit per-record answer, and every batch's
-answer is applied in one outbox transaction. Anything unclear (timeout, cut connection, 5xx,
-malformed answer) stops the run with everything kept, to be sent again later: the server
-stores a record once however often it arrives.
+answer is applied in one outbox transaction, together with the files the server says it still
+lacks (``missing_blobs``: upload rows ``needed``). Those are sent by :mod:`field_client.uploads`
+(tus, resumable). A record stays ``sent`` until the server says ``complete`` (pull feed, or a
+push answer without missing files). Anything unclear (timeout, cut connection, 5xx, malformed
+answer) stops the run with everything kept, to be sent again later: the server stores a record
+and a file once however often they arrive.
 
 Two answers look final but are not, and keep the record ``ready`` with a note (``held_back``):
 a 413 for a record sent alone (a server or proxy size limit said it, not a verdict on the
@@ -23,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from field_client import records
+from field_client import records, upload_rows
 from field_client.config import Settings
 from field_client.errors import (
     FieldClientError,
@@ -35,6 +39,7 @@ from field_client.errors import (
 from field_client.outbox import Outbox
 from field_client.records import PendingRecord
 from field_client.transport import Transport
+from field_client.uploads import ByteProgress, Uploader, UploadTally
 from shared.canonical import HASH_KEY, record_sha256
 from shared.protocol import (
     CLIENT_STATE_FOR_SERVER_STATE,
@@ -52,6 +57,7 @@ ProgressCallback = Callable[[int, int], None]
 TOO_LARGE = "too_large"  # noted on a record still ready: a 413 even when sent alone
 HASH_MISMATCH = RecordError.HASH_MISMATCH.value
 _MAX_PULL_PAGES = 10_000  # a server that always says "more" must not keep us here forever
+_CONFIRMED = tuple(state.value for state in records.CONFIRMED_COMPLETE)
 
 
 @dataclass
@@ -73,11 +79,17 @@ class SyncReport:
     #: hash_mismatch while the stored body is intact. They go again on the next run.
     held_back: list[dict[str, Any]] = field(default_factory=list)
     pull_error: str | None = None  # status changes could not be fetched (push went fine)
+    files_uploaded: int = 0  # files the server holds now thanks to this run (or already had)
+    bytes_uploaded: int = 0  # file bytes the server acknowledged this run
+    #: Files that could not be sent and need a person ({sha256, seq, role, code, message}):
+    #: missing or changed on disk, too large, refused. Their records stay ``sent``.
+    files_failed: list[dict[str, Any]] = field(default_factory=list)
+    files_waiting: int = 0  # files the server still lacks after the run (not failed)
 
     @property
     def done(self) -> bool:
-        """True when nothing is left to send."""
-        return self.remaining == 0
+        """True when nothing is left to send: no record ready, no file waiting or failed."""
+        return self.remaining == 0 and self.files_waiting == 0 and not self.files_failed
 
     def as_dict(self) -> dict[str, Any]:
         """The report as plain JSON-able data."""
@@ -105,19 +117,24 @@ def sync_lock(path: Path) -> Iterator[None]:
 
 
 class SyncEngine:
-    """Push, then pull, for one outbox and one server connection."""
+    """Push, upload, then pull, for one outbox and one server connection."""
 
     def __init__(self, outbox: Outbox, transport: Transport, settings: Settings) -> None:
         self.outbox = outbox
         self.transport = transport
         self.settings = settings
 
-    def run_once(self, progress: ProgressCallback | None = None) -> SyncReport:
-        """One full sync; raise :class:`NetworkUnavailable` (with ``.report``) if push failed."""
+    def run_once(
+        self,
+        progress: ProgressCallback | None = None,
+        upload_progress: ByteProgress | None = None,
+    ) -> SyncReport:
+        """One full sync; raise :class:`NetworkUnavailable` (with ``.report``) if the link fails."""
         report = SyncReport()
         with sync_lock(self.settings.lock_path):
             try:
                 self._push_all(report, progress)
+                self._upload_all(report, upload_progress)
                 try:
                     self._pull_all(report)
                 except NetworkUnavailable as exc:  # everything was sent: only a warning
@@ -197,6 +214,7 @@ class SyncEngine:
         # "duplicate" means the server already stored exactly this record: same as accepted.
         state = _state_after_push(result)
         records.mark_answered(self.outbox, pending.id, state, server_state, now)
+        upload_rows.mark_needed(self.outbox, pending.id, result.get("missing_blobs") or (), now)
         if result["status"] == PushStatus.DUPLICATE:
             report.duplicate += 1
         else:
@@ -246,6 +264,17 @@ class SyncEngine:
         """Whether the stored body still hashes to its own and to the noted ``record_sha256``."""
         return body_intact(pending.body, records.stored_sha256(self.outbox, pending.id))
 
+    # -- upload -----------------------------------------------------------------------------
+
+    def _upload_all(self, report: SyncReport, progress: ByteProgress | None) -> None:
+        tally = UploadTally()
+        try:
+            Uploader(self.outbox, self.transport, self.settings, progress).run(tally)
+        finally:  # also when the link failed: what did go is reported
+            report.files_uploaded = tally.uploaded
+            report.bytes_uploaded = tally.bytes_sent
+            report.files_failed = tally.failed
+
     # -- pull -------------------------------------------------------------------------------
 
     def _pull_all(self, report: SyncReport) -> None:
@@ -258,6 +287,8 @@ class SyncEngine:
             with self.outbox.atomic():
                 for change in page["changes"]:
                     report.pulled += int(self._apply_change(change, now))
+                # Complete on the server means it holds every file: nothing left to upload.
+                upload_rows.settle_confirmed(self.outbox, _CONFIRMED, now)
                 self.outbox.set_meta("pull_cursor", page["cursor"])
             if not page["more"] or page["cursor"] == cursor:
                 return
@@ -283,6 +314,7 @@ class SyncEngine:
         try:
             report.remaining = records.count_state(self.outbox, ClientState.READY)
             report.waiting_for_files = records.count_state(self.outbox, ClientState.SENT)
+            report.files_waiting = upload_rows.summary(self.outbox)["waiting"]
             with self.outbox.atomic():
                 if error is None:
                     self.outbox.set_meta("last_sync_at", records.utc_now())

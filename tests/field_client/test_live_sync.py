@@ -90,9 +90,10 @@ def test_sync_pushes_everything_and_the_queue_empties(
     assert sorted(live_server.enrollment_ids()) == sorted([*ids, with_photo.id])
     found = states(registered.settings.outbox_path)
     assert "ready" not in found
-    # Every record names its files; until the client uploads them (tus, issue 3 item 4) the
-    # server waits for them, so every record is "sent", none "complete" yet.
-    assert found == {"sent": 8}
+    # Every record names its files: the same sync uploaded them (tus), so every record is
+    # complete on the server and the pull said so.
+    assert found == {"complete": 8}
+    assert (report.files_uploaded, report.files_waiting) == (15, 0)  # one scan set + a photo
     assert report.pulled >= 8 and registered.status()["pull_cursor"] > 0
 
 
@@ -108,7 +109,7 @@ def test_replay_after_a_lost_answer_is_stored_once(
     report = registered.sync()
     assert (report.duplicate, report.accepted, report.rejected, report.remaining) == (5, 0, 0, 0)
     assert len(live_server.enrollment_ids()) == 5
-    assert states(registered.settings.outbox_path) == {"sent": 5}  # files still to upload
+    assert states(registered.settings.outbox_path) == {"complete": 5}  # files already there
 
 
 def test_server_rejection_is_kept_with_its_reason_and_the_rest_go(
@@ -183,7 +184,7 @@ def test_cli_sync_prints_a_summary(
     assert "Sisa di antrean: 0." in out
     assert cli.main(["--home", str(home), "status", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["counts"]["sent"] == 1 and info["counts"]["rejected"] == 1  # files to upload
+    assert info["counts"]["complete"] == 1 and info["counts"]["rejected"] == 1  # files went
 
 
 def test_second_registration_needs_force_and_keeps_the_seq(
@@ -244,12 +245,12 @@ def test_damage_on_the_way_keeps_the_record_ready_until_it_arrives_whole(
         report = damaged_link.sync()
     assert (report.accepted, report.rejected, report.remaining) == (2, 0, 1)
     assert [(h["id"], h["code"]) for h in report.held_back] == [(ids[1], "hash_mismatch")]
-    assert states(registered.settings.outbox_path) == {"sent": 2, "ready": 1}  # files to upload
+    assert states(registered.settings.outbox_path) == {"complete": 2, "ready": 1}
     assert sorted(live_server.enrollment_ids()) == sorted([ids[0], ids[2]])
     report = registered.sync()  # the plain transport: the bytes arrive whole this time
     assert (report.accepted, report.held_back, report.done) == (1, [], True)
     assert sorted(live_server.enrollment_ids()) == sorted(ids)
-    assert states(registered.settings.outbox_path) == {"sent": 3}
+    assert states(registered.settings.outbox_path) == {"complete": 3}
 
 
 def test_a_body_damaged_on_the_device_is_rejected_with_a_clear_reason(

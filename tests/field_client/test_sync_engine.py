@@ -182,8 +182,8 @@ def test_a_record_too_large_alone_stays_ready_and_the_rest_go(
     report = client.sync()
     assert (report.accepted, report.held_back, report.done) == (1, [], True)
     assert big in server.stored
-    [row] = [r for r in client.records() if r["id"] == big]
-    assert (row["state"], row["error_code"], row["error_message"]) == ("sent", None, None)
+    [row] = [r for r in client.records() if r["id"] == big]  # its files went too: complete
+    assert (row["state"], row["error_code"], row["error_message"]) == ("complete", None, None)
     assert client.status()["last_sync_error"] is None
 
 
@@ -256,14 +256,17 @@ def test_records_with_files_stay_sent_until_complete(
 ) -> None:
     new_photo = {"photo": write_file(tmp_path / "p.jpg")}  # the server does not hold it yet
     saved = client.enroll(person(1), "op.a", files={**scans(client), **new_photo})
-    report = client.sync()
-    assert report.done and report.waiting_for_files == 1
+    server.tus.fail_next = [("POST", 507, "storage_full")]  # the office disk is full for now
+    with pytest.raises(NetworkUnavailable) as caught:
+        client.sync()
+    report = caught.value.report
+    assert report is not None and (report.waiting_for_files, report.files_waiting) == (1, 1)
     [row] = client.records()
     assert (row["state"], row["server_state"]) == ("sent", "received")
-    server.status_change(saved.id, "complete")
+    report = client.sync()  # the photo goes up; the server says complete in the same run
+    assert (report.files_uploaded, report.pulled, report.done) == (1, 1, True)
     server.status_change(saved.id, "received")  # late and stale: must not move it back
-    report = client.sync()
-    assert report.pulled == 1
+    client.sync()
     assert client.records()[0]["state"] == "complete"
 
 
