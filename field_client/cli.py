@@ -409,10 +409,9 @@ def _print_report(report: SyncReport) -> None:
     for item in report.files_failed:
         _out(f"  berkas gagal seq {item['seq']} {item['role']}: {item['message']}")
     if report.waiting_for_files:
-        _out(
-            f"Menunggu berkas biometrik lengkap di server: {report.waiting_for_files} rekaman "
-            f"({report.files_waiting} berkas belum terunggah)."
-        )
+        waiting = report.files_waiting
+        files = f" ({waiting} berkas belum terunggah)" if waiting else ""
+        _out(f"Menunggu berkas lengkap di server: {report.waiting_for_files} rekaman{files}.")
     if report.gaps:
         _out(f"Seq yang belum diterima server: {_ranges(report.gaps)}")
     _out(f"Sisa di antrean: {report.remaining}.")

@@ -35,6 +35,7 @@ from field_client.errors import (
 from field_client.outbox import Outbox
 from field_client.transport import Transport
 from field_client.upload_rows import UploadRow
+from shared.biometrics import label
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ class _Meter:
         self.total = sum(row.size - row.offset for row in rows)
         self.done = 0
         self._progress = progress
-        self._show()
+        if rows:  # no bar at all when there is nothing to upload
+            self._show()
 
     def at(self, sha256: str, position: int) -> None:
         """The server now holds ``position`` bytes of the file (a step back grows the total)."""
@@ -210,7 +212,7 @@ class Uploader:
             self._fail(row, problem.code, problem.message, tally, meter)
             return
         message = (
-            f"Server menerima berkas {row.role} (seq {row.seq}) tidak utuh: sidik SHA-256 seluruh "
+            f"Server menerima berkas {_what(row)} tidak utuh: sidik SHA-256 seluruh "
             "berkas tidak cocok (HTTP 460), padahal salinan di perangkat masih utuh. "
         )
         if row.error_code == BLOB_HASH_MISMATCH:  # the second time in a row: not chance
@@ -273,7 +275,7 @@ def verify_local(home: Path, row: UploadRow) -> None:
 
 def refusal_message(row: UploadRow, exc: ServerRefused) -> str:
     """The operator's sentence for a file the server (or a proxy) would not take."""
-    where = f"Berkas {row.role} (seq {row.seq})"
+    where = f"Berkas {_what(row)}"
     kept = "Rekaman dan berkasnya tetap di perangkat; sinkron berikutnya mencoba lagi."
     if isinstance(exc, UploadTooLarge):
         return f"{where} ditolak server karena terlalu besar: {exc.message}. {kept}"
@@ -323,6 +325,11 @@ def _read_chunk(stream: IO[bytes], row: UploadRow, offset: int, chunk_size: int)
     return data
 
 
+def _what(row: UploadRow) -> str:
+    """``foto wajah (photo, seq 12)``: the file as the operator knows it, no personal data."""
+    return f"{label(row.role)} ({row.role}, seq {row.seq})"
+
+
 _KEPT = (
     "Berkas TIDAK diunggah; rekaman tetap tersimpan (terkirim, menunggu berkas) dan tidak ada "
     "yang dihapus."
@@ -331,7 +338,7 @@ _KEPT = (
 
 def _missing(row: UploadRow, path: Path) -> str:
     return (
-        f"Berkas {row.role} (seq {row.seq}) tidak ada lagi di perangkat ({path}). {_KEPT} "
+        f"Berkas {_what(row)} tidak ada lagi di perangkat ({path}). {_KEPT} "
         "Kembalikan berkas itu ke tempatnya lalu sinkron lagi, atau rekam ulang penduduk ini "
         "dengan --supersedes."
     )
@@ -339,7 +346,7 @@ def _missing(row: UploadRow, path: Path) -> str:
 
 def _changed(row: UploadRow, path: Path) -> str:
     return (
-        f"Berkas {row.role} (seq {row.seq}) di perangkat sudah berubah atau rusak ({path}): "
+        f"Berkas {_what(row)} di perangkat sudah berubah atau rusak ({path}): "
         "isinya tidak lagi cocok dengan sidik SHA-256 saat direkam. "
         f"{_KEPT} Kembalikan berkas aslinya lalu sinkron lagi, atau rekam ulang penduduk ini "
         "dengan --supersedes; periksa juga disk perangkat."
@@ -348,14 +355,14 @@ def _changed(row: UploadRow, path: Path) -> str:
 
 def _unreadable(row: UploadRow, path: Path, exc: OSError) -> str:
     return (
-        f"Berkas {row.role} (seq {row.seq}) tidak dapat dibaca ({path}: {exc.strerror}). {_KEPT} "
+        f"Berkas {_what(row)} tidak dapat dibaca ({path}: {exc.strerror}). {_KEPT} "
         "Periksa izin berkas dan disk, lalu sinkron lagi."
     )
 
 
 def _stalled(row: UploadRow) -> str:
     return (
-        f"Unggahan berkas {row.role} (seq {row.seq}) tidak maju setelah {MAX_STALLS} percobaan "
+        f"Unggahan berkas {_what(row)} tidak maju setelah {MAX_STALLS} percobaan "
         "(checksum tidak cocok atau posisi berbeda dengan server): sambungan kemungkinan "
         "merusak data. Bagian yang sudah diterima server tetap tersimpan; sinkron berikutnya "
         "melanjutkan dari sana. Berkas dan rekaman tetap aman di perangkat."
@@ -364,6 +371,6 @@ def _stalled(row: UploadRow) -> str:
 
 def _vanishing(row: UploadRow) -> str:
     return (
-        f"Unggahan berkas {row.role} (seq {row.seq}) hilang dari server dua kali selagi dikirim. "
+        f"Unggahan berkas {_what(row)} hilang dari server dua kali selagi dikirim. "
         "Berkas dan rekaman tetap aman di perangkat; dicoba lagi pada sinkron berikutnya."
     )
