@@ -163,5 +163,9 @@ class UploadLocationRefused(FieldClientError):
     """The server named an upload address on another host; nothing is sent there."""
 
 
+class UploadBusy(NetworkUnavailable):
+    """Another request is writing the same upload right now (423): wait a moment, then HEAD."""
+
+
 class ServerStorageFull(NetworkUnavailable):
     """The office server's disk is full (507): the upload stays resumable, try later."""

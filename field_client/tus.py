@@ -15,6 +15,7 @@ from field_client.errors import (
     FieldClientError,
     NetworkUnavailable,
     ServerStorageFull,
+    UploadBusy,
     UploadGone,
     UploadOffsetMismatch,
     UploadTooLarge,
@@ -104,6 +105,11 @@ def upload_error(response: requests.Response) -> FieldClientError:
             status=status,
             code=code,
             problem=problem or {},
+        )
+    if status == 423:  # another process of this device (a copied home folder, say) is writing
+        return UploadBusy(
+            f"Unggahan yang sama sedang ditulis permintaan lain (HTTP 423): {why}. Berkas dan "
+            "rekaman tetap aman di perangkat; dilanjutkan dari posisi terakhir."
         )
     if status == 507:
         return ServerStorageFull(_STORAGE_FULL)

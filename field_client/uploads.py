@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,7 @@ from field_client.errors import (
     NetworkUnavailable,
     PayloadTooLarge,
     ServerRefused,
+    UploadBusy,
     UploadGone,
     UploadLocationRefused,
     UploadOffsetMismatch,
@@ -41,8 +43,10 @@ log = logging.getLogger(__name__)
 
 #: ``progress(done, total)`` in bytes the server confirmed this run out of those it lacked.
 ByteProgress = Callable[[int, int], None]
-#: Answers in a row that move one file no further (409, 460, no progress) before giving up.
+#: Answers in a row that move one file no further (409, 423, 460, no progress) before giving up.
 MAX_STALLS = 3
+#: Seconds to wait after a 423 (times the stalls so far): another request holds the upload.
+BUSY_PAUSE = 0.5
 BLOB_HASH_MISMATCH = "blob_hash_mismatch"
 _READ = 1024 * 1024
 _CONFIRMED = tuple(state.value for state in records.CONFIRMED_COMPLETE)
@@ -184,17 +188,20 @@ class Uploader:
             while offset < row.size:
                 data = _read_chunk(stream, row, offset, self.settings.chunk_size)
                 try:
-                    new = self.transport.upload_chunk(url, offset, data)
+                    new, why = self.transport.upload_chunk(url, offset, data), ""
                     tally.bytes_sent += len(data)
                 except UploadOffsetMismatch:
-                    new = self.transport.upload_offset(url)  # the server's offset is the truth
+                    new, why = self.transport.upload_offset(url), _MOVED  # the server knows
+                except UploadBusy:
+                    time.sleep(BUSY_PAUSE * (stalls + 1))  # its PATCH takes a moment
+                    new, why = self.transport.upload_offset(url), _BUSY
                 except ChecksumMismatch as exc:
                     if exc.code == BLOB_HASH_MISMATCH:
                         raise
-                    new = offset  # the chunk was damaged on the way and discarded: again
+                    new, why = offset, _DAMAGED  # damaged on the way and discarded: again
                 stalls = stalls + 1 if new <= offset else 0
                 if stalls >= MAX_STALLS:
-                    raise NetworkUnavailable(_stalled(row))
+                    raise NetworkUnavailable(_stalled(row, why))
                 if new > row.size:
                     raise tus.not_contract(f"dengan posisi {new} melebihi ukuran {row.size}")
                 if new < row.size:
@@ -360,12 +367,17 @@ def _unreadable(row: UploadRow, path: Path, exc: OSError) -> str:
     )
 
 
-def _stalled(row: UploadRow) -> str:
+_DAMAGED = "checksum potongan tidak cocok (HTTP 460): sambungan kemungkinan merusak data"
+_BUSY = "server sedang menulis unggahan yang sama untuk permintaan lain (HTTP 423)"
+_MOVED = "posisi unggahan di server berbeda (HTTP 409)"
+
+
+def _stalled(row: UploadRow, why: str) -> str:
     return (
-        f"Unggahan berkas {_what(row)} tidak maju setelah {MAX_STALLS} percobaan "
-        "(checksum tidak cocok atau posisi berbeda dengan server): sambungan kemungkinan "
-        "merusak data. Bagian yang sudah diterima server tetap tersimpan; sinkron berikutnya "
-        "melanjutkan dari sana. Berkas dan rekaman tetap aman di perangkat."
+        f"Unggahan berkas {_what(row)} tidak maju setelah {MAX_STALLS} percobaan: "
+        f"{why or 'server tidak menambah posisi'}. Bagian yang sudah diterima server tetap "
+        "tersimpan; sinkron berikutnya melanjutkan dari sana. Berkas dan rekaman tetap aman "
+        "di perangkat."
     )
 
 

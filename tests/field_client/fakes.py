@@ -226,6 +226,8 @@ class FakeTus:
     #: ``lose_ack_when(n)``: PATCH number n is stored, then the connection drops (answer lost).
     lose_ack_when: Callable[[int], bool] | None = None
     before_patch: Callable[[FakeUpload], None] | None = None  # meddle before a PATCH is checked
+    #: ``busy_when(upload)``: True answers the PATCH 423 (another request holds the upload).
+    busy_when: Callable[[FakeUpload], bool] | None = None
     patches: list[tuple[str, int, int]] = field(default_factory=list)  # (id, offset, length)
     received: int = 0  # PATCH body bytes that reached the server, cut ones included
     creations: int = 0
@@ -314,6 +316,8 @@ class FakeTus:
         self.patches.append((upload.id, offset, len(data)))
         if self.cut_when and self.cut_when(number):
             raise CutConnection
+        if self.busy_when and self.busy_when(upload):
+            return problem(423, "upload_busy")
         if request.mimetype != "application/offset+octet-stream":
             return problem(415, "unsupported_media_type")
         if request.headers.get("Upload-Checksum") != _checksum(data):

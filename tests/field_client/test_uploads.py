@@ -331,14 +331,47 @@ def test_the_office_disk_full_stops_the_run_and_keeps_the_offset(
     assert "server kantor penuh" in err and "1 berkas biometrik menunggu unggah" in err
 
 
-@pytest.mark.parametrize("status", [423, 500, 503])
-def test_a_busy_or_broken_server_means_try_later(
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_broken_server_means_try_later(
     client: FieldClient, server: FakeServer, status: int
 ) -> None:
     saved = record(client, 1)
     server.tus.fail_next = [("PATCH", status, "busy")]
     with pytest.raises(NetworkUnavailable):
         client.sync()
+    assert_kept(client, saved)
+    assert client.sync().done
+
+
+def test_a_busy_upload_is_waited_for_and_continued_where_the_other_writer_left_it(
+    client: FieldClient, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("field_client.uploads.BUSY_PAUSE", 0)
+    saved = record(client, 1)
+    data = local(client, saved).read_bytes()
+
+    def twin_is_writing(upload: FakeUpload) -> bool:
+        if upload.offset != 2 * CHUNK:
+            return False
+        upload.data.extend(data[2 * CHUNK : 3 * CHUNK])  # a copy of this laptop sends chunk 2
+        return True
+
+    server.tus.busy_when = twin_is_writing
+    report = client.sync()
+    assert report.done and server.blobs == {sha_of(client, saved)}
+    assert offsets(server) == list(range(0, SIZE, CHUNK))  # after the 423: HEAD, then chunk 3
+    assert report.bytes_uploaded == SIZE - CHUNK
+
+
+def test_an_upload_busy_for_long_means_try_later(
+    client: FieldClient, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("field_client.uploads.BUSY_PAUSE", 0)
+    saved = record(client, 1)
+    server.tus.fail_next = [("PATCH", 423, "upload_busy")] * 3
+    with pytest.raises(NetworkUnavailable) as caught:
+        client.sync()
+    assert "HTTP 423" in caught.value.message and caught.value.exit_code == 75
     assert_kept(client, saved)
     assert client.sync().done
 
