@@ -1,0 +1,154 @@
+"""Biometric files over a hostile link, end to end: a real server, the real client, a proxy.
+
+50 residents with realistic files (photo ~30 KB, ten fingers ~20 KB, two irises ~30 KB, a
+signature ~10 KB) are synced while the proxy cuts connections every few hundred KB and the
+client is killed twice. Afterwards every file on the server matches its hash, nothing is stored
+twice, and the bytes sent again after each interruption are at most one chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from server.demo_data import synthetic_residents
+from shared.vocab import FINGER_ROLES
+from tests.e2e.conftest import FieldCLI, ServerProcess
+from tests.e2e.faultproxy import PASS, Fault, FaultProxy
+from tests.e2e.test_exactly_once import EX_TEMPFAIL, register
+
+pytestmark = pytest.mark.e2e
+
+RECORDS = 50
+CHUNK = 256 * 1024
+FILES = {
+    "photo": ("jpg", 30_000),
+    "signature": ("png", 10_000),
+    "iris_left": ("jp2", 30_000),
+    "iris_right": ("jp2", 30_000),
+    **{role: ("wsq", 20_000) for role in FINGER_ROLES},
+}
+
+
+def write_recordings(folder: Path, count: int, seed: int) -> tuple[Path, dict[str, int]]:
+    """A JSONL of ``count`` residents, each with its own 14 files; return it and {sha256: size}."""
+    rng = random.Random(seed)
+    expected: dict[str, int] = {}
+    lines = []
+    for index, payload in enumerate(synthetic_residents(count, seed=seed)):
+        files = {}
+        for role, (suffix, size) in FILES.items():
+            data = rng.randbytes(size + rng.randrange(-2_000, 2_000))
+            path = folder / f"r{index:03d}" / f"{role}.{suffix}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            expected[hashlib.sha256(data).hexdigest()] = len(data)
+            files[role] = str(path.relative_to(folder))
+        lines.append(json.dumps({"operator": "op.e2e", "payload": payload, "files": files}))
+    batch = folder / "batch.jsonl"
+    batch.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return batch, expected
+
+
+def query(server: ServerProcess, sql: str) -> list[tuple[object, ...]]:
+    """Rows from the server's SQLite database (read-only, while the server runs)."""
+    with sqlite3.connect(f"file:{server.instance / 'jemput.db'}?mode=ro", uri=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def blob_count(server: ServerProcess) -> int:
+    try:
+        return int(query(server, "SELECT count(*) FROM blob")[0][0])  # type: ignore[call-overload]
+    except sqlite3.Error:
+        return 0
+
+
+def stored_files(server: ServerProcess) -> dict[str, bytes]:
+    """Every finished blob file in the store, by file name (its claimed SHA-256)."""
+    root = server.instance / "blobs"
+    return {
+        path.name: path.read_bytes()
+        for path in root.rglob("*")
+        if path.is_file() and "partial" not in path.relative_to(root).parts
+    }
+
+
+def kill_when(field: FieldCLI, ready: Callable[[], bool], timeout: float = 60) -> None:
+    """Start ``sync``, SIGKILL it once ``ready()`` holds, as a dead battery would."""
+    running = field.popen("sync")
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert running.poll() is None, running.communicate()
+        assert time.monotonic() < deadline, "the upload never got that far"
+        time.sleep(0.02)
+    os.killpg(running.pid, signal.SIGKILL)
+    running.wait(timeout=10)
+    assert running.returncode == -signal.SIGKILL
+
+
+def cut_every_few_hundred_kb(seed: int) -> Callable[[int], Fault]:
+    rng = random.Random(seed)
+    return lambda _: Fault(cut_upstream_after=rng.randrange(150_000, 450_000))
+
+
+def test_fifty_recordings_through_cuts_and_two_kills(
+    server: ServerProcess, field: FieldCLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JEMPUT_FIELD_CHUNK_SIZE", str(CHUNK))
+    batch, expected = write_recordings(tmp_path / "capture", RECORDS, seed=33)
+    with FaultProxy(("127.0.0.1", server.port)) as proxy:
+        register(field, server, proxy.url)
+        imported = field.run("import", str(batch))
+        assert imported.returncode == 0, imported.stdout + imported.stderr
+
+        # A slow link, and the laptop dies twice in the middle of sending the files.
+        proxy.fault_for = lambda _: Fault(throttle_bps=1_500_000)
+        kill_when(field, lambda: blob_count(server) >= 100)
+        kill_when(field, lambda: blob_count(server) >= 350)
+        kills = 2
+
+        # Then a link that drops every few hundred KB: sync again after every failure.
+        proxy.fault_for = cut_every_few_hundred_kb(seed=7)
+        for _ in range(80):
+            done = field.run("sync")
+            if done.returncode == 0:
+                break
+            assert done.returncode == EX_TEMPFAIL, done.stdout + done.stderr
+            assert "Traceback" not in done.stderr
+        else:
+            pytest.fail("sync never finished through the cuts")
+        cuts = proxy.stats.cuts
+        proxy.fault_for = lambda _: PASS
+        final = field.run("sync")
+        assert final.returncode == 0, final.stdout + final.stderr
+
+    assert cuts > 0
+    # Every file is on the server once, and its bytes hash to its name.
+    files = stored_files(server)
+    assert {name: len(data) for name, data in files.items()} == expected
+    for name, data in files.items():
+        assert hashlib.sha256(data).hexdigest() == name
+    assert query(server, "SELECT count(*), count(DISTINCT sha256) FROM blob") == [
+        (len(expected), len(expected))
+    ]
+    assert query(server, "SELECT state, count(*) FROM enrollment GROUP BY state") == [
+        ("complete", RECORDS)
+    ]
+    # Bytes that crossed the link more than once: at most one chunk per interruption.
+    received = int(query(server, "SELECT sum(received_bytes) FROM upload")[0][0])  # type: ignore[call-overload]
+    resent = received - sum(expected.values())
+    assert 0 <= resent <= (cuts + kills) * CHUNK, (resent, cuts)
+    with sqlite3.connect(field.home / "outbox.sqlite3") as conn:
+        states = dict(conn.execute("SELECT state, count(*) FROM record GROUP BY state").fetchall())
+        uploads = dict(conn.execute("SELECT state, count(*) FROM upload GROUP BY state").fetchall())
+    assert states == {"complete": RECORDS}
+    assert uploads == {"done": len(expected)}
