@@ -49,7 +49,8 @@ class PlainPut:
         self.url = f"http://127.0.0.1:{self.port}/file"
         self.proc = subprocess.Popen(
             [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{self.port}", "-w", str(workers),
-             "--chdir", str(Path(__file__).parent), "--log-level", "warning", "plain_put:app"],
+             "--threads", "4", "--chdir", str(Path(__file__).parent), "--log-level", "warning",
+             "plain_put:app"],
             env=dict(os.environ, PLAIN_PUT_DIR=str(scratch)), start_new_session=True,
         )
         wait_healthy(self.url)
@@ -57,6 +58,10 @@ class PlainPut:
     def stop(self) -> None:
         os.killpg(self.proc.pid, signal.SIGTERM)
         self.proc.wait(timeout=30)
+
+
+class Busy(Exception):
+    """The server still finishes an earlier request on this upload (423): ask again."""
 
 
 class TusUpload:
@@ -71,17 +76,16 @@ class TusUpload:
 
     def run(self) -> None:
         """Upload the whole file, resuming from the server's offset after every cut."""
-        url = self._retry(self._create)
-        offset = self._retry(lambda: self._offset(url))
+        url, offset = self._retry(self._create)  # the creation answer carries the offset
         while offset < len(self.data):
             piece = self.data[offset:offset + self.chunk]
             try:
                 offset = self._patch(url, offset, piece)
-            except requests.ConnectionError:
+            except (requests.ConnectionError, Busy):
                 self.drops += 1
                 offset = self._retry(lambda: self._offset(url))
 
-    def _create(self) -> str:
+    def _create(self) -> tuple[str, int]:
         digest = hashlib.sha256(self.data).hexdigest()
         metadata = ",".join(
             f"{key} {base64.b64encode(value.encode()).decode()}"
@@ -93,7 +97,8 @@ class TusUpload:
             headers={"Upload-Length": str(len(self.data)), "Upload-Metadata": metadata},
         )
         answer.raise_for_status()
-        return requests.compat.urljoin(self.base_url, answer.headers["Location"])
+        url = requests.compat.urljoin(self.base_url, answer.headers["Location"])
+        return url, int(answer.headers["Upload-Offset"])
 
     def _offset(self, url: str) -> int:
         answer = self.session.head(url, timeout=60)
@@ -108,6 +113,9 @@ class TusUpload:
             "Upload-Offset": str(offset),
             "Upload-Checksum": f"sha256 {checksum}",
         })
+        if answer.status_code == 423:  # the request cut a moment ago still holds the upload
+            time.sleep(0.05)
+            raise Busy
         answer.raise_for_status()
         return int(answer.headers["Upload-Offset"])
 
@@ -124,6 +132,11 @@ def timed(action: Callable[[], object]) -> float:
     start = time.perf_counter()
     action()
     return time.perf_counter() - start
+
+
+def plain_put_seconds(session: requests.Session, url: str, data: bytes) -> float:
+    """Seconds for one plain PUT of ``data`` (made before the clock starts)."""
+    return timed(lambda: session.put(url, data=data, timeout=60).raise_for_status())
 
 
 def cut_plan(proxy: FaultProxy, cuts: int, size: int, seed: int) -> Callable[[int], Fault]:
@@ -161,8 +174,7 @@ def main() -> None:
         try:
             with requests.Session() as session:
                 token = server.device_token(session)
-                put_secs = [timed(lambda: session.put(plain.url, data=os.urandom(size),
-                                                      timeout=60).raise_for_status())
+                put_secs = [plain_put_seconds(session, plain.url, os.urandom(size))
                             for _ in range(args.runs)]
             tus_secs = [timed(TusUpload(server.url, token, os.urandom(size), chunk).run)
                         for _ in range(args.runs)]
