@@ -100,6 +100,8 @@ def _print_summary(result: DemoResult, echo: Echo) -> None:
     first, replay = result.first_sync, result.replay
     echo(f"Sinkronisasi pertama: {first.accepted} diterima, {first.duplicate} duplikat, "
          f"{first.rejected} ditolak, {first.remaining} tersisa.")
+    echo(f"Berkas biometrik diunggah (tus, dapat dilanjutkan): {first.files_uploaded} berkas, "
+         f"{first.bytes_uploaded / 1_000_000:.1f} MB, masing-masing diperiksa SHA-256-nya.")
     queue = "antrean kosong" if replay.remaining == 0 else f"{replay.remaining} masih di antrean"
     echo(f"Sinkronisasi ulang: {replay.pushed} rekaman dikirim lagi; {queue}.")
     echo(f"Tiba di server: {result.arrivals.total} rekaman dari perangkat ini")

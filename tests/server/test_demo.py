@@ -33,6 +33,11 @@ def test_demo_records_offline_syncs_and_reports(app: Flask) -> None:
     assert result.url.startswith("http://127.0.0.1:")
     assert result.url in text
     assert "Tiba di server: 6 rekaman" in text
+    # Every file went up in the first sync, so every record is complete on the server.
+    assert result.first_sync.files_uploaded > 6 * 12  # 14 roles, a few excused
+    assert result.first_sync.files_waiting == 0 and result.first_sync.files_failed == []
+    assert f"{result.first_sync.files_uploaded} berkas" in text
+    assert result.arrivals.by_state == {"complete": 6}
     with app.app_context():
         assert overview.arrivals(result.device_id).total == 6
 
