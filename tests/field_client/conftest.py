@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +11,11 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from field_client.client import FieldClient
 from field_client.config import Settings, load_settings
 from field_client.outbox import Outbox, open_outbox
+from tests.wsgi_thread import serving
 
 
 @pytest.fixture
@@ -148,11 +147,6 @@ def live_server(tmp_path: Path, live_server_template: Path) -> Iterator[LiveServ
     database = instance / "s.db"
     shutil.copyfile(live_server_template, database)
     app = _make_server_app(instance, database)
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield LiveServer(f"http://127.0.0.1:{httpd.server_port}", app)
-    httpd.shutdown()
-    thread.join(timeout=5)
-    httpd.server_close()
+    with serving(app) as url:
+        yield LiveServer(url, app)
     dispose_engines(app)

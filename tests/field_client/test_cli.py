@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from field_client import cli
@@ -26,6 +24,7 @@ from tests.field_client.helpers import (
     states,
     write_file,
 )
+from tests.wsgi_thread import serving
 
 OPTIONS = [
     "--nik", "6109045708900001", "--nama", "maria goretti", "--tempat-lahir", "sekadau",
@@ -309,13 +308,8 @@ def portal() -> Iterator[str]:
         page = "<html><body>Wi-Fi Desa: silakan login</body></html>"
         return Response(page, status=403, mimetype="text/html")(environ, start_response)
 
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=5)
-    httpd.server_close()
+    with serving(app) as url:
+        yield url
 
 
 def registered_home(home: Path, server_url: str, count: int) -> list[str]:

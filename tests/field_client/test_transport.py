@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from field_client.config import Settings
@@ -23,6 +22,7 @@ from field_client.errors import (
     UsageInvalid,
 )
 from field_client.transport import GZIP_THRESHOLD, Transport, normalize_server_url
+from tests.wsgi_thread import serving
 
 PUSH_OK = {
     "results": [{"id": "a", "status": "accepted", "state": "complete", "errors": None}],
@@ -54,13 +54,9 @@ def answer(data: Any, status: int = 200, problem: bool = False) -> Callable[[Req
 @pytest.fixture(scope="module")
 def scripted_server() -> Iterator[Scripted]:
     server = Scripted()
-    httpd = make_server("127.0.0.1", 0, server.app, threaded=True)
-    server.url = f"http://127.0.0.1:{httpd.server_port}/"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server
-    httpd.shutdown()
-    thread.join(timeout=5)
+    with serving(server.app) as url:
+        server.url = url + "/"
+        yield server
 
 
 @pytest.fixture

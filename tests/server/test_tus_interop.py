@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -13,11 +12,11 @@ from flask import Flask
 from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 from tusclient.uploader import Uploader
-from werkzeug.serving import make_server
 
 from server.extensions import db
 from server.models import Blob
 from tests.server.test_uploads import blob_count, store, stored_blobs
+from tests.wsgi_thread import serving
 
 CHUNK = 64 * 1024
 
@@ -25,13 +24,8 @@ CHUNK = 64 * 1024
 @pytest.fixture
 def base_url(app: Flask) -> Iterator[str]:
     """The app served by werkzeug on a free loopback port, in a thread."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=5)
-    httpd.server_close()
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture
