@@ -20,6 +20,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 
 from server.errors import NotFound
@@ -40,6 +41,23 @@ def complete_for_blob(sha256: str) -> list[str]:
     """Complete the received records that name blob ``sha256`` and now have all their files."""
     naming = select(Attachment.enrollment_id).where(Attachment.sha256 == sha256)
     return _complete(_ready(Enrollment.id.in_(naming)))
+
+
+def complete_after_upload(sha256: str, attempts: int = 3) -> list[str]:
+    """:func:`complete_for_blob` for a blob that just landed, retried; never fails the upload.
+
+    The blob is committed already: a lock timeout or a lost connection here must not turn
+    the finished upload into an error, or the client (which sees offset == length on its next
+    HEAD) would never ask again and the records would stay received. What still fails is left
+    to the next push of those records and to ``jemput-server clean-uploads``.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return complete_for_blob(sha256)
+        except SQLAlchemyError:
+            db.session.rollback()
+            log.warning("Completing records after blob %s failed (attempt %d)", sha256, attempt)
+    return []
 
 
 def complete_ready(enrollment_ids: Collection[str]) -> list[str]:

@@ -80,8 +80,8 @@ def create_upload(device_id: str, length: int, sha256: str, media_type: str,
     blob = db.session.get(Blob, sha256)
     if blob is not None:
         if blob.size != length:
-            raise BadUploadRequest(f"Berkas sha256 ini tersimpan dengan ukuran {blob.size} "
-                                   f"byte, bukan {length}.")
+            # The stored size is not told: a hash alone must not reveal anything of a file.
+            raise BadUploadRequest("Upload-Length tidak cocok dengan berkas sha256 ini.")
         upload = _new_upload(device_id, length, sha256, media_type, filename, now, FINISHED)
         db.session.commit()
         complete_for_blob(sha256)  # self-healing: records naming it cannot stay incomplete

@@ -240,3 +240,30 @@ def test_incomplete_command_lists_waiting_records_per_device(
     upload(client, auth_headers, signature)
     upload(client, {"Authorization": f"Bearer {other_token}"}, their_file)
     assert "Semua rekaman sudah lengkap" in runner.invoke(args=["incomplete"]).output
+
+
+def test_a_failing_completion_step_never_fails_the_finished_upload(
+    app: Flask, client: FlaskClient, push: Push, make_record: Make, auth_headers: Auth,
+    monkeypatch: Any,
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from server.services import completeness
+
+    files = [os.urandom(2500)]
+    record = with_files(make_record, files)
+    push([record])
+    real, calls = completeness.complete_for_blob, []
+
+    def flaky(sha256: str) -> list[str]:
+        calls.append(sha256)
+        if len(calls) < 3:  # a lock timeout twice, then the database answers
+            raise OperationalError("UPDATE enrollment", {}, Exception("database is locked"))
+        return real(sha256)
+
+    monkeypatch.setattr(completeness, "complete_for_blob", flaky)
+    upload(client, auth_headers, files[0])  # asserts 204 and the full offset itself
+    assert len(calls) == 3
+    assert state_of(app, record["id"]) == "complete"
+    with app.app_context():
+        assert db.session.get(Blob, sha(files[0])) is not None
