@@ -40,6 +40,32 @@ def _write_all(fd: int, data: bytes, offset: int) -> None:
         view, offset = view[written:], offset + written
 
 
+def _open_locked(path: Path, attempts: int = 3) -> int:
+    """``path`` opened (created when absent) and exclusively locked, or UploadBusy.
+
+    The lock holder may move the file into the store (promote) or delete it just before this
+    request gets the lock; the lock would then sit on a file that is no longer the partial.
+    So the locked descriptor must still be the file at ``path``, else open again.
+    """
+    for _ in range(attempts):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise UploadBusy("Unggahan ini sedang dikirim oleh permintaan lain; "
+                             "coba lagi sebentar lagi.") from exc
+        held = os.fstat(fd)
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        if current is not None and (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
+            return fd
+        os.close(fd)
+    raise UploadBusy("Unggahan ini sedang diselesaikan permintaan lain; coba lagi sebentar lagi.")
+
+
 def _fsync_dir(path: Path) -> None:
     """Make a directory entry change (create, rename, unlink) durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -131,13 +157,8 @@ class FilesystemBlobStore:
         """Partial ``upload_id``, created when absent, under an exclusive non-blocking lock."""
         path = self.partial_path(upload_id)
         _make_dirs(self.partial_dir)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        fd = _open_locked(path)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise UploadBusy("Unggahan ini sedang dikirim oleh permintaan lain; "
-                                 "coba lagi sebentar lagi.") from exc
             yield FilePartial(fd)
         finally:
             os.close(fd)  # closing releases the lock

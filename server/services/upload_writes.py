@@ -98,15 +98,27 @@ def _settle(upload: Upload, part: PartialFile) -> str:
         store.discard(upload.id)  # the empty file the lock just created
     elif part.size > upload.offset:
         part.truncate(upload.offset)  # bytes of a request that died before its commit
-    elif part.size < upload.offset:
-        if store.has_blob(upload.sha256):  # moved into the store, then the commit was lost
+    elif part.size < upload.offset or part.size == 0:
+        if _stored_intact(upload):  # moved into the store, then the commit was lost
             store.discard(upload.id)
             _record_blob(upload, 0)
-        else:
+        elif part.size < upload.offset:
             log.warning("Upload %s lost bytes on disk; resuming from %d", upload.id, part.size)
             upload.offset = part.size
     db.session.commit()
     return upload.state
+
+
+def _stored_intact(upload: Upload) -> bool:
+    """Whether the store holds this upload's file whole (checked, not just found)."""
+    store = blob_store()
+    if not store.has_blob(upload.sha256):
+        return False
+    digest = hashlib.sha256()
+    with store.open_blob(upload.sha256) as stream:
+        while piece := stream.read(1024 * 1024):
+            digest.update(piece)
+    return digest.hexdigest() == upload.sha256
 
 
 def _write(part: PartialFile, upload: Upload, chunk: Chunk) -> UploadInfo:

@@ -136,3 +136,30 @@ def test_the_app_store_lives_in_the_configured_folder(tmp_path: Path) -> None:
                       JEMPUT_BLOB_DIR=str(tmp_path / "elsewhere"))
     with chosen.app_context():
         assert blob_store().root == tmp_path / "elsewhere"  # type: ignore[attr-defined]
+
+
+def test_a_lock_won_on_a_file_just_moved_away_is_not_kept(
+    store: FilesystemBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another request held the partial, finished it (moved it into the store) and let go
+    # between this request opening the file and locking it: the lock must not sit on the
+    # finished blob, or this request would cut back and append to it.
+    data = os.urandom(5000)
+    digest = hashlib.sha256(data).hexdigest()
+    with store.partial(UPLOAD_ID) as part:
+        part.append(data)
+        part.sync()
+    real_flock, moved = filesystem.fcntl.flock, []
+
+    def flock_after_promote(fd: int, operation: int) -> None:
+        if not moved:
+            store.promote(UPLOAD_ID, digest)
+            moved.append(fd)
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(filesystem.fcntl, "flock", flock_after_promote)
+    with store.partial(UPLOAD_ID) as part:
+        assert part.size == 0  # a fresh partial, not the blob
+        part.append(b"other bytes")
+    assert moved
+    assert store.blob_path(digest).read_bytes() == data

@@ -459,3 +459,19 @@ def test_the_same_file_finished_by_two_uploads_at_once_is_one_blob(
     assert upload_row(app, mine).state == upload_row(app, theirs).state == "finished"
     assert blob_count(app) == 1
     assert stored_blobs(app) == {sha(DATA): DATA}
+
+
+def test_an_upload_whose_file_landed_meanwhile_is_finished_not_resent(
+    app: Flask, client: FlaskClient, auth_headers: Auth, register: Register
+) -> None:
+    # The file reached the store by another way (another device, or this upload before a
+    # crash lost its commit) while this upload still stood at 0: it is checked and finished.
+    mine = path_of(create(client, auth_headers, DATA))
+    other = {"Authorization": f"Bearer {register('laptop-2')[1]}"}
+    upload(client, other, DATA)
+    answer = patch(client, auth_headers, mine, 0, DATA[:1000])
+    assert answer.status_code == 204, answer.get_data(as_text=True)
+    assert answer.headers["Upload-Offset"] == str(len(DATA))
+    assert upload_row(app, mine).state == "finished"
+    assert blob_count(app) == 1
+    assert stored_blobs(app) == {sha(DATA): DATA}
