@@ -93,7 +93,8 @@ def upload_error(response: requests.Response) -> FieldClientError:
     why = detail(problem, response)
     if status in (404, 410):
         return UploadGone(f"Unggahan tidak ada lagi di server (HTTP {status}): {why}", code)
-    if status == 409:
+    if status == 409 or code == "upload_interrupted":
+        # A cut body (upload_interrupted) is the network's doing: re-read the offset and go on.
         return UploadOffsetMismatch(
             f"Posisi unggahan berbeda dengan server (HTTP 409): {why}", offset_of(response.headers)
         )
