@@ -23,8 +23,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
+from field_client.cli_text import (
+    ProgressBar,
+    err,
+    files_note,
+    human_bytes,
+    left_line,
+    out,
+    print_report,
+    ranges,
+)
 from field_client.client import FieldClient
 from field_client.errors import (
     EX_TEMPFAIL,
@@ -79,15 +87,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         with FieldClient(args.home) as client:
             return int(args.handler(client, args))
     except CaptureInvalid as exc:
-        _err("Data belum benar, tidak ada yang disimpan:")
+        err("Data belum benar, tidak ada yang disimpan:")
         for line in exc.lines():
-            _err(f"  - {line}")
+            err(f"  - {line}")
         return EX_ERROR
     except FieldClientError as exc:
-        _err(f"Gagal: {exc.message}")
+        err(f"Gagal: {exc.message}")
         return exc.exit_code
     except KeyboardInterrupt:
-        _err("Dibatalkan. Rekaman yang sudah tersimpan tetap aman.")
+        err("Dibatalkan. Rekaman yang sudah tersimpan tetap aman.")
         return EX_INTERRUPTED
 
 
@@ -183,8 +191,8 @@ def _pair(text: str) -> tuple[str, str]:
 
 def _register(client: FieldClient, args: argparse.Namespace) -> int:
     done = client.register(args.server, args.code, args.name, force=args.force)
-    _out(f"Perangkat terdaftar di {done.server_url}: {done.name} (tim {done.team}).")
-    _out(f"ID perangkat: {done.device_id}")
+    out(f"Perangkat terdaftar di {done.server_url}: {done.name} (tim {done.team}).")
+    out(f"ID perangkat: {done.device_id}")
     return EX_OK
 
 
@@ -198,9 +206,9 @@ def _enroll(client: FieldClient, args: argparse.Namespace) -> int:
         exceptions=_unique(args.exception, "--exception"),
         supersedes=args.supersedes,
     )
-    _out(f"Rekaman {saved.id} (seq {saved.seq}) tersimpan aman di antrean.")
+    out(f"Rekaman {saved.id} (seq {saved.seq}) tersimpan aman di antrean.")
     for warning in saved.warnings:
-        _out(f"Peringatan: {warning['message']}")
+        out(f"Peringatan: {warning['message']}")
     return EX_OK
 
 
@@ -208,65 +216,65 @@ def _import(client: FieldClient, args: argparse.Namespace) -> int:
     report = client.import_jsonl(args.file, operator=args.operator)
     for item in report.saved:
         for warning in item.record.warnings:
-            _out(f"baris {item.line}: peringatan: {warning['message']}")
-    _out(
+            out(f"baris {item.line}: peringatan: {warning['message']}")
+    out(
         f"{len(report.saved)} rekaman tersimpan aman di antrean; "
         f"{len(report.errors)} baris ditolak."
     )
     for error in report.errors:
         for line in error.lines():
-            _err(line)
+            err(line)
     return EX_OK if report.ok else EX_ERROR
 
 
 def _status(client: FieldClient, args: argparse.Namespace) -> int:
     info = client.status()
     if args.json:
-        _out(json.dumps(info, ensure_ascii=False, indent=2))
+        out(json.dumps(info, ensure_ascii=False, indent=2))
         return EX_OK
-    _out(f"Folder data: {info['home']}")
+    out(f"Folder data: {info['home']}")
     if info["registered"]:
-        _out(f"Server: {info['server_url']} ({info['device_name']}, tim {info['team']})")
+        out(f"Server: {info['server_url']} ({info['device_name']}, tim {info['team']})")
     else:
-        _out("Server: belum terdaftar (jemput-field register --server URL --code KODE)")
+        out("Server: belum terdaftar (jemput-field register --server URL --code KODE)")
     shown = [f"{STATE_LABELS.get(s, s)} {n}" for s, n in info["counts"].items() if n]
-    _out(f"Rekaman: {info['total']} ({', '.join(shown) or 'kosong'})")
-    _out(f"Sinkron terakhir: {info['last_sync_at'] or 'belum pernah'}")
+    out(f"Rekaman: {info['total']} ({', '.join(shown) or 'kosong'})")
+    out(f"Sinkron terakhir: {info['last_sync_at'] or 'belum pernah'}")
     if info["last_sync_error"]:
-        _out(f"Masalah sinkron terakhir: {info['last_sync_error']}")
+        out(f"Masalah sinkron terakhir: {info['last_sync_error']}")
     if info["gaps"]:
-        _out(f"Seq yang belum diterima server: {_ranges(info['gaps'])}")
+        out(f"Seq yang belum diterima server: {ranges(info['gaps'])}")
     files = info["files"]
     if files["waiting"] or files["failed"]:
-        _out(
+        out(
             f"Berkas biometrik belum di server: {files['waiting']} menunggu unggah, "
-            f"{files['failed']} gagal ({_bytes(files['bytes_left'])} tersisa)"
+            f"{files['failed']} gagal ({human_bytes(files['bytes_left'])} tersisa)"
         )
     for item in info["failed_files"]:
-        _out(f"  gagal seq {item['seq']} {item['role']}: {item['message']}")
+        out(f"  gagal seq {item['seq']} {item['role']}: {item['message']}")
     return EX_OK
 
 
 def _sync(client: FieldClient, args: argparse.Namespace) -> int:
-    bar = _ProgressBar()
+    bar = ProgressBar()
     # One bar over the bytes of every file to upload (records have their own bar above).
-    byte_bar = _ProgressBar(unit="B", desc="Mengunggah berkas", unit_scale=True)
+    byte_bar = ProgressBar(unit="B", desc="Mengunggah berkas", unit_scale=True)
     try:
         report = client.sync(progress=bar, upload_progress=byte_bar)
     except NetworkUnavailable as exc:
         bar.close()
         byte_bar.close()
         if exc.report is not None:
-            _print_report(exc.report)
-        _err(f"Gagal: {exc.message}")
+            print_report(exc.report)
+        err(f"Gagal: {exc.message}")
         info = client.status()
-        _err(f"{_left(info['ready'], info['files']['waiting'])}; jalankan sync lagi.")
+        err(f"{left_line(info['ready'], info['files']['waiting'])}; jalankan sync lagi.")
         return EX_TEMPFAIL
     bar.close()
     byte_bar.close()
-    _print_report(report)
+    print_report(report)
     if report.pull_error:
-        _err(f"Peringatan: status dari server belum diambil: {report.pull_error}")
+        err(f"Peringatan: status dari server belum diambil: {report.pull_error}")
     return _sync_exit(report)
 
 
@@ -275,27 +283,19 @@ def _sync_exit(report: SyncReport) -> int:
     if report.done:
         return EX_OK
     for item in report.held_back:
-        _err(f"Perhatian seq {item['seq']} ({item['id']}): {item['message']}")
+        err(f"Perhatian seq {item['seq']} ({item['id']}): {item['message']}")
     if report.files_failed:
-        _err(
+        err(
             f"{len(report.files_failed)} berkas biometrik tidak dapat diunggah dan perlu "
             "diperiksa (alasannya di atas; juga: jemput-field status). Rekamannya tetap "
             "tersimpan dan tidak ada yang dihapus."
         )
         return EX_ERROR
-    _err(
-        f"{_left(report.remaining, report.files_waiting)} (tidak ada yang hilang atau ditolak "
+    err(
+        f"{left_line(report.remaining, report.files_waiting)} (tidak ada yang hilang atau ditolak "
         "karenanya); jalankan sync lagi nanti."
     )
     return EX_TEMPFAIL
-
-
-def _left(ready: int, files: int) -> str:
-    """What still waits on the device, for the closing line of ``sync``."""
-    text = f"{ready} rekaman masih menunggu di antrean"
-    if files:
-        text += f", {files} berkas biometrik menunggu unggah (dilanjutkan dari posisi terakhir)"
-    return text
 
 
 def _watch(client: FieldClient, args: argparse.Namespace) -> int:
@@ -309,43 +309,43 @@ def _watch(client: FieldClient, args: argparse.Namespace) -> int:
             held = f", tertahan {len(report.held_back)}" if report.held_back else ""
             files = f", berkas terunggah {report.files_uploaded}" if report.files_uploaded else ""
             failed = f", berkas gagal {len(report.files_failed)}" if report.files_failed else ""
-            _out(
+            out(
                 f"[{now}] terkirim {report.pushed}, ditolak {report.rejected}{held}{files}"
                 f"{failed}, status baru {report.pulled}, sisa {report.remaining}{then}."
             )
             for item in report.held_back:
-                _err(f"[{now}] tertahan seq {item['seq']}: {item['message']}")
+                err(f"[{now}] tertahan seq {item['seq']}: {item['message']}")
         if problem:
-            _err(f"[{now}] gagal: {problem} Coba lagi dalam {delay:.0f} detik.")
+            err(f"[{now}] gagal: {problem} Coba lagi dalam {delay:.0f} detik.")
 
-    _out("Sinkron terus-menerus; tekan Ctrl-C untuk berhenti.")
+    out("Sinkron terus-menerus; tekan Ctrl-C untuk berhenti.")
     stop = threading.Event()
     with _stop_on_sigterm(stop):
         summary = client.watch(stop_event=stop, on_cycle=on_cycle)
-    _out(f"Berhenti setelah {summary.cycles} putaran.")
+    out(f"Berhenti setelah {summary.cycles} putaran.")
     return EX_OK
 
 
 def _records(client: FieldClient, args: argparse.Namespace) -> int:
     rows = client.records(args.state)
     if args.json:
-        _out(json.dumps(rows, ensure_ascii=False, indent=2))
+        out(json.dumps(rows, ensure_ascii=False, indent=2))
         return EX_OK
     for row in rows:
         who = "(sudah dibersihkan)" if row["purged"] else f"{row['nik']} {row['nama']}"
         reason = f" - {row['error_message']}" if row["error_message"] else ""
         label = STATE_LABELS.get(row["state"], row["state"])
-        _out(f"{row['seq']:>6}  {label:<26} {who}  {row['id']}{_files_note(row)}{reason}")
+        out(f"{row['seq']:>6}  {label:<26} {who}  {row['id']}{files_note(row)}{reason}")
         for problem in row["file_problems"]:
-            _out(f"        berkas {problem['role']} gagal: {problem['message']}")
-    _out(f"{len(rows)} rekaman.")
+            out(f"        berkas {problem['role']} gagal: {problem['message']}")
+    out(f"{len(rows)} rekaman.")
     return EX_OK
 
 
 def _purge(client: FieldClient, args: argparse.Namespace) -> int:
     done = client.purge()
     days = client.settings.retention_days
-    _out(
+    out(
         f"Dibersihkan: {done.records} rekaman, {done.files} berkas biometrik (hanya yang "
         f"dinyatakan lengkap oleh server lebih dari {days} hari lalu)."
     )
@@ -353,26 +353,6 @@ def _purge(client: FieldClient, args: argparse.Namespace) -> int:
 
 
 # -- helpers ------------------------------------------------------------------------------
-
-
-class _ProgressBar:
-    """A tqdm bar on stderr, shown only on a terminal (``disable=None``)."""
-
-    def __init__(
-        self, unit: str = "rekaman", desc: str = "Mengirim", unit_scale: bool = False
-    ) -> None:
-        self._bar: tqdm[Any] | None = None
-        self._style = {"unit": unit, "desc": desc, "unit_scale": unit_scale}
-
-    def __call__(self, done: int, total: int) -> None:
-        if self._bar is None:
-            self._bar = tqdm(total=total, disable=None, file=sys.stderr, **self._style)
-        self._bar.total = total
-        self._bar.update(done - self._bar.n)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
 
 
 @contextmanager
@@ -388,33 +368,6 @@ def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _print_report(report: SyncReport) -> None:
-    _out(
-        f"Terkirim {report.pushed} rekaman: {report.accepted} diterima, {report.duplicate} "
-        f"sudah ada di server, {report.rejected} ditolak."
-    )
-    for item in report.rejections:
-        _out(f"  ditolak seq {item['seq']} ({item['id']}): {item['message']}")
-    if report.held_back:
-        _out(f"Tertahan di antrean (tidak ditolak, dicoba lagi nanti): {len(report.held_back)}.")
-    if report.pulled:
-        _out(f"Status baru dari server: {report.pulled}.")
-    if report.files_uploaded or report.bytes_uploaded:
-        _out(
-            f"Berkas biometrik di server: {report.files_uploaded} "
-            f"({_bytes(report.bytes_uploaded)} diunggah)."
-        )
-    for item in report.files_failed:
-        _out(f"  berkas gagal seq {item['seq']} {item['role']}: {item['message']}")
-    if report.waiting_for_files:
-        waiting = report.files_waiting
-        files = f" ({waiting} berkas belum terunggah)" if waiting else ""
-        _out(f"Menunggu berkas lengkap di server: {report.waiting_for_files} rekaman{files}.")
-    if report.gaps:
-        _out(f"Seq yang belum diterima server: {_ranges(report.gaps)}")
-    _out(f"Sisa di antrean: {report.remaining}.")
 
 
 def _read_json_payload(path: Path) -> dict[str, Any]:
@@ -436,36 +389,6 @@ def _unique(pairs: list[tuple[str, str]], option: str) -> dict[str, str]:
             raise UsageInvalid(f"Peran '{key}' disebut dua kali di {option}.")
         found[key] = value
     return found
-
-
-def _files_note(row: dict[str, Any]) -> str:
-    """``berkas 10/14`` for a record waiting for its files, else nothing."""
-    if row["state"] != "sent" or not row["files"]:
-        return ""
-    failed = f", {row['files_failed']} gagal" if row["files_failed"] else ""
-    return f"  berkas {row['files_uploaded']}/{row['files']} terunggah{failed}"
-
-
-def _bytes(count: int) -> str:
-    """A byte count for people: 512 B, 20.5 KB, 3.2 MB."""
-    size = float(count)
-    for unit in ("B", "KB", "MB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
-
-
-def _ranges(gaps: list[list[int]]) -> str:
-    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in gaps)
-
-
-def _out(text: str) -> None:
-    print(text)
-
-
-def _err(text: str) -> None:
-    print(text, file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,99 @@
+"""What ``jemput-field`` prints: sync reports, progress bars and small formatting helpers."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from tqdm import tqdm
+
+from field_client.sync import SyncReport
+
+
+class ProgressBar:
+    """A tqdm bar on stderr, shown only on a terminal (``disable=None``)."""
+
+    def __init__(
+        self, unit: str = "rekaman", desc: str = "Mengirim", unit_scale: bool = False
+    ) -> None:
+        self._bar: tqdm[Any] | None = None
+        self._style = {"unit": unit, "desc": desc, "unit_scale": unit_scale}
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            self._bar = tqdm(total=total, disable=None, file=sys.stderr, **self._style)
+        self._bar.total = total
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def print_report(report: SyncReport) -> None:
+    """The summary of one sync run, on stdout."""
+    out(
+        f"Terkirim {report.pushed} rekaman: {report.accepted} diterima, {report.duplicate} "
+        f"sudah ada di server, {report.rejected} ditolak."
+    )
+    for item in report.rejections:
+        out(f"  ditolak seq {item['seq']} ({item['id']}): {item['message']}")
+    if report.held_back:
+        out(f"Tertahan di antrean (tidak ditolak, dicoba lagi nanti): {len(report.held_back)}.")
+    if report.pulled:
+        out(f"Status baru dari server: {report.pulled}.")
+    if report.files_uploaded or report.bytes_uploaded:
+        out(
+            f"Berkas biometrik di server: {report.files_uploaded} "
+            f"({human_bytes(report.bytes_uploaded)} diunggah)."
+        )
+    for item in report.files_failed:
+        out(f"  berkas gagal seq {item['seq']} {item['role']}: {item['message']}")
+    if report.waiting_for_files:
+        waiting = report.files_waiting
+        files = f" ({waiting} berkas belum terunggah)" if waiting else ""
+        out(f"Menunggu berkas lengkap di server: {report.waiting_for_files} rekaman{files}.")
+    if report.gaps:
+        out(f"Seq yang belum diterima server: {ranges(report.gaps)}")
+    out(f"Sisa di antrean: {report.remaining}.")
+
+
+def left_line(ready: int, files: int) -> str:
+    """What still waits on the device, for the closing line of ``sync``."""
+    text = f"{ready} rekaman masih menunggu di antrean"
+    if files:
+        text += f", {files} berkas biometrik menunggu unggah (dilanjutkan dari posisi terakhir)"
+    return text
+
+
+def files_note(row: dict[str, Any]) -> str:
+    """``berkas 10/14`` for a record waiting for its files, else nothing."""
+    if row["state"] != "sent" or not row["files"]:
+        return ""
+    failed = f", {row['files_failed']} gagal" if row["files_failed"] else ""
+    return f"  berkas {row['files_uploaded']}/{row['files']} terunggah{failed}"
+
+
+def human_bytes(count: int) -> str:
+    """A byte count for people: 512 B, 20.5 KB, 3.2 MB."""
+    size = float(count)
+    for unit in ("B", "KB", "MB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+def ranges(gaps: list[list[int]]) -> str:
+    """Seq ranges as ``3, 7-9``."""
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in gaps)
+
+
+def out(text: str) -> None:
+    """A line on stdout."""
+    print(text)
+
+
+def err(text: str) -> None:
+    """A line on stderr."""
+    print(text, file=sys.stderr)
