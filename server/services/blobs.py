@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
-from sqlalchemy import select
-
 from server.extensions import db
-from server.models import Blob
-
-#: Hashes per ``IN (...)`` list: a whole push batch (1000 records x 20 files) fits in one,
-#: and it stays under SQLite's (32766) and PostgreSQL's (65535) bound-parameter limits.
-LOOKUP_CHUNK = 20_000
 
 
 def missing_blobs(sha256s: Iterable[str]) -> set[str]:
     """The hashes among ``sha256s`` whose files the server does not hold as finished blobs.
 
-    One query per push batch, never one per file.
+    One query per push batch, never one per file, with the whole list as ONE parameter: an
+    ``IN`` of a batch's ~7,000 hashes costs SQLAlchemy ~60 ms of per-value parameter handling,
+    more than the rest of the lookup together.
     """
-    wanted = sorted(set(sha256s))
-    held: set[str] = set()
-    for start in range(0, len(wanted), LOOKUP_CHUNK):
-        piece = wanted[start:start + LOOKUP_CHUNK]
-        held.update(db.session.execute(select(Blob.sha256).where(Blob.sha256.in_(piece)))
-                    .scalars())
-    return set(wanted) - held
+    wanted = set(sha256s)
+    if not wanted:
+        return set()
+    connection = db.session.connection()
+    hashes = sorted(wanted)
+    if connection.dialect.name == "postgresql":
+        sql = "SELECT sha256 FROM blob WHERE sha256 = ANY(%s)"
+        params: tuple[object, ...] = (hashes,)
+    else:
+        sql = "SELECT sha256 FROM blob WHERE sha256 IN (SELECT value FROM json_each(?))"
+        params = (json.dumps(hashes),)
+    held = {row[0] for row in connection.exec_driver_sql(sql, params)}
+    return wanted - held

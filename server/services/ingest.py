@@ -20,6 +20,7 @@ from server.errors import ServiceUnavailable, TooManyRecords
 from server.extensions import db
 from server.models import Attachment, Change, Device, Enrollment, RejectedPush
 from server.models.base import table_of
+from server.services.blobs import missing_blobs
 from server.services.bulk import insert_rows
 from server.services.completeness import complete_ready
 from server.services.devices import device_progress
@@ -68,9 +69,18 @@ def _complete_arrived(outcomes: list[Outcome]) -> None:
     A second short transaction after the commit: with the sweep that follows every finished
     blob it leaves no record waiting for a file that is there (see ``completeness``).
     """
-    waiting = {o.id for o in outcomes if o.id is not None and o.state == ServerState.RECEIVED
-               and o.status is not PushStatus.REJECTED}
-    done = set(complete_ready(waiting))
+    waiting = [o for o in outcomes if o.id is not None and o.state == ServerState.RECEIVED
+               and o.status is not PushStatus.REJECTED]
+    # Usually no file landed meanwhile: one lookup of the batch's missing hashes says so,
+    # and the (costlier) completeness query runs only for records that may now be complete.
+    hashes = {sha256 for o in waiting for sha256 in o.missing_blobs}
+    landed = hashes - missing_blobs(hashes) if hashes else set()
+    candidates = {str(o.id) for o in waiting
+                  if not o.missing_blobs or landed.intersection(o.missing_blobs)}
+    db.session.commit()  # end the read transaction of the lookup
+    if not candidates:
+        return
+    done = set(complete_ready(candidates))
     for outcome in outcomes:
         if outcome.id in done:
             outcome.state, outcome.missing_blobs = ServerState.COMPLETE.value, []
