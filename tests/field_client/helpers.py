@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from field_client import records
+from field_client.capture import SavedRecord
+from field_client.client import FieldClient
 from shared.vocab import BIOMETRIC_ROLES
 from tests.factories import BASE_PAYLOAD, payload
 
@@ -83,3 +87,26 @@ def states(outbox_path: Path) -> dict[str, int]:
     """Records per state, read with a separate connection (as another process would)."""
     with sqlite3.connect(outbox_path) as conn:
         return dict(conn.execute("SELECT state, count(*) FROM record GROUP BY state").fetchall())
+
+#: "Now" for tests of retention: records confirmed some days before it.
+NOW = dt.datetime(2026, 12, 31, 12, 0, tzinfo=dt.UTC)
+
+
+def set_state(client: FieldClient, record_id: str, state: str, days_ago: int = 0) -> None:
+    """Put a record in ``state``, confirmed complete ``days_ago`` days before :data:`NOW`."""
+    moment = records.format_utc(NOW - dt.timedelta(days=days_ago))
+    with client.outbox.atomic():
+        client.outbox.execute(
+            "UPDATE record SET state = ?, completed_at = CASE WHEN ? THEN ? END WHERE id = ?",
+            (state, state in records.CONFIRMED_COMPLETE, moment, record_id),
+        )
+
+
+def sha_of(client: FieldClient, saved: SavedRecord) -> str:
+    """The hash of the (first) file a saved record names."""
+    return str(client.outbox.scalar("SELECT sha256 FROM file WHERE record_id = ?", (saved.id,)))
+
+
+def local(client: FieldClient, saved: SavedRecord) -> Path:
+    """Where that file lives on the device."""
+    return client.settings.files_dir / sha_of(client, saved)

@@ -25,7 +25,7 @@ from field_client.transport import Transport
 from field_client.uploads import Uploader
 from shared.vocab import EXCEPTABLE_ROLES, MAX_ATTACHMENT_BYTES
 from tests.field_client.conftest import LiveServer
-from tests.field_client.helpers import person, states
+from tests.field_client.helpers import local, person, sha_of, states
 
 CHUNK = 64 * 1024
 SIZE = 3 * CHUNK + 1000  # four chunks
@@ -89,12 +89,8 @@ def record(
     return client.enroll(person(index), "op.a", files={"photo": photo}, exceptions=EXCUSED)
 
 
-def sha_of(client: FieldClient, saved: SavedRecord) -> str:
-    return str(client.outbox.scalar("SELECT sha256 FROM file WHERE record_id = ?", (saved.id,)))
 
 
-def local(client: FieldClient, saved: SavedRecord) -> Path:
-    return client.settings.files_dir / sha_of(client, saved)
 
 
 def outbox_upload(client: FieldClient, saved: SavedRecord) -> dict[str, Any]:

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 
 from field_client import records
 from field_client.client import FieldClient
-from tests.field_client.helpers import biometric_files, person
-
-NOW = dt.datetime(2026, 12, 31, 12, 0, tzinfo=dt.UTC)
-
-
-def set_state(client: FieldClient, record_id: str, state: str, days_ago: int) -> None:
-    moment = records.format_utc(NOW - dt.timedelta(days=days_ago))
-    with client.outbox.atomic():
-        client.outbox.execute(
-            "UPDATE record SET state = ?, completed_at = CASE WHEN ? THEN ? END WHERE id = ?",
-            (state, state in records.CONFIRMED_COMPLETE, moment, record_id),
-        )
+from tests.field_client.helpers import NOW, biometric_files, person, set_state
 
 
 def test_purge_removes_only_old_confirmed_records(

@@ -23,7 +23,7 @@ from field_client.errors import DeviceRevoked, NetworkUnavailable, ServerStorage
 from field_client.uploads import Uploader
 from shared.vocab import EXCEPTABLE_ROLES
 from tests.field_client.fakes import FakeServer, FakeUpload
-from tests.field_client.helpers import person, states
+from tests.field_client.helpers import local, person, sha_of, states
 
 CHUNK = 4096
 SIZE = 5 * CHUNK + 100  # six chunks, the last one short
@@ -72,12 +72,8 @@ def record(client: FieldClient, index: int, size: int = SIZE) -> SavedRecord:
     return client.enroll(person(index), "op.a", files={"photo": photo}, exceptions=exceptions)
 
 
-def sha_of(client: FieldClient, saved: SavedRecord) -> str:
-    return str(client.outbox.scalar("SELECT sha256 FROM file WHERE record_id = ?", (saved.id,)))
 
 
-def local(client: FieldClient, saved: SavedRecord) -> Path:
-    return client.settings.files_dir / sha_of(client, saved)
 
 
 def upload_row(client: FieldClient, saved: SavedRecord) -> dict[str, Any]:

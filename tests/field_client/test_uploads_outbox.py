@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +15,8 @@ from field_client.config import Settings
 from field_client.outbox import SCHEMA_VERSION, open_outbox
 from shared.vocab import EXCEPTABLE_ROLES
 from tests.field_client.fakes import FakeServer
-from tests.field_client.helpers import person, states
+from tests.field_client.helpers import NOW, person, set_state, sha_of, states
 
-NOW = dt.datetime(2026, 12, 31, 12, 0, tzinfo=dt.UTC)
 EXCUSED = {role: "other" for role in EXCEPTABLE_ROLES}
 
 
@@ -48,17 +46,8 @@ def enroll(client: FieldClient, index: int, picture: Path) -> SavedRecord:
     return client.enroll(person(index), "op.a", files={"photo": picture}, exceptions=EXCUSED)
 
 
-def sha_of(client: FieldClient, saved: SavedRecord) -> str:
-    return str(client.outbox.scalar("SELECT sha256 FROM file WHERE record_id = ?", (saved.id,)))
 
 
-def set_state(client: FieldClient, record_id: str, state: str, days_ago: int = 0) -> None:
-    moment = records.format_utc(NOW - dt.timedelta(days=days_ago))
-    with client.outbox.atomic():
-        client.outbox.execute(
-            "UPDATE record SET state = ?, completed_at = CASE WHEN ? THEN ? END WHERE id = ?",
-            (state, state in records.CONFIRMED_COMPLETE, moment, record_id),
-        )
 
 
 def test_a_version_1_outbox_is_upgraded_in_place_and_strands_nothing(
