@@ -12,7 +12,6 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -61,17 +60,6 @@ class Chunk:
 class _Receipt:
     bytes_read: int = 0
     cut: bool = False
-
-
-class _Stored(Protocol):
-    """Bytes an upload holds already: a partial file, or a finished blob."""
-
-    @property
-    def size(self) -> int: ...
-
-    def read(self, start: int, length: int) -> bytes: ...
-
-    def append(self, data: bytes) -> None: ...
 
 
 def append_chunk(device_id: str, upload_id: str, chunk: Chunk) -> UploadInfo:
@@ -148,7 +136,7 @@ def _write(part: PartialFile, upload: Upload, chunk: Chunk) -> UploadInfo:
     return UploadInfo.of(upload)
 
 
-def _receive(stored: _Stored, length: int, chunk: Chunk, receipt: _Receipt) -> None:
+def _receive(stored: PartialFile, length: int, chunk: Chunk, receipt: _Receipt) -> None:
     """Compare the body where it overlaps ``stored``, append the rest, check its checksum."""
     held = stored.size
     if chunk.offset > held:
