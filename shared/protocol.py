@@ -35,6 +35,8 @@ class ServerState(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     DUPLICATE = "duplicate"
+    #: A newer version (a record whose ``supersedes`` names this one) replaced it.
+    SUPERSEDED = "superseded"
     PRINTED = "printed"
     SUKET_ISSUED = "suket_issued"
 
@@ -48,6 +50,7 @@ class ClientState(StrEnum):
     COMPLETE = "complete"
     REJECTED = "rejected"
     NEEDS_FIX = "needs_fix"
+    SUPERSEDED = "superseded"
     APPROVED = "approved"
     PRINTED = "printed"
     SUKET_ISSUED = "suket_issued"
@@ -80,6 +83,7 @@ CLIENT_STATE_FOR_SERVER_STATE: dict[str, ClientState] = {
     ServerState.APPROVED: ClientState.APPROVED,
     ServerState.REJECTED: ClientState.REJECTED,
     ServerState.DUPLICATE: ClientState.REJECTED,
+    ServerState.SUPERSEDED: ClientState.SUPERSEDED,
     ServerState.PRINTED: ClientState.PRINTED,
     ServerState.SUKET_ISSUED: ClientState.SUKET_ISSUED,
 }

@@ -19,6 +19,8 @@ class Device(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(80))
     team: Mapped[str] = mapped_column(String(80))
+    # The kecamatan the team was sent to (``61.09.04``); records from elsewhere are a finding.
+    kecamatan_kode: Mapped[str | None] = mapped_column(String(8))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None]
@@ -37,6 +39,7 @@ class RegistrationCode(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     team: Mapped[str] = mapped_column(String(80))
+    kecamatan_kode: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]

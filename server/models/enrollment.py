@@ -29,9 +29,11 @@ class Enrollment(Base):
     payload: Mapped[dict[str, Any]]
     exceptions: Mapped[list[Any]]
     warnings: Mapped[list[Any]]
-    supersedes: Mapped[str | None] = mapped_column(String(36))
+    supersedes: Mapped[str | None] = mapped_column(String(36), index=True)
     record_sha256: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(20), index=True)
+    # Why the record is in its state (a reviewer's reason for needs_fix or rejected), if any.
+    state_reason: Mapped[str | None] = mapped_column(String(500))
     received_at: Mapped[dt.datetime]
     state_changed_at: Mapped[dt.datetime]
 

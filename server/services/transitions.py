@@ -1,0 +1,95 @@
+"""Record state transitions: the state, the device's pull feed and the audit chain, together.
+
+Every service that changes an enrollment's state after it is complete goes through
+:func:`move_records` inside its own transaction, so the three never disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+
+from server.extensions import db
+from server.models import Change, Device, Enrollment
+from server.models.base import table_of
+from server.services import audit
+from server.services.bulk import insert_rows
+from server.timeutil import utcnow
+from shared.protocol import ChangeKind
+
+CHUNK = 2000
+CHANGE_COLUMNS = ("device_id", "kind", "record_id", "state", "reason", "created_at")
+
+
+@dataclass(frozen=True)
+class Move:
+    """Take record ``record_id`` (of ``device_id``) from ``from_state`` to ``to_state``."""
+
+    record_id: str
+    device_id: str
+    from_state: str
+    to_state: str
+    reason: str | None = None
+
+
+def move_records(
+    moves: Sequence[Move],
+    *,
+    actor: str,
+    action: str,
+    case_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> list[Move]:
+    """Apply ``moves`` whose record is still in ``from_state``; return those that moved.
+
+    A record whose state changed meanwhile (another reviewer, a concurrent check run) is left
+    alone and missing from the result: the caller decides whether that is a conflict. The
+    caller commits.
+    """
+    if not moves:
+        return []
+    at = at or utcnow()
+    lock_devices({move.device_id for move in moves})
+    groups: dict[tuple[str, str, str | None], list[Move]] = defaultdict(list)
+    for move in moves:
+        groups[(move.from_state, move.to_state, move.reason)].append(move)
+    moved: list[Move] = []
+    table = table_of(Enrollment)
+    for (from_state, to_state, reason), group in groups.items():
+        by_id = {move.record_id: move for move in group}
+        ids = sorted(by_id)
+        for start in range(0, len(ids), CHUNK):
+            done = db.session.execute(
+                update(table)
+                .where(table.c.id.in_(ids[start:start + CHUNK]), table.c.state == from_state)
+                .values(state=to_state, state_reason=reason, state_changed_at=at)
+                .returning(table.c.id)
+            ).scalars().all()
+            moved.extend(by_id[record_id] for record_id in done)
+    moved.sort(key=lambda move: (move.device_id, move.record_id))
+    insert_rows(table_of(Change), CHANGE_COLUMNS, [
+        (move.device_id, ChangeKind.RECORD_STATUS.value, move.record_id, move.to_state,
+         move.reason, at)
+        for move in moved
+    ])
+    audit.append([
+        audit.Event(actor=actor, action=action, record_id=move.record_id, case_id=case_id,
+                    from_state=move.from_state, to_state=move.to_state, reason=move.reason,
+                    detail=detail)
+        for move in moved
+    ], at=at)
+    return moved
+
+
+def lock_devices(device_ids: set[str]) -> None:
+    """Lock the devices' rows in one global order: the feed's writers all do (see Change)."""
+    table = table_of(Device)
+    for device_id in sorted(device_ids):
+        db.session.execute(update(table).where(table.c.id == device_id)
+                           .values(last_seq=table.c.last_seq))
