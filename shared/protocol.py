@@ -62,6 +62,30 @@ class ChangeKind(StrEnum):
     RECORD_STATUS = "record_status"
 
 
+class CaseKind(StrEnum):
+    """What a reconciliation check found (one ``case`` per finding)."""
+
+    NIK_INVALID = "nik_invalid"  # the NIK fails its rules or names a region not in the table
+    NOT_IN_REGISTRY = "not_in_registry"
+    REGISTRY_MISMATCH = "registry_mismatch"  # name, birth date or sex differ from the registry
+    DUPLICATE_NIK = "duplicate_nik"  # the same NIK recorded twice (same or another team)
+    SHARED_BIOMETRIC = "shared_biometric"  # the same file under two different NIKs
+    OUTSIDE_AREA = "outside_area"  # desa outside the kecamatan the device was assigned to
+    CAPTURED_AT_IMPLAUSIBLE = "captured_at_implausible"  # in the future or implausibly old
+    SEQUENCE_GAP = "sequence_gap"  # a device's seq numbers have a hole
+
+
+class CaseResolution(StrEnum):
+    """How a case ended."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    NEEDS_FIX = "needs_fix"
+    ACKNOWLEDGED = "acknowledged"  # a sequence gap the office has looked into
+    CLEARED = "cleared"  # the checks no longer find it (data corrected, record superseded)
+
+
 class RecordError(StrEnum):
     """``errors.code`` of a rejected record."""
 
