@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,10 +79,14 @@ class Capture:
     warnings: tuple[dict[str, str], ...]
 
 
+#: A file the operator names by path, or one already on the device (a fix reuses its files).
+FileRef = Path | str | blobs.FileSource
+
+
 def prepare(
     payload: Any,
     operator: str | None,
-    files: Mapping[str, Path | str] | None = None,
+    files: Mapping[str, FileRef] | None = None,
     exceptions: Mapping[str, str] | None = None,
     supersedes: str | None = None,
     now: dt.datetime | None = None,
@@ -118,14 +122,24 @@ def prepare(
     return capture
 
 
-def save(outbox: Outbox, files_dir: Path, captures: Sequence[Capture]) -> list[SavedRecord]:
-    """Copy the files and store ``captures`` in one transaction; all of them or none."""
+def save(
+    outbox: Outbox,
+    files_dir: Path,
+    captures: Sequence[Capture],
+    also: Callable[[], None] | None = None,
+) -> list[SavedRecord]:
+    """Copy the files and store ``captures`` in one transaction; all of them or none.
+
+    ``also`` runs first inside that transaction (raising there saves nothing).
+    """
     stored: list[list[records.StoredFile]] = []
     created: list[str] = []
     try:
         for capture in captures:
             stored.append(_store_files(files_dir, capture, created))
         with outbox.atomic():
+            if also is not None:
+                also()
             pairs = zip(captures, stored, strict=True)
             return [_insert(outbox, capture, files) for capture, files in pairs]
     except BaseException:
@@ -209,10 +223,13 @@ def _check_payload(
 
 
 def _check_files(
-    files: Mapping[str, Path | str], problems: dict[str, list[str]]
+    files: Mapping[str, FileRef], problems: dict[str, list[str]]
 ) -> list[blobs.FileSource]:
     sources = []
     for role, path in files.items():
+        if isinstance(path, blobs.FileSource):  # already checked where it was found
+            sources.append(path)
+            continue
         source, found = blobs.check_file(role, path)
         if found:
             problems[f"file.{role}"] = found

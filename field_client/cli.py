@@ -18,11 +18,13 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from field_client import cli_fix
+from field_client.cli_args import command, pair, read_json_object, unique
 from field_client.cli_text import (
     ProgressBar,
     err,
@@ -32,6 +34,7 @@ from field_client.cli_text import (
     out,
     print_report,
     ranges,
+    record_notes,
 )
 from field_client.client import FieldClient
 from field_client.errors import (
@@ -39,7 +42,6 @@ from field_client.errors import (
     CaptureInvalid,
     FieldClientError,
     NetworkUnavailable,
-    UsageInvalid,
 )
 from field_client.records import CLIENT_STATES
 from field_client.sync import SyncReport
@@ -55,6 +57,7 @@ STATE_LABELS = {
     "complete": "lengkap",
     "rejected": "ditolak",
     "needs_fix": "perlu perbaikan",
+    "superseded": "diganti versi baru",
     "approved": "disetujui",
     "printed": "tercetak",
     "suket_issued": "suket terbit",
@@ -68,7 +71,6 @@ FIELD_HELP = {
     "desa_kode": "kode Kemendagri, mis. 61.09.04.2006",
     "kewarganegaraan": "WNI atau WNA",
 }
-Handler = Callable[[FieldClient, argparse.Namespace], int]
 REASONS = ", ".join(EXCEPTION_REASONS)
 
 
@@ -119,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="tampilkan log rinci")
     commands = parser.add_subparsers(title="perintah", metavar="PERINTAH")
 
-    reg = _command(commands, "register", "daftarkan perangkat ke server", _register)
+    reg = command(commands, "register", "daftarkan perangkat ke server", _register)
     reg.add_argument("--server", required=True, help="alamat server, mis. https://...")
     reg.add_argument("--code", required=True, help="kode pendaftaran sekali pakai")
     reg.add_argument("--name", help="nama perangkat (bawaan: nama komputer)")
@@ -127,26 +129,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_enroll(commands)
 
-    imp = _command(commands, "import", "rekam banyak penduduk dari berkas JSONL", _import)
+    imp = command(commands, "import", "rekam banyak penduduk dari berkas JSONL", _import)
     imp.add_argument("file", type=Path, metavar="FILE.jsonl")
     imp.add_argument("--operator", help="operator untuk baris tanpa operator")
 
-    status = _command(commands, "status", "ringkasan antrean dan perangkat", _status)
+    status = command(commands, "status", "ringkasan antrean dan perangkat", _status)
     status.add_argument("--json", action="store_true", help="keluaran JSON")
 
-    _command(commands, "sync", "kirim antrean dan ambil status sekali", _sync)
-    _command(commands, "watch", "sinkron terus-menerus sampai dihentikan (Ctrl-C)", _watch)
+    command(commands, "sync", "kirim antrean dan ambil status sekali", _sync)
+    command(commands, "watch", "sinkron terus-menerus sampai dihentikan (Ctrl-C)", _watch)
 
-    recs = _command(commands, "records", "daftar rekaman", _records)
+    recs = command(commands, "records", "daftar rekaman", _records)
     recs.add_argument("--state", choices=CLIENT_STATES, help="hanya status ini")
     recs.add_argument("--json", action="store_true", help="keluaran JSON")
 
-    _command(commands, "purge", "hapus data pribadi rekaman lengkap yang sudah lama", _purge)
+    cli_fix.add_fix(commands)
+
+    command(commands, "purge", "hapus data pribadi rekaman lengkap yang sudah lama", _purge)
     return parser
 
 
 def _add_enroll(commands: Any) -> None:
-    enroll = _command(commands, "enroll", "rekam satu penduduk", _enroll)
+    enroll = command(commands, "enroll", "rekam satu penduduk", _enroll)
     for name in PAYLOAD_FIELDS:
         enroll.add_argument(
             f"--{name.replace('_', '-')}", dest=name, metavar="NILAI", help=FIELD_HELP.get(name)
@@ -156,7 +160,7 @@ def _add_enroll(commands: Any) -> None:
     enroll.add_argument(
         "--file",
         action="append",
-        type=_pair,
+        type=pair,
         default=[],
         metavar="PERAN=PATH",
         help=f"berkas biometrik; PERAN: {', '.join(BIOMETRIC_ROLES)} (semua wajib: foto selalu, "
@@ -165,25 +169,12 @@ def _add_enroll(commands: Any) -> None:
     enroll.add_argument(
         "--exception",
         action="append",
-        type=_pair,
+        type=pair,
         default=[],
         metavar="PERAN=ALASAN",
         help=f"biometrik yang tidak dapat direkam (bukan foto); ALASAN: {REASONS}",
     )
     enroll.add_argument("--supersedes", help="id rekaman yang dikoreksi oleh rekaman ini")
-
-
-def _command(commands: Any, name: str, help_text: str, handler: Handler) -> argparse.ArgumentParser:
-    sub: argparse.ArgumentParser = commands.add_parser(name, help=help_text, description=help_text)
-    sub.set_defaults(handler=handler)
-    return sub
-
-
-def _pair(text: str) -> tuple[str, str]:
-    role, sep, value = text.partition("=")
-    if not sep or not role.strip() or not value.strip():
-        raise argparse.ArgumentTypeError(f"'{text}' harus berbentuk PERAN=NILAI")
-    return role.strip(), value.strip()
 
 
 # -- commands -----------------------------------------------------------------------------
@@ -197,13 +188,13 @@ def _register(client: FieldClient, args: argparse.Namespace) -> int:
 
 
 def _enroll(client: FieldClient, args: argparse.Namespace) -> int:
-    payload = _read_json_payload(args.json) if args.json else {}
+    payload = read_json_object(args.json) if args.json else {}
     payload.update({k: getattr(args, k) for k in PAYLOAD_FIELDS if getattr(args, k) is not None})
     saved = client.enroll(
         payload,
         operator=args.operator,
-        files=_unique(args.file, "--file"),
-        exceptions=_unique(args.exception, "--exception"),
+        files=unique(args.file, "--file"),
+        exceptions=unique(args.exception, "--exception"),
         supersedes=args.supersedes,
     )
     out(f"Rekaman {saved.id} (seq {saved.seq}) tersimpan aman di antrean.")
@@ -333,9 +324,15 @@ def _records(client: FieldClient, args: argparse.Namespace) -> int:
         return EX_OK
     for row in rows:
         who = "(sudah dibersihkan)" if row["purged"] else f"{row['nik']} {row['nama']}"
-        reason = f" - {row['error_message']}" if row["error_message"] else ""
+        notes = record_notes(row)  # the office's reason for needs_fix, on its own line
+        shown = row["error_message"] and not notes
+        reason = f" - {row['error_message']}" if shown else ""
         label = STATE_LABELS.get(row["state"], row["state"])
+        if row["state"] == "rejected" and row["server_state"] == "duplicate":
+            label = "ditolak: duplikat"
         out(f"{row['seq']:>6}  {label:<26} {who}  {row['id']}{files_note(row)}{reason}")
+        for note in notes:
+            out(f"        {note}")
         for problem in row["file_problems"]:
             out(f"        berkas {problem['role']} gagal: {problem['message']}")
     out(f"{len(rows)} rekaman.")
@@ -368,27 +365,6 @@ def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _read_json_payload(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except OSError as exc:
-        raise UsageInvalid(f"Berkas {path} tidak dapat dibaca: {exc.strerror}.") from exc
-    except json.JSONDecodeError as exc:
-        raise UsageInvalid(f"Berkas {path} bukan JSON yang sah ({exc.msg}).") from exc
-    if not isinstance(data, dict):
-        raise UsageInvalid(f"Berkas {path} harus berisi satu objek JSON data kartu.")
-    return data
-
-
-def _unique(pairs: list[tuple[str, str]], option: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for key, value in pairs:
-        if key in found:
-            raise UsageInvalid(f"Peran '{key}' disebut dua kali di {option}.")
-        found[key] = value
-    return found
 
 
 if __name__ == "__main__":

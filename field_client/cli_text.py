@@ -74,6 +74,18 @@ def files_note(row: dict[str, Any]) -> str:
     return f"  berkas {row['files_uploaded']}/{row['files']} terunggah{failed}"
 
 
+def record_notes(row: dict[str, Any]) -> list[str]:
+    """Extra lines under a record in ``records``: why it came back, how to fix, what replaced it."""
+    if row["state"] == "needs_fix":
+        return [
+            f"alasan kantor: {row['error_message'] or '(tanpa keterangan)'}",
+            f"perbaiki: jemput-field fix {row['seq']} --set KOLOM=NILAI / --file PERAN=PATH",
+        ]
+    if row["state"] == "superseded" and row["superseded_by"]:
+        return [f"diganti oleh rekaman {row['superseded_by']}"]
+    return []
+
+
 def human_bytes(count: int) -> str:
     """A byte count for people: 512 B, 20.5 KB, 3.2 MB."""
     size = float(count)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from field_client import blobs, capture, importer, records, retention, upload_rows
+from field_client import blobs, capture, fixes, importer, records, retention, upload_rows
 from field_client.config import Settings, load_settings
 from field_client.errors import AlreadyRegistered, NotRegistered, UsageInvalid
 from field_client.outbox import Outbox, open_outbox
@@ -136,6 +136,31 @@ class FieldClient:
             raw, operator or self.default_operator, files, exceptions, supersedes
         )
         return capture.save(self.outbox, self.settings.files_dir, [checked])[0]
+
+    def fix(
+        self,
+        record: str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        files: Mapping[str, Path | str] | None = None,
+        exceptions: Mapping[str, str] | None = None,
+        operator: str | None = None,
+    ) -> capture.SavedRecord:
+        """Queue the corrected version of a ``needs_fix`` record (id or seq); it supersedes it.
+
+        Copies the old card data, files and exceptions with the changes (a None value in
+        ``changes`` removes a field). Raises ``FixRefused`` or ``CaptureInvalid``, saving
+        nothing, when the record is unknown or not in needs_fix, a value is bad, a file missing.
+        """
+        return fixes.fix(
+            self.outbox,
+            self.settings.files_dir,
+            record,
+            changes=changes,
+            files=files,
+            exceptions=exceptions,
+            operator=operator or self.default_operator,
+        )
 
     def import_jsonl(self, path: Path | str, operator: str | None = None) -> importer.ImportReport:
         """Queue every good line of a JSON Lines file; report bad lines (per-line semantics)."""

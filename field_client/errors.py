@@ -45,6 +45,10 @@ class CaptureInvalid(FieldClientError):
         return [f"{name}: {text}" for name, texts in self.fields.items() for text in texts]
 
 
+class FixRefused(FieldClientError):
+    """A fix that cannot be made: unknown record, not in ``needs_fix``, or nothing changed."""
+
+
 class NotRegistered(FieldClientError):
     """The device has no server registration yet."""
 

@@ -94,6 +94,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
            FROM file f JOIN record r ON r.id = f.record_id
            WHERE r.state = 'sent' GROUP BY f.sha256""",
     ),
+    (
+        # Fixes: a record names the one it corrects (``supersedes``); listing and the fix
+        # command look up the newer version of a record. ``state`` has no CHECK, so the new
+        # state ``superseded`` needs no table rebuild.
+        "CREATE INDEX IF NOT EXISTS record_supersedes ON record (supersedes)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

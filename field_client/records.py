@@ -20,7 +20,9 @@ PROBLEM_STATES = frozenset({ClientState.REJECTED, ClientState.NEEDS_FIX})
 
 _LISTING = """
     SELECT r.id, r.seq, r.state, r.nik, r.nama, r.operator, r.captured_at, r.created_at,
-           r.sent_at, r.server_state, r.error_code, r.error_message, r.purged_at,
+           r.sent_at, r.server_state, r.error_code, r.error_message, r.purged_at, r.supersedes,
+           (SELECT n.id FROM record n WHERE n.supersedes = r.id
+            ORDER BY n.seq DESC LIMIT 1) AS superseded_by,
            (SELECT count(*) FROM file f WHERE f.record_id = r.id) AS files,
            (SELECT count(*) FROM file f JOIN upload u ON u.sha256 = f.sha256
             WHERE f.record_id = r.id AND u.state = 'done') AS files_uploaded,
@@ -181,8 +183,10 @@ def apply_status(
         "error_message = COALESCE(?, CASE WHEN ? THEN error_message END), "
         "error_code = CASE WHEN ? THEN error_code END, "
         "completed_at = CASE WHEN ? AND completed_at IS NULL THEN ? ELSE completed_at END "
-        # "received" arriving late must not pull a record back from complete or beyond.
-        "WHERE id = ? AND (? != 'sent' OR state IN ('ready', 'sent'))",
+        # "received" arriving late must not pull a record back from complete or beyond, and a
+        # repeated page must not pull a record fixed on this device back from superseded.
+        "WHERE id = ? AND (? != 'sent' OR state IN ('ready', 'sent')) "
+        "AND (state != 'superseded' OR ? = 'superseded')",
         (
             state,
             server_state,
@@ -194,6 +198,7 @@ def apply_status(
             state in CONFIRMED_COMPLETE,
             now,
             record_id,
+            state,
             state,
         ),
     )
@@ -225,3 +230,49 @@ def _row_dict(row: Any) -> dict[str, Any]:
     item = {key: row[key] for key in row.keys() if key != "purged_at"}  # noqa: SIM118
     item["purged"] = row["purged_at"] is not None
     return item
+
+
+def find(outbox: Outbox, ref: str) -> Any:
+    """The row of the record with id ``ref`` (or, all digits, seq ``ref``), or None."""
+    column = "seq" if ref.strip().isdigit() else "id"
+    value: str | int = int(ref) if column == "seq" else ref.strip()
+    rows = outbox.rows(
+        "SELECT r.id, r.seq, r.state, r.body, r.operator, r.purged_at, r.server_state, "
+        "r.error_message, (SELECT n.seq FROM record n WHERE n.supersedes = r.id "
+        f"ORDER BY n.seq DESC LIMIT 1) AS superseded_by FROM record r WHERE r.{column} = ?",
+        (value,),
+    )
+    return rows[0] if rows else None
+
+
+def files_of(outbox: Outbox, record_id: str) -> list[Any]:
+    """The file rows (role, sha256, size, media_type, path) of a record."""
+    return outbox.rows(
+        "SELECT role, sha256, size, media_type, path FROM file WHERE record_id = ? ORDER BY rowid",
+        (record_id,),
+    )
+
+
+def supersede_locally(outbox: Outbox, record_id: str, now: str) -> bool:
+    """Mark a ``needs_fix`` record superseded (its fix is saved); call inside ``atomic()``."""
+    cursor = outbox.execute(
+        "UPDATE record SET state = 'superseded', updated_at = ? "
+        "WHERE id = ? AND state = 'needs_fix'",
+        (now, record_id),
+    )
+    return cursor.rowcount == 1
+
+
+def reopen_after_refused_fix(outbox: Outbox, fix_id: str, message: str, now: str) -> bool:
+    """The server refused a fix: its original goes back to ``needs_fix`` with why; in ``atomic()``.
+
+    Only an original this device superseded itself (the server still says needs_fix).
+    """
+    cursor = outbox.execute(
+        "UPDATE record SET state = 'needs_fix', updated_at = ?, "
+        "error_message = ? || COALESCE(' Alasan kantor semula: ' || error_message, '') "
+        "WHERE id = (SELECT supersedes FROM record WHERE id = ?) "
+        "AND state = 'superseded' AND server_state = 'needs_fix'",
+        (now, message, fix_id),
+    )
+    return cursor.rowcount == 1

@@ -206,6 +206,9 @@ class SyncEngine:
                     f"(disk mungkin bermasalah). Jawaban server: {message}"
                 )
             records.mark_rejected(self.outbox, pending.id, code, message, server_state, now)
+            # A refused fix: the record it corrects needs fixing again (nothing superseded it).
+            refused = f"Perbaikan seq {pending.seq} ditolak server: {message}"
+            records.reopen_after_refused_fix(self.outbox, pending.id, refused, now)
             report.rejected += 1
             report.rejections.append(
                 {"id": pending.id, "seq": pending.seq, "code": code, "message": message}

@@ -1,0 +1,64 @@
+"""Argument helpers shared by the ``jemput-field`` commands (parsing only, no output)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from field_client.errors import UsageInvalid
+
+if TYPE_CHECKING:
+    from field_client.client import FieldClient
+
+Handler = Callable[["FieldClient", argparse.Namespace], int]
+
+
+def command(commands: Any, name: str, help_text: str, handler: Handler) -> argparse.ArgumentParser:
+    """Add subcommand ``name`` that runs ``handler``."""
+    sub: argparse.ArgumentParser = commands.add_parser(name, help=help_text, description=help_text)
+    sub.set_defaults(handler=handler)
+    return sub
+
+
+def pair(text: str) -> tuple[str, str]:
+    """``ROLE=VALUE`` with both parts present."""
+    role, sep, value = text.partition("=")
+    if not sep or not role.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"'{text}' harus berbentuk PERAN=NILAI")
+    return role.strip(), value.strip()
+
+
+def setting(text: str) -> tuple[str, str]:
+    """``FIELD=VALUE`` with both parts present."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"'{text}' harus berbentuk KOLOM=NILAI")
+    return name.strip(), value.strip()
+
+
+def unique(pairs: list[tuple[str, Any]], option: str) -> dict[str, Any]:
+    """The pairs as a dict; a key given twice is a usage error."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise UsageInvalid(f"'{key}' disebut dua kali di {option}.")
+        found[key] = value
+    return found
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path`` (card data); UsageInvalid when unreadable or not an object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise UsageInvalid(f"Berkas {path} tidak dapat dibaca: {exc.strerror}.") from exc
+    except json.JSONDecodeError as exc:
+        raise UsageInvalid(f"Berkas {path} bukan JSON yang sah ({exc.msg}).") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageInvalid(f"Berkas {path} bukan teks UTF-8.") from exc
+    if not isinstance(data, dict):
+        raise UsageInvalid(f"Berkas {path} harus berisi satu objek JSON data kartu.")
+    return data
