@@ -14,9 +14,11 @@ log = logging.getLogger(__name__)
 
 _CONFIRMED = tuple(sorted(state.value for state in records.CONFIRMED_COMPLETE))
 _PLACEHOLDERS = ", ".join("?" for _ in _CONFIRMED)
-# Complete (or later) on the server, confirmed long enough ago, and not purged yet.
+# Complete (or later) on the server, confirmed long enough ago, and not purged yet; also an old
+# version the server confirmed superseded (it was complete before the office sent it back).
 _DUE = (
-    f"SELECT id FROM record WHERE state IN ({_PLACEHOLDERS}) AND purged_at IS NULL "
+    f"SELECT id FROM record WHERE (state IN ({_PLACEHOLDERS}) "
+    "OR (state = 'superseded' AND server_state = 'superseded')) AND purged_at IS NULL "
     "AND completed_at IS NOT NULL AND completed_at <= ?"
 )
 

@@ -203,6 +203,31 @@ def test_missing_files_are_refused_and_nothing_is_written(
     assert body(client, saved.id)["payload"]["nama"] == "MARIA GORETI"
 
 
+def test_the_client_mirrors_superseded_duplicate_and_needs_fix(
+    client: FieldClient, server: FakeServer, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = scans(client)
+    ids = [client.enroll(person(i), "op.a", files=files).id for i in (1, 2, 3)]
+    client.sync()
+    server.status_change(ids[0], "needs_fix", REASON)
+    server.status_change(ids[1], "duplicate", f"duplikat dari {ids[2]}")
+    server.status_change(ids[2], "superseded")  # e.g. fixed from another copy of the outbox
+    assert client.sync().pulled == 3
+    by_id = {r["id"]: r for r in client.records()}
+    mirrored = [
+        (by_id[i]["state"], by_id[i]["server_state"], by_id[i]["error_message"]) for i in ids
+    ]
+    assert mirrored == [
+        ("needs_fix", "needs_fix", REASON),
+        ("rejected", "duplicate", f"duplikat dari {ids[2]}"),
+        ("superseded", "superseded", None),
+    ]
+    assert client.status()["counts"]["superseded"] == 1
+    client.close()
+    code, out, _ = cli_run(home, capsys, "records")
+    assert code == 0 and "ditolak: duplikat" in out and "diganti versi baru" in out
+
+
 def test_outbox_has_the_supersedes_index(client: FieldClient) -> None:
     names = {row["name"] for row in client.outbox.rows("PRAGMA index_list(record)")}
     assert "record_supersedes" in names

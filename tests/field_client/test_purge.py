@@ -69,3 +69,24 @@ def test_purge_sweeps_old_half_copied_files(field_client: FieldClient) -> None:
     os.utime(old, (0, 0))
     field_client.purge(now=NOW)
     assert not old.exists() and fresh.exists()
+
+
+def test_purge_takes_old_versions_the_server_confirmed_superseded(
+    field_client: FieldClient, tmp_path: Path
+) -> None:
+    files = biometric_files(tmp_path / "scans")
+    confirmed = field_client.enroll(person(1), "op.a", files=files)
+    local_only = field_client.enroll(person(2), "op.a", files=files)
+    newer = field_client.enroll(person(3), "op.a", files=files)  # names the same files
+    for saved, server_state in ((confirmed, "superseded"), (local_only, "needs_fix")):
+        set_state(field_client, saved.id, "complete", 60)  # complete, then sent back and fixed
+        with field_client.outbox.atomic():
+            field_client.outbox.execute(
+                "UPDATE record SET state = 'superseded', server_state = ? WHERE id = ?",
+                (server_state, saved.id),
+            )
+    report = field_client.purge(now=NOW)
+    assert (report.records, report.files) == (1, 0)  # the newer version still uses the files
+    by_id = {r["id"]: r for r in field_client.records()}
+    assert by_id[confirmed.id]["purged"] and by_id[confirmed.id]["state"] == "superseded"
+    assert not by_id[local_only.id]["purged"] and not by_id[newer.id]["purged"]
