@@ -29,6 +29,7 @@ from field_client.cli_text import (
     ProgressBar,
     err,
     files_note,
+    fix_hint,
     human_bytes,
     left_line,
     out,
@@ -230,6 +231,8 @@ def _status(client: FieldClient, args: argparse.Namespace) -> int:
         out("Server: belum terdaftar (jemput-field register --server URL --code KODE)")
     shown = [f"{STATE_LABELS.get(s, s)} {n}" for s, n in info["counts"].items() if n]
     out(f"Rekaman: {info['total']} ({', '.join(shown) or 'kosong'})")
+    if hint := fix_hint(info["counts"]["needs_fix"]):
+        out(hint)
     out(f"Sinkron terakhir: {info['last_sync_at'] or 'belum pernah'}")
     if info["last_sync_error"]:
         out(f"Masalah sinkron terakhir: {info['last_sync_error']}")
@@ -264,6 +267,8 @@ def _sync(client: FieldClient, args: argparse.Namespace) -> int:
     bar.close()
     byte_bar.close()
     print_report(report)
+    if report.pulled and (hint := fix_hint(client.status()["counts"]["needs_fix"])):
+        out(hint)
     if report.pull_error:
         err(f"Peringatan: status dari server belum diambil: {report.pull_error}")
     return _sync_exit(report)

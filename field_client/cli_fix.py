@@ -28,7 +28,9 @@ def add_fix(commands: Any) -> None:
         metavar="KOLOM=NILAI",
         help="ubah satu kolom data kartu; KOLOM: " + ", ".join(PAYLOAD_FIELDS),
     )
-    fix.add_argument("--json", type=Path, help="berkas JSON berisi kolom yang diubah")
+    fix.add_argument(
+        "--json", type=Path, metavar="BERKAS", help="berkas JSON berisi kolom yang diubah"
+    )
     fix.add_argument(
         "--file",
         action="append",

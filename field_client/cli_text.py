@@ -86,6 +86,16 @@ def record_notes(row: dict[str, Any]) -> list[str]:
     return []
 
 
+def fix_hint(count: int) -> str | None:
+    """The line that points the operator at records the office sent back, or None."""
+    if not count:
+        return None
+    return (
+        f"{count} rekaman dikembalikan kantor untuk diperbaiki; alasannya: "
+        "jemput-field records --state needs_fix"
+    )
+
+
 def human_bytes(count: int) -> str:
     """A byte count for people: 512 B, 20.5 KB, 3.2 MB."""
     size = float(count)

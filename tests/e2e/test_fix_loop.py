@@ -74,6 +74,7 @@ def test_needs_fix_goes_to_the_field_and_the_fix_supersedes_it(
     send_back(server, str(old["id"]), monkeypatch)
     done = field.run("sync")
     assert done.returncode == 0 and "Status baru dari server: 1." in done.stdout
+    assert "1 rekaman dikembalikan kantor untuk diperbaiki" in done.stdout
     done = field.run("records", "--state", "needs_fix")
     assert done.returncode == 0 and f"alasan kantor: {REASON}" in done.stdout
 

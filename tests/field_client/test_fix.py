@@ -269,6 +269,8 @@ def test_cli_records_needs_fix_shows_reason_and_fix_works(
     code, out, _ = cli_run(home, capsys, "records", "--state", "needs_fix")
     assert code == 0 and f"alasan kantor: {REASON}" in out and "jemput-field fix 1" in out
     assert "1 rekaman." in out
+    code, out, _ = cli_run(home, capsys, "status")
+    assert "1 rekaman dikembalikan kantor untuk diperbaiki" in out
     code, out, err = cli_run(
         home, capsys, "fix", old, "--set", "nama=maria goreti", "--set", "golongan-darah=a"
     )
