@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from server.errors import JemputError
 from server.models import ROLES
-from server.services import completeness, devices, regions, setup, uploads, users
+from server.services import checks, completeness, devices, regions, setup, uploads, users
 from server.services.regions import ImportReport, Progress
 from server.timeutil import utcnow
 
@@ -168,6 +168,21 @@ def incomplete_command(device_id: str | None, as_json: bool) -> None:
                        f"{record['received_at'][:19].replace('T', ' '):<20}  {roles}")
 
 
+@click.command("run-checks")
+@click.option("--record", "record_ids", multiple=True,
+              help="Hanya rekaman ini (boleh diulang); tanpa opsi: semua rekaman.")
+@with_appcontext
+@user_errors
+def run_checks_command(record_ids: tuple[str, ...]) -> None:
+    """Run the reconciliation checks (all records, or the given ones) and print the outcome."""
+    report = checks.run_checks(record_ids or None)
+    click.echo(f"Rekaman diperiksa: {report.checked} ({report.seconds:.1f} detik).")
+    click.echo(f"Menjadi terverifikasi: {report.verified}; menjadi perlu ditinjau: "
+               f"{report.needs_review}.")
+    click.echo(f"Kasus baru: {report.cases_opened}; kasus selesai sendiri: "
+               f"{report.cases_cleared}.")
+
+
 COMMANDS: list[click.Command] = [
     init_command,
     create_user_command,
@@ -176,6 +191,7 @@ COMMANDS: list[click.Command] = [
     import_regions_command,
     clean_uploads_command,
     incomplete_command,
+    run_checks_command,
 ]
 
 

@@ -11,6 +11,9 @@ each check reads the database only after its own write committed. Let the blob c
 ``Rp > Cp``. If ``Sb`` came after ``Cp``, the sweep sees the record. Otherwise ``Sb < Cp``, so
 ``Rp > Cp > Sb > Cb`` and the re-check sees the blob. Both may see it: the update is conditional
 (``state = 'received'``) and only the rows it actually changed get a feed entry.
+
+Records that became complete are then checked (:func:`check_completed`): a failure there leaves
+them complete, for ``jemput-server run-checks`` to decide later.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from server.errors import NotFound
 from server.extensions import db
 from server.models import Attachment, Blob, Change, Device, Enrollment
 from server.models.base import table_of
+from server.services import checks
 from server.services.bulk import insert_rows
 from server.timeutil import isoformat_z, utcnow
 from shared.protocol import ChangeKind, ServerState
@@ -112,7 +116,32 @@ def _complete(rows: Sequence[Any]) -> list[str]:
     db.session.commit()
     if done:
         log.info("%d record(s) complete: every file arrived", len(done))
+    check_completed([row.id for row in done])
     return [row.id for row in done]
+
+
+def check_completed(record_ids: Collection[str], attempts: int = 3) -> None:
+    """Run the checks on records that just became complete; never fails the caller.
+
+    The records are committed as complete already: a lock timeout here must not turn the push
+    or upload that completed them into an error. What still fails stays complete until the
+    next ``jemput-server run-checks``.
+    """
+    if not record_ids:
+        return
+    for attempt in range(1, attempts + 1):
+        try:
+            checks.run_checks(record_ids)
+            return
+        except SQLAlchemyError:
+            db.session.rollback()
+            log.warning("Checks of %d completed record(s) failed (attempt %d)",
+                        len(record_ids), attempt)
+        except Exception as exc:  # a bug must not fail an upload that succeeded
+            db.session.rollback()
+            log.error("Checks of %d completed record(s) failed: %s", len(record_ids),
+                      type(exc).__name__)
+            return
 
 
 def incomplete_records(device_id: str | None = None) -> list[dict[str, Any]]:

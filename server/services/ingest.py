@@ -22,7 +22,7 @@ from server.models import Attachment, Change, Device, Enrollment, RejectedPush
 from server.models.base import table_of
 from server.services.blobs import missing_blobs
 from server.services.bulk import insert_rows
-from server.services.completeness import complete_ready
+from server.services.completeness import check_completed, complete_ready
 from server.services.devices import device_progress
 from server.services.ingest_check import Outcome, classify, is_id, load_known
 from server.timeutil import utcnow
@@ -55,7 +55,10 @@ def push(device_id: str, raw_records: Sequence[Any]) -> dict[str, Any]:
             db.session.rollback()
             log.info("Push from device %s raced another writer (attempt %d)", device_id, attempt)
             continue
+        stored_complete = [str(o.id) for o in outcomes if o.status is PushStatus.ACCEPTED
+                           and o.state == ServerState.COMPLETE]
         _complete_arrived(outcomes)
+        check_completed(stored_complete)  # the others were checked as they completed
         return {
             "results": [outcome.result() for outcome in outcomes],
             "device": device_progress(device_id),

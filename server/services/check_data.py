@@ -1,0 +1,116 @@
+"""The columns the checks need, loaded in bulk: records, registry entries, files, devices.
+
+A full run reads every live record once (joined with its registry entry) and only the files
+whose hash occurs twice; an incremental run reads the given records and their partners (same
+NIK, same file) through the indexes on ``enrollment.nik`` and ``attachment.sha256``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+
+from server.extensions import db
+from server.models import Attachment, Device, Enrollment, Region, Resident
+from server.models.region import KECAMATAN
+from server.services.cases import chunks
+from server.services.devices import device_progress
+from server.services.findings import DeviceInfo, Registered, Row
+from shared.protocol import ServerState
+
+#: States whose records the checks decide about.
+SCOPE = frozenset({ServerState.COMPLETE.value, ServerState.VERIFIED.value,
+                   ServerState.NEEDS_REVIEW.value})
+#: States of records that no longer count as a recording of anyone (partners ignore them).
+DEAD = (ServerState.REJECTED.value, ServerState.DUPLICATE.value, ServerState.SUPERSEDED.value)
+
+
+@dataclass
+class Loaded:
+    """Everything one run computes on."""
+
+    full: bool
+    rows: dict[str, Row] = field(default_factory=dict)  # live records: scope and partners
+    scope: set[str] = field(default_factory=set)  # records decided by this run
+    registry: dict[str, Registered] = field(default_factory=dict)
+    devices: dict[str, DeviceInfo] = field(default_factory=dict)
+    kecamatan: dict[str, str] = field(default_factory=dict)
+    files: list[tuple[str, str, str]] = field(default_factory=list)  # (record, role, sha256)
+    gaps: dict[str, list[list[int]]] = field(default_factory=dict)  # per evaluated device
+    nik_partners: set[str] = field(default_factory=set)  # every live record of a scope NIK
+
+
+def load(record_ids: Collection[str] | None) -> Loaded:
+    """Load a full run (``None``) or an incremental run over ``record_ids``."""
+    data = Loaded(full=record_ids is None)
+    data.devices = {row.id: DeviceInfo(row.id, row.name, row.team, row.kecamatan_kode)
+                    for row in db.session.execute(
+                        select(Device.id, Device.name, Device.team, Device.kecamatan_kode))}
+    data.kecamatan = {row.kode: row.nama for row in db.session.execute(
+        select(Region.kode, Region.nama).where(Region.level == KECAMATAN))}
+    if record_ids is None:
+        _add_rows(data, None)
+    else:
+        for part in chunks(sorted(set(record_ids))):
+            _add_rows(data, Enrollment.id.in_(part))
+    data.scope = {row.id for row in data.rows.values() if row.state in SCOPE}
+    if record_ids is not None:
+        data.scope &= set(record_ids)
+        niks = sorted({data.rows[i].nik for i in data.scope})
+        for part in chunks(niks):
+            _add_rows(data, Enrollment.nik.in_(part))
+    scope_niks = {data.rows[i].nik for i in data.scope}
+    data.nik_partners = {row.id for row in data.rows.values() if row.nik in scope_niks}
+    _load_files(data)
+    evaluated = data.devices if data.full else {data.rows[i].device_id for i in data.scope}
+    data.gaps = {device_id: device_progress(device_id)["gaps"] for device_id in sorted(evaluated)}
+    return data
+
+
+def _add_rows(data: Loaded, condition: ColumnElement[bool] | None) -> None:
+    """Add the live records matching ``condition`` with their registry entries."""
+    payload = Enrollment.payload
+    query = (
+        select(Enrollment.id, Enrollment.device_id, Enrollment.nik, Enrollment.desa_kode,
+               Enrollment.state, Enrollment.captured_at, Enrollment.received_at,
+               Enrollment.supersedes, payload["nama"].as_string().label("p_nama"),
+               payload["tanggal_lahir"].as_string().label("p_lahir"),
+               payload["jenis_kelamin"].as_string().label("p_jk"),
+               Resident.nama, Resident.tanggal_lahir, Resident.jenis_kelamin)
+        .outerjoin(Resident, Resident.nik == Enrollment.nik)
+        .where(Enrollment.state.not_in(DEAD))
+    )
+    if condition is not None:
+        query = query.where(condition)
+    for row in db.session.execute(query):
+        if row.id in data.rows:
+            continue
+        data.rows[row.id] = Row(row.id, row.device_id, row.nik, row.desa_kode, row.state,
+                                row.captured_at, row.received_at, row.supersedes,
+                                row.p_nama, row.p_lahir, row.p_jk)
+        if row.nama is not None:
+            data.registry[row.nik] = Registered(row.nama, row.tanggal_lahir, row.jenis_kelamin)
+
+
+def _load_files(data: Loaded) -> None:
+    """Files held by two or more records: every such file (full) or those of the scope."""
+    if data.full:
+        hashes = list(db.session.execute(
+            select(Attachment.sha256).group_by(Attachment.sha256).having(func.count() > 1)
+        ).scalars())
+    else:
+        hashes = []
+        for part in chunks(sorted(data.scope)):
+            hashes.extend(db.session.execute(
+                select(Attachment.sha256).where(Attachment.enrollment_id.in_(part))).scalars())
+    files: list[Any] = []
+    query = select(Attachment.enrollment_id, Attachment.role, Attachment.sha256)
+    for part in chunks(sorted(set(hashes))):
+        files.extend(db.session.execute(query.where(Attachment.sha256.in_(part))))
+    unknown = sorted({row[0] for row in files} - set(data.rows))
+    for part in chunks(unknown):
+        _add_rows(data, Enrollment.id.in_(part))
+    data.files = [(str(a), str(b), str(c)) for a, b, c in files]

@@ -1,0 +1,146 @@
+"""Reconciliation checks: every complete record against the registry, the others and its device.
+
+:func:`run_checks` runs after records become complete (over those records) and from
+``jemput-server run-checks`` (over everything). It loads the columns it needs in bulk
+(:mod:`check_data`), computes findings in memory (:mod:`findings`), keeps one case per
+finding (:mod:`cases`) and moves records: complete/verified with an open case ->
+``needs_review``, complete without -> ``verified``, needs_review whose cases all went ->
+``verified``. One transaction; check runs are serialised, so two never decide on stale reads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from sqlalchemy import text, update
+
+from server.extensions import db
+from server.models import AuditHead
+from server.models.base import table_of
+from server.services import audit, cases, check_data, findings
+from server.services.check_data import Loaded
+from server.services.findings import KIND_LABELS, Finding
+from server.services.transitions import Move, move_records
+from server.timeutil import utcnow
+from shared.protocol import CaseKind, ServerState
+
+COMPLETE, VERIFIED = ServerState.COMPLETE.value, ServerState.VERIFIED.value
+NEEDS_REVIEW = ServerState.NEEDS_REVIEW.value
+#: Any constant: the PostgreSQL advisory lock that serialises check runs.
+ADVISORY_LOCK = 0x4A454D50
+
+
+@dataclass
+class CheckReport:
+    """What one run did."""
+
+    checked: int = 0  # records in scope that were checked
+    verified: int = 0  # records moved to verified
+    needs_review: int = 0  # records moved to needs_review
+    cases_opened: int = 0  # new cases and system-cleared ones that came back
+    cases_cleared: int = 0
+    seconds: float = 0.0
+
+
+def run_checks(record_ids: Collection[str] | None = None) -> CheckReport:
+    """Check ``record_ids`` (and their partners), or every record when None; commit."""
+    started = time.perf_counter()
+    try:
+        report = _run(record_ids)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _run(record_ids: Collection[str] | None) -> CheckReport:
+    _lock_run()
+    now = utcnow()
+    data = check_data.load(record_ids)
+    found = _findings(data)
+    keys = {finding.key for finding in found}
+    related = None if data.full else set(data.rows) | set(record_ids or ())
+    candidates = cases.open_cases(related, data.gaps.keys())
+    to_clear = [case for case in candidates.values()
+                if _settled(case) or (_evaluated(case, data) and case.key not in keys)]
+    applied = cases.apply(found, to_clear, now)
+    moves = _moves(data, applied.records, candidates)
+    moved = move_records(moves, actor=audit.SYSTEM, action="checks", at=now)
+    audit.append(applied.events, at=now)
+    return CheckReport(
+        checked=len(data.scope),
+        verified=sum(move.to_state == VERIFIED for move in moved),
+        needs_review=sum(move.to_state == NEEDS_REVIEW for move in moved),
+        cases_opened=applied.opened + applied.reopened,
+        cases_cleared=applied.cleared,
+    )
+
+
+def _lock_run() -> None:
+    """Serialise check runs: an advisory lock on PostgreSQL, the write lock on SQLite."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
+    else:  # any write takes SQLite's one write lock; taken first, the reads stay current
+        table = table_of(AuditHead)
+        db.session.execute(update(table).where(table.c.id == audit.HEAD_ID)
+                           .values(last_id=table.c.last_id))
+
+
+def _findings(data: Loaded) -> list[Finding]:
+    """Every finding about the run's scope."""
+    found: list[Finding] = []
+    for record_id in sorted(data.scope):
+        row = data.rows[record_id]
+        found.extend(findings.record_findings(
+            row, data.registry.get(row.nik), data.devices.get(row.device_id), data.kecamatan))
+    partners = [data.rows[i] for i in data.nik_partners]
+    found.extend(findings.duplicate_findings(partners, data.scope, data.devices))
+    found.extend(findings.shared_biometric_findings(data.files, data.rows, data.scope,
+                                                    data.devices))
+    for device_id, gaps in data.gaps.items():
+        found.extend(findings.gap_findings(data.devices[device_id], gaps))
+    unique = {finding.key: finding for finding in found}  # a pair seen from both sides
+    return list(unique.values())
+
+
+def _settled(case: cases.OpenCase) -> bool:
+    """True when every record of the case reached a final state."""
+    return bool(case.records) and not set(case.records.values()) - cases.TERMINAL
+
+
+def _evaluated(case: cases.OpenCase, data: Loaded) -> bool:
+    """True when this run computed everything that could still find ``case``."""
+    if case.kind == CaseKind.SEQUENCE_GAP:
+        return case.device_id in data.gaps
+    if data.full:
+        return True
+    if case.kind == CaseKind.DUPLICATE_NIK:
+        return not data.nik_partners.isdisjoint(case.records)
+    return not data.scope.isdisjoint(case.records)
+
+
+def _moves(data: Loaded, touched: set[str], candidates: dict[int, cases.OpenCase]) -> list[Move]:
+    """Record moves after the cases changed: to needs_review or to verified."""
+    states = {i: row.state for i, row in data.rows.items()}
+    for case in candidates.values():
+        states.update(case.records)
+    deciding = sorted(i for i in data.scope | touched
+                      if states.get(i) in check_data.SCOPE)
+    kinds = cases.open_kinds(None if data.full else deciding)
+    devices = {i: row.device_id for i, row in data.rows.items()}
+    moves: list[Move] = []
+    for record_id in deciding:
+        state, open_kinds = states[record_id], kinds.get(record_id)
+        if record_id not in devices:
+            continue  # not loaded as live: nothing to decide
+        if open_kinds and state in (COMPLETE, VERIFIED):
+            reason = "Perlu ditinjau kantor: " + "; ".join(
+                sorted(KIND_LABELS.get(kind, kind) for kind in open_kinds)) + "."
+            moves.append(Move(record_id, devices[record_id], state, NEEDS_REVIEW, reason))
+        elif not open_kinds and state in (COMPLETE, NEEDS_REVIEW):
+            moves.append(Move(record_id, devices[record_id], state, VERIFIED))
+    return moves
