@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from server.errors import JemputError
 from server.models import ROLES
-from server.services import checks, completeness, devices, regions, setup, uploads, users
+from server.services import audit, checks, completeness, devices, regions, setup, uploads, users
 from server.services.regions import ImportReport, Progress
 from server.timeutil import utcnow
 
@@ -183,6 +183,26 @@ def run_checks_command(record_ids: tuple[str, ...]) -> None:
                f"{report.cases_cleared}.")
 
 
+@click.command("verify-audit")
+@with_appcontext
+@user_errors
+def verify_audit_command() -> None:
+    """Recompute the audit chain's hashes; exit 1 listing the problems when it was tampered with."""
+    report = audit.verify_chain()
+    click.echo(f"Peristiwa audit diperiksa: {report.checked}.")
+    if report.ok:
+        click.echo("Rantai audit utuh.")
+        return
+    for problem in report.problems[:MAX_REFUSED_SHOWN]:
+        click.echo(f"  {problem}", err=True)
+    if len(report.problems) > MAX_REFUSED_SHOWN:
+        click.echo(f"  ... dan {len(report.problems) - MAX_REFUSED_SHOWN} masalah lagi.", err=True)
+    raise click.ClickException(
+        f"Rantai audit RUSAK: {len(report.problems)} masalah. Log audit telah diubah, dihapus "
+        "atau diacak di luar aplikasi."
+    )
+
+
 COMMANDS: list[click.Command] = [
     init_command,
     create_user_command,
@@ -192,6 +212,7 @@ COMMANDS: list[click.Command] = [
     clean_uploads_command,
     incomplete_command,
     run_checks_command,
+    verify_audit_command,
 ]
 
 
