@@ -30,7 +30,9 @@ from server import create_app
 from server.config import normalise_database_url
 from server.extensions import db as database
 from server.extensions import dispose_engines
+from server.models import Resident
 from server.services import devices, regions
+from server.timeutil import utcnow
 from shared import vocab
 from shared.canonical import seal
 
@@ -197,6 +199,18 @@ def build_record(seq: int, *, attachments: int = 3, sex: str = "PEREMPUAN",
     }
     record.update(fields)
     return seal(record) if sealed else record
+
+
+def add_residents(app: Flask, *records: dict[str, Any]) -> None:
+    """Put the residents of ``records`` in the population registry, so their checks pass."""
+    with app.app_context():
+        for record in records:
+            body = record["payload"]
+            database.session.merge(Resident(
+                nik=body["nik"], nama=body["nama"], jenis_kelamin=body["jenis_kelamin"],
+                tanggal_lahir=dt.date.fromisoformat(body["tanggal_lahir"]),
+                desa_kode=body["desa_kode"], recorded=False, updated_at=utcnow()))
+        database.session.commit()
 
 
 @pytest.fixture

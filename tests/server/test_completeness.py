@@ -13,11 +13,12 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import event, select
 
 from server.extensions import db
-from server.models import Blob, Change, Enrollment
+from server.models import Blob, Case, Change, Enrollment
 from server.services import ingest_check
 from server.timeutil import utcnow
 from shared import vocab
 from shared.canonical import seal
+from tests.server.conftest import add_residents
 from tests.server.test_uploads import TUS, Auth, Register, create, sha, upload
 from tests.server.test_uploads_faults import expire, started
 
@@ -53,6 +54,7 @@ def test_push_upload_complete_and_the_feed_says_so(
 ) -> None:
     files = [os.urandom(3000 + n) for n in range(3)]
     record = with_files(make_record, files)
+    add_residents(app, record)  # in the registry: the checks after completion verify it
     result = push([record]).json["results"][0]
     assert (result["status"], result["state"]) == ("accepted", "received")
     assert result["missing_blobs"] == [sha(data) for data in files]
@@ -63,13 +65,14 @@ def test_push_upload_complete_and_the_feed_says_so(
     assert (replay["status"], replay["missing_blobs"]) == ("duplicate", [sha(files[2])])
     before = utcnow()
     upload(client, auth_headers, files[2])
-    assert state_of(app, record["id"]) == "complete"
+    assert state_of(app, record["id"]) == "verified"  # complete, then checked
     with app.app_context():
         stored = db.session.get(Enrollment, record["id"])
         assert stored is not None and stored.state_changed_at >= before
-    assert feed(client, auth_headers) == [(record["id"], "received"), (record["id"], "complete")]
+    assert feed(client, auth_headers) == [
+        (record["id"], "received"), (record["id"], "complete"), (record["id"], "verified")]
     again = push([record]).json["results"][0]
-    assert (again["state"], again["missing_blobs"]) == ("complete", [])
+    assert (again["state"], again["missing_blobs"]) == ("verified", [])
 
 
 def test_push_after_the_files_arrived_is_complete_at_once(
@@ -81,7 +84,9 @@ def test_push_after_the_files_arrived_is_complete_at_once(
     record = with_files(make_record, files)
     result = push([record]).json["results"][0]
     assert (result["state"], result["missing_blobs"]) == ("complete", [])
-    assert feed(client, auth_headers) == [(record["id"], "complete")]
+    # Not in the (empty) registry: the checks that follow completion send it to review.
+    assert feed(client, auth_headers) == [(record["id"], "complete"),
+                                          (record["id"], "needs_review")]
 
 
 def test_one_file_shared_by_records_of_two_devices(
@@ -92,13 +97,19 @@ def test_one_file_shared_by_records_of_two_devices(
     mine = with_files(make_record, [shared_file])
     push([mine])
     other = {"Authorization": f"Bearer {register('laptop-2')[1]}"}
-    theirs = with_files(make_record, [shared_file], seq=1)
+    theirs = with_files(make_record, [shared_file], seq=1, serial=2)
+    add_residents(app, mine, theirs)
     answer = client.post("/api/v1/sync/push", json={"records": [theirs]}, headers=other)
     assert answer.json["results"][0]["state"] == "received"
     upload(client, other, shared_file)
-    assert state_of(app, mine["id"]) == state_of(app, theirs["id"]) == "complete"
-    assert feed(client, auth_headers)[-1] == (mine["id"], "complete")
-    assert feed(client, other)[-1] == (theirs["id"], "complete")
+    # Both complete; then the checks flag one file under two NIKs (the only finding).
+    assert state_of(app, mine["id"]) == state_of(app, theirs["id"]) == "needs_review"
+    assert feed(client, auth_headers)[-2:] == [(mine["id"], "complete"),
+                                               (mine["id"], "needs_review")]
+    assert feed(client, other)[-2:] == [(theirs["id"], "complete"),
+                                        (theirs["id"], "needs_review")]
+    with app.app_context():
+        assert db.session.execute(select(Case.kind)).scalars().all() == ["shared_biometric"]
     with app.app_context():
         completions = db.session.execute(
             select(Change.device_id).where(Change.state == "complete")).scalars().all()
@@ -115,11 +126,13 @@ def test_a_push_racing_the_last_file_is_completed_after_its_commit(
     # ... just after the push looked them up: it classifies its record as still missing files.
     monkeypatch.setattr(ingest_check, "missing_blobs", lambda hashes: set(hashes))
     record = with_files(make_record, files)
+    add_residents(app, record)
     result = push([record]).json["results"][0]
     assert (result["status"], result["state"], result["missing_blobs"]) == (
         "accepted", "complete", [])
-    assert state_of(app, record["id"]) == "complete"
-    assert feed(client, auth_headers) == [(record["id"], "received"), (record["id"], "complete")]
+    assert state_of(app, record["id"]) == "verified"
+    assert feed(client, auth_headers) == [
+        (record["id"], "received"), (record["id"], "complete"), (record["id"], "verified")]
 
 
 @contextmanager
@@ -166,7 +179,7 @@ def test_creating_an_upload_of_a_held_blob_completes_stragglers(
     assert state_of(app, record["id"]) == "received"
     answer = create(client, auth_headers, data)
     assert answer.headers["Upload-Offset"] == str(len(data))
-    assert state_of(app, record["id"]) == "complete"
+    assert state_of(app, record["id"]) == "needs_review"  # complete, then checked: not registered
 
 
 def test_clean_uploads_command(
@@ -192,7 +205,7 @@ def test_clean_uploads_command(
     assert "sudah lengkap: 1." in done.output
     assert sorted(os.listdir(partial_dir)) == [live.rsplit("/", 1)[1]]
     assert client.head(stale, headers={**TUS, **auth_headers}).status_code == 410
-    assert state_of(app, straggler["id"]) == "complete"
+    assert state_of(app, straggler["id"]) == "needs_review"  # complete, then checked
     again = runner.invoke(args=["clean-uploads"])
     assert "kedaluwarsa dibersihkan: 0." in again.output
 
@@ -265,6 +278,6 @@ def test_a_failing_completion_step_never_fails_the_finished_upload(
     monkeypatch.setattr(completeness, "complete_for_blob", flaky)
     upload(client, auth_headers, files[0])  # asserts 204 and the full offset itself
     assert len(calls) == 3
-    assert state_of(app, record["id"]) == "complete"
+    assert state_of(app, record["id"]) == "needs_review"  # complete, then checked
     with app.app_context():
         assert db.session.get(Blob, sha(files[0])) is not None

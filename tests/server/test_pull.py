@@ -6,19 +6,21 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.server.conftest import assert_problem
+from tests.server.conftest import add_residents, assert_problem
 
 PULL = "/api/v1/sync/pull"
 
 
 def test_pull_pages_through_the_feed_by_cursor(
-    client: FlaskClient, push: Callable[..., Any], make_record: Callable[..., dict[str, Any]],
-    auth_headers: dict[str, str],
+    app: Flask, client: FlaskClient, push: Callable[..., Any],
+    make_record: Callable[..., dict[str, Any]], auth_headers: dict[str, str],
 ) -> None:
     records = [make_record(attachments=0) for _ in range(5)]
-    push(records)
+    add_residents(app, *records)
+    push(records)  # complete on arrival, then verified by the checks: ten changes
     seen: list[dict[str, Any]] = []
     cursor, pages = 0, 0
     while True:
@@ -29,9 +31,11 @@ def test_pull_pages_through_the_feed_by_cursor(
         cursor = page["cursor"]
         if not page["more"]:
             break
-    assert pages == 3
-    assert [c["record_id"] for c in seen] == [r["id"] for r in records]
-    assert {(c["kind"], c["state"]) for c in seen} == {("record_status", "complete")}
+    assert pages == 5
+    assert [c["record_id"] for c in seen[:5]] == [r["id"] for r in records]
+    assert sorted(c["record_id"] for c in seen[5:]) == sorted(r["id"] for r in records)
+    assert {(c["kind"], c["state"]) for c in seen[:5]} == {("record_status", "complete")}
+    assert {(c["kind"], c["state"]) for c in seen[5:]} == {("record_status", "verified")}
     assert all(c["at"].endswith("Z") for c in seen)
     cursors = [c["cursor"] for c in seen]
     assert cursors == sorted(cursors) and cursor == cursors[-1]
