@@ -13,10 +13,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import case, update
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 
-from server.errors import ServiceUnavailable, TooManyRecords
+from server.errors import NotFound, ServiceUnavailable, TooManyRecords
 from server.extensions import db
 from server.models import Attachment, Change, Device, Enrollment, RejectedPush
 from server.models.base import table_of
@@ -25,6 +25,7 @@ from server.services.bulk import insert_rows
 from server.services.completeness import check_completed, complete_ready
 from server.services.devices import device_progress
 from server.services.ingest_check import Outcome, classify, is_id, load_known
+from server.services.transitions import Move, move_records
 from server.timeutil import utcnow
 from shared.protocol import MAX_PUSH_RECORDS, ChangeKind, PushStatus, ServerState
 
@@ -40,6 +41,11 @@ ENROLLMENT_COLUMNS = (
 ATTACHMENT_COLUMNS = ("enrollment_id", "role", "sha256", "size", "media_type")
 CHANGE_COLUMNS = ("device_id", "kind", "record_id", "state", "reason", "created_at")
 REJECTED_COLUMNS = ("device_id", "seq", "record_id", "error_code", "received_at")
+#: States a record leaves when a new version of it arrives (later ones are decisions kept).
+REPLACEABLE = tuple(state.value for state in (
+    ServerState.RECEIVED, ServerState.COMPLETE, ServerState.VERIFIED, ServerState.NEEDS_REVIEW,
+    ServerState.NEEDS_FIX,
+))
 
 
 def push(device_id: str, raw_records: Sequence[Any]) -> dict[str, Any]:
@@ -107,11 +113,39 @@ def _write(device_id: str, outcomes: list[Outcome], now: dt.datetime) -> None:
     insert_rows(table_of(Change), CHANGE_COLUMNS, [
         (device_id, ChangeKind.RECORD_STATUS.value, o.id, o.state, None, now) for o in accepted
     ])
+    _supersede(device_id, accepted, now)
     insert_rows(table_of(RejectedPush), REJECTED_COLUMNS, [
         # No payload here: only that this seq arrived and why it was refused.
         (device_id, o.seq, o.id if is_id(o.id) else None, (o.error or {}).get("code"), now)
         for o in refused
     ])
+
+
+def _supersede(device_id: str, accepted: list[Outcome], now: dt.datetime) -> None:
+    """Move the records this batch's new versions replace to ``superseded``.
+
+    The old version keeps its row; the new one names it in ``supersedes``. An old version
+    already decided (approved, rejected, duplicate) keeps its state. A record of this very
+    batch that got replaced is answered with its new state.
+    """
+    replaced = {str(_data(o)["supersedes"]): str(o.id) for o in accepted
+                if _data(o)["supersedes"]}
+    if not replaced:
+        return
+    table = table_of(Enrollment)
+    rows = db.session.execute(
+        select(table.c.id, table.c.device_id, table.c.state)
+        .where(table.c.id.in_(sorted(replaced)), table.c.state.in_(REPLACEABLE))
+    ).all()
+    moved = move_records(
+        [Move(row.id, row.device_id, row.state, ServerState.SUPERSEDED.value,
+              f"diganti oleh rekaman {replaced[row.id]}") for row in rows],
+        actor=f"device:{device_id}", action="supersede", at=now,
+    )
+    done = {move.record_id for move in moved}
+    for outcome in accepted:
+        if outcome.id in done:
+            outcome.state, outcome.missing_blobs = ServerState.SUPERSEDED.value, []
 
 
 def _advance_device(device_id: str, high_seq: int, stored: int) -> None:
@@ -142,3 +176,29 @@ def _enrollment(device_id: str, outcome: Outcome, now: dt.datetime) -> tuple[Any
         raw.get("exceptions", []), outcome.warnings, data["supersedes"],
         outcome.record_sha256, outcome.state, now, now,
     )
+
+
+def versions(record_id: str) -> list[str]:
+    """The ids of every version of a record, oldest first (the ``supersedes`` chain)."""
+    start = db.session.get(Enrollment, record_id)
+    if start is None:
+        raise NotFound(f"Rekaman {record_id} tidak ditemukan.")
+    chain, older = [record_id], start.supersedes
+    while older is not None and older not in chain:  # back to the first version
+        row = db.session.execute(
+            select(Enrollment.supersedes).where(Enrollment.id == older)
+        ).first()
+        if row is None:
+            break
+        chain.insert(0, older)
+        older = row.supersedes
+    while True:  # forward to the newest (the first that arrived, should two name one)
+        newer = db.session.execute(
+            select(Enrollment.id).where(Enrollment.supersedes == chain[-1])
+            .order_by(Enrollment.received_at, Enrollment.seq).limit(1)
+        ).scalar()
+        if newer is None or newer in chain:
+            break
+        chain.append(newer)
+    db.session.commit()
+    return chain

@@ -35,6 +35,7 @@ class Stored:
     record_sha256: str
     state: str
     warnings: list[Any]
+    device_id: str | None = None  # None: a record of the batch itself
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Known:
     seq_owner: dict[int, str]
     desa: set[str]
     missing: set[str]  # attachment hashes whose files the server does not hold
+    device_id: str | None = None  # the pushing device
 
 
 @dataclass
@@ -83,6 +85,7 @@ class _Batch:
 
     accepted: dict[str, Stored] = field(default_factory=dict)
     seq_owner: dict[int, str] = field(default_factory=dict)
+    replaced: set[str] = field(default_factory=set)  # ids an accepted record supersedes
 
 
 def load_known(device_id: str, raws: Sequence[Any]) -> Known:
@@ -95,10 +98,12 @@ def load_known(device_id: str, raws: Sequence[Any]) -> Known:
     stored: dict[str, Stored] = {}
     if ids:
         rows = db.session.execute(
-            select(Enrollment.id, Enrollment.record_sha256, Enrollment.state, Enrollment.warnings)
+            select(Enrollment.id, Enrollment.record_sha256, Enrollment.state, Enrollment.warnings,
+                   Enrollment.device_id)
             .where(Enrollment.id.in_(ids))
         )
-        stored = {row.id: Stored(row.record_sha256, row.state, row.warnings) for row in rows}
+        stored = {row.id: Stored(row.record_sha256, row.state, row.warnings, row.device_id)
+                  for row in rows}
     seq_owner: dict[int, str] = {}
     if seqs:
         rows = db.session.execute(
@@ -106,7 +111,8 @@ def load_known(device_id: str, raws: Sequence[Any]) -> Known:
             .where(Enrollment.device_id == device_id, Enrollment.seq.in_(seqs))
         )
         seq_owner = {row.seq: row.id for row in rows}
-    return Known(stored, seq_owner, known_desa(codes), missing_blobs(_hashes(records)))
+    return Known(stored, seq_owner, known_desa(codes), missing_blobs(_hashes(records)),
+                 device_id)
 
 
 def classify(raws: Sequence[Any], known: Known) -> list[Outcome]:
@@ -120,6 +126,8 @@ def classify(raws: Sequence[Any], known: Known) -> list[Outcome]:
             batch.accepted[outcome.id] = Stored(outcome.record_sha256, outcome.state,
                                                 outcome.warnings)
             batch.seq_owner[outcome.seq] = outcome.id
+            if outcome.data and outcome.data["supersedes"]:
+                batch.replaced.add(outcome.data["supersedes"])
         outcomes.append(outcome)
     return outcomes
 
@@ -165,9 +173,10 @@ def _check_references(
     if desa not in known.desa:
         return _refuse(record_id, seq, RecordError.UNKNOWN_REGION,
                        f"Kode desa {desa} tidak dikenal.")
-    if supersedes and supersedes not in known.stored and supersedes not in batch.accepted:
-        return _refuse(record_id, seq, RecordError.UNKNOWN_SUPERSEDES,
-                       f"Rekaman {supersedes} yang hendak diganti tidak ada di server.")
+    if supersedes:
+        refused = _check_supersedes(record_id, seq, supersedes, known, batch)
+        if refused is not None:
+            return refused
     if stored is not None:
         return _refuse(record_id, seq, RecordError.CONFLICT,
                        "Rekaman dengan id ini sudah tersimpan dengan isi yang berbeda.")
@@ -190,6 +199,24 @@ def _check_references(
     return Outcome(record_id, PushStatus.ACCEPTED, seq, state=state.value,
                    warnings=warnings, missing_blobs=missing,
                    record_sha256=computed, raw=raw, data=data)
+
+
+def _check_supersedes(record_id: str, seq: int, supersedes: str, known: Known,
+                      batch: _Batch) -> Outcome | None:
+    """Refuse a new version of a record that is unknown, another device's, or replaced."""
+    target = batch.accepted.get(supersedes) or known.stored.get(supersedes)
+    if target is None:
+        return _refuse(record_id, seq, RecordError.UNKNOWN_SUPERSEDES,
+                       f"Rekaman {supersedes} yang hendak diganti tidak ada di server.")
+    if target.device_id is not None and target.device_id != known.device_id:
+        return _refuse(record_id, seq, RecordError.UNKNOWN_SUPERSEDES,
+                       f"Rekaman {supersedes} bukan rekaman perangkat ini; hanya perangkat "
+                       "yang merekamnya yang bisa mengirim versi barunya.")
+    if target.state == ServerState.SUPERSEDED or supersedes in batch.replaced:
+        return _refuse(record_id, seq, RecordError.CONFLICT,
+                       f"Rekaman {supersedes} sudah diganti versi lain; perbaiki versi "
+                       "terbarunya.")
+    return None
 
 
 def _missing(raw: dict[str, Any], known: Known) -> list[str]:
