@@ -1,9 +1,10 @@
 """The fix loop, end to end: a real server process and the real ``jemput-field`` CLI.
 
-The field team records a resident and syncs; the office sends the record back as needs_fix with
-a reason (the same transition service a reviewer's decision uses); the client pulls, shows the
-reason, the operator fixes the record and syncs; the server keeps both versions with the link
-and the old one superseded, and the client mirrors that.
+The field team records a resident and syncs; the checks open a case (the resident is not in the
+registry); a reviewer resolves it as needs_fix with a reason (``review.resolve_case``, as the
+office UI does); the client pulls and shows the reason, the operator fixes the record and syncs;
+the server keeps both versions with the link and the old one superseded, and the client mirrors
+that.
 """
 
 from __future__ import annotations
@@ -30,24 +31,35 @@ def query(server: ServerProcess, sql: str, *params: object) -> list[tuple[object
 
 
 def send_back(server: ServerProcess, record_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """As the office: move the record to needs_fix with a reason (state, feed and audit)."""
+    """As a reviewer: resolve the record's open case (the checks found it is not in the empty
+    population registry) with ``needs_fix`` and a reason, through the review workflow."""
     from server import create_app
-    from server.extensions import db, dispose_engines
-    from server.services.transitions import Move, move_records
+    from server.extensions import dispose_engines
+    from server.services.review import Actor, resolve_case
 
-    [(device_id, state)] = query(
-        server, "SELECT device_id, state FROM enrollment WHERE id = ?", record_id
+    [(state,)] = query(server, "SELECT state FROM enrollment WHERE id = ?", record_id)
+    assert state == "needs_review"
+    [(case_id, version)] = query(
+        server,
+        'SELECT c.id, c.version FROM "case" c JOIN case_record r ON r.case_id = c.id '
+        "WHERE r.enrollment_id = ? AND c.state = 'open'",
+        record_id,
     )
     monkeypatch.setenv("JEMPUT_INSTANCE_PATH", str(server.instance))
     for name in ("JEMPUT_DATABASE_URL", "JEMPUT_BLOB_DIR", "JEMPUT_SECRET_KEY"):
         monkeypatch.delenv(name, raising=False)
     app = create_app()
     with app.app_context():
-        move = Move(record_id, str(device_id), str(state), "needs_fix", REASON)
-        moved = move_records([move], actor="user:reviewer", action="needs_fix")
-        db.session.commit()
+        resolve_case(
+            int(str(case_id)),
+            actor=Actor("reviewer", "reviewer"),
+            action="needs_fix",
+            version=int(str(version)),
+            reason=REASON,
+        )
     dispose_engines(app)
-    assert moved == [move]
+    [(state,)] = query(server, "SELECT state FROM enrollment WHERE id = ?", record_id)
+    assert state == "needs_fix"
 
 
 def records(field: FieldCLI, *args: str) -> list[dict[str, object]]:
