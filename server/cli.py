@@ -73,14 +73,17 @@ def create_user_command(name: str, role: str) -> None:
 @click.option("--team", required=True, help="Tim penjangkauan yang memakai perangkat.")
 @click.option("--ttl-hours", type=click.FloatRange(min=0, min_open=True), default=24.0,
               show_default=True, help="Masa berlaku kode, dalam jam.")
+@click.option("--kecamatan", help="Kode kecamatan tugas tim, mis. 61.09.04.")
 @with_appcontext
 @user_errors
-def device_code_command(team: str, ttl_hours: float) -> None:
+def device_code_command(team: str, ttl_hours: float, kecamatan: str | None) -> None:
     """Create a one-time code that registers one field device."""
     ttl = dt.timedelta(hours=ttl_hours)
-    code = devices.create_registration_code(team, ttl=ttl)
+    code = devices.create_registration_code(team, ttl=ttl, kecamatan_kode=kecamatan)
     expires = (utcnow() + ttl).strftime("%Y-%m-%d %H:%M UTC")
     click.echo(f"Kode pendaftaran untuk tim {team}: {code}")
+    if kecamatan:
+        click.echo(f"Wilayah tugas: kecamatan {kecamatan.strip()}.")
     click.echo(f"Berlaku sekali pakai, sampai {expires}.")
 
 

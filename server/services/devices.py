@@ -18,7 +18,8 @@ from server.errors import (
     Unauthorized,
 )
 from server.extensions import db
-from server.models import Device, Enrollment, RegistrationCode, RejectedPush
+from server.models import Device, Enrollment, Region, RegistrationCode, RejectedPush
+from server.models.region import KECAMATAN
 from server.timeutil import as_utc, utcnow
 from server.tokens import hash_token, new_registration_code, new_token, normalise_registration_code
 from shared.protocol import MAX_GAP_RANGES
@@ -33,14 +34,21 @@ MAX_NAME = 80
 
 
 def create_registration_code(
-    team: str, ttl: dt.timedelta = dt.timedelta(hours=24), created_by: str | None = None
+    team: str, ttl: dt.timedelta = dt.timedelta(hours=24), created_by: str | None = None,
+    kecamatan_kode: str | None = None,
 ) -> str:
-    """Create a one-time registration code for ``team``; return it in plain text (only once)."""
+    """Create a one-time registration code for ``team``; return it in plain text (only once).
+
+    ``kecamatan_kode`` (``61.09.04``) is the area the team is sent to: the device registered
+    with the code carries it, and its records from desa elsewhere become a finding.
+    """
     team = " ".join(team.split())
     if not 1 <= len(team) <= MAX_TEAM:
         raise InvalidInput(f"Nama tim harus 1-{MAX_TEAM} karakter.")
     if ttl <= dt.timedelta(0):
         raise InvalidInput("Masa berlaku kode harus lebih dari nol.")
+    if kecamatan_kode is not None:
+        kecamatan_kode = _known_kecamatan(kecamatan_kode)
     code = new_registration_code()
     now = utcnow()
     db.session.add(
@@ -50,10 +58,23 @@ def create_registration_code(
             created_at=now,
             expires_at=now + ttl,
             created_by=created_by,
+            kecamatan_kode=kecamatan_kode,
         )
     )
     db.session.commit()
     return code
+
+
+def _known_kecamatan(kode: str) -> str:
+    """``kode`` when it is a kecamatan of the region table, else a clear refusal."""
+    kode = kode.strip()
+    level = db.session.execute(select(Region.level).where(Region.kode == kode)).scalar()
+    if level != KECAMATAN:
+        raise InvalidInput(
+            f"Kecamatan '{kode}' tidak ada di tabel wilayah. Tulis kodenya seperti 61.09.04 "
+            "(impor tabel wilayah bila belum ada)."
+        )
+    return kode
 
 
 def register_device(code: str, name: str, first_seq: int = 1) -> tuple[Device, str]:
@@ -70,6 +91,7 @@ def register_device(code: str, name: str, first_seq: int = 1) -> tuple[Device, s
         id=device_id,
         name=" ".join(name.split())[:MAX_NAME] or f"perangkat-{device_id[:8]}",
         team=found.team,
+        kecamatan_kode=found.kecamatan_kode,
         token_hash=hash_token(token),
         created_at=now,
         first_seq=first_seq,
