@@ -122,6 +122,10 @@ def server_blob(live: LiveServer, sha256: str) -> bytes | None:
             return stream.read()
 
 
+#: Where a record stands once all its files are on the server: the checks run right after.
+PAST_COMPLETE = {"complete", "verified", "needs_review"}
+
+
 def server_state(live: LiveServer, record_id: str) -> str:
     from server.extensions import db
     from server.models import Enrollment
@@ -163,7 +167,7 @@ def test_files_go_up_in_chunks_and_the_records_complete(
             [upload] = server_uploads(live_server, sha)
             assert upload["state"] == "finished" and upload["received"] == saved_size(client, sha)
             assert outbox_upload(client, saved)["state"] == "done"
-            assert server_state(live_server, saved.id) == "complete"
+            assert server_state(live_server, saved.id) in PAST_COMPLETE
         assert client.status()["files"] == {"waiting": 0, "failed": 0, "bytes_left": 0}
 
 
@@ -225,7 +229,7 @@ def test_a_file_changed_on_disk_is_reported_and_not_sent(
     assert registered.records()[0]["state"] == "sent" and local(registered, saved).exists()
     local(registered, saved).write_bytes(original)  # restored from a backup
     assert registered.sync().done
-    assert server_state(live_server, saved.id) == "complete"
+    assert server_state(live_server, saved.id) in PAST_COMPLETE
 
 
 def test_another_devices_upload_url_is_not_found_and_a_new_upload_is_made(
