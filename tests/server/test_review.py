@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import uuid
 from typing import Any
 
@@ -259,4 +260,35 @@ def test_bulk_approve_takes_every_verified_record_of_the_area(dev: str) -> None:
     assert bulk_approve(actor=Actor("root", "admin"), kecamatan_kode="61.09.04") == 1
     assert state(neighbour)[0] == "approved" and state(far)[0] == "verified"
     assert len(events("bulk_approve")) == 4
+    assert audit.verify_chain().ok
+
+
+def test_two_reviewers_at_once_one_wins_the_other_gets_a_conflict(app: Any, dev: str) -> None:
+    record = add_record(dev)
+    case_id = add_case("duplicate_nik", [record])
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def act(actor: Actor, action: str, reason: str | None) -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                resolve_case(case_id, actor=actor, action=action, version=1, reason=reason)
+                outcomes[actor.username] = "ok"
+            except Conflict as exc:
+                outcomes[actor.username] = exc.detail
+
+    threads = [threading.Thread(target=act, args=(ALICE, "approve", None)),
+               threading.Thread(target=act, args=(BOB, "reject", "Palsu"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    [winner] = [name for name, outcome in outcomes.items() if outcome == "ok"]
+    [loser] = [outcome for outcome in outcomes.values() if outcome != "ok"]
+    assert f"sudah diselesaikan oleh {winner}" in loser
+    case = db.session.get(Case, case_id, populate_existing=True)
+    assert case is not None and (case.resolved_by, case.version) == (winner, 2)
+    assert state(record)[0] == ("approved" if winner == "alice" else "rejected")
+    assert len(events("case_resolved")) == 1
     assert audit.verify_chain().ok
