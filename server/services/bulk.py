@@ -33,15 +33,22 @@ def insert_rows(table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any
         return
     connection = db.session.connection()
     statement = _statement(connection.dialect, table, columns)
-    if any(statement.processors):
-        rows = [
-            tuple(v if p is None else p(v) for p, v in zip(statement.processors, row, strict=True))
-            for row in rows
-        ]
+    converting = [(i, p) for i, p in enumerate(statement.processors) if p is not None]
+    if converting:
+        rows = [_converted(row, converting) for row in rows]
     params: Sequence[Any] = (
         rows if statement.positional else [dict(zip(columns, row, strict=True)) for row in rows]
     )
     connection.exec_driver_sql(statement.sql, params)
+
+
+def _converted(row: tuple[Any, ...], converting: list[tuple[int, Callable[[Any], Any]]]) -> (
+        tuple[Any, ...]):
+    """``row`` with the columns that have a bind processor converted (the others as they are)."""
+    values = list(row)
+    for index, processor in converting:
+        values[index] = processor(values[index])
+    return tuple(values)
 
 
 def _statement(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Statement:

@@ -67,7 +67,11 @@ def move_records(
         for start in range(0, len(ids), CHUNK):
             done = db.session.execute(
                 update(table)
-                .where(table.c.id.in_(ids[start:start + CHUNK]), table.c.state == from_state)
+                # ``state || ''``: without statistics SQLite would rather walk the state index
+                # (every complete record) once per chunk than look the ids up (measured: most
+                # of a 130,000-record check run). PostgreSQL plans it the same either way.
+                .where(table.c.id.in_(ids[start:start + CHUNK]),
+                       table.c.state.concat("") == from_state)
                 .values(state=to_state, state_reason=reason, state_changed_at=at)
                 .returning(table.c.id)
             ).scalars().all()
