@@ -78,6 +78,7 @@ def resolve_case(case_id: int, *, actor: Actor, action: str, version: int,
     if action not in CASE_ACTIONS:
         raise InvalidInput(f"Tindakan '{action}' tidak dikenal untuk kasus.")
     reason = _reason(action, reason)
+    version = _version(version)
     try:
         case = _open_case(case_id, version)
         _check_fits(case, action, duplicate_id)
@@ -167,6 +168,15 @@ def _reason(action: str, reason: str | None) -> str | None:
         raise InvalidInput(f"Alasan paling panjang {MAX_REASON} karakter.",
                            errors={"reason": [f"maksimal {MAX_REASON} karakter"]})
     return text_ or None
+
+
+def _version(version: object) -> int:
+    """The case version the page showed, as an int (forms send it as text)."""
+    try:
+        return int(str(version))
+    except ValueError:
+        raise InvalidInput("Versi kasus tidak valid; muat ulang halaman.",
+                           errors={"version": ["harus bilangan bulat"]}) from None
 
 
 def _serialise() -> None:

@@ -292,3 +292,14 @@ def test_two_reviewers_at_once_one_wins_the_other_gets_a_conflict(app: Any, dev:
     assert state(record)[0] == ("approved" if winner == "alice" else "rejected")
     assert len(events("case_resolved")) == 1
     assert audit.verify_chain().ok
+
+
+def test_the_version_may_come_from_a_form_as_text(dev: str) -> None:
+    record = add_record(dev)
+    case_id = add_case("registry_mismatch", [record])
+    before = snapshot()
+    with pytest.raises(InvalidInput, match="Versi kasus"):
+        resolve_case(case_id, actor=ALICE, action="approve", version="v1")  # type: ignore[arg-type]
+    assert snapshot() == before
+    resolve_case(case_id, actor=ALICE, action="approve", version="1")  # type: ignore[arg-type]
+    assert state(record)[0] == "approved"
