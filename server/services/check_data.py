@@ -88,7 +88,7 @@ def _add_rows(data: Loaded, condition: ColumnElement[bool] | None) -> None:
     rows, registry = data.rows, data.registry
     # Core rows and raw timestamps: the ORM's per-row work is most of a 130,000-row read.
     for (record_id, device_id, nik, desa, state, captured, received, supersedes, nama, lahir,
-         sex, r_nama, r_lahir, r_sex) in db.session.connection().execute(query):
+         sex, r_nama, r_lahir, r_sex) in db.session.connection().execute(query).fetchall():
         if record_id in rows:
             continue
         rows[record_id] = Row(record_id, device_id, nik, desa, state, _utc(captured),
@@ -106,7 +106,7 @@ def _utc(value: Any) -> dt.datetime:
     """A timestamp as the driver returned it (SQLite text, PostgreSQL datetime), in UTC."""
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(value + "+00:00")  # SQLite keeps naive UTC text
 
 
 def _load_files(data: Loaded) -> None:

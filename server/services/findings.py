@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -146,11 +146,14 @@ def record_findings(
 
 
 def _nik_problem(nik: str, kecamatan: Mapping[str, str]) -> str | None:
-    """Why ``nik`` fails its rules or names a kecamatan the region table lacks, or None."""
+    """Why ``nik`` fails its rules or names a kecamatan the region table lacks, or None.
+
+    A stored record's NIK passed :func:`shared.nik.parse_nik` at ingest (the push refuses
+    others) and its birth date cannot become invalid later, so a well-formed NIK is checked by
+    its region part only (few distinct values: cached); anything else is parsed in full.
+    """
     if len(nik) == 16 and nik.isdigit() and nik[12:] != "0000":
-        # Region and birth date are checked apart: each has few distinct values, so cached.
         problem, code = _nik_rules(nik[:6] + "010190")
-        problem = problem or _nik_rules("610904" + nik[6:12])[0]
     else:
         problem, code = _nik_rules(nik, full=True)
     if problem is None and code in kecamatan:
@@ -227,9 +230,12 @@ def duplicate_findings(
     rows: Iterable[Row], in_scope: Collection[str], devices: Mapping[str, DeviceInfo]
 ) -> list[Finding]:
     """One finding per NIK held by two or more live records (one of them in scope)."""
+    rows = list(rows)
+    twice = {nik for nik, count in Counter(row.nik for row in rows).items() if count > 1}
     by_nik: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
-        by_nik[row.nik].append(row)
+        if row.nik in twice:
+            by_nik[row.nik].append(row)
     found: list[Finding] = []
     for nik, group in by_nik.items():
         if len(group) < 2:
