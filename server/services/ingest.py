@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import case, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from server.errors import NotFound, ServiceUnavailable, TooManyRecords
 from server.extensions import db
 from server.models import Attachment, Change, Device, Enrollment, RejectedPush
 from server.models.base import table_of
+from server.services import review
 from server.services.blobs import missing_blobs
 from server.services.bulk import insert_rows
 from server.services.completeness import check_completed, complete_ready
@@ -55,7 +56,7 @@ def push(device_id: str, raw_records: Sequence[Any]) -> dict[str, Any]:
     for attempt in range(1, MAX_ATTEMPTS + 1):
         outcomes = classify(raw_records, load_known(device_id, raw_records))
         try:
-            _write(device_id, outcomes, utcnow())
+            replaced = _write(device_id, outcomes, utcnow())
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
@@ -65,6 +66,7 @@ def push(device_id: str, raw_records: Sequence[Any]) -> dict[str, Any]:
                            and o.state == ServerState.COMPLETE]
         _complete_arrived(outcomes)
         check_completed(stored_complete)  # the others were checked as they completed
+        _close_replaced_cases(replaced)
         return {
             "results": [outcome.result() for outcome in outcomes],
             "device": device_progress(device_id),
@@ -95,12 +97,28 @@ def _complete_arrived(outcomes: list[Outcome]) -> None:
             outcome.state, outcome.missing_blobs = ServerState.COMPLETE.value, []
 
 
-def _write(device_id: str, outcomes: list[Outcome], now: dt.datetime) -> None:
-    """All rows of one push: progress first, then records, files, feed and refusals."""
+def _close_replaced_cases(record_ids: set[str]) -> None:
+    """Close the cases of the records new versions replaced; a failure is left to run-checks.
+
+    After the commit, like the checks: the push holds device rows, a decision holds case rows
+    first, and taking both in one transaction in different orders could deadlock.
+    """
+    try:
+        review.clear_settled(record_ids)
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.warning("Closing the cases of %d replaced records failed", len(record_ids))
+
+
+def _write(device_id: str, outcomes: list[Outcome], now: dt.datetime) -> set[str]:
+    """All rows of one push: progress first, then records, files, feed and refusals.
+
+    Returns the ids of the records that new versions in the batch replaced.
+    """
     accepted = [o for o in outcomes if o.status is PushStatus.ACCEPTED]
     refused = [o for o in outcomes if o.status is PushStatus.REJECTED and o.seq is not None]
     if not accepted and not refused:
-        return  # a pure replay writes nothing and takes no write lock
+        return set()  # a pure replay writes nothing and takes no write lock
     # The device row is updated first: it serialises this device's pushes, so the feed
     # cursors of one device are handed out in commit order and a pull never skips one.
     _advance_device(device_id, max(int(o.seq or 0) for o in accepted + refused), len(accepted))
@@ -113,15 +131,16 @@ def _write(device_id: str, outcomes: list[Outcome], now: dt.datetime) -> None:
     insert_rows(table_of(Change), CHANGE_COLUMNS, [
         (device_id, ChangeKind.RECORD_STATUS.value, o.id, o.state, None, now) for o in accepted
     ])
-    _supersede(device_id, accepted, now)
+    replaced = _supersede(device_id, accepted, now)
     insert_rows(table_of(RejectedPush), REJECTED_COLUMNS, [
         # No payload here: only that this seq arrived and why it was refused.
         (device_id, o.seq, o.id if is_id(o.id) else None, (o.error or {}).get("code"), now)
         for o in refused
     ])
+    return replaced
 
 
-def _supersede(device_id: str, accepted: list[Outcome], now: dt.datetime) -> None:
+def _supersede(device_id: str, accepted: list[Outcome], now: dt.datetime) -> set[str]:
     """Move the records this batch's new versions replace to ``superseded``.
 
     The old version keeps its row; the new one names it in ``supersedes``. An old version
@@ -131,7 +150,7 @@ def _supersede(device_id: str, accepted: list[Outcome], now: dt.datetime) -> Non
     replaced = {str(_data(o)["supersedes"]): str(o.id) for o in accepted
                 if _data(o)["supersedes"]}
     if not replaced:
-        return
+        return set()
     table = table_of(Enrollment)
     rows = db.session.execute(
         select(table.c.id, table.c.device_id, table.c.state)
@@ -146,6 +165,7 @@ def _supersede(device_id: str, accepted: list[Outcome], now: dt.datetime) -> Non
     for outcome in accepted:
         if outcome.id in done:
             outcome.state, outcome.missing_blobs = ServerState.SUPERSEDED.value, []
+    return done
 
 
 def _advance_device(device_id: str, high_seq: int, stored: int) -> None:

@@ -152,6 +152,22 @@ def bulk_approve(*, actor: Actor, desa_kode: str | None = None,
     return len(moved)
 
 
+def clear_settled(record_ids: Collection[str]) -> None:
+    """Close (as the system) open cases naming ``record_ids`` whose records are all final; commit.
+
+    For records decided outside a case (a new version superseded them on push).
+    """
+    if not record_ids:
+        return
+    try:
+        _serialise()
+        _clear_settled(set(record_ids), utcnow())
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
 def _require(actor: Actor, roles: Collection[str], what: str) -> None:
     """Refuse an actor whose role may not do ``what``."""
     if actor.role not in roles:

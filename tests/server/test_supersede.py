@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from server.errors import NotFound
 from server.extensions import db
-from server.models import AuditEvent, Change, Enrollment
+from server.models import AuditEvent, Case, CaseRecord, Change, Enrollment
 from server.services import audit
 from server.services.ingest import versions
 from server.services.transitions import Move, move_records
+from server.timeutil import utcnow
 
 Push = Callable[..., Any]
 Make = Callable[..., dict[str, Any]]
@@ -147,3 +148,26 @@ def test_another_devices_record_cannot_be_superseded(
 def test_versions_of_an_unknown_record(db: Any) -> None:
     with pytest.raises(NotFound):
         versions("0193a4f2-7c1e-7d2a-9b1e-2f4c8a1d5e60")
+
+
+def test_the_cases_of_a_replaced_record_are_closed(app: Flask, push: Push,
+                                                   make_record: Make) -> None:
+    old, other = make_record(), make_record()
+    push([old, other])
+    set_state(app, old["id"], "needs_fix")
+    with app.app_context():
+        for key, ids in (("alone", [old["id"]]), ("pair", [old["id"], other["id"]])):
+            case = Case(kind="registry_mismatch", key=key, state="open", explanation="uji",
+                        opened_at=utcnow(), version=1)
+            db.session.add(case)
+            db.session.flush()
+            db.session.add_all(CaseRecord(case_id=case.id, enrollment_id=record_id,
+                                          position=i) for i, record_id in enumerate(ids))
+        db.session.commit()
+    push([make_record(supersedes=old["id"])])
+    with app.app_context():
+        found = {case.key: case for case in db.session.execute(select(Case)).scalars()}
+        assert (found["alone"].state, found["alone"].resolution,
+                found["alone"].resolved_by) == ("resolved", "cleared", "system")
+        assert found["pair"].state == "open"  # the other record still needs a decision
+        assert audit.verify_chain().ok
