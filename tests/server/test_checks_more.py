@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 import pytest
@@ -105,3 +106,31 @@ def test_a_case_the_system_cleared_comes_back_when_its_finding_does(
         pair["id"], "open", None)
     assert triple_now["resolution"] == "cleared"
     assert state_of(app, first["id"]) == state_of(app, second["id"]) == "needs_review"
+
+
+def test_concurrent_check_runs_open_each_case_once(
+    app: Flask, push: Push, make_record: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checks, "run_checks", lambda ids=None: checks.CheckReport())
+    records = [make_record(attachments=0, serial=1) for _ in range(4)]  # one NIK, four times
+    push(records)
+    monkeypatch.undo()
+    ids = [record["id"] for record in records]
+    errors: list[BaseException] = []
+
+    def run(part: list[str]) -> None:
+        with app.app_context():
+            try:
+                checks.run_checks(part)
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+    workers = [threading.Thread(target=run, args=(part,)) for part in (ids[:2], ids[2:], ids)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert errors == []
+    kinds = sorted(case["kind"] for case in cases_of(app) if case["state"] == "open")
+    assert kinds == ["duplicate_nik"] + ["not_in_registry"] * 4
+    assert {state_of(app, i) for i in ids} == {"needs_review"}
