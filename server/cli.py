@@ -21,7 +21,17 @@ from tqdm import tqdm
 
 from server.errors import JemputError
 from server.models import ROLES
-from server.services import audit, checks, completeness, devices, regions, setup, uploads, users
+from server.services import (
+    audit,
+    checks,
+    completeness,
+    devices,
+    population,
+    regions,
+    setup,
+    uploads,
+    users,
+)
 from server.services.regions import ImportReport, Progress
 from server.timeutil import utcnow
 
@@ -98,13 +108,29 @@ def revoke_device_command(device_id: str) -> None:
 
 
 @click.command("import-regions")
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", type=click.Path())
 @with_appcontext
 @user_errors
 def import_regions_command(path: str) -> None:
     """Import (upsert) a Kemendagri region CSV with columns kode,nama: all rows or none."""
-    with _progress_bar() as progress:
+    with _progress_bar("Impor wilayah") as progress:
         report = regions.import_regions(path, progress=progress)
+    _finish_import(report)
+
+
+@click.command("import-population")
+@click.argument("path", type=click.Path())
+@with_appcontext
+@user_errors
+def import_population_command(path: str) -> None:
+    """Import (upsert) a SIAK-style resident CSV into the population registry: all rows or none."""
+    with _progress_bar("Impor penduduk") as progress:
+        report = population.import_population(path, progress=progress)
+    _finish_import(report)
+
+
+def _finish_import(report: ImportReport) -> None:
+    """Print the counts and refusals; exit 1 when anything was refused (nothing was saved)."""
     _print_import(report)
     if not report.ok:
         raise click.ClickException(
@@ -113,12 +139,12 @@ def import_regions_command(path: str) -> None:
 
 
 @contextmanager
-def _progress_bar() -> Iterator[Progress | None]:
+def _progress_bar(desc: str) -> Iterator[Progress | None]:
     """A byte-based tqdm bar on a terminal, nothing when output goes to a file or a test."""
     if not sys.stderr.isatty():
         yield None
         return
-    with tqdm(unit="B", unit_scale=True, desc="Impor wilayah") as bar:
+    with tqdm(unit="B", unit_scale=True, desc=desc) as bar:
 
         def update(done: int, total: int) -> None:
             bar.total = total
@@ -212,6 +238,7 @@ COMMANDS: list[click.Command] = [
     device_code_command,
     revoke_device_command,
     import_regions_command,
+    import_population_command,
     clean_uploads_command,
     incomplete_command,
     run_checks_command,

@@ -13,6 +13,7 @@ from flask import Flask
 
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 DEFAULT_UPLOAD_EXPIRY_HOURS = 24.0
+DEFAULT_IMPORT_MAX_BYTES = 1024**3
 SECRET_KEY_FILE = "secret_key"
 
 
@@ -37,6 +38,10 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         # Partial uploads untouched this long are refused (410) and their bytes deleted.
         "JEMPUT_UPLOAD_EXPIRY_HOURS": float(
             env.get("JEMPUT_UPLOAD_EXPIRY_HOURS") or DEFAULT_UPLOAD_EXPIRY_HOURS
+        ),
+        # Reference data imports (regions, population) refuse larger files up front.
+        "JEMPUT_IMPORT_MAX_BYTES": int(
+            env.get("JEMPUT_IMPORT_MAX_BYTES") or DEFAULT_IMPORT_MAX_BYTES
         ),
     }
     settings.update(overrides or {})

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from sqlalchemy import bindparam, insert, select, update
 
@@ -17,19 +14,17 @@ from server.extensions import db
 from server.models import Region
 from server.models.base import table_of
 from server.models.region import DESA
+from server.services.csv_files import Progress, Row, open_csv
 
 SEKADAU_CSV = Path(__file__).resolve().parent.parent / "data" / "sekadau_wilayah.csv"
 REGION_CODE = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
 MAX_NAMA = 120
 CHUNK_ROWS = 5000
 
-#: Called with (bytes read, file size) while an import runs.
-Progress = Callable[[int, int], None]
-
 
 @dataclass
 class ImportReport:
-    """What an import did: counts, and the refused lines with their reasons."""
+    """What an import saved (all zero when any row was refused), and the refused lines."""
 
     imported: int = 0
     updated: int = 0
@@ -52,26 +47,17 @@ def seed_sekadau() -> ImportReport:
 
 def import_regions(path: str | Path, progress: Progress | None = None) -> ImportReport:
     """Upsert a Kemendagri ``kode,nama`` CSV in one transaction: all rows or none."""
-    path = Path(path)
     try:
-        raw = path.open("rb")
-    except OSError as exc:
-        raise InvalidInput(f"Berkas {path} tidak dapat dibuka: {exc.strerror}.") from exc
-    with raw:
-        counted = _CountingReader(raw, path.stat().st_size, progress)
-        text = io.TextIOWrapper(io.BufferedReader(counted), encoding="utf-8-sig", newline="")
-        try:
-            report = _import_rows(csv.reader(text))
-        except UnicodeDecodeError as exc:
-            db.session.rollback()
-            raise InvalidInput("Berkas bukan teks UTF-8.") from exc
-        except BaseException:
-            db.session.rollback()
-            raise
+        with open_csv(path, progress) as (header, rows):
+            report = _import_rows(header, rows)
+    except BaseException:
+        db.session.rollback()
+        raise
     if report.ok:
         db.session.commit()
     else:
         db.session.rollback()
+        report.imported = report.updated = report.unchanged = 0  # nothing was saved
     return report
 
 
@@ -86,11 +72,10 @@ def known_desa(codes: Iterable[str]) -> set[str]:
     return set(rows)
 
 
-def _import_rows(rows: Iterator[list[str]]) -> ImportReport:
+def _import_rows(header: list[str], rows: Iterator[Row]) -> ImportReport:
     """Validate and upsert rows chunk by chunk; stop writing (keep checking) after a refusal."""
     report = ImportReport()
-    header = next(rows, None)
-    if header is None or [h.strip().lower() for h in header] != ["kode", "nama"]:
+    if [h.strip().lower() for h in header] != ["kode", "nama"]:
         raise InvalidInput("Baris pertama harus berisi judul kolom 'kode,nama'.")
     existing: dict[str, str] = {
         kode: nama for kode, nama in db.session.execute(select(Region.kode, Region.nama))
@@ -98,7 +83,7 @@ def _import_rows(rows: Iterator[list[str]]) -> ImportReport:
     seen: dict[str, int] = {}
     orphans: list[tuple[int, str]] = []
     chunk: list[dict[str, object]] = []
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         reason = _check_row(row, seen)
         if reason:
             report.refused.append((line, reason))
@@ -164,20 +149,3 @@ def _write_chunk(
     report.imported += len(new)
     report.updated += len(changed)
     report.unchanged += len(chunk) - len(new) - len(changed)
-
-
-class _CountingReader(io.RawIOBase):
-    """A binary reader that reports how far it got, for a progress bar."""
-
-    def __init__(self, raw: BinaryIO, total: int, progress: Progress | None) -> None:
-        self._raw, self._total, self._progress, self._done = raw, total, progress, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        count = self._raw.readinto(buffer)  # type: ignore[attr-defined]
-        self._done += count or 0
-        if self._progress is not None:
-            self._progress(self._done, self._total)
-        return count or 0

@@ -1,0 +1,224 @@
+"""The population registry: imports of a SIAK-style resident CSV, all rows or none."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError
+
+from server.errors import Conflict
+from server.extensions import db
+from server.models import Region, Resident
+from server.models.base import table_of
+from server.models.region import DESA
+from server.services import bulk
+from server.services.csv_files import Progress, Row, column_map, open_csv
+from server.services.regions import ImportReport
+from server.timeutil import utcnow
+from shared import vocab
+from shared.errors import InvalidNik
+from shared.nik import parse_nik
+
+REQUIRED = ("nik", "nama", "tanggal_lahir", "jenis_kelamin", "desa_kode")
+OPTIONAL = ("tempat_lahir", "golongan_darah", "alamat", "rt", "rw", "agama",
+            "status_perkawinan", "pekerjaan", "kewarganegaraan", "sudah_rekam")
+#: Resident columns an import writes, in this order (``updated_at`` follows on writes).
+FIELDS = ("nik", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin", "golongan_darah",
+          "alamat", "rt", "rw", "desa_kode", "agama", "status_perkawinan", "pekerjaan",
+          "kewarganegaraan", "recorded")
+TEXT_LIMITS = {"nama": 120, "tempat_lahir": 60, "alamat": 200}
+VOCABULARIES = {
+    "jenis_kelamin": frozenset(vocab.JENIS_KELAMIN),
+    "golongan_darah": frozenset(vocab.GOLONGAN_DARAH),
+    "agama": frozenset(vocab.AGAMA),
+    "status_perkawinan": frozenset(vocab.STATUS_PERKAWINAN),
+    "pekerjaan": frozenset(vocab.PEKERJAAN),
+    "kewarganegaraan": frozenset(vocab.KEWARGANEGARAAN),
+}
+YES_NO = {"y": True, "ya": True, "1": True, "true": True,
+          "n": False, "tidak": False, "0": False, "false": False, "": False}
+ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+SIAK_DATE = re.compile(r"^(\d{2})-(\d{2})-(\d{4})$")
+RT_RW = re.compile(r"^\d{1,3}$")
+CHUNK_ROWS = 5000
+OLDEST_BIRTH = dt.date(1880, 1, 1)
+
+Values = tuple[Any, ...]
+
+
+class RowRefused(ValueError):
+    """One row cannot be imported; the message says why, in Bahasa Indonesia."""
+
+
+def import_population(path: str | Path, progress: Progress | None = None) -> ImportReport:
+    """Upsert residents from a SIAK-style CSV in one transaction: all rows or none."""
+    try:
+        with open_csv(path, progress) as (header, rows):
+            report = _import_rows(column_map(header, REQUIRED, OPTIONAL), rows)
+        if report.ok:
+            db.session.commit()
+        else:
+            db.session.rollback()
+            report.imported = report.updated = report.unchanged = 0  # nothing was saved
+    except IntegrityError as exc:  # another import wrote the same NIK meanwhile
+        db.session.rollback()
+        raise Conflict("Data penduduk berubah selama impor; tidak ada yang disimpan. "
+                       "Ulangi impor.") from exc
+    except BaseException:
+        db.session.rollback()
+        raise
+    return report
+
+
+def _import_rows(columns: dict[str, int], rows: Iterator[Row]) -> ImportReport:
+    """Check every row; write valid rows chunk by chunk until the first refusal."""
+    report = ImportReport()
+    parser = _RowParser(columns, _desa_codes())
+    existing = _existing_residents()
+    seen: dict[str, int] = {}
+    chunk: list[Values] = []
+    for line, row in rows:
+        try:
+            values = parser.parse(row)
+        except RowRefused as exc:
+            report.refused.append((line, str(exc)))
+            continue
+        if values[0] in seen:
+            report.refused.append((line, f"NIK ganda (sudah ada di baris {seen[values[0]]})"))
+            continue
+        seen[values[0]] = line
+        chunk.append(values)
+        if len(chunk) >= CHUNK_ROWS:
+            _write_chunk(chunk, existing, report)
+            chunk = []
+    _write_chunk(chunk, existing, report)
+    return report
+
+
+def _desa_codes() -> frozenset[str]:
+    """Every desa code of the region table."""
+    return frozenset(db.session.execute(select(Region.kode).where(Region.level == DESA)).scalars())
+
+
+def _existing_residents() -> dict[str, Values]:
+    """The registry as it is, NIK -> values in :data:`FIELDS` order, for the upsert."""
+    table = table_of(Resident)
+    statement = select(*(table.c[name] for name in FIELDS))
+    return {row[0]: tuple(row) for row in db.session.execute(statement)}
+
+
+def _write_chunk(chunk: list[Values], existing: dict[str, Values], report: ImportReport) -> None:
+    """Insert new residents and update changed ones; count the unchanged."""
+    if report.refused or not chunk:
+        return  # the import will be rolled back anyway: spare the writes
+    now = utcnow()
+    new = [(*values, now) for values in chunk if values[0] not in existing]
+    changed = [
+        {"b_nik": values[0], **dict(zip(FIELDS[1:], values[1:], strict=True)), "updated_at": now}
+        for values in chunk
+        if values[0] in existing and existing[values[0]] != values
+    ]
+    table = table_of(Resident)
+    bulk.insert_rows(table, (*FIELDS, "updated_at"), new)
+    if changed:
+        db.session.execute(update(table).where(table.c.nik == bindparam("b_nik")), changed)
+    report.imported += len(new)
+    report.updated += len(changed)
+    report.unchanged += len(chunk) - len(new) - len(changed)
+
+
+class _RowParser:
+    """Turns one CSV row into resident values, or raises :class:`RowRefused`."""
+
+    def __init__(self, columns: dict[str, int], desa: frozenset[str]) -> None:
+        self.columns, self.desa, self.width = columns, desa, len(columns)
+        self.today = dt.date.today()
+
+    def parse(self, row: list[str]) -> Values:
+        """Resident values in :data:`FIELDS` order, checked and normalised."""
+        if len(row) != self.width:
+            raise RowRefused(f"harus {self.width} kolom seperti judul, ada {len(row)}")
+        cell = {name: row[index].strip() for name, index in self.columns.items()}
+        return (
+            self._nik(cell["nik"]), _text(cell, "nama", required=True), _text(cell, "tempat_lahir"),
+            self._date(cell["tanggal_lahir"]), _vocab(cell, "jenis_kelamin", required=True),
+            _vocab(cell, "golongan_darah"), _text(cell, "alamat"), _rt_rw(cell, "rt"),
+            _rt_rw(cell, "rw"), self._desa(cell["desa_kode"]), _vocab(cell, "agama"),
+            _vocab(cell, "status_perkawinan"), _vocab(cell, "pekerjaan"),
+            _vocab(cell, "kewarganegaraan"), _yes_no(cell.get("sudah_rekam", "")),
+        )
+
+    def _nik(self, value: str) -> str:
+        try:
+            return parse_nik(value, self.today).nik
+        except InvalidNik as exc:
+            raise RowRefused(f"nik: {exc.message}") from exc
+
+    def _date(self, value: str) -> dt.date:
+        if match := ISO_DATE.match(value):
+            year, month, day = match.groups()
+        elif match := SIAK_DATE.match(value):
+            day, month, year = match.groups()
+        else:
+            raise RowRefused(f"tanggal_lahir '{value}' harus TTTT-BB-HH atau HH-BB-TTTT")
+        try:
+            born = dt.date(int(year), int(month), int(day))
+        except ValueError as exc:
+            raise RowRefused(f"tanggal_lahir '{value}' bukan tanggal yang ada") from exc
+        if not OLDEST_BIRTH <= born <= self.today:
+            raise RowRefused(f"tanggal_lahir '{value}' tidak mungkin (masa depan atau < 1880)")
+        return born
+
+    def _desa(self, value: str) -> str:
+        if value not in self.desa:
+            raise RowRefused(f"desa_kode '{value}' tidak dikenal di tabel wilayah "
+                             "(impor wilayah dulu: jemput-server import-regions)")
+        return value
+
+
+def _text(cell: dict[str, str], name: str, required: bool = False) -> str | None:
+    """A free-text value within its length limit; empty optional values become None."""
+    value = cell.get(name, "")
+    if not value:
+        if required:
+            raise RowRefused(f"{name} wajib diisi")
+        return None
+    if len(value) > TEXT_LIMITS[name]:
+        raise RowRefused(f"{name} paling banyak {TEXT_LIMITS[name]} karakter, ada {len(value)}")
+    return value
+
+
+def _vocab(cell: dict[str, str], name: str, required: bool = False) -> str | None:
+    """A SIAK vocabulary value (case-insensitive, stored upper-case)."""
+    value = cell.get(name, "").upper()
+    if not value:
+        if required:
+            raise RowRefused(f"{name} wajib diisi")
+        return None
+    if value not in VOCABULARIES[name]:
+        raise RowRefused(f"{name} '{cell[name]}' bukan nilai SIAK yang dikenal")
+    return value
+
+
+def _rt_rw(cell: dict[str, str], name: str) -> str | None:
+    """RT or RW as three digits (``1`` -> ``001``)."""
+    value = cell.get(name, "")
+    if not value:
+        return None
+    if not RT_RW.match(value):
+        raise RowRefused(f"{name} '{value}' harus 1-3 angka")
+    return value.zfill(3)
+
+
+def _yes_no(value: str) -> bool:
+    """``sudah_rekam``: Y/N, ya/tidak, 1/0, true/false (empty: not recorded)."""
+    try:
+        return YES_NO[value.lower()]
+    except KeyError:
+        raise RowRefused(
+            f"sudah_rekam '{value}' harus Y/N, ya/tidak, 1/0 atau true/false") from None
