@@ -15,17 +15,22 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from field_client import FieldClient
 from field_client.sync import SyncReport
+from server import demo_office
 from server.demo_data import NANGA_MAHAP, synthetic_biometrics, synthetic_residents
 from server.services import devices, overview, setup
 
 TEAM = "TIM JEMPUT BOLA NANGA MAHAP"
 OPERATOR = "op.demo"
+NEIGHBOURS = 20  # registered residents of the kecamatan this outreach did not reach
+#: Position of the resident the team records a second time (a duplicate NIK for the office).
+RECORDED_TWICE = 4
 Echo = Callable[[str], None]
 
 
@@ -39,6 +44,7 @@ class DemoResult:
     first_sync: SyncReport
     replay: SyncReport
     arrivals: overview.Arrivals
+    office: demo_office.OfficeSummary
 
 
 def run_demo(
@@ -54,7 +60,7 @@ def run_demo(
     _quiet_logs()
     with app.app_context():
         report = setup.initialize()
-        code = devices.create_registration_code(TEAM)
+        code = devices.create_registration_code(TEAM, kecamatan_kode=NANGA_MAHAP)
     if report.admin_password:
         echo(f"Admin kantor dibuat: admin / {report.admin_password} (hanya tampil sekali)")
     server = _start_server(app, port)
@@ -77,10 +83,13 @@ def _field_day(app: Flask, url: str, code: str, count: int, home: Path, echo: Ec
     with FieldClient(home) as client:
         registration = client.register(url, code, name="Laptop Nanga Mahap 1")
         echo(f"Perangkat terdaftar: {registration.device_id} ({registration.team})")
+        people = list(synthetic_residents(count + NEIGHBOURS, kecamatan=NANGA_MAHAP))
+        residents = _office_registry(app, people[:count], people[count:], home.parent, echo)
         echo(f"Merekam {count} penduduk Kecamatan Nanga Mahap tanpa jaringan ...")
         scans = home.parent / "demo-scans"
         excused = 0
-        for index, payload in enumerate(synthetic_residents(count, kecamatan=NANGA_MAHAP)):
+        twice = [people[RECORDED_TWICE]] if count > RECORDED_TWICE else []
+        for index, payload in enumerate(people[:count] + twice):
             recording = synthetic_biometrics(scans, index)
             client.enroll(payload, OPERATOR, recording.files, recording.exceptions)
             excused += bool(recording.exceptions)
@@ -93,7 +102,21 @@ def _field_day(app: Flask, url: str, code: str, count: int, home: Path, echo: Ec
         replay = client.sync()
     with app.app_context():
         arrived = overview.arrivals(registration.device_id)
-    return DemoResult(url, registration.device_id, count, first, replay, arrived)
+        office = demo_office.summary(residents)
+    return DemoResult(url, registration.device_id, count + len(twice), first, replay, arrived,
+                      office)
+
+
+def _office_registry(app: Flask, recorded: list[dict[str, Any]],
+                     neighbours: list[dict[str, Any]], folder: Path, echo: Echo) -> int:
+    """Give the office a population registry (a SIAK export) to check the records against."""
+    path = folder / "demo-registry.csv"
+    demo_office.write_registry(path, recorded, neighbours)
+    with app.app_context():
+        residents = demo_office.import_registry(path)
+    path.unlink()
+    echo(f"Kantor mengimpor data penduduk (SIAK): {residents} penduduk.")
+    return residents
 
 
 def _print_summary(result: DemoResult, echo: Echo) -> None:
@@ -112,6 +135,18 @@ def _print_summary(result: DemoResult, echo: Echo) -> None:
     if first.waiting_for_files:
         echo(f"  {first.waiting_for_files} rekaman menunggu berkas biometrik (unggah tus: "
              "tahap berikutnya).")
+    cases = result.office.open_cases
+    echo(f"Pemeriksaan kantor: {sum(cases.values())} kasus terbuka untuk ditinjau")
+    for kind, number in sorted(cases.items()):
+        echo(f"  {KIND_LABELS.get(kind, kind)}: {number}")
+    echo(f"Kantor (antrean tinjauan, dasbor): {result.url}/office/  (masuk sebagai admin)")
+
+
+KIND_LABELS = {
+    "registry_mismatch": "data berbeda dengan SIAK",
+    "not_in_registry": "NIK tidak ada di SIAK",
+    "duplicate_nik": "NIK direkam dua kali",
+}
 
 
 def _quiet_logs() -> None:

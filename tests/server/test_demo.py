@@ -22,25 +22,31 @@ from tests.factories import payload
 def test_demo_records_offline_syncs_and_reports(app: Flask) -> None:
     lines: list[str] = []
     result = run_demo(app, count=6, port=0, serve=False, echo=lines.append)
-    assert result.first_sync.accepted == 6
+    assert result.first_sync.accepted == 7  # six residents, one of them recorded twice
     assert result.first_sync.rejected == 0
     assert result.first_sync.remaining == 0
     assert result.replay.pushed == 0  # nothing left: nothing is sent or stored twice
-    assert result.arrivals.total == 6
-    assert sum(count for _, _, count in result.arrivals.by_desa) == 6
+    assert result.arrivals.total == 7
+    assert sum(count for _, _, count in result.arrivals.by_desa) == 7
     assert all(kode.startswith("61.09.04.") for kode, _, _ in result.arrivals.by_desa)
     text = "\n".join(lines)
     assert result.url.startswith("http://127.0.0.1:")
     assert result.url in text
-    assert "Tiba di server: 6 rekaman" in text
+    assert "Tiba di server: 7 rekaman" in text
     # Every file went up in the first sync, so every record is complete on the server.
-    assert result.first_sync.files_uploaded > 6 * 12  # 14 roles, a few excused
+    assert result.first_sync.files_uploaded > 7 * 12  # 14 roles, a few excused
     assert result.first_sync.files_waiting == 0 and result.first_sync.files_failed == []
     assert f"{result.first_sync.files_uploaded} berkas" in text
-    # Complete, then checked: the demo's residents are not in the (empty) population registry.
-    assert result.arrivals.by_state == {"needs_review": 6}
+    # Complete, then checked against the demo registry: one resident registered under another
+    # birth date, one not registered, one recorded twice (both records held for review); the one
+    # spelled with other case and spacing still matches.
+    assert result.arrivals.by_state == {"needs_review": 4, "verified": 3}
+    assert result.office.open_cases == {
+        "registry_mismatch": 1, "not_in_registry": 1, "duplicate_nik": 1}
+    assert result.office.residents == 6 - 1 + 20
+    assert f"{result.url}/office/" in text
     with app.app_context():
-        assert overview.arrivals(result.device_id).total == 6
+        assert overview.arrivals(result.device_id).total == 7
 
 
 def test_demo_keeps_serving_until_stopped(app: Flask) -> None:
