@@ -71,6 +71,12 @@ def load(record_ids: Collection[str] | None) -> Loaded:
     return data
 
 
+def add_records(data: Loaded, record_ids: Collection[str]) -> None:
+    """Also load ``record_ids`` (those not loaded yet, if live), e.g. records of cleared cases."""
+    for part in chunks(sorted(set(record_ids) - set(data.rows))):
+        _add_rows(data, Enrollment.id.in_(part))
+
+
 def _add_rows(data: Loaded, condition: ColumnElement[bool] | None) -> None:
     """Add the live records matching ``condition`` with their registry entries."""
     payload = Enrollment.payload

@@ -74,6 +74,7 @@ def _run(record_ids: Collection[str] | None) -> CheckReport:
     to_clear = [case for case in candidates.values()
                 if _settled(case) or (_evaluated(case, data) and case.key not in keys)]
     applied = cases.apply(found, to_clear, now)
+    check_data.add_records(data, applied.records)  # partners of cleared cases, to decide
     moves = _moves(data, applied.records, candidates)
     moved = move_records(moves, actor=audit.SYSTEM, action="checks", at=now)
     audit.append(applied.events, at=now)
