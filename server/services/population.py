@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,11 @@ RT_RW = re.compile(r"^\d{1,3}$")
 CHUNK_ROWS = 5000
 OLDEST_BIRTH = dt.date(1880, 1, 1)
 
+#: Where a resident column comes from, when the CSV names it differently.
+SOURCE = {"recorded": "sudah_rekam"}
+
 Values = tuple[Any, ...]
+Check = Callable[[str], Any]
 
 
 class RowRefused(ValueError):
@@ -136,43 +141,35 @@ class _RowParser:
     """Turns one CSV row into resident values, or raises :class:`RowRefused`."""
 
     def __init__(self, columns: dict[str, int], desa: frozenset[str]) -> None:
-        self.columns, self.desa, self.width = columns, desa, len(columns)
-        self.today = dt.date.today()
+        self.width, self.desa, self.today = len(columns), desa, dt.date.today()
+        checks: dict[str, Check] = {
+            "nik": self._nik, "tanggal_lahir": self._date, "desa_kode": self._desa,
+            "rt": _rt_rw("rt"), "rw": _rt_rw("rw"), "recorded": _yes_no,
+            **{name: _text(name, limit, name in REQUIRED) for name, limit in TEXT_LIMITS.items()},
+            **{name: _vocab(name, values, name in REQUIRED)
+               for name, values in VOCABULARIES.items()},
+        }
+        # An absent optional column reads index -1: the "" that parse() appends to every row.
+        self.plan = [(columns.get(SOURCE.get(name, name), -1), checks[name]) for name in FIELDS]
 
     def parse(self, row: list[str]) -> Values:
         """Resident values in :data:`FIELDS` order, checked and normalised."""
         if len(row) != self.width:
             raise RowRefused(f"harus {self.width} kolom seperti judul, ada {len(row)}")
-        cell = {name: row[index].strip() for name, index in self.columns.items()}
-        return (
-            self._nik(cell["nik"]), _text(cell, "nama", required=True), _text(cell, "tempat_lahir"),
-            self._date(cell["tanggal_lahir"]), _vocab(cell, "jenis_kelamin", required=True),
-            _vocab(cell, "golongan_darah"), _text(cell, "alamat"), _rt_rw(cell, "rt"),
-            _rt_rw(cell, "rw"), self._desa(cell["desa_kode"]), _vocab(cell, "agama"),
-            _vocab(cell, "status_perkawinan"), _vocab(cell, "pekerjaan"),
-            _vocab(cell, "kewarganegaraan"), _yes_no(cell.get("sudah_rekam", "")),
-        )
+        row.append("")
+        return tuple([check(row[index].strip()) for index, check in self.plan])
 
     def _nik(self, value: str) -> str:
+        plain = len(value) == 16 and value.isascii() and value.isdigit()
+        if plain and value[12:] != "0000" and _nik_head_problem(value[:12], self.today) is None:
+            return value  # the common case, without parsing the same head again
         try:
             return parse_nik(value, self.today).nik
         except InvalidNik as exc:
             raise RowRefused(f"nik: {exc.message}") from exc
 
     def _date(self, value: str) -> dt.date:
-        if match := ISO_DATE.match(value):
-            year, month, day = match.groups()
-        elif match := SIAK_DATE.match(value):
-            day, month, year = match.groups()
-        else:
-            raise RowRefused(f"tanggal_lahir '{value}' harus TTTT-BB-HH atau HH-BB-TTTT")
-        try:
-            born = dt.date(int(year), int(month), int(day))
-        except ValueError as exc:
-            raise RowRefused(f"tanggal_lahir '{value}' bukan tanggal yang ada") from exc
-        if not OLDEST_BIRTH <= born <= self.today:
-            raise RowRefused(f"tanggal_lahir '{value}' tidak mungkin (masa depan atau < 1880)")
-        return born
+        return _birth_date(value, self.today)
 
     def _desa(self, value: str) -> str:
         if value not in self.desa:
@@ -181,38 +178,77 @@ class _RowParser:
         return value
 
 
-def _text(cell: dict[str, str], name: str, required: bool = False) -> str | None:
-    """A free-text value within its length limit; empty optional values become None."""
-    value = cell.get(name, "")
-    if not value:
-        if required:
-            raise RowRefused(f"{name} wajib diisi")
-        return None
-    if len(value) > TEXT_LIMITS[name]:
-        raise RowRefused(f"{name} paling banyak {TEXT_LIMITS[name]} karakter, ada {len(value)}")
-    return value
+@functools.lru_cache(maxsize=1 << 16)
+def _nik_head_problem(head: str, today: dt.date) -> str | None:
+    """What is wrong with a NIK's first 12 digits (region and date), or None."""
+    try:
+        parse_nik(head + "0001", today)
+    except InvalidNik as exc:
+        return exc.message
+    return None
 
 
-def _vocab(cell: dict[str, str], name: str, required: bool = False) -> str | None:
-    """A SIAK vocabulary value (case-insensitive, stored upper-case)."""
-    value = cell.get(name, "").upper()
-    if not value:
-        if required:
-            raise RowRefused(f"{name} wajib diisi")
-        return None
-    if value not in VOCABULARIES[name]:
-        raise RowRefused(f"{name} '{cell[name]}' bukan nilai SIAK yang dikenal")
-    return value
+@functools.lru_cache(maxsize=1 << 16)
+def _birth_date(value: str, today: dt.date) -> dt.date:
+    """``YYYY-MM-DD`` or SIAK's ``DD-MM-YYYY`` as a plausible birth date."""
+    if match := ISO_DATE.match(value):
+        year, month, day = match.groups()
+    elif match := SIAK_DATE.match(value):
+        day, month, year = match.groups()
+    else:
+        raise RowRefused(f"tanggal_lahir '{value}' harus TTTT-BB-HH atau HH-BB-TTTT")
+    try:
+        born = dt.date(int(year), int(month), int(day))
+    except ValueError as exc:
+        raise RowRefused(f"tanggal_lahir '{value}' bukan tanggal yang ada") from exc
+    if not OLDEST_BIRTH <= born <= today:
+        raise RowRefused(f"tanggal_lahir '{value}' tidak mungkin (masa depan atau < 1880)")
+    return born
 
 
-def _rt_rw(cell: dict[str, str], name: str) -> str | None:
-    """RT or RW as three digits (``1`` -> ``001``)."""
-    value = cell.get(name, "")
-    if not value:
-        return None
-    if not RT_RW.match(value):
-        raise RowRefused(f"{name} '{value}' harus 1-3 angka")
-    return value.zfill(3)
+def _text(name: str, limit: int, required: bool) -> Check:
+    """A check for a free-text value within ``limit``; empty optional values become None."""
+
+    def check(value: str) -> str | None:
+        if not value:
+            if required:
+                raise RowRefused(f"{name} wajib diisi")
+            return None
+        if len(value) > limit:
+            raise RowRefused(f"{name} paling banyak {limit} karakter, ada {len(value)}")
+        return value
+
+    return check
+
+
+def _vocab(name: str, values: frozenset[str], required: bool) -> Check:
+    """A check for a SIAK vocabulary value (case-insensitive, stored upper-case)."""
+    canonical = {value: value for value in values}
+
+    def check(value: str) -> str | None:
+        found = canonical.get(value) or canonical.get(value.upper())
+        if found is not None:
+            return found
+        if not value:
+            if required:
+                raise RowRefused(f"{name} wajib diisi")
+            return None
+        raise RowRefused(f"{name} '{value}' bukan nilai SIAK yang dikenal")
+
+    return check
+
+
+def _rt_rw(name: str) -> Check:
+    """A check for RT or RW, stored as three digits (``1`` -> ``001``)."""
+
+    def check(value: str) -> str | None:
+        if not value:
+            return None
+        if not RT_RW.match(value):
+            raise RowRefused(f"{name} '{value}' harus 1-3 angka")
+        return value.zfill(3)
+
+    return check
 
 
 def _yes_no(value: str) -> bool:
