@@ -129,12 +129,27 @@ def _write_chunk(chunk: list[Values], existing: dict[str, Values], report: Impor
         if values[0] in existing and existing[values[0]] != values
     ]
     table = table_of(Resident)
-    bulk.insert_rows(table, (*FIELDS, "updated_at"), new)
+    _insert(new)
     if changed:
         db.session.execute(update(table).where(table.c.nik == bindparam("b_nik")), changed)
     report.imported += len(new)
     report.updated += len(changed)
     report.unchanged += len(chunk) - len(new) - len(changed)
+
+
+def _insert(rows: list[Values]) -> None:
+    """Insert residents: COPY on PostgreSQL (several times faster), executemany elsewhere."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql" or not rows:
+        bulk.insert_rows(table_of(Resident), (*FIELDS, "updated_at"), rows)
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(
+        f"COPY resident ({', '.join(FIELDS)}, updated_at) FROM STDIN"
+    ) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 class _RowParser:
