@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from server import api, blobstore, cli, config, errors, extensions, logs
+from server import api, blobstore, cli, config, errors, extensions, logs, web
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -19,5 +19,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     blobstore.init_app(app)
     errors.init_app(app)
     api.init_app(app)
+    web.init_app(app)
     cli.init_app(app)
     return app

@@ -39,6 +39,9 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         "JEMPUT_UPLOAD_EXPIRY_HOURS": float(
             env.get("JEMPUT_UPLOAD_EXPIRY_HOURS") or DEFAULT_UPLOAD_EXPIRY_HOURS
         ),
+        # The office session cookie only over HTTPS; JEMPUT_SECURE_COOKIES=0 for plain-HTTP setups.
+        "SESSION_COOKIE_SECURE": (env.get("JEMPUT_SECURE_COOKIES") or "1").lower()
+        not in ("0", "false", "no"),
         # Reference data imports (regions, population) refuse larger files up front.
         "JEMPUT_IMPORT_MAX_BYTES": int(
             env.get("JEMPUT_IMPORT_MAX_BYTES") or DEFAULT_IMPORT_MAX_BYTES

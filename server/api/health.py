@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, redirect, request, url_for
+from werkzeug.wrappers import Response
 
 from server.services import health
 from shared.protocol import API_PREFIX, PROTOCOL_VERSION
@@ -19,8 +20,12 @@ def healthz() -> dict[str, Any]:
 
 
 @bp.get("/")
-def index() -> dict[str, Any]:
-    """Where to go from the server's address; public, and says nothing about the data."""
+def index() -> dict[str, Any] | Response:
+    """Where to go from the server's address: a browser to the office UI, a script to JSON."""
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    if best == "text/html" and request.accept_mimetypes["text/html"] > \
+            request.accept_mimetypes["application/json"]:
+        return redirect(url_for("office.dashboard"))
     return {
         "name": "Jemput",
         "description": "Server kantor Disdukcapil untuk perekaman e-KTP jemput bola.",

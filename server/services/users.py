@@ -7,14 +7,18 @@ import secrets
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from server.errors import Conflict, InvalidInput
+from server import tokens
+from server.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from server.extensions import db
 from server.models import ROLES, User
+from server.services.review import Actor
 
 ADMIN_USERNAME = "admin"
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+# Checked against when the user is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("jemput-dummy-password")
 
 
 def create_user(username: str, role: str) -> str:
@@ -49,3 +53,51 @@ def ensure_admin() -> str | None:
         return create_user(ADMIN_USERNAME, "admin")
     except Conflict:  # created meanwhile by a concurrent `init`
         return None
+
+
+def authenticate(username: str, password: str) -> Actor:
+    """The active user with this name and password; :class:`Unauthorized` otherwise."""
+    user = db.session.execute(
+        select(User).where(User.username == username.strip().lower())
+    ).scalar_one_or_none()
+    db.session.commit()
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        raise Unauthorized("Nama pengguna atau kata sandi salah.")
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        raise Unauthorized("Nama pengguna atau kata sandi salah.")
+    return Actor(user.username, user.role)
+
+
+def actor_of(username: str) -> Actor | None:
+    """The active user ``username`` as an :class:`Actor`, or None (a session whose user is gone)."""
+    user = db.session.execute(
+        select(User).where(User.username == username, User.active.is_(True))
+    ).scalar_one_or_none()
+    db.session.commit()
+    return None if user is None else Actor(user.username, user.role)
+
+
+def issue_api_token(username: str) -> str:
+    """A new API token for ``username`` (replacing any older one); returned in plain text once."""
+    user = db.session.execute(
+        select(User).where(User.username == username.strip().lower())
+    ).scalar_one_or_none()
+    if user is None:
+        db.session.rollback()
+        raise NotFound(f"Pengguna '{username}' tidak ada.")
+    token = tokens.new_token()
+    user.api_token_hash = tokens.hash_token(token)
+    db.session.commit()
+    return token
+
+
+def authenticate_token(token: str) -> Actor:
+    """The active user holding API token ``token``; :class:`Unauthorized` otherwise."""
+    user = db.session.execute(
+        select(User).where(User.api_token_hash == tokens.hash_token(token))
+    ).scalar_one_or_none()
+    db.session.commit()
+    if user is None or not user.active:
+        raise Unauthorized("Token pengguna tidak sah atau sudah diganti.", error="invalid_token")
+    return Actor(user.username, user.role)

@@ -1,0 +1,221 @@
+"""The review queue and the records list: filtered, keyset-paginated, exportable."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from server.errors import InvalidInput, NotFound
+from server.extensions import db
+from server.models import Attachment, Case, CaseRecord, Device, Enrollment, Region
+from server.models.case import OPEN, RESOLVED
+from shared.protocol import CaseKind, ServerState
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+EXPORT_CHUNK = 2000
+KINDS = tuple(kind.value for kind in CaseKind)
+STATES = tuple(state.value for state in ServerState)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the office narrowed a list to; empty strings mean "any"."""
+
+    kecamatan: str = ""
+    desa: str = ""
+    kind: str = ""
+    team: str = ""
+    state: str = ""
+
+    @classmethod
+    def from_args(cls, args: Any) -> Filters:
+        """Filters from query-string arguments, checked."""
+        found = cls(**{name: (args.get(name) or "").strip()
+                       for name in ("kecamatan", "desa", "kind", "team", "state")})
+        if found.kind and found.kind not in KINDS:
+            raise InvalidInput(f"Jenis kasus '{found.kind}' tidak dikenal.")
+        return found
+
+    def as_args(self) -> dict[str, str]:
+        """The non-empty filters, for building links."""
+        return {key: value for key, value in vars(self).items() if value}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list and the cursor of the next page (None on the last)."""
+
+    items: list[dict[str, Any]]
+    next_after: str | None
+
+
+def page_size(raw: str | None) -> int:
+    """A requested page size, bounded."""
+    if not raw:
+        return PAGE_SIZE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"limit harus angka 1-{MAX_PAGE_SIZE}.")
+    return int(raw)
+
+
+def _area(query: Any, desa_column: Any, filters: Filters) -> Any:
+    if filters.desa:
+        query = query.where(desa_column == filters.desa)
+    elif filters.kecamatan:
+        query = query.where(desa_column.startswith(filters.kecamatan + "."))
+    return query
+
+
+def _cases_query(filters: Filters) -> Select[Any]:
+    state = filters.state or OPEN
+    if state not in (OPEN, RESOLVED):
+        raise InvalidInput("Status kasus harus 'open' atau 'resolved'.")
+    query = (select(Case.id, Case.kind, Case.state, Case.explanation, Case.desa_kode,
+                    Region.nama.label("desa_nama"), Case.team, Case.device_id, Case.opened_at,
+                    Case.resolved_at, Case.resolved_by, Case.resolution, Case.version)
+             .join(Region, Region.kode == Case.desa_kode, isouter=True)
+             .where(Case.state == state))
+    if filters.kind:
+        query = query.where(Case.kind == filters.kind)
+    if filters.team:
+        query = query.where(Case.team == filters.team)
+    return _area(query, Case.desa_kode, filters)
+
+
+def cases(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE) -> Page:
+    """A page of cases (oldest first), after case id ``after``."""
+    query = _cases_query(filters)
+    if after:
+        if not after.isdigit():
+            raise InvalidInput("Kursor halaman tidak valid.")
+        query = query.where(Case.id > int(after))
+    rows = db.session.execute(query.order_by(Case.id).limit(limit + 1)).mappings().all()
+    db.session.commit()
+    items = [dict(row) for row in rows[:limit]]
+    return Page(items, str(items[-1]["id"]) if len(rows) > limit else None)
+
+
+def all_cases(filters: Filters) -> Iterator[dict[str, Any]]:
+    """Every case matching ``filters``, in chunks (for CSV export)."""
+    after: str | None = None
+    while True:
+        page = cases(filters, after, EXPORT_CHUNK)
+        yield from page.items
+        if page.next_after is None:
+            return
+        after = page.next_after
+
+
+def _records_query(filters: Filters) -> Select[Any]:
+    query = (select(Enrollment.id, Enrollment.nik, Enrollment.payload["nama"].as_string()
+                    .label("nama"), Enrollment.desa_kode, Region.nama.label("desa_nama"),
+                    Enrollment.state, Enrollment.state_reason, Device.team,
+                    Enrollment.device_id, Enrollment.seq, Enrollment.captured_at,
+                    Enrollment.received_at)
+             .join(Device, Device.id == Enrollment.device_id)
+             .join(Region, Region.kode == Enrollment.desa_kode, isouter=True))
+    if filters.state:
+        if filters.state not in STATES:
+            raise InvalidInput(f"Status rekaman '{filters.state}' tidak dikenal.")
+        query = query.where(Enrollment.state == filters.state)
+    if filters.team:
+        query = query.where(Device.team == filters.team)
+    return _area(query, Enrollment.desa_kode, filters)
+
+
+def records(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE) -> Page:
+    """A page of records ordered by id, after record id ``after``."""
+    query = _records_query(filters)
+    if after:
+        query = query.where(Enrollment.id > after)
+    rows = db.session.execute(query.order_by(Enrollment.id).limit(limit + 1)).mappings().all()
+    db.session.commit()
+    items = [dict(row) for row in rows[:limit]]
+    return Page(items, items[-1]["id"] if len(rows) > limit else None)
+
+
+def all_records(filters: Filters) -> Iterator[dict[str, Any]]:
+    """Every record matching ``filters``, in chunks (for CSV export)."""
+    after: str | None = None
+    while True:
+        page = records(filters, after, EXPORT_CHUNK)
+        yield from page.items
+        if page.next_after is None:
+            return
+        after = page.next_after
+
+
+def case_number(raw: str) -> int:
+    """A case id from a URL; :class:`NotFound` when it is not one."""
+    if not raw.isdigit() or len(raw) > 12:
+        raise NotFound(f"Kasus {raw[:20]} tidak ditemukan.")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case and the records it names, in order."""
+
+    case: dict[str, Any]
+    records: list[dict[str, Any]]
+    #: Card fields whose values are not the same in every record (highlighted side by side).
+    differing: frozenset[str]
+
+
+def case_view(case_id: int) -> CaseView:
+    """One case with its records side by side; :class:`NotFound` when unknown."""
+    found = db.session.get(Case, case_id)
+    if found is None:
+        db.session.commit()
+        raise NotFound(f"Kasus {case_id} tidak ditemukan.")
+    case = {column: getattr(found, column) for column in (
+        "id", "kind", "state", "explanation", "desa_kode", "team", "device_id", "opened_at",
+        "resolved_at", "resolved_by", "resolution", "resolution_reason", "version")}
+    region = db.session.get(Region, found.desa_kode) if found.desa_kode else None
+    case["desa_nama"] = region.nama if region else None
+    named = db.session.execute(
+        select(Enrollment, Device.team, Device.name.label("device_name"))
+        .join(CaseRecord, CaseRecord.enrollment_id == Enrollment.id)
+        .join(Device, Device.id == Enrollment.device_id)
+        .where(CaseRecord.case_id == case_id).order_by(CaseRecord.position, Enrollment.id)
+    ).all()
+    shown = [_record_summary(enrollment, team, device_name)
+             for enrollment, team, device_name in named]
+    db.session.commit()
+    fields = {name for r in shown for name in r["payload"]}
+    differing = frozenset(name for name in fields
+                          if len({str(r["payload"].get(name)) for r in shown}) > 1)
+    return CaseView(case, shown, differing)
+
+
+def _record_summary(record: Enrollment, team: str, device_name: str) -> dict[str, Any]:
+    return {"id": record.id, "state": record.state, "state_reason": record.state_reason,
+            "team": team, "device_name": device_name, "device_id": record.device_id,
+            "seq": record.seq, "captured_at": record.captured_at,
+            "received_at": record.received_at, "operator": record.operator,
+            "supersedes": record.supersedes, "payload": record.payload,
+            "roles": _roles(record.id)}
+
+
+def _roles(record_id: str) -> list[str]:
+    return list(db.session.execute(
+        select(Attachment.role).where(Attachment.enrollment_id == record_id)
+        .order_by(Attachment.role)).scalars())
+
+
+def count_open() -> int:
+    """How many cases are open."""
+    total = db.session.execute(
+        select(func.count()).select_from(Case).where(Case.state == OPEN)).scalar_one()
+    db.session.commit()
+    return int(total)
+
+
+def when(value: dt.datetime | None) -> str:
+    """A timestamp as the office reads it (UTC)."""
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,114 @@
+"""Office login: the blueprint, the session, who is acting, and the login/logout pages."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.wrappers import Response
+
+from server.errors import JemputError, Unauthorized
+from server.extensions import db
+from server.services import users
+from server.services.review import Actor
+
+log = logging.getLogger(__name__)
+bp = Blueprint("office", __name__, url_prefix="/office")
+F = TypeVar("F", bound=Callable[..., Any])
+SESSION_USER = "user"
+csrf = CSRFProtect()
+
+
+@bp.before_request
+def _check_csrf() -> None:
+    """Every POST to the office carries the form's CSRF token (checked before the view)."""
+    csrf.protect()
+
+
+def login_required(view: F) -> F:
+    """Send a visitor without a session to the login page; the actor is then ``g.actor``."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        username = session.get(SESSION_USER)
+        actor = users.actor_of(username) if isinstance(username, str) else None
+        if actor is None:
+            session.clear()
+            return redirect(url_for("office.login", next=request.full_path))
+        g.actor = actor
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def current_actor() -> Actor:
+    """The logged-in user of this request."""
+    actor: Actor = g.actor
+    return actor
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a local path under /office: never an open redirect to another site."""
+    if target and target.startswith("/office") and not urlsplit(target).netloc \
+            and not target.startswith("//"):
+        return target
+    return url_for("office.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """Show the login form; on POST check the password and start a fresh session."""
+    if request.method == "GET":
+        return render_template("login.html", next=request.args.get("next", ""))
+    username = request.form.get("username", "")
+    try:
+        actor = users.authenticate(username, request.form.get("password", ""))
+    except Unauthorized as error:
+        return render_template("login.html", error=error.detail, username=username,
+                               next=request.form.get("next", "")), 401
+    session.clear()  # no session fixation: a new session on every login
+    session[SESSION_USER] = actor.username
+    session.permanent = True
+    log.info("Office login by a %s", actor.role)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    """End the session."""
+    session.clear()
+    flash("Anda sudah keluar.", "info")
+    return redirect(url_for("office.login"))
+
+
+@bp.app_template_global()
+def role_can(action: str) -> bool:
+    """Whether the current user may ``resolve`` (reviewer+) or ``bulk`` (supervisor+)."""
+    actor: Actor | None = g.get("actor")
+    if actor is None:
+        return False
+    allowed = {"resolve": {"reviewer", "supervisor", "admin"}, "bulk": {"supervisor", "admin"}}
+    return actor.role in allowed.get(action, set())
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(error: CSRFError) -> tuple[str, int]:
+    """A form without a valid CSRF token: nothing was done."""
+    db.session.rollback()
+    message = ("Formulir ditolak: token keamanan (CSRF) tidak ada atau tidak sah. "
+               "Tidak ada yang diubah. Muat ulang halaman lalu coba lagi.")
+    return render_template("error.html", status=400, title="Permintaan ditolak",
+                           detail=message), 400
+
+
+@bp.errorhandler(JemputError)
+def domain_error(error: JemputError) -> tuple[str, int]:
+    """A refused action, as a page: 403 for a role, 409 for a stale case, 400/404 ..."""
+    db.session.rollback()
+    return render_template("error.html", status=error.status, title=error.title,
+                           detail=error.detail, back=request.referrer), error.status

@@ -1,0 +1,131 @@
+"""The office pages: dashboard, review queue, case, records list, record, files, exports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, send_file, url_for
+from werkzeug.wrappers import Response
+
+from server.services import dashboard as dashboard_service
+from server.services import queue, record_view, review
+from server.web.auth import bp, current_actor, login_required
+from server.web.present import CASE_COLUMNS, RECORD_COLUMNS, csv_response
+
+RESOLVED_TEXT = {"approve": "disetujui", "reject": "ditolak", "duplicate": "ditandai duplikat",
+                 "needs_fix": "dikembalikan untuk perbaikan", "acknowledge": "dicatat"}
+
+
+def _wants_csv() -> bool:
+    return request.args.get("format") == "csv"
+
+
+def _form_text(name: str) -> str | None:
+    value = request.form.get(name, "").strip()
+    return value or None
+
+
+@bp.get("/")
+@login_required
+def dashboard() -> str:
+    """Arrivals, open cases by kind, devices and gaps."""
+    return render_template("dashboard.html", data=dashboard_service.dashboard())
+
+
+@bp.get("/cases.csv")
+@login_required
+def cases_csv() -> Response:
+    """The filtered review queue as CSV."""
+    return csv_response(queue.all_cases(queue.Filters.from_args(request.args)), CASE_COLUMNS,
+                        "kasus.csv")
+
+
+@bp.get("/cases")
+@login_required
+def cases() -> Any:
+    """The review queue (open cases by default), filtered; CSV with ``?format=csv``."""
+    filters = queue.Filters.from_args(request.args)
+    if _wants_csv():
+        return csv_response(queue.all_cases(filters), CASE_COLUMNS, "kasus.csv")
+    page = queue.cases(filters, request.args.get("after"),
+                       queue.page_size(request.args.get("limit")))
+    return render_template("queue.html", page=page, filters=filters, kinds=queue.KINDS)
+
+
+@bp.get("/cases/<case_id>")
+@login_required
+def case(case_id: str) -> str:
+    """One case, its records side by side, and the forms to resolve it."""
+    return render_template("case.html", view=queue.case_view(queue.case_number(case_id)))
+
+
+@bp.post("/cases/<case_id>/resolve")
+@login_required
+def resolve(case_id: str) -> Response:
+    """Resolve a case as the form says; a stale version is a 409 page, nothing changed."""
+    action = request.form.get("action", "")
+    review.resolve_case(queue.case_number(case_id), actor=current_actor(), action=action,
+                        version=request.form.get("version", ""),  # type: ignore[arg-type]
+                        reason=_form_text("reason"), duplicate_id=_form_text("duplicate_id"))
+    flash(f"Kasus {case_id} {RESOLVED_TEXT.get(action, 'diselesaikan')}.", "success")
+    return redirect(url_for("office.case", case_id=case_id))
+
+
+@bp.get("/records.csv")
+@login_required
+def records_csv() -> Response:
+    """The filtered records list as CSV."""
+    return csv_response(queue.all_records(queue.Filters.from_args(request.args)),
+                        RECORD_COLUMNS, "rekaman.csv")
+
+
+@bp.get("/records")
+@login_required
+def records() -> Any:
+    """Records filtered by state, area and team; CSV with ``?format=csv``."""
+    filters = queue.Filters.from_args(request.args)
+    if _wants_csv():
+        return csv_response(queue.all_records(filters), RECORD_COLUMNS, "rekaman.csv")
+    page = queue.records(filters, request.args.get("after"),
+                         queue.page_size(request.args.get("limit")))
+    return render_template("records.html", page=page, filters=filters, states=queue.STATES)
+
+
+@bp.post("/records/bulk-approve")
+@login_required
+def bulk_approve() -> Response:
+    """Approve every verified record of one desa or kecamatan (supervisors)."""
+    desa, kecamatan = _form_text("desa"), _form_text("kecamatan")
+    count = review.bulk_approve(actor=current_actor(), desa_kode=desa,
+                                kecamatan_kode=None if desa else kecamatan)
+    flash(f"{count} rekaman terverifikasi di {desa or kecamatan} disetujui.", "success")
+    return redirect(url_for("office.records", desa=desa or "", kecamatan=kecamatan or ""))
+
+
+@bp.get("/records/<record_id>")
+@login_required
+def record(record_id: str) -> str:
+    """One record: card beside the registry, files, versions, cases, audit trail."""
+    return render_template("record.html", view=record_view.record_view(record_id))
+
+
+@bp.post("/records/<record_id>/decide")
+@login_required
+def decide(record_id: str) -> Response:
+    """Approve, reject or send back one record from its page."""
+    action = request.form.get("action", "")
+    review.decide_record(record_id, actor=current_actor(), action=action,
+                         reason=_form_text("reason"))
+    flash(f"Rekaman {RESOLVED_TEXT.get(action, 'diputuskan')}.", "success")
+    return redirect(url_for("office.record", record_id=record_id))
+
+
+@bp.get("/records/<record_id>/files/<role>")
+@login_required
+def record_file(record_id: str, role: str) -> Response:
+    """A record's photo, signature or other biometric file (logged-in users only)."""
+    stream, media_type = record_view.open_file(record_id, role)
+    response = send_file(stream, mimetype=media_type, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,149 @@
+"""Office web UI: login, roles, CSRF, pages, resolving cases, exports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.server.conftest import add_residents
+from tests.server.office_helpers import csrf_token, duplicate_case, login, make_user, snapshot
+
+
+def test_pages_need_login(client: FlaskClient) -> None:
+    answer = client.get("/office/cases")
+    assert answer.status_code == 302
+    assert "/office/login" in answer.headers["Location"]
+    browser = client.get("/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert browser.headers["Location"].endswith("/office/")
+    assert client.get("/").json["health"] == "/healthz"  # scripts still get the JSON index
+
+
+def test_wrong_password_is_refused(app: Flask, client: FlaskClient) -> None:
+    make_user(app, "rina", "reviewer")
+    answer = client.post("/office/login", data={
+        "username": "rina", "password": "salah", "csrf_token": csrf_token(client)})
+    assert answer.status_code == 401
+    assert "Nama pengguna atau kata sandi salah" in answer.get_data(as_text=True)
+    assert client.get("/office/").status_code == 302
+
+
+def test_dashboard_and_queue(app: Flask, client: FlaskClient, push: Callable[..., Any],
+                             make_record: Callable[..., dict[str, Any]]) -> None:
+    case_id, ids = duplicate_case(app, push, make_record, add_residents)
+    login(client, app, "rina", "reviewer")
+    page = client.get("/office/").get_data(as_text=True)
+    assert "Dasbor" in page and "NIK ganda" in page and "laptop-1" in page
+    queue = client.get("/office/cases?kind=duplicate_nik").get_data(as_text=True)
+    assert f"/office/cases/{case_id}" in queue
+    other = client.get("/office/cases?kind=outside_area").get_data(as_text=True)
+    assert f"/office/cases/{case_id}" not in other
+    case = client.get(f"/office/cases/{case_id}").get_data(as_text=True)
+    assert all(record_id in case for record_id in ids)
+    assert 'value="duplicate"' in case
+
+
+def test_resolve_duplicate(app: Flask, client: FlaskClient, push: Callable[..., Any],
+                           make_record: Callable[..., dict[str, Any]]) -> None:
+    case_id, ids = duplicate_case(app, push, make_record, add_residents)
+    login(client, app, "rina", "reviewer")
+    token = csrf_token(client, f"/office/cases/{case_id}")
+    answer = client.post(f"/office/cases/{case_id}/resolve", data={
+        "csrf_token": token, "action": "duplicate", "version": "1", "duplicate_id": ids[1]},
+        follow_redirects=True)
+    assert answer.status_code == 200
+    assert "ditandai duplikat" in answer.get_data(as_text=True)
+    states = snapshot(app)["records"]
+    assert states[ids[1]] == "duplicate"
+    assert states[ids[0]] == "approved"
+    record = client.get(f"/office/records/{ids[1]}").get_data(as_text=True)
+    assert "user:rina" in record and "duplikat dari" in record
+
+
+def test_viewer_cannot_resolve(app: Flask, client: FlaskClient, push: Callable[..., Any],
+                               make_record: Callable[..., dict[str, Any]]) -> None:
+    case_id, _ = duplicate_case(app, push, make_record, add_residents)
+    login(client, app, "vera", "viewer")
+    page = client.get(f"/office/cases/{case_id}").get_data(as_text=True)
+    assert 'value="approve"' not in page  # no form for a viewer
+    before = snapshot(app)
+    answer = client.post(f"/office/cases/{case_id}/resolve", data={
+        "csrf_token": csrf_token(client, f"/office/cases/{case_id}"),
+        "action": "approve", "version": "1"})
+    assert answer.status_code == 403
+    assert "Akses ditolak" in answer.get_data(as_text=True)
+    assert snapshot(app) == before
+
+
+def test_stale_case_is_a_conflict(app: Flask, client: FlaskClient, push: Callable[..., Any],
+                                  make_record: Callable[..., dict[str, Any]]) -> None:
+    case_id, ids = duplicate_case(app, push, make_record, add_residents)
+    login(client, app, "rina", "reviewer")
+    token = csrf_token(client, f"/office/cases/{case_id}")
+    first = client.post(f"/office/cases/{case_id}/resolve", data={
+        "csrf_token": token, "action": "approve", "version": "1"})
+    assert first.status_code == 302
+    before = snapshot(app)
+    second = client.post(f"/office/cases/{case_id}/resolve", data={
+        "csrf_token": token, "action": "duplicate", "version": "1", "duplicate_id": ids[0]})
+    assert second.status_code == 409
+    assert "rina" in second.get_data(as_text=True)
+    assert snapshot(app) == before
+
+
+def test_form_without_csrf_token(app: Flask, client: FlaskClient, push: Callable[..., Any],
+                                 make_record: Callable[..., dict[str, Any]]) -> None:
+    case_id, _ = duplicate_case(app, push, make_record, add_residents)
+    login(client, app, "rina", "reviewer")
+    before = snapshot(app)
+    for token in (None, "forged"):
+        data = {"action": "approve", "version": "1"}
+        if token:
+            data["csrf_token"] = token
+        answer = client.post(f"/office/cases/{case_id}/resolve", data=data)
+        assert answer.status_code == 400
+        assert "token keamanan (CSRF)" in answer.get_data(as_text=True)
+    assert snapshot(app) == before
+
+
+def test_login_form_needs_csrf(app: Flask, client: FlaskClient) -> None:
+    password = make_user(app, "rina", "reviewer")
+    answer = client.post("/office/login", data={"username": "rina", "password": password})
+    assert answer.status_code == 400
+    assert client.get("/office/").status_code == 302
+
+
+def test_csv_export(app: Flask, client: FlaskClient, push: Callable[..., Any],
+                    make_record: Callable[..., dict[str, Any]]) -> None:
+    case_id, ids = duplicate_case(app, push, make_record, add_residents)
+    login(client, app, "vera", "viewer")
+    cases = client.get("/office/cases.csv?kind=duplicate_nik")
+    assert cases.mimetype == "text/csv"
+    lines = cases.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("id,kind,state") and lines[1].startswith(f"{case_id},")
+    records = client.get("/office/records?format=csv&desa=61.09.04.2006").get_data(as_text=True)
+    assert all(record_id in records for record_id in ids)
+
+
+def test_bulk_approve_supervisor_only(app: Flask, client: FlaskClient,
+                                      push: Callable[..., Any],
+                                      make_record: Callable[..., dict[str, Any]]) -> None:
+    record = make_record(attachments=0, serial=9)
+    add_residents(app, record)
+    push([record])
+    assert snapshot(app)["records"][record["id"]] == "verified"
+    login(client, app, "rina", "reviewer")
+    token = csrf_token(client, "/office/records")
+    refused = client.post("/office/records/bulk-approve",
+                          data={"csrf_token": token, "desa": "61.09.04.2006"})
+    assert refused.status_code == 403
+    assert snapshot(app)["records"][record["id"]] == "verified"
+    client.post("/office/logout", data={"csrf_token": token})
+    login(client, app, "sari", "supervisor")
+    done = client.post("/office/records/bulk-approve", data={
+        "csrf_token": csrf_token(client, "/office/records"), "desa": "61.09.04.2006"},
+        follow_redirects=True)
+    assert "1 rekaman terverifikasi" in done.get_data(as_text=True)
+    assert snapshot(app)["records"][record["id"]] == "approved"
