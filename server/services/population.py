@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -70,7 +71,7 @@ def import_population(path: str | Path, progress: Progress | None = None) -> Imp
         else:
             db.session.rollback()
             report.imported = report.updated = report.unchanged = 0  # nothing was saved
-    except IntegrityError as exc:  # another import wrote the same NIK meanwhile
+    except (IntegrityError, psycopg.IntegrityError) as exc:  # another import wrote a NIK meanwhile
         db.session.rollback()
         raise Conflict("Data penduduk berubah selama impor; tidak ada yang disimpan. "
                        "Ulangi impor.") from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from flask.testing import FlaskCliRunner
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import func, select
 
-from server.errors import InvalidInput
+from server import cli
+from server.errors import Conflict, InvalidInput
 from server.models import Region, Resident
 from server.services import population, regions
 from server.timeutil import utcnow
@@ -297,3 +299,30 @@ def test_malformed_csv_names_the_line(
 
 def region_rows(db: SQLAlchemy) -> int:
     return int(db.session.execute(select(func.count()).select_from(Region)).scalar_one())
+
+
+def test_a_resident_written_meanwhile_is_a_conflict(
+    db: SQLAlchemy, tmp_path: Path, existing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [*population_rows(3), next(population_rows(1, start=50, nik=existing))]
+    path = write_csv(tmp_path / "p.csv", rows)
+    # As if another import inserted ``existing`` after this one read the registry.
+    monkeypatch.setattr(population, "_existing_residents", dict)
+    before = snapshot(db)
+    with pytest.raises(Conflict, match="berubah selama impor"):
+        population.import_population(path)
+    assert snapshot(db) == before
+
+
+def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(cli.sys, "stderr", screen)
+    with cli._progress_bar("Impor penduduk") as progress:
+        assert progress is not None
+        progress(512, 1024)
+        progress(1024, 1024)
+    assert "Impor penduduk" in screen.getvalue() and "100%" in screen.getvalue()

@@ -10,6 +10,7 @@ import pytest
 from server.errors import InvalidInput
 from server.models import Region
 from server.services import regions
+from tests.server.conftest import SHARED_DATA
 
 
 def test_seed_is_idempotent(db: Any) -> None:
@@ -54,3 +55,31 @@ def test_not_utf8_is_refused(db: Any, tmp_path: Path) -> None:
     path.write_bytes("kode,nama\n62,Kalimantan Tengah \xe9\n".encode("latin-1"))
     with pytest.raises(InvalidInput, match="UTF-8"):
         regions.import_regions(path)
+
+
+def test_the_national_table_imports_then_is_unchanged(db: Any) -> None:
+    national = SHARED_DATA / "wilayah_kemendagri_2025.csv"
+    if not national.exists():
+        pytest.skip(f"{national} is not there")
+    first = regions.import_regions(national)
+    assert first.ok and (first.imported, first.updated, first.unchanged) == (91_496, 0, 103)
+    again = regions.import_regions(national)
+    assert (again.imported, again.updated, again.unchanged) == (0, 0, 91_599)
+    assert regions.known_desa({"11.01.01.2001", "92.01.01.2999"}) == {"11.01.01.2001"}
+
+
+def test_a_refused_import_reports_nothing_saved(db: Any, tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("kode,nama\n62,Kalimantan Tengah\n62.01,\n", encoding="utf-8")
+    report = regions.import_regions(path)
+    assert report.refused == [(3, "nama harus 1-120 karakter")]
+    assert (report.imported, report.updated, report.unchanged) == (0, 0, 0)
+    assert db.session.get(Region, "62") is None
+
+
+def test_not_utf8_names_the_line(db: Any, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"kode,nama\n62,Kalimantan Tengah\n62.01,Kabupaten \xe9\n")
+    with pytest.raises(InvalidInput, match="baris 3 berisi byte 0xe9"):
+        regions.import_regions(path)
+    assert db.session.get(Region, "62") is None
