@@ -44,8 +44,9 @@ class Loaded:
     nik_partners: set[str] = field(default_factory=set)  # every live record of a scope NIK
 
 
-def load(record_ids: Collection[str] | None) -> Loaded:
-    """Load a full run (``None``) or an incremental run over ``record_ids``."""
+def load(record_ids: Collection[str] | None, gap_devices: Collection[str] = ()) -> Loaded:
+    """Load a full run (``None``: gaps of every device too) or an incremental run over
+    ``record_ids`` and the sequence gaps of ``gap_devices``."""
     data = Loaded(full=record_ids is None)
     data.devices = {row.id: DeviceInfo(row.id, row.name, row.team, row.kecamatan_kode)
                     for row in db.session.execute(
@@ -66,7 +67,7 @@ def load(record_ids: Collection[str] | None) -> Loaded:
     scope_niks = {data.rows[i].nik for i in data.scope}
     data.nik_partners = {row.id for row in data.rows.values() if row.nik in scope_niks}
     _load_files(data)
-    evaluated = data.devices if data.full else {data.rows[i].device_id for i in data.scope}
+    evaluated = data.devices if data.full else set(gap_devices) & set(data.devices)
     data.gaps = {device_id: device_progress(device_id)["gaps"] for device_id in sorted(evaluated)}
     return data
 

@@ -45,13 +45,19 @@ class CheckReport:
     seconds: float = 0.0
 
 
-def run_checks(record_ids: Collection[str] | None = None) -> CheckReport:
-    """Check ``record_ids`` (and their partners), or every record when None; commit."""
+def run_checks(
+    record_ids: Collection[str] | None = None, *, gap_devices: Collection[str] = ()
+) -> CheckReport:
+    """Check ``record_ids`` (and their partners), or every record when None; commit.
+
+    Sequence gaps change only when a push stores or refuses records: an incremental run
+    looks at the gaps of ``gap_devices`` only (a full run at every device's).
+    """
     started = time.perf_counter()
     collecting = gc.isenabled()
     gc.disable()  # a full run makes ~10**6 long-lived objects: cyclic GC passes only cost
     try:
-        report = _run(record_ids)
+        report = _run(record_ids, gap_devices)
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -63,10 +69,10 @@ def run_checks(record_ids: Collection[str] | None = None) -> CheckReport:
     return report
 
 
-def _run(record_ids: Collection[str] | None) -> CheckReport:
+def _run(record_ids: Collection[str] | None, gap_devices: Collection[str]) -> CheckReport:
     _lock_run()
     now = utcnow()
-    data = check_data.load(record_ids)
+    data = check_data.load(record_ids, gap_devices)
     found = _findings(data)
     keys = {finding.key for finding in found}
     related = None if data.full else set(data.rows) | set(record_ids or ())

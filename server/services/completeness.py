@@ -120,18 +120,22 @@ def _complete(rows: Sequence[Any]) -> list[str]:
     return [row.id for row in done]
 
 
-def check_completed(record_ids: Collection[str], attempts: int = 3) -> None:
+def check_completed(record_ids: Collection[str], attempts: int = 3,
+                    pushed_by: str | None = None) -> None:
     """Run the checks on records that just became complete; never fails the caller.
+
+    ``pushed_by``: the device whose push just stored or refused records, so its sequence gaps
+    are looked at too.
 
     The records are committed as complete already: a lock timeout here must not turn the push
     or upload that completed them into an error. What still fails stays complete until the
     next ``jemput-server run-checks``.
     """
-    if not record_ids:
+    if not record_ids and pushed_by is None:
         return
     for attempt in range(1, attempts + 1):
         try:
-            checks.run_checks(record_ids)
+            checks.run_checks(record_ids, gap_devices=[pushed_by] if pushed_by else [])
             return
         except SQLAlchemyError:
             db.session.rollback()

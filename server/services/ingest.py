@@ -65,7 +65,9 @@ def push(device_id: str, raw_records: Sequence[Any]) -> dict[str, Any]:
         stored_complete = [str(o.id) for o in outcomes if o.status is PushStatus.ACCEPTED
                            and o.state == ServerState.COMPLETE]
         _complete_arrived(outcomes)
-        check_completed(stored_complete)  # the others were checked as they completed
+        # The others were checked as they completed; new seqs may have opened or closed a gap.
+        arrived = any(o.status is not PushStatus.DUPLICATE for o in outcomes)
+        check_completed(stored_complete, pushed_by=device_id if arrived else None)
         _close_replaced_cases(replaced)
         return {
             "results": [outcome.result() for outcome in outcomes],
