@@ -79,6 +79,17 @@ def create_user_command(name: str, role: str) -> None:
                f"sekali):\n  {password}")
 
 
+@click.command("user-token")
+@click.argument("name")
+@with_appcontext
+@user_errors
+def user_token_command(name: str) -> None:
+    """Issue an API token for an office user's scripts (replaces the user's older token)."""
+    token = users.issue_api_token(name)
+    click.echo(f"Token API untuk '{name.strip().lower()}' (hanya tampil sekali; token lama tidak "
+               f"berlaku lagi):\n  {token}")
+
+
 @click.command("device-code")
 @click.option("--team", required=True, help="Tim penjangkauan yang memakai perangkat.")
 @click.option("--ttl-hours", type=click.FloatRange(min=0, min_open=True), default=24.0,
@@ -235,6 +246,7 @@ def verify_audit_command() -> None:
 COMMANDS: list[click.Command] = [
     init_command,
     create_user_command,
+    user_token_command,
     device_code_command,
     revoke_device_command,
     import_regions_command,

@@ -1,0 +1,137 @@
+"""The office's JSON API (``/api/v1/office``): every office page for scripts, by user token.
+
+Only ``Authorization: Bearer <user token>`` (from ``jemput-server user-token NAME``) is
+accepted, never the session cookie, so these endpoints need no CSRF token.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, g, request, send_file
+from werkzeug.wrappers import Response
+
+from server.auth import bearer_token
+from server.errors import InvalidInput
+from server.services import dashboard, queue, record_view, review, users
+from server.services.review import Actor
+from server.web.present import CASE_COLUMNS, RECORD_COLUMNS, csv_response, jsonable
+from shared.protocol import API_PREFIX
+
+bp = Blueprint("office_api", __name__, url_prefix=f"{API_PREFIX}/office")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_required(view: F) -> F:
+    """Let only an office user's API token in; the user is then ``flask.g.actor``."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.actor = users.authenticate_token(bearer_token())
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def _actor() -> Actor:
+    actor: Actor = g.actor
+    return actor
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput("Badan permintaan harus objek JSON.")
+    return body
+
+
+def _page(page: queue.Page) -> dict[str, Any]:
+    return {"items": jsonable(page.items), "next_after": page.next_after}
+
+
+@bp.get("/dashboard")
+@user_required
+def get_dashboard() -> Any:
+    """The dashboard's figures."""
+    return jsonable(dashboard.dashboard())
+
+
+@bp.get("/cases")
+@user_required
+def list_cases() -> Any:
+    """Cases (open by default) filtered by kecamatan/desa/kind/team; ``?format=csv`` too."""
+    filters = queue.Filters.from_args(request.args)
+    if request.args.get("format") == "csv":
+        return csv_response(queue.all_cases(filters), CASE_COLUMNS, "kasus.csv")
+    return _page(queue.cases(filters, request.args.get("after"),
+                             queue.page_size(request.args.get("limit"))))
+
+
+@bp.get("/cases/<case_id>")
+@user_required
+def get_case(case_id: str) -> Any:
+    """One case and its records."""
+    view = queue.case_view(queue.case_number(case_id))
+    return jsonable({"case": view.case, "records": view.records,
+                     "differing": sorted(view.differing)})
+
+
+@bp.post("/cases/<case_id>/resolve")
+@user_required
+def resolve_case(case_id: str) -> Any:
+    """``{action, version, reason?, duplicate_id?}``: resolve the case seen at ``version``."""
+    body = _body()
+    case = review.resolve_case(queue.case_number(case_id), actor=_actor(),
+                               action=str(body.get("action", "")), version=body.get("version", ""),
+                               reason=body.get("reason"), duplicate_id=body.get("duplicate_id"))
+    return jsonable({"case": queue.case_view(case.id).case})
+
+
+@bp.get("/records")
+@user_required
+def list_records() -> Any:
+    """Records filtered by state/kecamatan/desa/team; ``?format=csv`` too."""
+    filters = queue.Filters.from_args(request.args)
+    if request.args.get("format") == "csv":
+        return csv_response(queue.all_records(filters), RECORD_COLUMNS, "rekaman.csv")
+    return _page(queue.records(filters, request.args.get("after"),
+                               queue.page_size(request.args.get("limit"))))
+
+
+@bp.post("/records/bulk-approve")
+@user_required
+def bulk_approve() -> Any:
+    """``{desa_kode}`` or ``{kecamatan_kode}``: approve its verified records (supervisors)."""
+    body = _body()
+    count = review.bulk_approve(actor=_actor(), desa_kode=body.get("desa_kode"),
+                                kecamatan_kode=body.get("kecamatan_kode"))
+    return {"approved": count}
+
+
+@bp.get("/records/<record_id>")
+@user_required
+def get_record(record_id: str) -> Any:
+    """One record with the registry beside it, files, versions, cases and audit trail."""
+    return jsonable(record_view.record_view(record_id))
+
+
+@bp.post("/records/<record_id>/decide")
+@user_required
+def decide_record(record_id: str) -> Any:
+    """``{action, reason?}``: approve, reject or send back one record."""
+    body = _body()
+    review.decide_record(record_id, actor=_actor(), action=str(body.get("action", "")),
+                         reason=body.get("reason"))
+    return jsonable({"record": record_view.record_view(record_id).record})
+
+
+@bp.get("/records/<record_id>/files/<role>")
+@user_required
+def record_file(record_id: str, role: str) -> Response:
+    """A record's biometric file."""
+    stream, media_type = record_view.open_file(record_id, role)
+    response = send_file(stream, mimetype=media_type, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
