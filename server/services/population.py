@@ -85,7 +85,6 @@ def _import_rows(columns: dict[str, int], rows: Iterator[Row]) -> ImportReport:
     """Check every row; write valid rows chunk by chunk until the first refusal."""
     report = ImportReport()
     parser = _RowParser(columns, _desa_codes())
-    existing = _existing_residents()
     seen: dict[str, int] = {}
     chunk: list[Values] = []
     for line, row in rows:
@@ -100,9 +99,9 @@ def _import_rows(columns: dict[str, int], rows: Iterator[Row]) -> ImportReport:
         seen[values[0]] = line
         chunk.append(values)
         if len(chunk) >= CHUNK_ROWS:
-            _write_chunk(chunk, existing, report)
+            _write_chunk(chunk, report)
             chunk = []
-    _write_chunk(chunk, existing, report)
+    _write_chunk(chunk, report)
     return report
 
 
@@ -111,17 +110,18 @@ def _desa_codes() -> frozenset[str]:
     return frozenset(db.session.execute(select(Region.kode).where(Region.level == DESA)).scalars())
 
 
-def _existing_residents() -> dict[str, Values]:
-    """The registry as it is, NIK -> values in :data:`FIELDS` order, for the upsert."""
+def _existing_residents(niks: list[str]) -> dict[str, Values]:
+    """The registry's current values of ``niks`` (in :data:`FIELDS` order), for the upsert."""
     table = table_of(Resident)
-    statement = select(*(table.c[name] for name in FIELDS))
+    statement = select(*(table.c[name] for name in FIELDS)).where(table.c.nik.in_(niks))
     return {row[0]: tuple(row) for row in db.session.execute(statement)}
 
 
-def _write_chunk(chunk: list[Values], existing: dict[str, Values], report: ImportReport) -> None:
+def _write_chunk(chunk: list[Values], report: ImportReport) -> None:
     """Insert new residents and update changed ones; count the unchanged."""
     if report.refused or not chunk:
         return  # the import will be rolled back anyway: spare the writes
+    existing = _existing_residents([values[0] for values in chunk])
     now = utcnow()
     new = [(*values, now) for values in chunk if values[0] not in existing]
     changed = [

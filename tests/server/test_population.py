@@ -307,7 +307,7 @@ def test_a_resident_written_meanwhile_is_a_conflict(
     rows = [*population_rows(3), next(population_rows(1, start=50, nik=existing))]
     path = write_csv(tmp_path / "p.csv", rows)
     # As if another import inserted ``existing`` after this one read the registry.
-    monkeypatch.setattr(population, "_existing_residents", dict)
+    monkeypatch.setattr(population, "_existing_residents", lambda niks: {})
     before = snapshot(db)
     with pytest.raises(Conflict, match="berubah selama impor"):
         population.import_population(path)
