@@ -1,0 +1,75 @@
+"""Headless Chromium against the real server: log in, open the queue, resolve a duplicate.
+
+Uses Debian's chromium (``/usr/bin/chromium``) through Playwright's Python package; never a
+downloaded browser. Saves docs/dashboard.png and docs/duplicate.png for the README.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from server.extensions import dispose_engines
+from tests.browser.scenario import office
+from tests.server.office_helpers import snapshot
+from tests.wsgi_thread import serving
+
+CHROMIUM = os.environ.get("JEMPUT_CHROMIUM", "/usr/bin/chromium")
+DOCS = Path(os.environ.get("JEMPUT_SCREENSHOT_DIR")
+            or Path(__file__).resolve().parents[2] / "docs")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+
+sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"{CHROMIUM} not installed")
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS,
+                                              headless=True)
+        yield chromium
+        chromium.close()
+
+
+def test_reviewer_resolves_a_duplicate(tmp_path: Path, browser: object) -> None:
+    app, case_id, ids, password = office(tmp_path)
+    DOCS.mkdir(parents=True, exist_ok=True)
+    try:
+        with serving(app) as url:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+            page.goto(f"{url}/")
+            assert "/office/login" in page.url
+            page.fill("input[name=username]", "rina")
+            page.fill("input[name=password]", password)
+            page.click("button[type=submit]")
+            page.wait_for_selector("h1:has-text('Dasbor')")
+            assert page.locator(".tile b").first.inner_text() == "2"
+            page.screenshot(path=str(DOCS / "dashboard.png"), full_page=True)
+
+            page.click("nav >> text=Antrean periksa")
+            page.select_option("select[name=kind]", "duplicate_nik")
+            page.click("button:has-text('Saring')")
+            page.click(f"a[href='/office/cases/{case_id}']")
+            page.wait_for_selector(".side-by-side .record-card >> nth=1")
+            assert page.locator("img.photo").count() == 2
+            page.screenshot(path=str(DOCS / "duplicate.png"), full_page=True)
+
+            page.check(f"input[name=duplicate_id][value='{ids[1]}']")
+            page.click("#mark-duplicate")
+            page.wait_for_selector(".flash.success")
+            assert "ditandai duplikat" in page.locator(".flash.success").inner_text()
+            assert page.locator("#case-state").inner_text() == "selesai"
+
+            page.goto(f"{url}/office/records/{ids[1]}")
+            assert "duplikat dari" in page.content()
+            assert page.locator("img.photo").evaluate("img => img.naturalWidth") == 120
+    finally:
+        dispose_engines(app)
+    states = snapshot(app)["records"]
+    assert states == {ids[0]: "approved", ids[1]: "duplicate"}
