@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,7 +42,8 @@ def open_csv(path: str | Path, progress: Progress | None = None) -> Iterator[
         raise InvalidInput(f"Berkas {path} tidak dapat dibuka: {exc.strerror}.") from exc
     with raw:
         counter = _LineCounter()
-        reader = csv.reader(_decoded_lines(raw, size, progress, counter), strict=True)
+        delimiter, lines = _with_delimiter(_decoded_lines(raw, size, progress, counter))
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
         first = _next_row(reader, counter)
         if first is None:
             raise InvalidInput(f"Berkas {path.name} kosong: tidak ada baris judul kolom.")
@@ -88,6 +90,18 @@ def _checked_size(path: Path) -> int:
             f"{_human(limit)} (JEMPUT_IMPORT_MAX_BYTES). Tidak ada yang dibaca atau disimpan."
         )
     return info.st_size
+
+
+def _with_delimiter(lines: Iterator[str]) -> tuple[str, Iterator[str]]:
+    """``;`` when the header line uses it (Excel in an Indonesian locale), else ``,``."""
+    peeked: list[str] = []
+    for line in lines:
+        peeked.append(line)
+        if line.strip():
+            break
+    header = peeked[-1] if peeked else ""
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    return delimiter, itertools.chain(peeked, lines)
 
 
 def _human(size: int) -> str:

@@ -326,3 +326,14 @@ def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
         progress(512, 1024)
         progress(1024, 1024)
     assert "Impor penduduk" in screen.getvalue() and "100%" in screen.getvalue()
+
+
+def test_excel_semicolon_csv_is_read(db: SQLAlchemy, tmp_path: Path) -> None:
+    rows = list(population_rows(2))
+    path = tmp_path / "excel.csv"
+    lines = [";".join(HEADER).upper(), *(";".join(row[name] for name in HEADER) for row in rows)]
+    path.write_bytes(("\ufeff\r\n" + "\r\n".join(lines) + "\r\n").encode("utf-8"))
+    report = population.import_population(path)
+    assert report.ok and report.imported == 2
+    stored = db.session.get(Resident, rows[1]["nik"])
+    assert stored is not None and stored.kewarganegaraan == "WNI" and stored.recorded is False
