@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ARRAY, String, any_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from server.errors import Conflict
@@ -113,7 +113,11 @@ def _desa_codes() -> frozenset[str]:
 def _existing_residents(niks: list[str]) -> dict[str, Values]:
     """The registry's current values of ``niks`` (in :data:`FIELDS` order), for the upsert."""
     table = table_of(Resident)
-    statement = select(*(table.c[name] for name in FIELDS)).where(table.c.nik.in_(niks))
+    if db.session.connection().dialect.name == "postgresql":  # one array, not 5,000 parameters
+        wanted = table.c.nik == any_(bindparam("niks", niks, type_=ARRAY(String)))
+    else:
+        wanted = table.c.nik.in_(niks)
+    statement = select(*(table.c[name] for name in FIELDS)).where(wanted)
     return {row[0]: tuple(row) for row in db.session.execute(statement)}
 
 
