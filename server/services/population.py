@@ -44,9 +44,9 @@ VOCABULARIES = {
 }
 YES_NO = {"y": True, "ya": True, "1": True, "true": True,
           "n": False, "tidak": False, "0": False, "false": False, "": False}
-ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-SIAK_DATE = re.compile(r"^(\d{2})-(\d{2})-(\d{4})$")
-RT_RW = re.compile(r"^\d{1,3}$")
+ISO_DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+SIAK_DATE = re.compile(r"^([0-9]{2})-([0-9]{2})-([0-9]{4})$")
+RT_RW = re.compile(r"^[0-9]{1,3}$")
 CHUNK_ROWS = 5000
 OLDEST_BIRTH = dt.date(1880, 1, 1)
 

@@ -17,7 +17,7 @@ from server.models.region import DESA
 from server.services.csv_files import Progress, Row, open_csv
 
 SEKADAU_CSV = Path(__file__).resolve().parent.parent / "data" / "sekadau_wilayah.csv"
-REGION_CODE = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
+REGION_CODE = re.compile(r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$")
 MAX_NAMA = 120
 CHUNK_ROWS = 5000
 

@@ -337,3 +337,11 @@ def test_excel_semicolon_csv_is_read(db: SQLAlchemy, tmp_path: Path) -> None:
     assert report.ok and report.imported == 2
     stored = db.session.get(Resident, rows[1]["nik"])
     assert stored is not None and stored.kewarganegaraan == "WNI" and stored.recorded is False
+
+
+def test_only_ascii_digits_count(db: SQLAlchemy, tmp_path: Path) -> None:
+    rows = [next(population_rows(1, rt="\u0661")),  # ARABIC-INDIC DIGIT ONE
+            next(population_rows(1, start=1, tanggal_lahir="\u0661990-08-17"))]
+    report = population.import_population(write_csv(tmp_path / "p.csv", rows))
+    assert [line for line, _ in report.refused] == [2, 3]
+    assert resident_count(db) == 0

@@ -83,3 +83,10 @@ def test_not_utf8_names_the_line(db: Any, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="baris 3 berisi byte 0xe9"):
         regions.import_regions(path)
     assert db.session.get(Region, "62") is None
+
+
+def test_region_codes_take_ascii_digits_only(db: Any, tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("kode,nama\n\u0666\u0662,Kalimantan Tengah\n", encoding="utf-8")
+    report = regions.import_regions(path)
+    assert [line for line, _ in report.refused] == [2]
