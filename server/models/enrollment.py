@@ -16,7 +16,12 @@ class Enrollment(Base):
     """One record, stored exactly once under the client's UUID."""
 
     __tablename__ = "enrollment"
-    __table_args__ = (UniqueConstraint("device_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("device_id", "seq"),
+        # The office: arrivals today/this week, and a state's list in id order (keyset pages).
+        Index("ix_enrollment_received_at", "received_at"),
+        Index("ix_enrollment_state_id", "state", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("device.id"))
