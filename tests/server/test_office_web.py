@@ -147,3 +147,40 @@ def test_bulk_approve_supervisor_only(app: Flask, client: FlaskClient,
         follow_redirects=True)
     assert "1 rekaman terverifikasi" in done.get_data(as_text=True)
     assert snapshot(app)["records"][record["id"]] == "approved"
+
+
+def test_record_page_diff_and_files(app: Flask, client: FlaskClient, push: Callable[..., Any],
+                                    make_record: Callable[..., dict[str, Any]]) -> None:
+    from shared.canonical import seal
+    from tests.browser.scenario import png, store_blob
+
+    with app.app_context():
+        photo = {"role": "photo", **store_blob(png(20, 30, (200, 120, 90), 5))}
+    record = make_record(attachments=0, serial=11, sealed=False)
+    record["attachments"] = [photo]
+    record = seal(record)
+    registry = dict(record, payload=dict(record["payload"], nama="MARIA GORETI"))
+    add_residents(app, registry)
+    push([record])
+    path = f"/office/records/{record['id']}/files/photo"
+    assert client.get(path).status_code == 302  # files only for logged-in users
+    login(client, app, "vera", "viewer")
+    page = client.get(f"/office/records/{record['id']}").get_data(as_text=True)
+    assert '<tr class="differs"><th>nama</th>' in page
+    assert '<td>MARIA GORETI <span class="badge">' in page
+    assert 'value="approve"' not in page  # a viewer sees no decision form
+    image = client.get(path)
+    assert image.status_code == 200 and image.mimetype == "image/png"
+    assert image.data.startswith(b"\x89PNG") and "no-store" in image.headers["Cache-Control"]
+    missing = client.get(f"/office/records/{record['id']}/files/signature")
+    assert missing.status_code == 404 and "tidak punya berkas" in missing.get_data(as_text=True)
+    assert client.get("/office/records/nope").status_code == 404
+    assert client.get("/office/cases/abc").status_code == 404
+
+
+def test_login_redirect_stays_on_this_site(app: Flask, client: FlaskClient) -> None:
+    password = make_user(app, "rina", "reviewer")
+    answer = client.post("/office/login", data={
+        "username": "rina", "password": password, "csrf_token": csrf_token(client),
+        "next": "https://evil.example/office"})
+    assert answer.headers["Location"] == "/office/"
