@@ -1,0 +1,98 @@
+"""Office pages at scale: dashboard, review queue, records list, case and record pages.
+
+Fills a temporary SQLite database like ``bench/reconcile.py`` (150,000 residents, 130,000
+records by default), runs the checks once, then times each page through the real app (login,
+template rendering included) and its service alone; prints the median of several requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bench.reconcile import fill, setup
+from server.extensions import db, dispose_engines
+from server.models import Case, CaseRecord
+from server.services import checks, dashboard, queue, users
+
+REPEAT = 7
+TARGET_MS = 300
+
+
+def median_ms(work: Callable[[], Any]) -> float:
+    """Median wall time of ``work`` in milliseconds over ``REPEAT`` runs (after one warm-up)."""
+    work()
+    times = []
+    for _ in range(REPEAT):
+        started = time.perf_counter()
+        work()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--residents", type=int, default=150_000)
+    parser.add_argument("--records", type=int, default=130_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        app = setup(f"sqlite:///{folder / 'bench.db'}", folder)
+        app.config["SESSION_COOKIE_SECURE"] = False
+        fill(app, args.residents, args.records)
+        with app.app_context():
+            report = checks.run_checks()
+            password = users.create_user("bench", "reviewer")
+            case_id = db.session.execute(select(Case.id).where(Case.kind == "duplicate_nik")
+                                         .limit(1)).scalar_one()
+            record_id = db.session.execute(select(CaseRecord.enrollment_id)
+                                           .where(CaseRecord.case_id == case_id)).scalar()
+            db.session.commit()
+        print(f"{args.residents:,} residents, {args.records:,} records, "
+              f"{report.cases_opened:,} cases opened", file=sys.stderr)
+        client = app.test_client()
+        token = re.search(r'name="csrf_token" value="([^"]+)"',
+                          client.get("/office/login").get_data(as_text=True))
+        assert token is not None
+        client.post("/office/login", data={"username": "bench", "password": password,
+                                           "csrf_token": token.group(1)})
+        pages = [
+            ("dashboard", "/office/", dashboard.dashboard),
+            ("review queue, first page", "/office/cases",
+             lambda: queue.cases(queue.Filters())),
+            ("queue filtered (kind + kecamatan)", "/office/cases?kind=duplicate_nik&kecamatan="
+             "61.09.04", lambda: queue.cases(queue.Filters(kind="duplicate_nik",
+                                                           kecamatan="61.09.04"))),
+            ("records, verified, first page", "/office/records?state=verified",
+             lambda: queue.records(queue.Filters(state="verified"))),
+            ("case page (duplicate)", f"/office/cases/{case_id}",
+             lambda: queue.case_view(case_id)),
+            ("record page", f"/office/records/{record_id}", None),
+        ]
+        print(f"| page | service (ms) | HTTP page (ms) | target {TARGET_MS} ms |")
+        print("|---|---:|---:|---|")
+        for name, path, service in pages:
+            with app.app_context():
+                alone = median_ms(service) if service else float("nan")
+
+            def get(path: str = path) -> None:
+                answer = client.get(path)
+                assert answer.status_code == 200, (path, answer.status_code)
+
+            page = median_ms(get)
+            verdict = "ok" if page < TARGET_MS else "MISSED"
+            print(f"| {name} | {alone:.1f} | {page:.1f} | {verdict} |")
+        dispose_engines(app)
+
+
+if __name__ == "__main__":
+    main()
