@@ -8,7 +8,17 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.wrappers import Response
 
@@ -64,7 +74,8 @@ def _safe_next(target: str | None) -> str:
 def login() -> Any:
     """Show the login form; on POST check the password and start a fresh session."""
     if request.method == "GET":
-        return render_template("login.html", next=request.args.get("next", ""))
+        return render_template("login.html", next=request.args.get("next", ""),
+                               cookie_warning=_cookie_will_be_dropped())
     username = request.form.get("username", "")
     try:
         actor = users.authenticate(username, request.form.get("password", ""))
@@ -76,6 +87,13 @@ def login() -> Any:
     session.permanent = True
     log.info("Office login by a %s", actor.role)
     return redirect(_safe_next(request.form.get("next")))
+
+
+def _cookie_will_be_dropped() -> bool:
+    """A Secure session cookie over plain HTTP to a non-loopback host: the browser drops it."""
+    loopback = request.host.split(":")[0] in ("127.0.0.1", "localhost", "[::1]")
+    return bool(current_app.config.get("SESSION_COOKIE_SECURE")) and not request.is_secure \
+        and not loopback
 
 
 @bp.route("/logout", methods=["POST"])

@@ -184,3 +184,12 @@ def test_login_redirect_stays_on_this_site(app: Flask, client: FlaskClient) -> N
         "username": "rina", "password": password, "csrf_token": csrf_token(client),
         "next": "https://evil.example/office"})
     assert answer.headers["Location"] == "/office/"
+
+
+def test_login_page_warns_when_the_cookie_cannot_come_back(app: Flask,
+                                                          client: FlaskClient) -> None:
+    app.config["SESSION_COOKIE_SECURE"] = True
+    remote = client.get("/office/login", base_url="http://10.0.0.5").get_data(as_text=True)
+    assert "JEMPUT_SECURE_COOKIES=0" in remote
+    local = client.get("/office/login").get_data(as_text=True)  # localhost: browsers keep it
+    assert "JEMPUT_SECURE_COOKIES=0" not in local
