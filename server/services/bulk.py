@@ -33,13 +33,26 @@ def insert_rows(table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any
         return
     connection = db.session.connection()
     statement = _statement(connection.dialect, table, columns)
-    converting = [(i, p) for i, p in enumerate(statement.processors) if p is not None]
+    converting = [(i, _reusing(p)) for i, p in enumerate(statement.processors) if p is not None]
     if converting:
         rows = [_converted(row, converting) for row in rows]
     params: Sequence[Any] = (
         rows if statement.positional else [dict(zip(columns, row, strict=True)) for row in rows]
     )
     connection.exec_driver_sql(statement.sql, params)
+
+
+def _reusing(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``processor``, skipping the work when a value is the very object converted just before
+    (a batch's rows share one timestamp and mostly ``None`` details)."""
+    last: list[Any] = [object(), None]
+
+    def convert(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, processor(value)
+        return last[1]
+
+    return convert
 
 
 def _converted(row: tuple[Any, ...], converting: list[tuple[int, Callable[[Any], Any]]]) -> (
