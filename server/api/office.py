@@ -47,6 +47,14 @@ def _body() -> dict[str, Any]:
     return body
 
 
+def _text(body: dict[str, Any], key: str) -> str | None:
+    """An optional text field of the body; anything but a string or null is a clear 400."""
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"'{key}' harus teks.", errors={key: ["harus teks"]})
+    return value
+
+
 def _page(page: queue.Page) -> dict[str, Any]:
     return {"items": jsonable(page.items), "next_after": page.next_after}
 
@@ -84,8 +92,9 @@ def resolve_case(case_id: str) -> Any:
     """``{action, version, reason?, duplicate_id?}``: resolve the case seen at ``version``."""
     body = _body()
     case = review.resolve_case(queue.case_number(case_id), actor=_actor(),
-                               action=str(body.get("action", "")), version=body.get("version", ""),
-                               reason=body.get("reason"), duplicate_id=body.get("duplicate_id"))
+                               action=_text(body, "action") or "",
+                               version=body.get("version", ""), reason=_text(body, "reason"),
+                               duplicate_id=_text(body, "duplicate_id"))
     return jsonable({"case": queue.case_view(case.id).case})
 
 
@@ -105,8 +114,8 @@ def list_records() -> Any:
 def bulk_approve() -> Any:
     """``{desa_kode}`` or ``{kecamatan_kode}``: approve its verified records (supervisors)."""
     body = _body()
-    count = review.bulk_approve(actor=_actor(), desa_kode=body.get("desa_kode"),
-                                kecamatan_kode=body.get("kecamatan_kode"))
+    count = review.bulk_approve(actor=_actor(), desa_kode=_text(body, "desa_kode"),
+                                kecamatan_kode=_text(body, "kecamatan_kode"))
     return {"approved": count}
 
 
@@ -122,8 +131,8 @@ def get_record(record_id: str) -> Any:
 def decide_record(record_id: str) -> Any:
     """``{action, reason?}``: approve, reject or send back one record."""
     body = _body()
-    review.decide_record(record_id, actor=_actor(), action=str(body.get("action", "")),
-                         reason=body.get("reason"))
+    review.decide_record(record_id, actor=_actor(), action=_text(body, "action") or "",
+                         reason=_text(body, "reason"))
     return jsonable({"record": record_view.record_view(record_id).record})
 
 

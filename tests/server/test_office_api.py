@@ -88,6 +88,11 @@ def test_resolve_and_conflict(app: Flask, client: FlaskClient, push: Callable[..
     no_reason = client.post(f"{API}/cases/{case_id}/resolve", headers=headers,
                             json={"action": "reject", "version": 1})
     assert_problem(no_reason, 400, "invalid_input")
+    for bad in ({"action": "reject", "version": 1, "reason": 5},
+                {"action": "approve", "version": "satu"}, {"action": ["approve"], "version": 1},
+                {"action": "duplicate", "version": 1, "duplicate_id": "not-in-case"}):
+        assert_problem(client.post(f"{API}/cases/{case_id}/resolve", headers=headers,
+                                   json=bad), 400, "invalid_input")
     assert snapshot(app) == before
     done = client.post(f"{API}/cases/{case_id}/resolve", headers=headers,
                        json={"action": "duplicate", "version": 1, "duplicate_id": ids[0]})
