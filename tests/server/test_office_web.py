@@ -193,3 +193,32 @@ def test_login_page_warns_when_the_cookie_cannot_come_back(app: Flask,
     assert "JEMPUT_SECURE_COOKIES=0" in remote
     local = client.get("/office/login").get_data(as_text=True)  # localhost: browsers keep it
     assert "JEMPUT_SECURE_COOKIES=0" not in local
+
+
+def test_sequence_gap_on_dashboard_and_acknowledged(
+        app: Flask, client: FlaskClient, push: Callable[..., Any],
+        make_record: Callable[..., dict[str, Any]]) -> None:
+    from sqlalchemy import select
+
+    from server.extensions import db
+    from server.models import Case
+    from server.services import checks
+
+    one, three = make_record(1, attachments=0), make_record(3, attachments=0)
+    add_residents(app, one, three)
+    push([one, three])
+    with app.app_context():
+        checks.run_checks()
+        gap = db.session.execute(select(Case.id).where(Case.kind == "sequence_gap")).scalar_one()
+    login(client, app, "rina", "reviewer")
+    board = client.get("/office/").get_data(as_text=True)
+    assert f"/office/cases/{gap}" in board
+    page = client.get(f"/office/cases/{gap}").get_data(as_text=True)
+    assert 'value="acknowledge"' in page and 'value="duplicate"' not in page
+    before = snapshot(app)["records"]
+    done = client.post(f"/office/cases/{gap}/resolve", data={
+        "csrf_token": csrf_token(client, f"/office/cases/{gap}"), "action": "acknowledge",
+        "version": "1", "reason": "Rekaman 2 batal"}, follow_redirects=True)
+    assert "dicatat" in done.get_data(as_text=True)
+    assert snapshot(app)["records"] == before  # a gap names no record
+    assert f"/office/cases/{gap}" not in client.get("/office/").get_data(as_text=True)
