@@ -43,6 +43,8 @@ def test_dashboard_and_queue(app: Flask, client: FlaskClient, push: Callable[...
     case = client.get(f"/office/cases/{case_id}").get_data(as_text=True)
     assert all(record_id in case for record_id in ids)
     assert 'value="duplicate"' in case
+    record = client.get(f"/office/records/{ids[0]}").get_data(as_text=True)
+    assert f"/office/records/{ids[0]}/decide" not in record  # decided through its open case
 
 
 def test_resolve_duplicate(app: Flask, client: FlaskClient, push: Callable[..., Any],
