@@ -224,3 +224,23 @@ def test_sequence_gap_on_dashboard_and_acknowledged(
     assert "dicatat" in done.get_data(as_text=True)
     assert snapshot(app)["records"] == before  # a gap names no record
     assert f"/office/cases/{gap}" not in client.get("/office/").get_data(as_text=True)
+
+
+def test_decide_one_record(app: Flask, client: FlaskClient, push: Callable[..., Any],
+                           make_record: Callable[..., dict[str, Any]]) -> None:
+    record = make_record(attachments=0, serial=12)
+    add_residents(app, record)
+    push([record])
+    login(client, app, "rina", "reviewer")
+    path = f"/office/records/{record['id']}"
+    token = csrf_token(client, path)
+    before = snapshot(app)
+    no_reason = client.post(f"{path}/decide", data={"csrf_token": token, "action": "reject"})
+    assert no_reason.status_code == 400 and "alasan" in no_reason.get_data(as_text=True).lower()
+    assert snapshot(app) == before
+    sent = client.post(f"{path}/decide", data={
+        "csrf_token": token, "action": "needs_fix", "reason": "Foto buram"},
+        follow_redirects=True)
+    page = sent.get_data(as_text=True)
+    assert "dikembalikan untuk perbaikan" in page and "Foto buram" in page
+    assert snapshot(app)["records"][record["id"]] == "needs_fix"
