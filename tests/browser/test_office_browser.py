@@ -1,7 +1,9 @@
 """Headless Chromium against the real server: log in, open the queue, resolve a duplicate.
 
 Uses Debian's chromium (``/usr/bin/chromium``) through Playwright's Python package; never a
-downloaded browser. Saves docs/dashboard.png and docs/duplicate.png for the README.
+downloaded browser. Saves dashboard.png and duplicate.png into the test's temporary folder, or
+into ``$JEMPUT_SCREENSHOT_DIR`` (``JEMPUT_SCREENSHOT_DIR=docs`` refreshes the README's pictures);
+a test run never rewrites tracked files.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from tests.server.office_helpers import snapshot
 from tests.wsgi_thread import serving
 
 CHROMIUM = os.environ.get("JEMPUT_CHROMIUM", "/usr/bin/chromium")
-DOCS = Path(os.environ.get("JEMPUT_SCREENSHOT_DIR")
-            or Path(__file__).resolve().parents[2] / "docs")
+SCREENSHOT_DIR = os.environ.get("JEMPUT_SCREENSHOT_DIR")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
 
@@ -39,7 +40,8 @@ def browser() -> Iterator[object]:
 
 def test_reviewer_resolves_a_duplicate(tmp_path: Path, browser: object) -> None:
     app, case_id, ids, password = office(tmp_path)
-    DOCS.mkdir(parents=True, exist_ok=True)
+    shots = Path(SCREENSHOT_DIR) if SCREENSHOT_DIR else tmp_path / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
     try:
         with serving(app) as url:
             page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
@@ -50,7 +52,7 @@ def test_reviewer_resolves_a_duplicate(tmp_path: Path, browser: object) -> None:
             page.click("button[type=submit]")
             page.wait_for_selector("h1:has-text('Dasbor')")
             assert page.locator(".tile b").first.inner_text() == "2"
-            page.screenshot(path=str(DOCS / "dashboard.png"), full_page=True)
+            page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
 
             page.click("nav >> text=Antrean periksa")
             page.select_option("select[name=kind]", "duplicate_nik")
@@ -58,7 +60,7 @@ def test_reviewer_resolves_a_duplicate(tmp_path: Path, browser: object) -> None:
             page.click(f"a[href='/office/cases/{case_id}']")
             page.wait_for_selector(".side-by-side .record-card >> nth=1")
             assert page.locator("img.photo").count() == 2
-            page.screenshot(path=str(DOCS / "duplicate.png"), full_page=True)
+            page.screenshot(path=str(shots / "duplicate.png"), full_page=True)
 
             page.check(f"input[name=duplicate_id][value='{ids[1]}']")
             page.click("#mark-duplicate")
@@ -71,5 +73,7 @@ def test_reviewer_resolves_a_duplicate(tmp_path: Path, browser: object) -> None:
             assert page.locator("img.photo").evaluate("img => img.naturalWidth") == 120
     finally:
         dispose_engines(app)
+    for name in ("dashboard.png", "duplicate.png"):
+        assert (shots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     states = snapshot(app)["records"]
     assert states == {ids[0]: "approved", ids[1]: "duplicate"}
