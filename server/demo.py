@@ -58,6 +58,8 @@ def run_demo(
 ) -> DemoResult:
     """Run the whole demo against ``app``; with ``serve`` keep serving until ``stop`` or Ctrl-C."""
     _quiet_logs()
+    # The demo serves plain HTTP on loopback: a Secure-only session cookie would never come back.
+    app.config["SESSION_COOKIE_SECURE"] = False
     with app.app_context():
         report = setup.initialize()
         code = devices.create_registration_code(TEAM, kecamatan_kode=NANGA_MAHAP)
