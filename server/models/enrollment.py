@@ -36,7 +36,7 @@ class Enrollment(Base):
     warnings: Mapped[list[Any]]
     supersedes: Mapped[str | None] = mapped_column(String(36), index=True)
     record_sha256: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(20), index=True)
+    state: Mapped[str] = mapped_column(String(20))  # indexed with id: ix_enrollment_state_id
     # Why the record is in its state (a reviewer's reason for needs_fix or rejected), if any.
     state_reason: Mapped[str | None] = mapped_column(String(500))
     received_at: Mapped[dt.datetime]
