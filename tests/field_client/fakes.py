@@ -12,7 +12,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -26,6 +26,9 @@ from field_client.errors import FieldClientError, NetworkUnavailable, PayloadToo
 from field_client.transport import Transport
 from shared.canonical import record_sha256
 from shared.vocab import MAX_ATTACHMENT_BYTES
+
+if TYPE_CHECKING:
+    from field_client.client import FieldClient
 
 TUS = "1.0.0"
 UPLOADS = "/api/v1/uploads"
@@ -386,3 +389,14 @@ def _checksum(data: bytes) -> str:
 def gunzip_if_needed(data: bytes) -> bytes:
     """The body as JSON bytes, whether or not it was compressed."""
     return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
+def registered_client(settings: Settings, server: FakeServer) -> FieldClient:
+    """A field client over ``settings.home`` registered with ``server`` (no HTTP involved)."""
+    from field_client.client import FieldClient  # here: the client imports nothing from tests
+
+    made = FieldClient(settings=settings, transport_factory=server.transport)
+    with made.outbox.atomic():
+        made.outbox.set_meta("server_url", "http://fake.invalid")
+        made.outbox.set_meta("token", "t0ken")
+    return made

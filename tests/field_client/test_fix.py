@@ -13,7 +13,7 @@ from field_client import cli, records
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import CaptureInvalid, FixRefused
-from tests.field_client.fakes import FakeServer
+from tests.field_client.fakes import FakeServer, registered_client
 from tests.field_client.helpers import biometric_files, biometric_hashes, person, write_file
 
 REASON = "Nama tidak sesuai KK: tulis MARIA GORETI."
@@ -27,12 +27,8 @@ def server() -> FakeServer:
 
 @pytest.fixture
 def client(home: Path, server: FakeServer) -> Iterator[FieldClient]:
-    settings = Settings(home=home, batch_size=4)
-    with FieldClient(settings=settings, transport_factory=server.transport) as registered:
-        with registered.outbox.atomic():
-            registered.outbox.set_meta("server_url", "http://fake.invalid")
-            registered.outbox.set_meta("token", "t0ken")
-        yield registered
+    with registered_client(Settings(home=home, batch_size=4), server) as made:
+        yield made
 
 
 def scans(client: FieldClient, skip: tuple[str, ...] = ()) -> dict[str, Path]:

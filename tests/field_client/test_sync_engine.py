@@ -23,7 +23,7 @@ from field_client.errors import (
 )
 from field_client.outbox import translate_sqlite_error
 from field_client.sync import body_intact, sync_lock
-from tests.field_client.fakes import FakeServer
+from tests.field_client.fakes import FakeServer, registered_client
 from tests.field_client.helpers import (
     biometric_files,
     biometric_hashes,
@@ -40,12 +40,8 @@ def server() -> FakeServer:
 
 @pytest.fixture
 def client(home: Path, server: FakeServer) -> Iterator[FieldClient]:
-    settings = Settings(home=home, batch_size=4)
-    with FieldClient(settings=settings, transport_factory=server.transport) as registered:
-        with registered.outbox.atomic():
-            registered.outbox.set_meta("server_url", "http://fake.invalid")
-            registered.outbox.set_meta("token", "t0ken")
-        yield registered
+    with registered_client(Settings(home=home, batch_size=4), server) as made:
+        yield made
 
 
 def scans(client: FieldClient) -> dict[str, Path]:

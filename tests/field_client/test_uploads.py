@@ -22,7 +22,7 @@ from field_client.config import Settings
 from field_client.errors import DeviceRevoked, NetworkUnavailable, ServerStorageFull
 from field_client.uploads import Uploader
 from shared.vocab import EXCEPTABLE_ROLES
-from tests.field_client.fakes import FakeServer, FakeUpload
+from tests.field_client.fakes import FakeServer, FakeUpload, registered_client
 from tests.field_client.helpers import local, person, sha_of, states
 
 CHUNK = 4096
@@ -40,14 +40,7 @@ def server() -> FakeServer:
 
 def open_client(home: Path, server: FakeServer) -> FieldClient:
     """A registered client over ``home``: a new one is a restarted process."""
-    made = FieldClient(
-        settings=Settings(home=home, batch_size=10, chunk_size=CHUNK),
-        transport_factory=server.transport,
-    )
-    with made.outbox.atomic():
-        made.outbox.set_meta("server_url", "http://fake.invalid")
-        made.outbox.set_meta("token", "t0ken")
-    return made
+    return registered_client(Settings(home=home, batch_size=10, chunk_size=CHUNK), server)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.outbox import SCHEMA_VERSION, open_outbox
 from shared.vocab import EXCEPTABLE_ROLES
-from tests.field_client.fakes import FakeServer
+from tests.field_client.fakes import FakeServer, registered_client
 from tests.field_client.helpers import NOW, person, set_state, sha_of, states
 
 EXCUSED = {role: "other" for role in EXCEPTABLE_ROLES}
@@ -27,11 +27,7 @@ def server() -> FakeServer:
 
 @pytest.fixture
 def client(home: Path, server: FakeServer) -> Iterator[FieldClient]:
-    settings = Settings(home=home, chunk_size=4096, retention_days=30)
-    with FieldClient(settings=settings, transport_factory=server.transport) as made:
-        with made.outbox.atomic():
-            made.outbox.set_meta("server_url", "http://fake.invalid")
-            made.outbox.set_meta("token", "t0ken")
+    with registered_client(Settings(home=home, chunk_size=4096, retention_days=30), server) as made:
         yield made
 
 
