@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 import tempfile
@@ -13,6 +14,7 @@ from flask import Flask
 
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 DEFAULT_UPLOAD_EXPIRY_HOURS = 24.0
+OFFICE_SESSION_HOURS = 8
 DEFAULT_IMPORT_MAX_BYTES = 1024**3
 SECRET_KEY_FILE = "secret_key"
 
@@ -42,6 +44,11 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         # The office session cookie only over HTTPS; JEMPUT_SECURE_COOKIES=0 for plain-HTTP setups.
         "SESSION_COOKIE_SECURE": (env.get("JEMPUT_SECURE_COOKIES") or "1").lower()
         not in ("0", "false", "no"),
+        # The office's session: its own cookie name, not sent cross-site, 8 hours at most.
+        "SESSION_COOKIE_NAME": "jemput_office",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": dt.timedelta(hours=OFFICE_SESSION_HOURS),
         # Reference data imports (regions, population) refuse larger files up front.
         "JEMPUT_IMPORT_MAX_BYTES": int(
             env.get("JEMPUT_IMPORT_MAX_BYTES") or DEFAULT_IMPORT_MAX_BYTES

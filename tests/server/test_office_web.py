@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from flask import Flask
@@ -19,6 +21,19 @@ def test_pages_need_login(client: FlaskClient) -> None:
     browser = client.get("/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
     assert browser.headers["Location"].endswith("/office/")
     assert client.get("/").json["health"] == "/healthz"  # scripts still get the JSON index
+
+
+def test_session_cookie_is_the_offices_own_short_lived_one(app: Flask,
+                                                            client: FlaskClient) -> None:
+    password = make_user(app, "rina", "reviewer")
+    answer = client.post("/office/login", data={
+        "username": "rina", "password": password, "csrf_token": csrf_token(client)})
+    cookie = next(value for name, value in answer.headers.items()
+                  if name == "Set-Cookie" and value.startswith("jemput_office="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+    expires = parsedate_to_datetime(cookie.split("Expires=")[1].split(";")[0])
+    left = expires - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(hours=7, minutes=55) < left <= dt.timedelta(hours=8)  # not 31 days
 
 
 def test_wrong_password_is_refused(app: Flask, client: FlaskClient) -> None:
