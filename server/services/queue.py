@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
 from server.errors import InvalidInput, NotFound
 from server.extensions import db
@@ -58,9 +58,15 @@ def page_size(raw: str | None) -> int:
     """A requested page size, bounded."""
     if not raw:
         return PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+    size = _number(raw)
+    if size is None or not 1 <= size <= MAX_PAGE_SIZE:
         raise InvalidInput(f"limit harus angka 1-{MAX_PAGE_SIZE}.")
-    return int(raw)
+    return size
+
+
+def _number(raw: str) -> int | None:
+    """A plain decimal number of at most 12 ASCII digits (not '²', not 10**30), else None."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
 
 
 def _area(query: Any, desa_column: Any, filters: Filters) -> Any:
@@ -93,9 +99,10 @@ def cases(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE) ->
     """A page of cases (oldest first), after case id ``after``."""
     query = _cases_query(filters)
     if after:
-        if not after.isdigit():
+        after_id = _number(after)
+        if after_id is None:
             raise InvalidInput("Kursor halaman tidak valid.")
-        query = query.where(Case.id > int(after))
+        query = query.where(Case.id > after_id)
     rows = db.session.execute(query.order_by(Case.id).limit(limit + 1)).mappings().all()
     db.session.commit()
     items = [dict(row) for row in rows[:limit]]
@@ -104,9 +111,15 @@ def cases(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE) ->
 
 def all_cases(filters: Filters) -> Iterator[dict[str, Any]]:
     """Every case matching ``filters``, in chunks (for CSV export)."""
+    _cases_query(filters)  # bad filters are refused now, before a CSV's first byte is sent
+    return _every(lambda after: cases(filters, after, EXPORT_CHUNK))
+
+
+def _every(fetch: Callable[[str | None], Page]) -> Iterator[dict[str, Any]]:
+    """Every item of a keyset-paginated list, page by page."""
     after: str | None = None
     while True:
-        page = cases(filters, after, EXPORT_CHUNK)
+        page = fetch(after)
         yield from page.items
         if page.next_after is None:
             return
@@ -143,20 +156,16 @@ def records(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE) 
 
 def all_records(filters: Filters) -> Iterator[dict[str, Any]]:
     """Every record matching ``filters``, in chunks (for CSV export)."""
-    after: str | None = None
-    while True:
-        page = records(filters, after, EXPORT_CHUNK)
-        yield from page.items
-        if page.next_after is None:
-            return
-        after = page.next_after
+    _records_query(filters)  # bad filters are refused now, before a CSV's first byte is sent
+    return _every(lambda after: records(filters, after, EXPORT_CHUNK))
 
 
 def case_number(raw: str) -> int:
     """A case id from a URL; :class:`NotFound` when it is not one."""
-    if not raw.isdigit() or len(raw) > 12:
+    number = _number(raw)
+    if number is None:
         raise NotFound(f"Kasus {raw[:20]} tidak ditemukan.")
-    return int(raw)
+    return number
 
 
 @dataclass(frozen=True)
@@ -208,14 +217,6 @@ def _roles(record_id: str) -> list[str]:
     return list(db.session.execute(
         select(Attachment.role).where(Attachment.enrollment_id == record_id)
         .order_by(Attachment.role)).scalars())
-
-
-def count_open() -> int:
-    """How many cases are open."""
-    total = db.session.execute(
-        select(func.count()).select_from(Case).where(Case.state == OPEN)).scalar_one()
-    db.session.commit()
-    return int(total)
 
 
 def when(value: dt.datetime | None) -> str:

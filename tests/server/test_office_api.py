@@ -126,3 +126,13 @@ def test_bulk_and_decide(app: Flask, client: FlaskClient, push: Callable[..., An
     assert states == {one["id"]: "needs_fix", two["id"]: "approved"}
     assert_problem(client.post(f"{API}/records/bulk-approve", headers=supervisor, data="x"),
                    400, "invalid_input")
+
+
+def test_odd_numbers_and_filters_are_clear_errors(app: Flask, client: FlaskClient) -> None:
+    headers = token_for(app, "vera", "viewer")
+    for query in ("after=%C2%B2", "limit=%C2%B2", "after=99999999999999999999999"):
+        assert_problem(client.get(f"{API}/cases?{query}", headers=headers), 400, "invalid_input")
+    assert_problem(client.get(f"{API}/cases/%C2%B2", headers=headers), 404, "not_found")
+    # A CSV export refuses a bad filter before it starts streaming (a 400, not a cut 200).
+    for path in ("cases?format=csv&state=bogus", "records?format=csv&state=zz"):
+        assert_problem(client.get(f"{API}/{path}", headers=headers), 400, "invalid_input")

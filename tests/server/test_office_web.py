@@ -259,3 +259,12 @@ def test_decide_one_record(app: Flask, client: FlaskClient, push: Callable[..., 
     page = sent.get_data(as_text=True)
     assert "dikembalikan untuk perbaikan" in page and "Foto buram" in page
     assert snapshot(app)["records"][record["id"]] == "needs_fix"
+
+
+def test_csv_with_a_bad_filter_is_a_400_page(app: Flask, client: FlaskClient) -> None:
+    login(client, app, "vera", "viewer")
+    for path in ("/office/cases.csv?state=bogus", "/office/records.csv?state=zz",
+                 "/office/cases?after=%C2%B2"):
+        answer = client.get(path)
+        assert answer.status_code == 400, path
+        assert answer.mimetype == "text/html"
