@@ -70,7 +70,7 @@ def run_checks(
 
 
 def _run(record_ids: Collection[str] | None, gap_devices: Collection[str]) -> CheckReport:
-    _lock_run()
+    lock_run()
     now = utcnow()
     data = check_data.load(record_ids, gap_devices)
     found = _findings(data)
@@ -93,7 +93,7 @@ def _run(record_ids: Collection[str] | None, gap_devices: Collection[str]) -> Ch
     )
 
 
-def _lock_run() -> None:
+def lock_run() -> None:
     """Serialise check runs: an advisory lock on PostgreSQL, the write lock on SQLite."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})

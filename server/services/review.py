@@ -13,20 +13,21 @@ import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.extensions import db
-from server.models import AuditHead, Case, CaseRecord, Enrollment, Region
+from server.models import Case, CaseRecord, Enrollment, Region
 from server.models.base import table_of
 from server.models.case import OPEN, RESOLVED
 from server.models.region import DESA, KECAMATAN
-from server.services import audit, cases
-from server.services.checks import ADVISORY_LOCK
+from server.services import audit, cases, checks
 from server.services.transitions import Move, move_records
 from server.timeutil import as_utc, utcnow
 from shared.protocol import CaseKind, CaseResolution, ServerState
 
+#: Kinds whose records may be the same person recorded twice.
+DUPLICATE_KINDS = frozenset({CaseKind.DUPLICATE_NIK.value, CaseKind.SHARED_BIOMETRIC.value})
 RESOLVERS = frozenset({"reviewer", "supervisor", "admin"})
 BULK_APPROVERS = frozenset({"supervisor", "admin"})
 MAX_REASON = 500
@@ -110,7 +111,7 @@ def decide_record(record_id: str, *, actor: Actor, action: str,
         raise InvalidInput(f"Tindakan '{action}' tidak dikenal untuk rekaman.")
     reason = _reason(action, reason)
     try:
-        _serialise()
+        checks.lock_run()
         record = _named_record(record_id)
         _check_decidable(record)
         move = Move(record.id, record.device_id, record.state, RECORD_ACTIONS[action], reason)
@@ -135,7 +136,7 @@ def bulk_approve(*, actor: Actor, desa_kode: str | None = None,
         raise InvalidInput("Pilih tepat satu: kode desa atau kode kecamatan.")
     area = _area(desa_kode, kecamatan_kode)
     try:
-        _serialise()
+        checks.lock_run()
         where = (Enrollment.desa_kode == area if desa_kode is not None
                  else Enrollment.desa_kode.startswith(area + "."))
         rows = db.session.execute(
@@ -160,7 +161,7 @@ def clear_settled(record_ids: Collection[str]) -> None:
     if not record_ids:
         return
     try:
-        _serialise()
+        checks.lock_run()
         _clear_settled(set(record_ids), utcnow())
         db.session.commit()
     except BaseException:
@@ -195,19 +196,9 @@ def _version(version: object) -> int:
                            errors={"version": ["harus bilangan bulat"]}) from None
 
 
-def _serialise() -> None:
-    """Take the lock check runs take (PostgreSQL advisory lock, SQLite's write lock)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
-    else:
-        table = table_of(AuditHead)
-        db.session.execute(update(table).where(table.c.id == audit.HEAD_ID)
-                           .values(last_id=table.c.last_id))
-
-
 def _open_case(case_id: int, version: int) -> Case:
     """The case, after taking the lock; NotFound, or Conflict when it is not as seen."""
-    _serialise()
+    checks.lock_run()  # the lock check runs take: decisions never act on a run's stale reads
     case = db.session.get(Case, case_id, populate_existing=True)
     if case is None:
         raise NotFound(f"Kasus {case_id} tidak ditemukan.")
@@ -235,6 +226,9 @@ def _check_fits(case: Case, action: str, duplicate_id: str | None) -> None:
                            else "Hanya celah nomor urut yang bisa dicatat (acknowledge).")
     if (action == "duplicate") != (duplicate_id is not None):
         raise InvalidInput("duplicate_id wajib untuk tindakan duplikat, dan hanya untuk itu.")
+    if action == "duplicate" and case.kind not in DUPLICATE_KINDS:
+        raise InvalidInput("Hanya kasus NIK ganda atau biometrik sama yang bisa ditandai "
+                           "duplikat; kasus ini menyangkut satu rekaman.")
 
 
 def _named(case_id: int) -> list[_Named]:

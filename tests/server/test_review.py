@@ -129,6 +129,10 @@ def test_duplicate_marks_one_record_and_approves_the_other(dev: str) -> None:
         resolve_case(case_id, actor=ALICE, action="duplicate", version=1, duplicate_id=stranger)
     with pytest.raises(InvalidInput, match="duplicate_id"):
         resolve_case(case_id, actor=ALICE, action="duplicate", version=1)
+    single = add_case("not_in_registry", [stranger])  # one record: a duplicate of nothing
+    before = snapshot()
+    with pytest.raises(InvalidInput, match="satu rekaman"):
+        resolve_case(single, actor=ALICE, action="duplicate", version=1, duplicate_id=stranger)
     assert snapshot() == before
     case = resolve_case(case_id, actor=ALICE, action="duplicate", version=1, duplicate_id=copy)
     assert case.resolution == "duplicate"
