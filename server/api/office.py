@@ -10,14 +10,20 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, g, request, send_file
+from flask import Blueprint, g, request
 from werkzeug.wrappers import Response
 
 from server.auth import bearer_token
 from server.errors import InvalidInput
 from server.services import dashboard, queue, record_view, review, users
 from server.services.review import Actor
-from server.web.present import CASE_COLUMNS, RECORD_COLUMNS, csv_response, jsonable
+from server.web.present import (
+    CASE_COLUMNS,
+    RECORD_COLUMNS,
+    csv_response,
+    file_response,
+    jsonable,
+)
 from shared.protocol import API_PREFIX
 
 bp = Blueprint("office_api", __name__, url_prefix=f"{API_PREFIX}/office")
@@ -140,7 +146,4 @@ def decide_record(record_id: str) -> Any:
 @user_required
 def record_file(record_id: str, role: str) -> Response:
     """A record's biometric file."""
-    stream, media_type = record_view.open_file(record_id, role)
-    response = send_file(stream, mimetype=media_type, max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return file_response(record_id, role)

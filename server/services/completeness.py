@@ -32,12 +32,12 @@ from server.models import Attachment, Blob, Change, Device, Enrollment
 from server.models.base import table_of
 from server.services import checks
 from server.services.bulk import insert_rows
+from server.services.transitions import CHANGE_COLUMNS
 from server.timeutil import isoformat_z, utcnow
 from shared.protocol import ChangeKind, ServerState
 
 log = logging.getLogger(__name__)
 
-CHANGE_COLUMNS = ("device_id", "kind", "record_id", "state", "reason", "created_at")
 RECEIVED, COMPLETE = ServerState.RECEIVED.value, ServerState.COMPLETE.value
 
 

@@ -26,7 +26,7 @@ from server.services.bulk import insert_rows
 from server.services.completeness import check_completed, complete_ready
 from server.services.devices import device_progress
 from server.services.ingest_check import Outcome, classify, is_id, load_known
-from server.services.transitions import Move, move_records
+from server.services.transitions import CHANGE_COLUMNS, Move, move_records
 from server.timeutil import utcnow
 from shared.protocol import MAX_PUSH_RECORDS, ChangeKind, PushStatus, ServerState
 
@@ -40,7 +40,6 @@ ENROLLMENT_COLUMNS = (
     "state_changed_at",
 )
 ATTACHMENT_COLUMNS = ("enrollment_id", "role", "sha256", "size", "media_type")
-CHANGE_COLUMNS = ("device_id", "kind", "record_id", "state", "reason", "created_at")
 REJECTED_COLUMNS = ("device_id", "seq", "record_id", "error_code", "received_at")
 #: States a record leaves when a new version of it arrives (later ones are decisions kept).
 REPLACEABLE = tuple(state.value for state in (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -15,6 +14,7 @@ from server.extensions import db
 from server.models import Attachment, Case, CaseRecord, Device, Enrollment, Region, Resident
 from server.models.case import OPEN
 from server.services import audit, ingest
+from server.services.findings import normalise_name
 
 #: Card fields shown beside the registry, in the order of the e-KTP.
 FIELDS = ("nik", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin", "golongan_darah",
@@ -44,13 +44,6 @@ class RecordView:
     versions: list[dict[str, Any]]
     cases: list[dict[str, Any]]
     audit: list[dict[str, Any]]
-
-
-def normalise(value: Any) -> str:
-    """A value compared as the checks compare names: accents, case and spaces ignored."""
-    text = unicodedata.normalize("NFKD", str(value or ""))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return " ".join(text.upper().split())
 
 
 def record_view(record_id: str) -> RecordView:
@@ -98,7 +91,8 @@ def _fields(payload: dict[str, Any], resident: Resident | None) -> list[FieldRow
     for name in FIELDS:
         recorded = "" if payload.get(name) is None else str(payload.get(name))
         registry = _registry_value(resident, name)
-        differs = registry is not None and normalise(recorded) != normalise(registry)
+        # Compared as the checks compare names: accents, case and spacing do not count.
+        differs = registry is not None and normalise_name(recorded) != normalise_name(registry)
         rows.append(FieldRow(name, recorded, registry, differs))
     return rows
 

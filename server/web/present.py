@@ -9,8 +9,9 @@ import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from flask import Response, stream_with_context
+from flask import Response, send_file, stream_with_context
 
+from server.services import record_view
 from server.timeutil import isoformat_z
 
 CASE_COLUMNS = ("id", "kind", "state", "explanation", "desa_kode", "desa_nama", "team",
@@ -57,4 +58,13 @@ def csv_response(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
 
     response = Response(stream_with_context(generate()), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def file_response(record_id: str, role: str) -> Response:
+    """A record's biometric file: never cached, never sniffed into another type."""
+    stream, media_type = record_view.open_file(record_id, role)
+    response = send_file(stream, mimetype=media_type, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, send_file, url_for
+from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from server.services import dashboard as dashboard_service
 from server.services import queue, record_view, review
 from server.web.auth import bp, current_actor, login_required
-from server.web.present import CASE_COLUMNS, RECORD_COLUMNS, csv_response
+from server.web.present import CASE_COLUMNS, RECORD_COLUMNS, csv_response, file_response
 
 RESOLVED_TEXT = {"approve": "disetujui", "reject": "ditolak", "duplicate": "ditandai duplikat",
                  "needs_fix": "dikembalikan untuk perbaikan", "acknowledge": "dicatat"}
@@ -124,8 +124,4 @@ def decide(record_id: str) -> Response:
 @login_required
 def record_file(record_id: str, role: str) -> Response:
     """A record's photo, signature or other biometric file (logged-in users only)."""
-    stream, media_type = record_view.open_file(record_id, role)
-    response = send_file(stream, mimetype=media_type, max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return file_response(record_id, role)
