@@ -80,6 +80,8 @@ def login() -> Any:
     try:
         actor = users.authenticate(username, request.form.get("password", ""))
     except Unauthorized as error:
+        # No name in the log (it may be a mistyped password); the address says where from.
+        log.warning("Failed office login from %s", request.remote_addr)
         return render_template("login.html", error=error.detail, username=username,
                                next=request.form.get("next", "")), 401
     session.clear()  # no session fixation: a new session on every login
