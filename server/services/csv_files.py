@@ -15,6 +15,8 @@ from server.errors import InvalidInput
 
 DEFAULT_MAX_BYTES = 1024**3
 #: Lines between two progress reports (a call per line would cost more than the parsing).
+#: Longest line an import reads (a resident row is ~200 bytes).
+MAX_LINE_BYTES = 64 * 1024
 PROGRESS_EVERY = 2000
 
 #: Called with (bytes read, file size) while an import runs.
@@ -122,9 +124,13 @@ def _decoded_lines(raw: BinaryIO, size: int, progress: Progress | None,
                    counter: _LineCounter) -> Iterator[str]:
     """Decode the file line by line so that a bad byte is reported with its line number."""
     done = 0
-    for number, chunk in enumerate(raw, start=1):
+    # A line is read with a cap: a file with no line breaks is refused, not loaded whole.
+    for number, chunk in enumerate(iter(lambda: raw.readline(MAX_LINE_BYTES + 1), b""), start=1):
         counter.lines = number
         done += len(chunk)
+        if len(chunk) > MAX_LINE_BYTES:
+            raise InvalidInput(f"Baris {number} lebih panjang dari {MAX_LINE_BYTES // 1024} KB: "
+                               "ini bukan berkas CSV data penduduk atau wilayah.")
         try:
             text = chunk.decode("utf-8")
         except UnicodeDecodeError as exc:

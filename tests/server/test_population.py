@@ -284,6 +284,7 @@ def test_a_2_gb_file_is_refused_before_reading(
 @pytest.mark.parametrize(("line", "message"), [
     (b'62,"Kalimantan"Tengah', "Baris 3 bukan CSV yang sah"),
     (b"62,Kalimantan\x00Tengah", "Baris 3 berisi byte NUL"),
+    (b"62," + b"x" * 200_000, "Baris 3 lebih panjang dari 64 KB"),  # no line breaks: not read whole
 ])
 def test_malformed_csv_names_the_line(
     db: SQLAlchemy, tmp_path: Path, existing: str, run_import: Any, line: bytes, message: str
