@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import random
+import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -36,13 +38,12 @@ _WEIGHTED_PEKERJAAN = (
 )
 _DUSUN = ("DUSUN HILIR", "DUSUN HULU", "DUSUN TENGAH", "DUSUN SUNGAI", "DUSUN BUKIT")
 _FILE_KIND = {
-    "photo": (".jpg", 30_000),
+    "photo": (".png", 30_000),
     "signature": (".png", 10_000),
     "iris_left": (".jp2", 30_000),
     "iris_right": (".jp2", 30_000),
 }  # every finger: (".wsq", 20_000)
 _MAGIC = {
-    ".jpg": b"\xff\xd8\xff\xe0",
     ".png": b"\x89PNG\r\n\x1a\n",
     ".jp2": b"\x00\x00\x00\x0cjP  \r\n\x87\n",
     ".wsq": b"\xff\xa0",
@@ -106,9 +107,10 @@ class SyntheticRecording:
 def synthetic_biometrics(directory: Path, index: int) -> SyntheticRecording:
     """Write stand-in biometric files (photo, signature, irises, ten fingers) for one person.
 
-    The bytes are random behind the format's magic number and sized like the real thing (photo
-    ~30 KB JPEG, signature ~10 KB PNG, irises ~30 KB JPEG 2000, fingers ~20 KB WSQ), so hashing
-    and transfer are exercised honestly. A few people have a finger (one an eye) that could not
+    Photo and signature are real PNG images of random pixels (~30 KB and ~10 KB), so the office
+    pages can show them; the other files are random bytes behind the format's magic number, sized
+    like the real thing (irises ~30 KB JPEG 2000, fingers ~20 KB WSQ), so hashing and transfer are
+    exercised honestly. A few people have a finger (one an eye) that could not
     be captured: those are recorded as exceptions with a reason, as in the field.
     """
     rng = random.Random(index)
@@ -119,11 +121,31 @@ def synthetic_biometrics(directory: Path, index: int) -> SyntheticRecording:
         if role in exceptions:
             continue
         suffix, size = _FILE_KIND.get(role, (".wsq", 20_000))
-        magic = _MAGIC[suffix]
+        size += rng.randint(-2_000, 2_000)
         path = directory / f"{index:05d}-{role}{suffix}"
-        path.write_bytes(magic + rng.randbytes(size + rng.randint(-2_000, 2_000) - len(magic)))
+        if suffix == ".png":
+            path.write_bytes(_noise_png(rng, size))
+        else:
+            path.write_bytes(_MAGIC[suffix] + rng.randbytes(size - len(_MAGIC[suffix])))
         files[role] = path
     return SyntheticRecording(files, exceptions)
+
+
+def _noise_png(rng: random.Random, size: int, width: int = 100) -> bytes:
+    """A valid RGB PNG of random pixels, exactly ``size`` bytes (a comment chunk pads it)."""
+    row_bytes = 1 + 3 * width  # a filter byte, then the pixels
+    height = max(1, (size - 400) // row_bytes)  # room for the chunks' framing and the padding
+    pixels = b"".join(b"\x00" + rng.randbytes(3 * width) for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    image = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(pixels, 1))
+    padding = max(0, size - len(_MAGIC[".png"]) - len(image) - 2 * 12 - len(b"Comment\x00"))
+    return (_MAGIC[".png"] + image + chunk(b"tEXt", b"Comment\x00" + b" " * padding)
+            + chunk(b"IEND", b""))
 
 
 def _synthetic_exceptions(index: int, rng: random.Random) -> dict[str, str]:
