@@ -215,6 +215,8 @@ def incomplete_command(device_id: str | None, as_json: bool) -> None:
 @user_errors
 def run_checks_command(record_ids: tuple[str, ...]) -> None:
     """Run the reconciliation checks (all records, or the given ones) and print the outcome."""
+    if record_ids:
+        checks.require_known(record_ids)
     report = checks.run_checks(record_ids or None)
     click.echo(f"Rekaman diperiksa: {report.checked} ({report.seconds:.1f} detik).")
     click.echo(f"Menjadi terverifikasi: {report.verified}; menjadi perlu ditinjau: "

@@ -15,10 +15,11 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 
+from server.errors import NotFound
 from server.extensions import db
-from server.models import AuditHead
+from server.models import AuditHead, Enrollment
 from server.models.base import table_of
 from server.services import audit, cases, check_data, findings
 from server.services.check_data import Loaded
@@ -67,6 +68,18 @@ def run_checks(
             gc.enable()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def require_known(record_ids: Collection[str]) -> None:
+    """Raise :class:`NotFound` naming the ids no stored record has (for ``run-checks --record``)."""
+    wanted = set(record_ids)
+    known = set(db.session.execute(
+        select(Enrollment.id).where(Enrollment.id.in_(sorted(wanted)))).scalars())
+    db.session.commit()
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise NotFound(f"Rekaman tidak ditemukan: {', '.join(unknown[:10])}"
+                       f"{' ...' if len(unknown) > 10 else ''}. Tidak ada yang diperiksa.")
 
 
 def _run(record_ids: Collection[str] | None, gap_devices: Collection[str]) -> CheckReport:

@@ -275,6 +275,9 @@ def test_a_failing_check_leaves_records_complete_for_run_checks(
     assert state_of(app, record["id"]) == "complete"
     assert cases_of(app) == []
     monkeypatch.undo()
+    unknown = runner.invoke(args=["run-checks", "--record", record["id"], "--record", "bogus"])
+    assert unknown.exit_code == 1 and "Rekaman tidak ditemukan: bogus" in unknown.output
+    assert state_of(app, record["id"]) == "complete"  # nothing was checked
     done = runner.invoke(args=["run-checks", "--record", record["id"]])
     assert done.exit_code == 0 and "Rekaman diperiksa: 1" in done.output
     assert state_of(app, record["id"]) == "needs_review"
