@@ -60,6 +60,10 @@ class ChangeKind(StrEnum):
     """Kinds of entries in the pull feed."""
 
     RECORD_STATUS = "record_status"
+    #: An outreach visit (and its target list) assigned to this device: fetch the list.
+    OUTREACH_ASSIGNED = "outreach_assigned"
+    #: The visit is over or cancelled: delete its target list from the device.
+    OUTREACH_CLOSED = "outreach_closed"
 
 
 class CaseKind(StrEnum):

@@ -7,6 +7,7 @@ from server.models.case import Case, CaseRecord
 from server.models.change import Change
 from server.models.device import Device, RegistrationCode
 from server.models.enrollment import Attachment, Enrollment, RejectedPush
+from server.models.outreach import OutreachTarget, OutreachVisit
 from server.models.region import Region
 from server.models.resident import Resident
 from server.models.user import ROLES, User
@@ -23,6 +24,8 @@ __all__ = [
     "Change",
     "Device",
     "Enrollment",
+    "OutreachTarget",
+    "OutreachVisit",
     "Region",
     "RegistrationCode",
     "RejectedPush",

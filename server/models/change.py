@@ -33,5 +33,7 @@ class Change(Base):
     kind: Mapped[str] = mapped_column(String(32))
     record_id: Mapped[str | None] = mapped_column(String(36))
     state: Mapped[str | None] = mapped_column(String(20))
+    #: The outreach visit an ``outreach_assigned`` / ``outreach_closed`` entry is about.
+    visit_id: Mapped[str | None] = mapped_column(String(36))
     reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime]
