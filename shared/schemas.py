@@ -225,6 +225,8 @@ class ChangeSchema(Schema):
     record_id = fields.String(load_default=None, allow_none=True)
     state = fields.String(load_default=None, allow_none=True)
     reason = fields.String(load_default=None, allow_none=True)
+    #: The outreach visit of an ``outreach_assigned`` / ``outreach_closed`` entry.
+    visit_id = fields.String(load_default=None, allow_none=True)
     at = fields.String(required=True)
 
 

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from flask import Flask
 
-from server.api import devices, health, office, openapi, sync, uploads
+from server.api import (  # noqa: F401  (office_*: routes on office.bp)
+    devices,
+    health,
+    office,
+    office_coverage,
+    office_outreach,
+    openapi,
+    outreach,
+    sync,
+    uploads,
+)
 
 
 def init_app(app: Flask) -> None:
     """Register every blueprint."""
-    for blueprint in (health.bp, devices.bp, sync.bp, uploads.bp, office.bp, openapi.bp):
+    for blueprint in (health.bp, devices.bp, sync.bp, uploads.bp, office.bp, outreach.bp,
+                      openapi.bp):
         app.register_blueprint(blueprint)

@@ -29,6 +29,7 @@ def pull(device_id: str, since: int, limit: int) -> dict[str, Any]:
                 "record_id": change.record_id,
                 "state": change.state,
                 "reason": change.reason,
+                "visit_id": change.visit_id,
                 "at": isoformat_z(change.created_at),
             }
             for change in page

@@ -5,7 +5,13 @@ from __future__ import annotations
 from flask import Flask
 
 from server.config import OFFICE_SESSION_HOURS
-from server.web import auth, labels, views  # noqa: F401  (views: the pages' routes on auth.bp)
+from server.web import (  # noqa: F401  (the *views modules: the pages' routes on auth.bp)
+    auth,
+    coverage_views,
+    labels,
+    outreach_views,
+    views,
+)
 
 
 def init_app(app: Flask) -> None:
