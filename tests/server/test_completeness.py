@@ -70,7 +70,7 @@ def test_push_upload_complete_and_the_feed_says_so(
         stored = db.session.get(Enrollment, record["id"])
         assert stored is not None and stored.state_changed_at >= before
     assert feed(client, auth_headers) == [
-        (record["id"], "received"), (record["id"], "complete"), (record["id"], "verified")]
+        (record["id"], "received"), (record["id"], "complete")]  # checks' verdicts: no entry
     again = push([record]).json["results"][0]
     assert (again["state"], again["missing_blobs"]) == ("verified", [])
 
@@ -85,8 +85,7 @@ def test_push_after_the_files_arrived_is_complete_at_once(
     result = push([record]).json["results"][0]
     assert (result["state"], result["missing_blobs"]) == ("complete", [])
     # Not in the (empty) registry: the checks that follow completion send it to review.
-    assert feed(client, auth_headers) == [(record["id"], "complete"),
-                                          (record["id"], "needs_review")]
+    assert feed(client, auth_headers) == [(record["id"], "complete")]
 
 
 def test_one_file_shared_by_records_of_two_devices(
@@ -104,10 +103,8 @@ def test_one_file_shared_by_records_of_two_devices(
     upload(client, other, shared_file)
     # Both complete; then the checks flag one file under two NIKs (the only finding).
     assert state_of(app, mine["id"]) == state_of(app, theirs["id"]) == "needs_review"
-    assert feed(client, auth_headers)[-2:] == [(mine["id"], "complete"),
-                                               (mine["id"], "needs_review")]
-    assert feed(client, other)[-2:] == [(theirs["id"], "complete"),
-                                        (theirs["id"], "needs_review")]
+    assert feed(client, auth_headers)[-1:] == [(mine["id"], "complete")]
+    assert feed(client, other)[-1:] == [(theirs["id"], "complete")]
     with app.app_context():
         assert db.session.execute(select(Case.kind)).scalars().all() == ["shared_biometric"]
     with app.app_context():
@@ -132,7 +129,7 @@ def test_a_push_racing_the_last_file_is_completed_after_its_commit(
         "accepted", "complete", [])
     assert state_of(app, record["id"]) == "verified"
     assert feed(client, auth_headers) == [
-        (record["id"], "received"), (record["id"], "complete"), (record["id"], "verified")]
+        (record["id"], "received"), (record["id"], "complete")]  # checks' verdicts: no entry
 
 
 @contextmanager
