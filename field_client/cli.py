@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from field_client import cli_fix
+from field_client import cli_fix, cli_targets
 from field_client.cli_args import command, pair, read_json_object, unique
 from field_client.cli_text import (
     ProgressBar,
@@ -36,6 +36,7 @@ from field_client.cli_text import (
     print_report,
     ranges,
     record_notes,
+    visit_line,
 )
 from field_client.client import FieldClient
 from field_client.errors import (
@@ -145,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     recs.add_argument("--json", action="store_true", help="keluaran JSON")
 
     cli_fix.add_fix(commands)
+    cli_targets.add_targets(commands)
 
     command(commands, "purge", "hapus data pribadi rekaman lengkap yang sudah lama", _purge)
     return parser
@@ -176,6 +178,11 @@ def _add_enroll(commands: Any) -> None:
         help=f"biometrik yang tidak dapat direkam (bukan foto); ALASAN: {REASONS}",
     )
     enroll.add_argument("--supersedes", help="id rekaman yang dikoreksi oleh rekaman ini")
+    enroll.add_argument(
+        "--target",
+        metavar="NIK",
+        help="isi data kartu dari daftar sasaran kunjungan (opsi lain menimpanya)",
+    )
 
 
 # -- commands -----------------------------------------------------------------------------
@@ -189,7 +196,10 @@ def _register(client: FieldClient, args: argparse.Namespace) -> int:
 
 
 def _enroll(client: FieldClient, args: argparse.Namespace) -> int:
-    payload = read_json_object(args.json) if args.json else {}
+    # Prefill from the target list, then the JSON file, then options: the later one wins.
+    payload = client.target_prefill(args.target) if args.target else {}
+    if args.json:
+        payload.update(read_json_object(args.json))
     payload.update({k: getattr(args, k) for k in PAYLOAD_FIELDS if getattr(args, k) is not None})
     saved = client.enroll(
         payload,
@@ -246,6 +256,8 @@ def _status(client: FieldClient, args: argparse.Namespace) -> int:
         )
     for item in info["failed_files"]:
         out(f"  gagal seq {item['seq']} {item['role']}: {item['message']}")
+    for visit in info["visits"]:
+        out(visit_line(visit))
     return EX_OK
 
 

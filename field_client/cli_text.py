@@ -119,3 +119,24 @@ def out(text: str) -> None:
 def err(text: str) -> None:
     """A line on stderr."""
     print(text, file=sys.stderr)
+
+
+def visit_line(visit: dict[str, Any]) -> str:
+    """One outreach visit and its progress: desa, dates, team, ``x dari y sudah direkam``."""
+    where = visit["desa_nama"]
+    if visit.get("kecamatan_nama"):
+        where += f", Kec. {visit['kecamatan_nama']}"
+    dates = visit["visit_date"]
+    if visit["ends_on"] != visit["visit_date"]:
+        dates += f" s.d. {visit['ends_on']}"
+    return (
+        f"Kunjungan {where} ({visit['desa_kode']}), {dates}, tim {visit['team']}: "
+        f"{visit['done']} dari {visit['targets']} sasaran sudah direkam"
+    )
+
+
+def target_line(target: dict[str, Any]) -> str:
+    """One row of the target table: NIK, name, birth date, done mark."""
+    mark = "sudah" if target["done"] else "belum"
+    born = target["tanggal_lahir"] or "-"
+    return f"{target['nik']}  {target['nama'][:40]:<40}  {born:<10}  {mark}"

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from field_client import blobs, capture, fixes, importer, records, retention, upload_rows
+from field_client import (
+    blobs,
+    capture,
+    fixes,
+    importer,
+    records,
+    retention,
+    targets,
+    upload_rows,
+)
 from field_client.config import Settings, load_settings
 from field_client.errors import AlreadyRegistered, NotRegistered, UsageInvalid
 from field_client.outbox import Outbox, open_outbox
@@ -49,10 +58,18 @@ class FieldClient:
         *,
         settings: Settings | None = None,
         transport_factory: TransportFactory | None = None,
+        today: Callable[[], dt.date] = dt.date.today,
     ) -> None:
         self.settings = settings or load_settings(home)
         self.outbox: Outbox = open_outbox(self.settings.outbox_path)
         self._transport_factory = transport_factory or _default_transport
+        self._today = today
+        try:
+            # Target lists of visits that are over leave the device on every open, too.
+            targets.purge_expired(self.outbox, today())
+        except BaseException:
+            self.outbox.close()
+            raise
 
     @property
     def home(self) -> Path:
@@ -208,6 +225,7 @@ class FieldClient:
             # Files the server still lacks: {waiting, failed, bytes_left}, and why some failed.
             "files": upload_rows.summary(self.outbox),
             "failed_files": upload_rows.failed_files(self.outbox),
+            "visits": self.visits(),
         }
 
     def records(self, state: str | None = None) -> list[dict[str, Any]]:
@@ -222,6 +240,25 @@ class FieldClient:
             row["file_problems"] = problems.get(row["id"], [])
         return rows
 
+    # -- outreach targets -------------------------------------------------------------------
+
+    def visits(self) -> list[dict[str, Any]]:
+        """Outreach visits on this device: id, desa, kecamatan, dates, team, targets, done."""
+        return targets.visits(self.outbox)
+
+    def targets(
+        self, search: str | None = None, visit_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Targets of the visits on this device (or of one), offline; each with ``done``.
+
+        ``search``: part of a name (case and accents ignored) or of a NIK, taken literally.
+        """
+        return targets.listing(self.outbox, search, visit_id)
+
+    def target_prefill(self, nik: str) -> dict[str, Any]:
+        """Card data from the target list for a new record of ``nik`` (with the visit's desa)."""
+        return targets.prefill(self.outbox, nik)
+
     # -- sync -------------------------------------------------------------------------------
 
     def sync(
@@ -234,7 +271,8 @@ class FieldClient:
         if not meta.get("token") or not meta.get("server_url"):
             raise NotRegistered()
         with self._transport_factory(meta["server_url"], self.settings, meta["token"]) as link:
-            return SyncEngine(self.outbox, link, self.settings).run_once(progress, upload_progress)
+            engine = SyncEngine(self.outbox, link, self.settings, self._today)
+            return engine.run_once(progress, upload_progress)
 
     def watch(
         self,

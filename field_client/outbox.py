@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,39 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # state ``superseded`` needs no table rebuild.
         "CREATE INDEX IF NOT EXISTS record_supersedes ON record (supersedes)",
     ),
+    (
+        # Outreach: a visit assigned to this device and its target list (residents still to
+        # record there), as the server sent them. Deleted when the visit is closed or over
+        # (PII minimisation). ``nama_search`` is the name folded for searching (no accents,
+        # case-folded): searching compares with instr(), never with LIKE patterns.
+        """CREATE TABLE outreach_visit (
+            id TEXT PRIMARY KEY,
+            desa_kode TEXT NOT NULL,
+            desa_nama TEXT NOT NULL,
+            kecamatan_kode TEXT,
+            kecamatan_nama TEXT,
+            visit_date TEXT NOT NULL,
+            ends_on TEXT NOT NULL,
+            days INTEGER NOT NULL CHECK (days >= 1),
+            team TEXT NOT NULL,
+            state TEXT NOT NULL,
+            target_count INTEGER NOT NULL CHECK (target_count >= 0),
+            received_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE outreach_target (
+            visit_id TEXT NOT NULL REFERENCES outreach_visit (id) ON DELETE CASCADE,
+            nik TEXT NOT NULL,
+            nama TEXT NOT NULL,
+            nama_search TEXT NOT NULL,
+            tanggal_lahir TEXT,
+            jenis_kelamin TEXT,
+            alamat TEXT,
+            rt TEXT,
+            rw TEXT,
+            PRIMARY KEY (visit_id, nik)
+        )""",
+        "CREATE INDEX outreach_target_nik ON outreach_target (nik)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -162,6 +195,23 @@ class Outbox:
         """Run one statement, turning disk problems into :class:`StorageError`."""
         with self.mapped_errors():
             return self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
+        """Run one statement for each parameter tuple; call inside :meth:`atomic`."""
+        with self.mapped_errors():
+            return self._conn.executemany(sql, params)
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file and empty it (best effort; never raises).
+
+        After deleting personal data this keeps the deleted rows from lingering in the WAL.
+        """
+        if self.in_transaction:
+            return
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error:
+            log.warning("WAL checkpoint of %s failed", self.path)
 
     def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         """All rows of a query."""
@@ -234,6 +284,9 @@ class Outbox:
                 log.warning("outbox %s runs in journal mode %s, not WAL", self.path, mode)
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows (purged records, target lists of finished visits) are overwritten,
+            # not left readable in free pages of the file.
+            self._conn.execute("PRAGMA secure_delete=ON")
             self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     def _migrate(self) -> None:

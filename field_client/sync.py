@@ -1,5 +1,5 @@
 """The sync engine: push the outbox in seq order, upload the files the server lacks, then pull
-status changes, exactly once.
+status changes and outreach target lists, exactly once.
 
 A record leaves ``ready`` only on the server's explicit per-record answer, and every batch's
 answer is applied in one outbox transaction, together with the files the server says it still
@@ -13,10 +13,14 @@ Two answers look final but are not, and keep the record ``ready`` with a note (`
 a 413 for a record sent alone (a server or proxy size limit said it, not a verdict on the
 record), and ``hash_mismatch`` while the stored body still matches its own hash (the bytes were
 damaged on the way). Only a body damaged on this device is marked rejected for that reason.
+
+The pull feed also assigns outreach visits (the target list is fetched and stored whole, or the
+cursor stays before the assignment) and closes them (the list is deleted from the device).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import json
 import logging
@@ -27,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from field_client import records, upload_rows
+from field_client import records, targets, upload_rows
 from field_client.config import Settings
 from field_client.errors import (
     FieldClientError,
@@ -85,6 +89,11 @@ class SyncReport:
     #: missing or changed on disk, too large, refused. Their records stay ``sent``.
     files_failed: list[dict[str, Any]] = field(default_factory=list)
     files_waiting: int = 0  # files the server still lacks after the run (not failed)
+    visits_received: int = 0  # outreach visits whose target list was stored (or replaced)
+    targets_received: int = 0  # residents on those target lists
+    visits_removed: int = 0  # visits deleted from the device with their targets (closed, over)
+    #: Target lists the server refused to hand over ({visit_id, status, code}); dropped here.
+    visits_refused: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -119,10 +128,17 @@ def sync_lock(path: Path) -> Iterator[None]:
 class SyncEngine:
     """Push, upload, then pull, for one outbox and one server connection."""
 
-    def __init__(self, outbox: Outbox, transport: Transport, settings: Settings) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        transport: Transport,
+        settings: Settings,
+        today: Callable[[], dt.date] = dt.date.today,
+    ) -> None:
         self.outbox = outbox
         self.transport = transport
         self.settings = settings
+        self.today = today  # the local clock's date: target lists of finished visits go
 
     def run_once(
         self,
@@ -133,12 +149,14 @@ class SyncEngine:
         report = SyncReport()
         with sync_lock(self.settings.lock_path):
             try:
+                self._purge_finished_visits(report)
                 self._push_all(report, progress)
                 self._upload_all(report, upload_progress)
                 try:
                     self._pull_all(report)
                 except NetworkUnavailable as exc:  # everything was sent: only a warning
                     report.pull_error = exc.message
+                self._purge_finished_visits(report)  # a list that came for a visit now over
             except FieldClientError as exc:
                 self._finish(report, error=exc.message, quiet=True)
                 if isinstance(exc, NetworkUnavailable):
@@ -278,27 +296,62 @@ class SyncEngine:
             report.bytes_uploaded = tally.bytes_sent
             report.files_failed = tally.failed
 
+    def _purge_finished_visits(self, report: SyncReport) -> None:
+        report.visits_removed += targets.purge_expired(self.outbox, self.today())
+
     # -- pull -------------------------------------------------------------------------------
 
     def _pull_all(self, report: SyncReport) -> None:
         cursor = int(self.outbox.get_meta("pull_cursor", "0") or 0)
-        for _ in range(_MAX_PULL_PAGES):
-            page = self.transport.pull(cursor, MAX_PULL_CHANGES)
-            now = records.utc_now()
-            # The new cursor is saved with the changes it covers: a crash repeats a page,
-            # never skips one (applying a status twice is harmless).
-            with self.outbox.atomic():
-                for change in page["changes"]:
-                    report.pulled += int(self._apply_change(change, now))
-                # Complete on the server means it holds every file: nothing left to upload.
-                upload_rows.settle_confirmed(self.outbox, _CONFIRMED, now)
-                self.outbox.set_meta("pull_cursor", page["cursor"])
-            if not page["more"] or page["cursor"] == cursor:
-                return
-            cursor = page["cursor"]
+        try:
+            for _ in range(_MAX_PULL_PAGES):
+                page = self.transport.pull(cursor, MAX_PULL_CHANGES)
+                # Target lists are fetched before the page is applied (no write lock held over
+                # the network). If one cannot be fetched, the changes before it are applied and
+                # the cursor stays just before it: the next sync asks again, nothing half-stored.
+                fetched = targets.fetch_assigned(page["changes"], self.transport.targets)
+                report.visits_refused.extend(fetched.refused)
+                lists, failure = fetched.lists, fetched.failure
+                changes = page["changes"][: fetched.usable]
+                now = records.utc_now()
+                # The new cursor is saved with the changes it covers: a crash repeats a page,
+                # never skips one (applying a status twice is harmless).
+                with self.outbox.atomic():
+                    for change in changes:
+                        report.pulled += int(self._apply_change(change, lists, report, now))
+                    # Complete on the server means it holds every file: nothing left to upload.
+                    upload_rows.settle_confirmed(self.outbox, _CONFIRMED, now)
+                    if failure is None:
+                        self.outbox.set_meta("pull_cursor", page["cursor"])
+                    elif changes:
+                        self.outbox.set_meta("pull_cursor", changes[-1]["cursor"])
+                if failure is not None:
+                    raise failure
+                if not page["more"] or page["cursor"] == cursor:
+                    return
+                cursor = page["cursor"]
+        finally:
+            if report.visits_removed:  # deleted target lists must not linger in the WAL
+                self.outbox.checkpoint()
 
-    def _apply_change(self, change: dict[str, Any], now: str) -> bool:
-        if change["kind"] != ChangeKind.RECORD_STATUS or not change.get("record_id"):
+    def _apply_change(
+        self,
+        change: dict[str, Any],
+        lists: dict[str, dict[str, Any] | None],
+        report: SyncReport,
+        now: str,
+    ) -> bool:
+        """Apply one feed entry; True when it changed a record's status."""
+        kind, visit_id = change["kind"], change.get("visit_id")
+        if kind in (ChangeKind.OUTREACH_ASSIGNED, ChangeKind.OUTREACH_CLOSED) and visit_id:
+            answer = lists.get(visit_id) if kind == ChangeKind.OUTREACH_ASSIGNED else None
+            if answer is not None:
+                report.targets_received += targets.store_visit(self.outbox, answer, now)
+                report.visits_received += 1
+            elif targets.drop_visit(self.outbox, visit_id):
+                report.visits_removed += 1
+            return False
+        if kind != ChangeKind.RECORD_STATUS or not change.get("record_id"):
             return False  # kinds this version does not know yet are skipped, not fatal
         server_state = change.get("state") or ""
         state = CLIENT_STATE_FOR_SERVER_STATE.get(server_state)

@@ -14,7 +14,7 @@ import gzip
 import logging
 from importlib import metadata
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from marshmallow import Schema, ValidationError
@@ -33,6 +33,7 @@ from field_client.errors import (
     UsageInvalid,
 )
 from field_client.http_errors import http_error, network_message
+from field_client.targets import TargetsResponseSchema
 from shared.protocol import API_PREFIX
 from shared.schemas import PullResponseSchema, PushResponseSchema, RegisterResponseSchema
 
@@ -147,6 +148,22 @@ class Transport:
         params = {"since": since, "limit": limit}
         response = self._send("GET", f"{API_PREFIX}/sync/pull", params=params)
         return _load(PullResponseSchema(), _json(response))
+
+    def targets(self, visit_id: str) -> dict[str, Any]:
+        """``GET /api/v1/outreach/visits/<id>/targets``: a visit and its target list.
+
+        The answer is checked whole (and must be about ``visit_id``) before anything is stored;
+        requests asks for gzip and unpacks it.
+        """
+        path = f"{API_PREFIX}/outreach/visits/{quote(visit_id, safe='')}/targets"
+        answer = _load(TargetsResponseSchema(), _json(self._send("GET", path)))
+        if answer["visit"]["id"] != visit_id:
+            log.warning("target list asked for visit %s came for another visit", visit_id)
+            raise NetworkUnavailable(
+                "Jawaban server tidak sesuai kontrak API (daftar sasaran kunjungan lain). Daftar "
+                "sasaran diambil lagi pada sinkron berikutnya. Periksa versi server."
+            )
+        return answer
 
     # -- uploads (tus 1.0.0) ------------------------------------------------------------------
 

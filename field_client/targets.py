@@ -1,0 +1,294 @@
+"""Outreach target lists on the device: store what the server assigned, search it offline, drop it.
+
+A visit's target list holds residents' personal data (NIK, name, birth date, sex, address), so it
+lives on the device only while the visit needs it: it is deleted when the server closes or
+cancels the visit, and by the local clock once the day after the visit's last day is over.
+Searching folds case and accents and matches with ``instr()``: the operator's text is data,
+never part of an SQL statement or a LIKE pattern.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import Schema, ValidationError, validate, validates_schema
+from marshmallow import fields as ma
+
+from field_client.errors import NetworkUnavailable, ServerRefused, UsageInvalid
+from field_client.outbox import Outbox
+from shared.protocol import ChangeKind
+
+log = logging.getLogger(__name__)
+
+MAX_SEARCH = 100
+#: A visit id as the server makes them (a UUID); anything else is not asked for by URL.
+VISIT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_NIK = re.compile(r"^[0-9]{16}$")
+_NIK_SEPARATORS = re.compile(r"[\s.\-]")
+#: A target is done when a record of its NIK is on the device and still counts: not refused by
+#: the server and not replaced by a corrected version (the fix carries the NIK it corrects to).
+_DONE = (
+    "EXISTS (SELECT 1 FROM record r WHERE r.nik = t.nik "
+    "AND r.state NOT IN ('rejected', 'superseded'))"
+)
+_TARGETS = f"""
+    SELECT t.visit_id, t.nik, t.nama, t.tanggal_lahir, t.jenis_kelamin, t.alamat, t.rt, t.rw,
+           {_DONE} AS done
+    FROM outreach_target t JOIN outreach_visit v ON v.id = t.visit_id
+    WHERE (:visit IS NULL OR t.visit_id = :visit)
+      AND (:text IS NULL OR instr(t.nama_search, :text) > 0
+           OR (:digits IS NOT NULL AND instr(t.nik, :digits) > 0))
+    ORDER BY v.visit_date, v.id, t.nama_search, t.nik
+"""
+_VISITS = f"""
+    SELECT v.id, v.desa_kode, v.desa_nama, v.kecamatan_kode, v.kecamatan_nama, v.visit_date,
+           v.ends_on, v.days, v.team, v.state, v.target_count, v.received_at,
+           (SELECT count(*) FROM outreach_target t WHERE t.visit_id = v.id) AS targets,
+           (SELECT count(*) FROM outreach_target t WHERE t.visit_id = v.id AND {_DONE}) AS done
+    FROM outreach_visit v ORDER BY v.visit_date, v.id
+"""
+_PREFILL = """
+    SELECT t.nik, t.nama, t.tanggal_lahir, t.jenis_kelamin, t.alamat, t.rt, t.rw, v.desa_kode
+    FROM outreach_target t JOIN outreach_visit v ON v.id = t.visit_id
+    WHERE t.nik = ? ORDER BY v.visit_date DESC, v.id LIMIT 1
+"""
+PREFILL_FIELDS = ("nik", "nama", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw")
+
+
+# -- the server's answer ----------------------------------------------------------------------
+
+
+class VisitSchema(Schema):
+    """``visit`` of ``GET /api/v1/outreach/visits/<id>/targets``."""
+
+    id = ma.String(required=True, validate=validate.Regexp(VISIT_ID))
+    desa_kode = ma.String(required=True, validate=validate.Length(1, 20))
+    desa_nama = ma.String(required=True, validate=validate.Length(1, 120))
+    kecamatan_kode = ma.String(load_default=None, allow_none=True)
+    kecamatan_nama = ma.String(load_default=None, allow_none=True)
+    visit_date = ma.Date(required=True)
+    ends_on = ma.Date(required=True)
+    days = ma.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    team = ma.String(required=True)
+    state = ma.String(required=True)
+    target_count = ma.Integer(required=True, strict=True, validate=validate.Range(min=0))
+
+    @validates_schema
+    def _dates(self, data: dict[str, Any], **_: Any) -> None:
+        if data["ends_on"] < data["visit_date"]:
+            raise ValidationError("ends_on before visit_date", "ends_on")
+
+
+class TargetSchema(Schema):
+    """One resident of a target list."""
+
+    nik = ma.String(required=True, validate=validate.Regexp(_NIK))
+    nama = ma.String(required=True, validate=validate.Length(1, 200))
+    tanggal_lahir = ma.Date(load_default=None, allow_none=True)
+    jenis_kelamin = ma.String(load_default=None, allow_none=True)
+    alamat = ma.String(load_default=None, allow_none=True)
+    rt = ma.String(load_default=None, allow_none=True)
+    rw = ma.String(load_default=None, allow_none=True)
+
+
+class TargetsResponseSchema(Schema):
+    """The whole answer: the visit and its target list."""
+
+    visit = ma.Nested(VisitSchema, required=True)
+    targets = ma.List(ma.Nested(TargetSchema), required=True)
+
+
+# -- storing and dropping ---------------------------------------------------------------------
+
+
+def store_visit(outbox: Outbox, answer: dict[str, Any], now: str) -> int:
+    """Store (replacing any earlier copy) a visit and its targets; return how many targets.
+
+    Call inside ``outbox.atomic()``: the visit and every target arrive together or not at all.
+    """
+    visit = answer["visit"]
+    outbox.execute("DELETE FROM outreach_visit WHERE id = ?", (visit["id"],))
+    outbox.execute(
+        "INSERT INTO outreach_visit (id, desa_kode, desa_nama, kecamatan_kode, kecamatan_nama, "
+        "visit_date, ends_on, days, team, state, target_count, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            visit["id"],
+            visit["desa_kode"],
+            visit["desa_nama"],
+            visit["kecamatan_kode"],
+            visit["kecamatan_nama"],
+            visit["visit_date"].isoformat(),
+            visit["ends_on"].isoformat(),
+            visit["days"],
+            visit["team"],
+            visit["state"],
+            visit["target_count"],
+            now,
+        ),
+    )
+    rows = {target["nik"]: _target_row(visit["id"], target) for target in answer["targets"]}
+    outbox.executemany(
+        "INSERT INTO outreach_target (visit_id, nik, nama, nama_search, tanggal_lahir, "
+        "jenis_kelamin, alamat, rt, rw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows.values(),
+    )
+    return len(rows)
+
+
+def _target_row(visit_id: str, target: dict[str, Any]) -> tuple[Any, ...]:
+    born = target["tanggal_lahir"]
+    return (
+        visit_id,
+        target["nik"],
+        target["nama"],
+        fold(target["nama"]),
+        born.isoformat() if born else None,
+        target["jenis_kelamin"],
+        target["alamat"],
+        target["rt"],
+        target["rw"],
+    )
+
+
+def drop_visit(outbox: Outbox, visit_id: str) -> bool:
+    """Delete a visit and its targets; True if it was on the device. Call inside ``atomic()``."""
+    cursor = outbox.execute("DELETE FROM outreach_visit WHERE id = ?", (visit_id,))
+    return cursor.rowcount > 0
+
+
+def purge_expired(outbox: Outbox, today: dt.date) -> int:
+    """Delete visits whose day after the last day is over by the local clock; return how many.
+
+    Only reads when nothing is due, so opening the client takes no write lock for nothing.
+    """
+    cutoff = (today - dt.timedelta(days=1)).isoformat()  # ends_on + 1 day < today
+    due = [
+        row["id"]
+        for row in outbox.rows("SELECT id FROM outreach_visit WHERE ends_on < ?", (cutoff,))
+    ]
+    if not due:
+        return 0
+    with outbox.atomic():
+        for visit_id in due:
+            drop_visit(outbox, visit_id)
+    outbox.checkpoint()
+    log.info("deleted the target lists of %d finished visits", len(due))
+    return len(due)
+
+
+@dataclass
+class Fetched:
+    """Target lists fetched for one pull page, before the page is applied."""
+
+    #: visit id -> the server's answer, or None: drop the visit (refused, or closed again).
+    lists: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    usable: int = 0  # how many of the page's changes can be applied
+    failure: NetworkUnavailable | None = None  # what stopped the fetching (retry next sync)
+    refused: list[dict[str, Any]] = field(default_factory=list)  # {visit_id, status, code}
+
+
+def fetch_assigned(
+    changes: list[dict[str, Any]], fetch: Callable[[str], dict[str, Any]]
+) -> Fetched:
+    """Fetch the target list of every visit a page of the feed assigns.
+
+    A network failure stops at that change (``usable``): the changes before it can be applied,
+    the cursor stays before it. A refusal by the server (403 not assigned to this device, 404,
+    410 over) drops that visit and goes on; it is logged without personal data.
+    """
+    done = Fetched(usable=len(changes))
+    closed = {c.get("visit_id") for c in changes if c["kind"] == ChangeKind.OUTREACH_CLOSED}
+    for index, change in enumerate(changes):
+        visit_id = change.get("visit_id")
+        if change["kind"] != ChangeKind.OUTREACH_ASSIGNED or not visit_id:
+            continue
+        if visit_id in done.lists:
+            continue
+        if visit_id in closed or not VISIT_ID.match(visit_id):
+            done.lists[visit_id] = None  # over before it reached us, or not a visit id at all
+            continue
+        try:
+            done.lists[visit_id] = fetch(visit_id)
+        except NetworkUnavailable as exc:
+            done.usable, done.failure = index, exc
+            return done
+        except ServerRefused as exc:
+            log.warning(
+                "target list of visit %s refused (HTTP %s, %s): dropped on this device",
+                visit_id,
+                exc.status,
+                exc.code,
+            )
+            done.lists[visit_id] = None
+            done.refused.append({"visit_id": visit_id, "status": exc.status, "code": exc.code})
+    return done
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def fold(text: str) -> str:
+    """``text`` for comparing: accents removed, case folded, runs of spaces made one."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(plain.casefold().split())
+
+
+def listing(
+    outbox: Outbox, search: str | None = None, visit_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Targets (all visits, or one) matching ``search`` by name or NIK, each with ``done``."""
+    if visit_id is not None and not outbox.scalar(
+        "SELECT 1 FROM outreach_visit WHERE id = ?", (visit_id,)
+    ):
+        raise UsageInvalid(
+            f"Kunjungan '{visit_id}' tidak ada di perangkat ini. Daftar kunjungan: "
+            "jemput-field status."
+        )
+    text, digits = _search_terms(search)
+    rows = outbox.rows(_TARGETS, {"visit": visit_id, "text": text, "digits": digits})
+    return [dict(row) | {"done": bool(row["done"])} for row in rows]
+
+
+def _search_terms(search: str | None) -> tuple[str | None, str | None]:
+    """The folded text and, when it looks like (part of) a NIK, its digits."""
+    if search is None:
+        return None, None
+    if len(search) > MAX_SEARCH:
+        raise UsageInvalid(
+            f"Teks pencarian terlalu panjang ({len(search)} karakter; paling banyak {MAX_SEARCH})."
+        )
+    text = fold(search)
+    if not text:
+        raise UsageInvalid("Teks pencarian kosong. Tulis sebagian nama atau NIK.")
+    digits = _NIK_SEPARATORS.sub("", text)
+    is_nik = digits.isascii() and digits.isdigit()
+    return text, digits if is_nik else None
+
+
+def visits(outbox: Outbox) -> list[dict[str, Any]]:
+    """Every visit on the device with its target count and how many of them are done."""
+    return [dict(row) for row in outbox.rows(_VISITS)]
+
+
+def prefill(outbox: Outbox, nik: str) -> dict[str, Any]:
+    """Card data of target ``nik`` for a new record (desa of the visit); UsageInvalid if unknown."""
+    cleaned = _NIK_SEPARATORS.sub("", nik or "")
+    if not _NIK.match(cleaned):
+        raise UsageInvalid(f"NIK sasaran '{nik}' tidak sah: harus 16 angka.")
+    row = outbox.rows(_PREFILL, (cleaned,))
+    if not row:
+        raise UsageInvalid(
+            f"NIK {cleaned} tidak ada di daftar sasaran perangkat ini. Cari dengan: "
+            "jemput-field targets --search NAMA (daftar sasaran datang lewat sync setelah kantor "
+            "membuat kunjungan)."
+        )
+    found = dict(row[0])
+    return {key: value for key, value in found.items() if value is not None}
