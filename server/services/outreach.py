@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, literal, select, update
@@ -25,11 +24,26 @@ from server.models.outreach import CANCELLED, CLOSED, PLANNED
 from server.models.region import DESA
 from server.services import audit
 from server.services.dashboard import WIB
+from server.services.outreach_report import (
+    RankedDesa,
+    VisitInfo,
+    VisitProgress,
+    ranking,
+    visit_info,
+    visit_progress,
+    visits,
+)
 from server.services.review import Actor
 from server.services.transitions import lock_devices
 from server.services.wajib import is_unrecorded, is_wajib
 from server.timeutil import utcnow
 from shared.protocol import ChangeKind
+
+__all__ = [  # the read side lives in outreach_report; one import serves both
+    "NotAssigned", "RankedDesa", "VisitClosed", "VisitInfo", "VisitProgress", "close_visit",
+    "create_visit", "office_today", "ranking", "targets_for_device", "visit_info",
+    "visit_progress", "visits",
+]
 
 PLANNERS = frozenset({"supervisor", "admin"})
 MAX_DAYS = 14
@@ -45,27 +59,6 @@ class NotAssigned(Forbidden):
 
 class VisitClosed(JemputError):
     status, code, title = 410, "visit_closed", "Kunjungan sudah ditutup atau dibatalkan"
-
-
-@dataclass(frozen=True)
-class VisitInfo:
-    """A visit as the device and the office see it."""
-
-    id: str
-    desa_kode: str
-    desa_nama: str
-    kecamatan_kode: str
-    kecamatan_nama: str
-    visit_date: dt.date
-    ends_on: dt.date
-    days: int
-    team: str
-    device_id: str
-    state: str
-    target_count: int
-    created_by: str
-    created_at: dt.datetime
-    closed_at: dt.datetime | None
 
 
 def office_today(now: dt.datetime | None = None) -> dt.date:
@@ -144,6 +137,7 @@ def targets_for_device(visit_id: str, device_id: str) -> tuple[VisitInfo, list[d
     if visit.state != PLANNED:
         raise VisitClosed(f"Kunjungan ini sudah {_STATE_WORDS[visit.state]}; daftar sasarannya "
                           "tidak dibagikan lagi.")
+    info = visit_info(visit_id)
     columns = [getattr(Resident, name) for name in TARGET_FIELDS]
     rows = db.session.execute(
         select(*columns)
@@ -151,34 +145,8 @@ def targets_for_device(visit_id: str, device_id: str) -> tuple[VisitInfo, list[d
         .where(OutreachTarget.visit_id == visit_id)
         .order_by(Resident.nama, Resident.nik)
     ).all()
-    info = visit_info(visit_id)
-    return info, [dict(zip(TARGET_FIELDS, row, strict=True)) for row in rows]
-
-
-def visit_info(visit_id: str) -> VisitInfo:
-    """One visit with its desa and kecamatan names; :class:`NotFound` when there is none."""
-    desa, kecamatan = Region.__table__.alias("desa"), Region.__table__.alias("kecamatan")
-    row = db.session.execute(
-        select(OutreachVisit, desa.c.nama, kecamatan.c.nama)
-        .join(desa, desa.c.kode == OutreachVisit.desa_kode)
-        .outerjoin(kecamatan, kecamatan.c.kode == func.substr(OutreachVisit.desa_kode, 1, 8))
-        .where(OutreachVisit.id == visit_id)
-        .execution_options(populate_existing=True)  # not a copy from before an UPDATE
-    ).first()
     db.session.commit()
-    if row is None:
-        raise NotFound(f"Kunjungan {visit_id} tidak ditemukan.")
-    return _info(row[0], row[1], row[2])
-
-
-def _info(visit: OutreachVisit, desa_nama: str, kecamatan_nama: str | None) -> VisitInfo:
-    return VisitInfo(
-        id=visit.id, desa_kode=visit.desa_kode, desa_nama=desa_nama,
-        kecamatan_kode=visit.desa_kode[:8], kecamatan_nama=kecamatan_nama or "",
-        visit_date=visit.visit_date, ends_on=visit.visit_date + dt.timedelta(days=visit.days - 1),
-        days=visit.days, team=visit.team, device_id=visit.device_id, state=visit.state,
-        target_count=visit.target_count, created_by=visit.created_by,
-        created_at=visit.created_at, closed_at=visit.closed_at)
+    return info, [dict(zip(TARGET_FIELDS, row, strict=True)) for row in rows]
 
 
 def _visit(visit_id: str) -> OutreachVisit:

@@ -1,0 +1,112 @@
+"""Which desa next (ranking), the visit list, and a visit's progress as records arrive."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from server.errors import InvalidInput, NotFound
+from server.extensions import db
+from server.models import Resident
+from server.services import outreach
+from server.timeutil import utcnow
+from tests.server.conftest import DESA, build_record
+from tests.server.outreach_helpers import OTHER_DESA, PLANNER, VISIT_DATE, plan, populate
+
+AT = dt.date(2026, 12, 1)
+
+
+def test_ranking_most_unrecorded_first_then_longest_unvisited(
+    app: Flask, register: Callable[..., tuple[str, str]]
+) -> None:
+    populate(app, unrecorded=3)  # Tembaga: 4 unrecorded; Nanga Mahap: 1
+    device_id = register()[0]
+    with app.app_context():
+        ranked = outreach.ranking(AT, "61.09.04")
+    assert [(r.desa_kode, r.not_recorded) for r in ranked[:2]] == [(DESA, 4), (OTHER_DESA, 1)]
+    assert all(r.kecamatan_kode == "61.09.04" for r in ranked)
+    assert ranked[0].last_visit is None and ranked[0].days_since_last_visit is None
+    assert ranked[0].desa_nama and ranked[0].kecamatan_nama
+    zero = [r.desa_kode for r in ranked[2:]]
+    assert zero == sorted(zero) and len(ranked) > 2  # no residents, never visited: code order
+
+    # Two desa with one unrecorded each: the one visited earlier outranks the recent one,
+    # and both come after the desa never visited.
+    with app.app_context():
+        third = ranked[2].desa_kode
+        fourth = ranked[3].desa_kode
+        for kode, serial in ((third, 501), (fourth, 502)):
+            db.session.add(Resident(nik=f"6109040105{serial:06d}", nama="X",
+                                    tanggal_lahir=dt.date(1970, 5, 1), jenis_kelamin="LAKI-LAKI",
+                                    desa_kode=kode, recorded=False, updated_at=utcnow()))
+        db.session.commit()
+    old = plan(app, device_id, desa_kode=third, visit_date=dt.date(2026, 10, 1),
+               today=dt.date(2026, 9, 1))
+    recent = plan(app, device_id, desa_kode=fourth, visit_date=dt.date(2026, 11, 20),
+                  today=dt.date(2026, 9, 1))
+    cancelled = plan(app, device_id, desa_kode=OTHER_DESA, visit_date=dt.date(2026, 11, 25),
+                     today=dt.date(2026, 9, 1))
+    upcoming = plan(app, device_id, visit_date=VISIT_DATE)
+    with app.app_context():
+        outreach.close_visit(old, actor=PLANNER)
+        outreach.close_visit(cancelled, actor=PLANNER, cancel=True)
+        ranked = outreach.ranking(AT, "61.09.04")
+    order = [(r.desa_kode, r.last_visit, r.days_since_last_visit) for r in ranked[:4]]
+    assert order == [(DESA, None, None), (OTHER_DESA, None, None),  # cancelled: not a visit
+                     (third, dt.date(2026, 10, 1), 61), (fourth, dt.date(2026, 11, 20), 11)]
+    assert ranked[0].planned_visit is not None and ranked[0].planned_visit.id == upcoming
+    assert ranked[3].planned_visit is not None and ranked[3].planned_visit.id == recent
+    assert ranked[1].planned_visit is None
+
+
+def test_ranking_over_the_regency_and_bad_regions(app: Flask) -> None:
+    populate(app)
+    with app.app_context():
+        assert len(outreach.ranking(AT)) == 94
+        assert [r.desa_kode for r in outreach.ranking(AT, DESA)] == [DESA]
+        with pytest.raises(NotFound):
+            outreach.ranking(AT, "61.09.99")
+        with pytest.raises(InvalidInput):
+            outreach.ranking(AT, "61.09.04'--")
+
+
+def test_progress_moves_as_targets_get_recorded(
+    app: Flask, device: tuple[str, str], push: Callable[..., Any]
+) -> None:
+    groups = populate(app, unrecorded=3)
+    visit_id = plan(app, device[0])
+    with app.app_context():
+        before = outreach.visit_progress(visit_id)
+    assert (before.done, before.records, before.percent) == (0, 0, Decimal("0.00"))
+    assert len(before.targets) == 4 and not any(t["done"] for t in before.targets)
+    assert set(before.targets[0]) == {"nik", "nama", "tanggal_lahir", "jenis_kelamin",
+                                      "alamat", "rt", "rw", "done"}
+    record = build_record(1, attachments=0, sex="LAKI-LAKI", birth=dt.date(1980, 5, 1),
+                          serial=1)
+    assert record["payload"]["nik"] == groups["targets"][0]
+    assert push([record]).status_code == 200
+    with app.app_context():  # SIAK says a second one was recorded meanwhile
+        db.session.get(Resident, groups["targets"][1]).recorded = True  # type: ignore[union-attr]
+        db.session.commit()
+        after = outreach.visit_progress(visit_id)
+    assert (after.done, after.records, after.percent) == (2, 1, Decimal("50.00"))
+    assert [t["done"] for t in after.targets] == [False, False, True, True]  # open ones first
+    with app.app_context(), pytest.raises(NotFound):
+        outreach.visit_progress("no-such-visit")
+
+
+def test_visits_list(app: Flask, device: tuple[str, str]) -> None:
+    populate(app)
+    later = plan(app, device[0], visit_date=VISIT_DATE + dt.timedelta(days=5))
+    first = plan(app, device[0], desa_kode=OTHER_DESA)
+    with app.app_context():
+        outreach.close_visit(later, actor=PLANNER)
+        assert [v.id for v in outreach.visits()] == [first, later]
+        assert [v.id for v in outreach.visits(state="planned")] == [first]
+        assert [v.id for v in outreach.visits(desa_kode=DESA)] == [later]
+        assert outreach.visits()[0].device_name == "laptop-1"
