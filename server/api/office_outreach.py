@@ -2,4 +2,95 @@
 
 from __future__ import annotations
 
-from server.api.office import bp  # noqa: F401  (the /api/v1/office blueprint the routes join)
+from typing import Any
+
+from flask import g, request
+from marshmallow import RAISE, Schema, fields, validate
+
+from server.api.body import json_object, load
+from server.api.office import bp, user_required
+from server.errors import InvalidInput
+from server.models.outreach import VISIT_STATES
+from server.services import coverage, outreach
+from server.web.present import jsonable
+
+
+class VisitRequestSchema(Schema):
+    """A visit to plan: which desa, when, for how many days, which team with which device."""
+
+    class Meta:
+        unknown = RAISE
+
+    desa_kode = fields.String(required=True, validate=validate.Length(max=20))
+    visit_date = fields.Date(required=True)
+    team = fields.String(required=True, validate=validate.Length(max=200))
+    device_id = fields.String(required=True, validate=validate.Length(max=36))
+    days = fields.Integer(load_default=1, strict=True)
+
+
+class CloseRequestSchema(Schema):
+    """Close a visit, or cancel it when it never happened."""
+
+    class Meta:
+        unknown = RAISE
+
+    cancel = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+
+
+VISIT_REQUEST = VisitRequestSchema()
+CLOSE_REQUEST = CloseRequestSchema()
+
+
+@bp.get("/outreach/ranking")
+@user_required
+def get_ranking() -> Any:
+    """Desa ranked for the next visit at ``?at=`` under ``?kecamatan=``."""
+    at = coverage.reference_date(request.args.get("at"))
+    kecamatan = request.args.get("kecamatan") or None
+    return {"at": at.isoformat(), "kecamatan": kecamatan,
+            "desa": jsonable(outreach.ranking(at, kecamatan))}
+
+
+@bp.get("/outreach/visits")
+@user_required
+def list_visits() -> Any:
+    """Visits by date, optionally ``?state=planned|closed|cancelled`` and ``?desa=``."""
+    state = request.args.get("state") or None
+    if state is not None and state not in VISIT_STATES:
+        raise InvalidInput(f"'state' harus salah satu dari: {', '.join(VISIT_STATES)}.",
+                           errors={"state": ["tidak dikenal"]})
+    return {"visits": jsonable(outreach.visits(state, request.args.get("desa") or None))}
+
+
+@bp.post("/outreach/visits")
+@user_required
+def create_visit() -> Any:
+    """``{desa_kode, visit_date, team, device_id, days?}``: plan a visit (supervisor, admin)."""
+    body = load(VISIT_REQUEST, json_object())
+    visit = outreach.create_visit(body["desa_kode"], body["visit_date"], body["team"],
+                                  body["device_id"], days=body["days"], actor=g.actor)
+    return {"visit": jsonable(visit)}, 201
+
+
+@bp.get("/outreach/visits/<visit_id>")
+@user_required
+def get_visit(visit_id: str) -> Any:
+    """One visit with its progress and target list (done or not yet)."""
+    return progress_document(outreach.visit_progress(visit_id))
+
+
+@bp.post("/outreach/visits/<visit_id>/close")
+@user_required
+def close_visit(visit_id: str) -> Any:
+    """``{cancel?: bool}``: close the visit, or cancel it (supervisor, admin)."""
+    body = load(CLOSE_REQUEST, json_object())
+    visit = outreach.close_visit(visit_id, actor=g.actor, cancel=body["cancel"])
+    return {"visit": jsonable(visit)}
+
+
+def progress_document(progress: outreach.VisitProgress) -> dict[str, Any]:
+    """A visit's progress as plain JSON values."""
+    percent = progress.percent
+    return {"visit": jsonable(progress.visit), "done": progress.done,
+            "records": progress.records, "percent": None if percent is None else float(percent),
+            "targets": jsonable(progress.targets)}
