@@ -2,4 +2,37 @@
 
 from __future__ import annotations
 
-from server.api.office import bp  # noqa: F401  (the /api/v1/office blueprint the routes join)
+from typing import Any
+
+from flask import request
+
+from server.api.office import bp, user_required
+from server.errors import InvalidInput
+from server.services import coverage
+from server.web.present import csv_response, jsonable
+
+DEFAULT_TREND_DAYS = 30
+
+
+@bp.get("/coverage")
+@user_required
+def get_coverage() -> Any:
+    """Coverage at ``?at=`` under ``?region=``, with ``?trend_days=`` of arrivals; CSV too."""
+    at = coverage.reference_date(request.args.get("at"))
+    report = coverage.report(at, request.args.get("region"))
+    if request.args.get("format") == "csv":
+        return csv_response(coverage.csv_rows(report), coverage.CSV_COLUMNS,
+                            f"cakupan-{at.isoformat()}.csv")
+    days = _trend_days(request.args.get("trend_days"))
+    return {"at": at.isoformat(), "region": report.region,
+            "rows": [row.as_dict() for row in report.rows],
+            "trend": jsonable(coverage.trend(days, report.region))}
+
+
+def _trend_days(value: str | None) -> int:
+    if value is None or value == "":
+        return DEFAULT_TREND_DAYS
+    if not (value.isascii() and value.isdigit() and len(value) <= 4):
+        raise InvalidInput("'trend_days' harus bilangan bulat 1 sampai "
+                           f"{coverage.MAX_TREND_DAYS}.", errors={"trend_days": ["bukan angka"]})
+    return int(value)

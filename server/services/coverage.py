@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -36,8 +36,29 @@ PROGRESS = (ServerState.RECEIVED, ServerState.COMPLETE, ServerState.NEEDS_FIX,
 RANK = {state.value: rank for rank, state in enumerate(PROGRESS)}
 assert set(RANK) == set(RECORDING_STATES), "every recording state needs a place in PROGRESS"
 MAX_TREND_DAYS = 366
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+CSV_COLUMNS = ("kode", "nama", "level", "wajib", "recorded_siak", "recorded_jemput", "recorded",
+               "not_recorded", "percent", "turning_17",
+               *(f"jemput_{state.value}" for state in PROGRESS))
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
+
+
+def share(part: int, whole: int) -> Decimal | None:
+    """``part`` of ``whole`` in percent to 2 decimals, half up (86.25); None when whole is 0."""
+    if not whole:
+        return None
+    return (HUNDRED * part / whole).quantize(CENT, ROUND_HALF_UP)
+
+
+def format_number(value: int) -> str:
+    """``148293`` as Indonesians write it: ``148.293``."""
+    return f"{value:,}".replace(",", ".")
+
+
+def format_percent(value: Decimal | None) -> str:
+    """``86.25`` as ``86,25``; no wajib-KTP residents: ``-``."""
+    return "-" if value is None else f"{value:.2f}".replace(".", ",")
 
 
 @dataclass
@@ -66,9 +87,7 @@ class CoverageRow:
     @property
     def percent(self) -> Decimal | None:
         """Recorded per wajib KTP, in percent to 2 decimals (half up); None without wajib."""
-        if not self.wajib:
-            return None
-        return (HUNDRED * self.recorded / self.wajib).quantize(CENT, ROUND_HALF_UP)
+        return share(self.recorded, self.wajib)
 
     def add(self, other: CoverageRow) -> None:
         """Add another region's counts to this one (a desa to its kecamatan)."""
@@ -107,6 +126,19 @@ class CoverageReport:
     def kecamatan(self) -> list[CoverageRow]:
         """The kecamatan rows, for the bar chart."""
         return [row for row in self.rows if row.level == LEVEL_NAMES[KECAMATAN]]
+
+    @property
+    def groups(self) -> list[tuple[CoverageRow | None, list[CoverageRow]]]:
+        """Each kecamatan with its desa rows (the map-like grid); a lone desa has no kecamatan."""
+        groups: list[tuple[CoverageRow | None, list[CoverageRow]]] = []
+        for row in self.rows:
+            if row.level == LEVEL_NAMES[KECAMATAN]:
+                groups.append((row, []))
+            elif row.level == LEVEL_NAMES[DESA]:
+                if not groups:
+                    groups.append((None, []))
+                groups[-1][1].append(row)
+        return groups
 
 
 @dataclass(frozen=True)
@@ -158,6 +190,31 @@ def trend(days: int = 30, region: str | None = None,
     db.session.commit()
     return [TrendDay(first + dt.timedelta(days=n), per_day.get(first + dt.timedelta(days=n), 0))
             for n in range(days)]
+
+
+def reference_date(value: str | None, now: dt.datetime | None = None) -> dt.date:
+    """The date a report is for: ``YYYY-MM-DD``, or today (office time) when empty; bad: 400."""
+    if value is None or not value.strip():
+        return (now or utcnow()).astimezone(WIB).date()
+    text = value.strip()
+    try:
+        if not ISO_DATE.match(text):
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"Tanggal '{text[:20]}' tidak sah: pakai TTTT-BB-HH, mis. 2026-11-29.",
+                           errors={"at": ["tanggal tidak sah"]}) from None
+
+
+def csv_rows(data: CoverageReport) -> Iterator[dict[str, object]]:
+    """The report's rows for a CSV export (:data:`CSV_COLUMNS`; percent like ``86.25``)."""
+    for row in data.rows:
+        values = row.as_dict()
+        del values["jemput_by_state"]
+        values["percent"] = "" if row.percent is None else str(row.percent)
+        for state in PROGRESS:
+            values[f"jemput_{state.value}"] = row.jemput_by_state.get(state.value, 0)
+        yield values
 
 
 def checked_region(region: str | None) -> str | None:

@@ -2,4 +2,46 @@
 
 from __future__ import annotations
 
-from server.web.auth import bp  # noqa: F401  (the office blueprint the routes join)
+from decimal import Decimal
+
+from flask import render_template, request
+from werkzeug.wrappers import Response
+
+from server.services import coverage
+from server.web.auth import bp, login_required
+from server.web.present import csv_response
+
+TREND_DAYS = 30
+
+
+@bp.get("/coverage")
+@login_required
+def coverage_page() -> str:
+    """Coverage at ``?at=`` (default today) under ``?region=``: tiles, bars, trend, table."""
+    at = coverage.reference_date(request.args.get("at"))
+    report = coverage.report(at, request.args.get("region"))
+    trend = coverage.trend(TREND_DAYS, report.region)
+    return render_template("coverage.html", report=report, trend=trend,
+                           trend_max=max([day.records for day in trend] + [1]))
+
+
+@bp.get("/coverage.csv")
+@login_required
+def coverage_csv() -> Response:
+    """The coverage table as CSV (same ``?at=`` and ``?region=``)."""
+    at = coverage.reference_date(request.args.get("at"))
+    report = coverage.report(at, request.args.get("region"))
+    return csv_response(coverage.csv_rows(report), coverage.CSV_COLUMNS,
+                        f"cakupan-{at.isoformat()}.csv")
+
+
+@bp.app_template_filter("angka")
+def angka(value: int) -> str:
+    """Template filter: ``148293`` -> ``148.293``."""
+    return coverage.format_number(value)
+
+
+@bp.app_template_filter("persen")
+def persen(value: Decimal | None) -> str:
+    """Template filter: ``86.25`` -> ``86,25``."""
+    return coverage.format_percent(value)

@@ -1,0 +1,189 @@
+"""Coverage at full scale: the demo population's generation and load, then the coverage reports.
+
+Loads the synthetic Sekadau registry (``server/demo_population.py``, 225,494 residents, 148,293
+wajib KTP at scale 1) into a temporary SQLite database (and optionally a scratch PostgreSQL
+one), adds Jemput records for some unrecorded residents spread over the last 30 days, then times
+the coverage service, the office page (login and template rendering included), its CSV, the
+JSON API and ``desa_unrecorded``; prints the median of several runs as a Markdown table.
+The outreach ranking and target-list figures are in ``bench/targets.py`` and the outreach bench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import os
+import platform
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from bench.reconcile import ENROLLMENT_COLUMNS, setup
+from server import demo_population
+from server.extensions import db, dispose_engines
+from server.models import Device, Enrollment, Resident
+from server.models.base import table_of
+from server.services import coverage, users
+from server.services.bulk import insert_rows
+from server.services.wajib import RECORDING_STATES, is_wajib
+from server.timeutil import utcnow
+
+REPEAT = 7
+TARGET_MS = 300
+AT = dt.date(2026, 11, 29)
+
+
+def median_ms(work: Callable[[], Any]) -> float:
+    """Median wall time of ``work`` in milliseconds over ``REPEAT`` runs (after one warm-up)."""
+    work()
+    times = []
+    for _ in range(REPEAT):
+        started = time.perf_counter()
+        work()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def load(app: Flask, scale: float) -> tuple[float, float, int]:
+    """Time generating alone, then generating and loading; (seconds, seconds, residents)."""
+    started = time.perf_counter()
+    count = sum(1 for _ in demo_population.generate(scale, at=AT))
+    generated = time.perf_counter() - started
+    with app.app_context():
+        summary = demo_population.load(scale, at=AT)
+    return generated, summary.seconds, count
+
+
+def add_records(app: Flask, count: int) -> None:
+    """``count`` Jemput records of unrecorded wajib residents, received over 30 days."""
+    rng = random.Random(5)
+    now = utcnow()
+    with app.app_context():
+        device_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        db.session.add(Device(id=device_id, name="laptop-bench", team="TIM-BENCH",
+                              kecamatan_kode="61.09.04",
+                              token_hash=hashlib.sha256(device_id.encode()).hexdigest()))
+        db.session.flush()
+        people = db.session.execute(
+            select(Resident.nik, Resident.desa_kode)
+            .where(Resident.recorded.is_(False), is_wajib(AT)).limit(count)).all()
+        states = [*RECORDING_STATES, "rejected", "duplicate"]
+        rows = []
+        for seq, (nik, desa) in enumerate(people, start=1):
+            received = now - dt.timedelta(minutes=rng.randint(0, 30 * 24 * 60))
+            rows.append((str(uuid.UUID(int=rng.getrandbits(128), version=4)), device_id, seq,
+                         "enrollment", received, "op.bench", nik, desa, {"nik": nik}, [], [],
+                         None, "0" * 64, rng.choice(states), received, received))
+        insert_rows(table_of(Enrollment), ENROLLMENT_COLUMNS, rows)
+        db.session.commit()
+
+
+def login(app: Flask) -> tuple[Any, str]:
+    """A logged-in office client and an API token of the same viewer."""
+    app.config["SESSION_COOKIE_SECURE"] = False
+    with app.app_context():
+        password = users.create_user("bench", "viewer")
+        token = users.issue_api_token("bench")
+    client = app.test_client()
+    found = re.search(r'name="csrf_token" value="([^"]+)"',
+                      client.get("/office/login").get_data(as_text=True))
+    assert found is not None
+    client.post("/office/login", data={"username": "bench", "password": password,
+                                       "csrf_token": found.group(1)})
+    return client, token
+
+
+def measure(app: Flask, client: Any, token: str) -> list[tuple[str, float]]:
+    """Median milliseconds of each service call and request."""
+
+    def get(path: str, **headers: str) -> Callable[[], None]:
+        def run() -> None:
+            answer = client.get(path, headers=headers)
+            assert answer.status_code == 200, (path, answer.status_code)
+            answer.get_data()  # a CSV streams: read it all
+
+        return run
+
+    at = AT.isoformat()
+    bearer = {"Authorization": f"Bearer {token}"}
+    results = []
+    with app.app_context():
+        results += [
+            ("service: report, regency + 7 kecamatan + 94 desa",
+             median_ms(lambda: coverage.report(AT))),
+            ("service: report, Nanga Mahap", median_ms(lambda: coverage.report(AT, "61.09.04"))),
+            ("service: trend, 30 days", median_ms(lambda: coverage.trend(30))),
+            ("service: desa_unrecorded, all desa",
+             median_ms(lambda: coverage.desa_unrecorded(AT))),
+        ]
+    results += [
+        ("page /office/coverage (all)", median_ms(get(f"/office/coverage?at={at}"))),
+        ("page /office/coverage?region=61.09.04",
+         median_ms(get(f"/office/coverage?at={at}&region=61.09.04"))),
+        ("CSV /office/coverage.csv", median_ms(get(f"/office/coverage.csv?at={at}"))),
+        ("JSON /api/v1/office/coverage", median_ms(get(f"/api/v1/office/coverage?at={at}",
+                                                        **bearer))),
+    ]
+    return results
+
+
+def bench(url: str, folder: Path, scale: float, records: int) -> dict[str, Any]:
+    """Everything for one database; returns the figures."""
+    app = setup(url, folder)
+    generated, loaded, residents = load(app, scale)
+    with app.app_context():
+        top = coverage.report(AT).top
+        assert top is not None
+        before = (top.wajib, top.recorded, str(top.percent))
+    add_records(app, records)
+    client, token = login(app)
+    timings = measure(app, client, token)
+    dispose_engines(app)
+    return {"generated": generated, "loaded": loaded, "residents": residents,
+            "before": before, "timings": timings}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--records", type=int, default=5_000,
+                        help="Jemput records added before timing the reports")
+    parser.add_argument("--postgresql", help="also run on this (scratch!) PostgreSQL database")
+    args = parser.parse_args()
+    runs = []
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        runs.append(("SQLite", bench(f"sqlite:///{folder / 'bench.db'}", folder, args.scale,
+                                     args.records)))
+        if args.postgresql:
+            runs.append(("PostgreSQL", bench(args.postgresql, folder, args.scale,
+                                             args.records)))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}; scale {args.scale}, reference date {AT}, "
+          f"{args.records:,} Jemput records added after the load")
+    for database, run in runs:
+        wajib, recorded, percent = run["before"]
+        print(f"\n{database}: {run['residents']:,} residents generated in "
+              f"{run['generated']:.1f} s; generated + loaded in {run['loaded']:.1f} s; "
+              f"regency before any outreach: wajib {wajib:,}, recorded {recorded:,} "
+              f"({percent} %)", file=sys.stdout)
+        print(f"\n| {database} | median ms | target {TARGET_MS} ms (pages) |")
+        print("|---|---:|---|")
+        for name, ms in run["timings"]:
+            verdict = ("ok" if ms < TARGET_MS else "MISSED") if "/" in name else ""
+            print(f"| {name} | {ms:.1f} | {verdict} |")
+
+
+if __name__ == "__main__":
+    main()
