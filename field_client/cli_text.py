@@ -55,7 +55,30 @@ def print_report(report: SyncReport) -> None:
         out(f"Menunggu berkas lengkap di server: {report.waiting_for_files} rekaman{files}.")
     if report.gaps:
         out(f"Seq yang belum diterima server: {ranges(report.gaps)}")
+    for line in visit_notes(report):
+        out(line)
     out(f"Sisa di antrean: {report.remaining}.")
+
+
+def visit_notes(report: SyncReport) -> list[str]:
+    """Lines about outreach target lists received, refused or removed by one sync."""
+    lines = []
+    if report.visits_received:
+        lines.append(
+            f"Daftar sasaran diterima: {report.visits_received} kunjungan, "
+            f"{report.targets_received} penduduk (lihat: jemput-field targets)."
+        )
+    for item in report.visits_refused:
+        lines.append(
+            f"Daftar sasaran kunjungan {item['visit_id']} tidak diberikan server (HTTP "
+            f"{item['status']}, {item['code']}): tidak disimpan di perangkat ini."
+        )
+    if report.visits_removed:
+        lines.append(
+            f"Daftar sasaran {report.visits_removed} kunjungan yang selesai atau ditutup "
+            "dihapus dari perangkat."
+        )
+    return lines
 
 
 def left_line(ready: int, files: int) -> str:

@@ -24,7 +24,7 @@ from field_client import (
     upload_rows,
 )
 from field_client.config import Settings, load_settings
-from field_client.errors import AlreadyRegistered, NotRegistered, UsageInvalid
+from field_client.errors import AlreadyRegistered, NotRegistered, OutboxBusy, UsageInvalid
 from field_client.outbox import Outbox, open_outbox
 from field_client.sync import ProgressCallback, SyncEngine, SyncReport
 from field_client.transport import Transport, normalize_server_url
@@ -67,6 +67,8 @@ class FieldClient:
         try:
             # Target lists of visits that are over leave the device on every open, too.
             targets.purge_expired(self.outbox, today())
+        except OutboxBusy:  # a sync holds the outbox: it purges them itself
+            log.warning("outbox busy: finished visits are removed on the next open or sync")
         except BaseException:
             self.outbox.close()
             raise

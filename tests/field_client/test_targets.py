@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from field_client import cli
+from field_client import cli, targets
 from field_client.client import FieldClient
 from field_client.config import Settings
-from field_client.errors import UsageInvalid
+from field_client.errors import OutboxBusy, UsageInvalid
 from field_client.targets import fold
 from tests.field_client.helpers import biometric_files, biometric_hashes, person, set_state
 from tests.field_client.targets_fake import DESA, OutreachServer, outreach_client, target
@@ -257,3 +257,29 @@ def test_cli_targets_without_visits(
 ) -> None:
     assert cli.main(["--home", str(tmp_path / "kosong"), "targets"]) == 0
     assert "Belum ada daftar sasaran" in capsys.readouterr().out
+
+
+def test_cli_sync_tells_about_target_lists(
+    run: Any, server: OutreachServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = next(iter(server.lists))
+    server.assign([target(21), target(22)])
+    refused = server.assign([target(23)])
+    server.refuse[refused] = (403, "not_assigned")
+    server.close(first)
+    assert run("sync") == 0
+    shown = capsys.readouterr().out
+    assert "Daftar sasaran diterima: 1 kunjungan, 2 penduduk" in shown
+    assert f"kunjungan {refused} tidak diberikan server (HTTP 403, not_assigned)" in shown
+    assert "Daftar sasaran 1 kunjungan yang selesai atau ditutup dihapus" in shown
+
+
+def test_a_busy_outbox_does_not_stop_the_client_opening(
+    client: FieldClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def busy(*_: Any) -> int:
+        raise OutboxBusy("sibuk")
+
+    monkeypatch.setattr(targets, "purge_expired", busy)
+    with FieldClient(settings=client.settings) as again:
+        assert len(again.visits()) == 1
