@@ -25,9 +25,11 @@ from server.models.region import DESA
 from server.services import audit
 from server.services.dashboard import WIB
 from server.services.outreach_report import (
+    DeviceChoice,
     RankedDesa,
     VisitInfo,
     VisitProgress,
+    active_devices,
     ranking,
     visit_info,
     visit_progress,
@@ -40,9 +42,9 @@ from server.timeutil import utcnow
 from shared.protocol import ChangeKind
 
 __all__ = [  # the read side lives in outreach_report; one import serves both
-    "NotAssigned", "RankedDesa", "VisitClosed", "VisitInfo", "VisitProgress", "close_visit",
-    "create_visit", "office_today", "ranking", "targets_for_device", "visit_info",
-    "visit_progress", "visits",
+    "DeviceChoice", "NotAssigned", "RankedDesa", "VisitClosed", "VisitInfo", "VisitProgress",
+    "active_devices", "close_visit", "create_visit", "office_today", "ranking",
+    "targets_for_device", "visit_info", "visit_progress", "visits",
 ]
 
 PLANNERS = frozenset({"supervisor", "admin"})

@@ -155,6 +155,25 @@ def visit_progress(visit_id: str) -> VisitProgress:
     return VisitProgress(visit, sum(t["done"] for t in targets), int(records), targets)
 
 
+@dataclass(frozen=True)
+class DeviceChoice:
+    """A device a visit can be assigned to."""
+
+    id: str
+    name: str
+    team: str
+
+
+def active_devices() -> list[DeviceChoice]:
+    """Registered, unrevoked devices by team and name: the choices for a new visit."""
+    rows = db.session.execute(
+        select(Device.id, Device.name, Device.team).where(Device.revoked_at.is_(None))
+        .order_by(Device.team, Device.name, Device.id)
+    ).all()
+    db.session.commit()
+    return [DeviceChoice(*row) for row in rows]
+
+
 def _info_query() -> Any:
     desa, kecamatan = Region.__table__.alias("desa"), Region.__table__.alias("kecamatan")
     return (select(OutreachVisit, desa.c.nama, kecamatan.c.nama, Device.name)

@@ -2,4 +2,106 @@
 
 from __future__ import annotations
 
-from server.web.auth import bp  # noqa: F401  (the office blueprint the routes join)
+import datetime as dt
+
+from flask import flash, redirect, render_template, request, url_for
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from werkzeug.wrappers import Response
+
+from server.errors import InvalidInput
+from server.models.outreach import PLANNED
+from server.services import coverage, outreach
+from server.web.auth import bp, current_actor, login_required
+
+#: Visits shown under the ranking besides the planned ones.
+RECENT_VISITS = 20
+
+
+class VisitFormSchema(Schema):
+    """The planning form (the office API's visit fields, as text, beside the CSRF token).
+
+    Not shared with ``server.api.office_outreach``: the API imports the web package, so the
+    web package must not import the API.
+    """
+
+    class Meta:
+        unknown = EXCLUDE
+
+    desa_kode = fields.String(required=True, validate=validate.Length(max=20))
+    visit_date = fields.Date(required=True)
+    team = fields.String(required=True, validate=validate.Length(max=200))
+    device_id = fields.String(required=True, validate=validate.Length(max=36))
+    days = fields.Integer(load_default=1)
+
+
+VISIT_FORM = VisitFormSchema()
+
+
+def _can_plan() -> bool:
+    return current_actor().role in outreach.PLANNERS
+
+
+@bp.get("/outreach")
+@login_required
+def outreach_page() -> str:
+    """Desa ranked for the next visit, the planning form, planned and recent visits."""
+    at = coverage.reference_date(request.args.get("at"))
+    kecamatan = request.args.get("kecamatan") or None
+    ranked = outreach.ranking(at, kecamatan)
+    everything = outreach.visits()
+    planned = [visit for visit in everything if visit.state == PLANNED]
+    recent = sorted((v for v in everything if v.state != PLANNED),
+                    key=lambda v: (v.visit_date, v.created_at), reverse=True)[:RECENT_VISITS]
+    return render_template(
+        "outreach.html", at=at, kecamatan=kecamatan or "", ranked=ranked, planned=planned,
+        recent=recent, can_plan=_can_plan(), devices=outreach.active_devices() if _can_plan()
+        else [], chosen_desa=request.args.get("desa", ""),
+        earliest=outreach.office_today(), tomorrow=outreach.office_today() + dt.timedelta(1))
+
+
+@bp.post("/outreach/visits")
+@login_required
+def outreach_create() -> Response:
+    """Plan a visit from the form; its page follows."""
+    try:
+        form = VISIT_FORM.load(request.form.to_dict())
+    except ValidationError as exc:
+        raise InvalidInput("Formulir kunjungan belum benar: " + _fields(exc)) from exc
+    visit = outreach.create_visit(form["desa_kode"], form["visit_date"], form["team"],
+                                  form["device_id"], days=form["days"], actor=current_actor())
+    flash(f"Kunjungan ke {visit.desa_nama} {visit.visit_date:%Y-%m-%d} direncanakan: "
+          f"{visit.target_count} sasaran dikirim ke perangkat {visit.device_name} saat "
+          "sinkron berikutnya.", "success")
+    return redirect(url_for("office.outreach_visit", visit_id=visit.id))
+
+
+@bp.get("/outreach/<visit_id>")
+@login_required
+def outreach_visit(visit_id: str) -> str:
+    """One visit: progress, its targets done or not yet, and close / cancel."""
+    return render_template("outreach_visit.html", progress=outreach.visit_progress(visit_id),
+                           can_plan=_can_plan(), planned=PLANNED)
+
+
+@bp.post("/outreach/<visit_id>/close")
+@login_required
+def outreach_close(visit_id: str) -> Response:
+    """Close (``action=close``) or cancel (``action=cancel``) the visit."""
+    action = request.form.get("action", "")
+    if action not in ("close", "cancel"):
+        raise InvalidInput("Pilih tutup atau batalkan kunjungan.")
+    visit = outreach.close_visit(visit_id, actor=current_actor(), cancel=action == "cancel")
+    word = "dibatalkan" if action == "cancel" else "ditutup"
+    flash(f"Kunjungan ke {visit.desa_nama} {word}; daftar sasaran dihapus dari perangkat "
+          "saat sinkron berikutnya.", "success")
+    return redirect(url_for("office.outreach_visit", visit_id=visit_id))
+
+
+FIELD_LABELS = {"desa_kode": "desa", "visit_date": "tanggal", "team": "tim",
+                "device_id": "perangkat", "days": "lama (hari)"}
+
+
+def _fields(exc: ValidationError) -> str:
+    """The fields a form got wrong, named as the form names them."""
+    messages = exc.messages if isinstance(exc.messages, dict) else {}
+    return ", ".join(FIELD_LABELS.get(str(name), str(name)) for name in messages) + "."
