@@ -123,8 +123,11 @@ def residents(today: dt.date) -> list[dict[str, Any]]:
     ]
 
 
-def plan_visit(server: ServerProcess, monkeypatch: pytest.MonkeyPatch, device_id: str) -> str:
-    """As the office: fill the registry and plan a visit to DESA today for the device."""
+def plan_visit(
+    server: ServerProcess, monkeypatch: pytest.MonkeyPatch, device_id: str, extra: int = 0
+) -> str:
+    """As the office: fill the registry (``extra`` more unrecorded adults in DESA) and plan a
+    visit to DESA today for the device."""
     from server.extensions import db
     from server.models import Resident
     from server.services import outreach
@@ -133,12 +136,15 @@ def plan_visit(server: ServerProcess, monkeypatch: pytest.MonkeyPatch, device_id
 
     with office(server, monkeypatch):
         today = outreach.office_today()
-        db.session.add_all(Resident(**row, updated_at=utcnow()) for row in residents(today))
+        rows = residents(today)
+        rows += [rows[1] | {"nik": f"6109041203850{100 + i}", "nama": f"WARGA {i}"}
+                 for i in range(extra)]  # fmt: skip
+        db.session.add_all(Resident(**row, updated_at=utcnow()) for row in rows)
         db.session.commit()
         visit = outreach.create_visit(
             DESA, today, "TIM-1", device_id, actor=Actor("spv", "supervisor")
         )
-        assert visit.target_count == 3
+        assert visit.target_count == 3 + extra
         return visit.id
 
 
@@ -236,11 +242,13 @@ def test_the_list_comes_gzipped_and_only_to_its_device(
 ) -> None:
     register(field, server, server.url)
     device_id = run_json(field, "status")["device_id"]
-    visit_id = plan_visit(server, monkeypatch, device_id)
+    visit_id = plan_visit(server, monkeypatch, device_id, extra=40)  # > 1 KB: worth gzip
     [(token,)] = outbox_rows(field, "SELECT value FROM meta WHERE key = 'token'")
     url = f"{server.url}/api/v1/outreach/visits/{visit_id}/targets"
     answer = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-    assert answer.status_code == 200 and len(answer.json()["targets"]) == 3
+    assert answer.status_code == 200 and len(answer.json()["targets"]) == 43
+    assert answer.headers["Content-Encoding"] == "gzip"  # what requests asks for by default
+    assert answer.headers["Cache-Control"] == "no-store"
     # A second laptop, not assigned: refused, and its own sync goes on without the list.
     other = FieldCLI(tmp_path / "other-home")
     register(other, server, server.url)
