@@ -84,6 +84,10 @@ def create_visit(desa_kode: str, visit_date: dt.date, team: str, device_id: str,
     _usable_device(device_id)  # a clear error before any lock is taken
     lock_devices({device_id})
     _usable_device(device_id)  # revoked meanwhile? the lock makes this answer final
+    # Plans for one desa take turns (on PostgreSQL two planners with different devices would
+    # otherwise both pass the overlap check): a no-op UPDATE locks the desa's region row.
+    db.session.execute(update(Region).where(Region.kode == desa_kode)
+                       .values(nama=Region.nama).execution_options(synchronize_session=False))
     _no_overlap(desa_kode, visit_date, days)
     visit_id, now = str(uuid.uuid4()), utcnow()
     db.session.add(OutreachVisit(

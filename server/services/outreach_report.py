@@ -108,10 +108,12 @@ def ranking(at: dt.date, kecamatan: str | None = None) -> list[RankedDesa]:
     return ranked
 
 
-def visits(state: str | None = None, desa_kode: str | None = None,
-           limit: int = MAX_VISITS) -> list[VisitInfo]:
+def visits(state: str | None = None, desa_kode: str | None = None, limit: int = MAX_VISITS,
+           newest_first: bool = False) -> list[VisitInfo]:
     """Visits (of one state / desa when given), by visit date then creation, at most ``limit``."""
-    query = _info_query().order_by(OutreachVisit.visit_date, OutreachVisit.created_at)
+    order = (OutreachVisit.visit_date, OutreachVisit.created_at)
+    query = _info_query().order_by(*(column.desc() for column in order) if newest_first
+                                   else order)
     if state is not None:
         query = query.where(OutreachVisit.state == state)
     if desa_kode is not None:

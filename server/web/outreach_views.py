@@ -46,17 +46,18 @@ def _can_plan() -> bool:
 def outreach_page() -> str:
     """Desa ranked for the next visit, the planning form, planned and recent visits."""
     at = coverage.reference_date(request.args.get("at"))
+    today = outreach.office_today()
     kecamatan = request.args.get("kecamatan") or None
     ranked = outreach.ranking(at, kecamatan)
-    everything = outreach.visits()
-    planned = [visit for visit in everything if visit.state == PLANNED]
-    recent = sorted((v for v in everything if v.state != PLANNED),
-                    key=lambda v: (v.visit_date, v.created_at), reverse=True)[:RECENT_VISITS]
+    planned = outreach.visits(PLANNED)
+    recent = [visit for visit in outreach.visits(limit=RECENT_VISITS + len(planned),
+                                                 newest_first=True)
+              if visit.state != PLANNED][:RECENT_VISITS]
     return render_template(
         "outreach.html", at=at, kecamatan=kecamatan or "", ranked=ranked, planned=planned,
         recent=recent, can_plan=_can_plan(), devices=outreach.active_devices() if _can_plan()
         else [], chosen_desa=request.args.get("desa", ""),
-        earliest=outreach.office_today(), tomorrow=outreach.office_today() + dt.timedelta(1))
+        today=today, tomorrow=today + dt.timedelta(days=1))
 
 
 @bp.post("/outreach/visits")

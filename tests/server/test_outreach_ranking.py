@@ -107,6 +107,7 @@ def test_visits_list(app: Flask, device: tuple[str, str]) -> None:
     with app.app_context():
         outreach.close_visit(later, actor=PLANNER)
         assert [v.id for v in outreach.visits()] == [first, later]
+        assert [v.id for v in outreach.visits(newest_first=True, limit=1)] == [later]
         assert [v.id for v in outreach.visits(state="planned")] == [first]
         assert [v.id for v in outreach.visits(desa_kode=DESA)] == [later]
         assert outreach.visits()[0].device_name == "laptop-1"

@@ -117,3 +117,15 @@ def test_close_twice_and_bad_action(app: Flask, client: FlaskClient,
 def test_pages_need_login(client: FlaskClient) -> None:
     assert client.get("/office/outreach").status_code == 302
     assert client.get("/office/outreach/x").status_code == 302
+
+
+def test_a_planned_visit_past_its_days_is_flagged(app: Flask, client: FlaskClient,
+                                                  device: tuple[str, str]) -> None:
+    populate(app)
+    today = outreach.office_today()
+    plan(app, device[0], visit_date=today - dt.timedelta(days=3), days=2,
+         today=today - dt.timedelta(days=10))
+    plan(app, device[0], desa_kode="61.09.04.2001", visit_date=today, today=today)
+    login(client, app, "vera", "viewer")
+    page = client.get("/office/outreach").get_data(as_text=True)
+    assert page.count("lewat, belum ditutup") == 1
