@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -179,3 +180,29 @@ def test_close_and_cancel(app: Flask, client: FlaskClient, device: tuple[str, st
         ("outreach_closed", closing, "closed"), ("outreach_closed", cancelling, "cancelled")]
     assert [row[0] for row in actions] == ["outreach_plan", "outreach_plan", "outreach_close",
                                            "outreach_cancel"]
+
+
+def test_two_planners_at_once_get_one_visit_per_desa(
+    app: Flask, register: Callable[..., tuple[str, str]]
+) -> None:
+    populate(app)
+    devices_ = [register("laptop-1")[0], register("laptop-2", "TIM-2")[0]]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def plan_one(device_id: str) -> None:
+        barrier.wait()
+        try:
+            plan(app, device_id)  # its own app context, session and connection
+            outcomes.append("planned")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=plan_one, args=(d,)) for d in devices_]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict", "planned"]
+    counts = outreach_rows(app)
+    assert (counts["outreach_visit"], counts["outreach_target"], counts["change"]) == (1, 4, 1)
