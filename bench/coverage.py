@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bench.reconcile import ENROLLMENT_COLUMNS, setup
 from server import demo_population
@@ -66,7 +66,7 @@ def load(app: Flask, scale: float) -> tuple[float, float, int]:
 
 
 def add_records(app: Flask, count: int) -> None:
-    """``count`` Jemput records of unrecorded wajib residents, received over 30 days."""
+    """``count`` Jemput records of random unrecorded wajib residents, received over 30 days."""
     rng = random.Random(5)
     now = utcnow()
     with app.app_context():
@@ -77,7 +77,8 @@ def add_records(app: Flask, count: int) -> None:
         db.session.flush()
         people = db.session.execute(
             select(Resident.nik, Resident.desa_kode)
-            .where(Resident.recorded.is_(False), is_wajib(AT)).limit(count)).all()
+            .where(Resident.recorded.is_(False), is_wajib(AT))
+            .order_by(func.random()).limit(count)).all()  # spread over every desa
         states = [*RECORDING_STATES, "rejected", "duplicate"]
         rows = []
         for seq, (nik, desa) in enumerate(people, start=1):
