@@ -169,9 +169,11 @@ def plan(scale: float = 1.0, seed: int = DEFAULT_SEED) -> list[DesaPlan]:
         else:
             weights = [rng.uniform(0.5, 1.5) for _ in desa]
         desa_wajib = largest_remainder(kec_wajib[kode], weights)
-        # Coverage differs between desa too: a remote desa lags behind its kecamatan.
-        desa_recorded = capped_split(kec_recorded[kode],
-                                     [n * rng.uniform(0.8, 1.15) for n in desa_wajib], desa_wajib)
+        # Coverage differs between desa too: the kecamatan's unrecorded residents are spread
+        # unevenly (a remote desa lags behind), never leaving a desa fully recorded by chance.
+        missing = capped_split(kec_wajib[kode] - kec_recorded[kode],
+                               [n * rng.uniform(0.6, 1.6) for n in desa_wajib], desa_wajib)
+        desa_recorded = [n - m for n, m in zip(desa_wajib, missing, strict=True)]
         plans += [DesaPlan(d, w, r, 0)
                   for d, w, r in zip(desa, desa_wajib, desa_recorded, strict=True)]
     desa_children = largest_remainder(children, [max(p.wajib, 1) for p in plans])
