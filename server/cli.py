@@ -266,17 +266,19 @@ COMMANDS: list[click.Command] = [
               help="Berapa penduduk direkam dalam demo.")
 @click.option("--port", type=click.IntRange(0, 65535), default=5080, show_default=True,
               help="Port di 127.0.0.1 (port lain dipakai bila sibuk).")
+@click.option("--scale", type=click.FloatRange(0.001, 1.0), default=1.0, show_default=True,
+              help="Ukuran populasi sintetis (1 = 225.494 penduduk Sekadau; 0.1 untuk uji).")
 @click.option("--serve/--no-serve", default=True, help="Tetap melayani sampai Ctrl-C.")
 @click.pass_context
 @user_errors
-def demo_command(ctx: click.Context, count: int, port: int, serve: bool) -> None:
+def demo_command(ctx: click.Context, count: int, port: int, scale: float, serve: bool) -> None:
     """Run the main job: server, field device, offline recording, sync, summary."""
     from field_client.errors import FieldClientError  # the demo pulls in the field client
     from server.demo import run_demo
 
     app = ctx.ensure_object(ScriptInfo).load_app()
     try:
-        run_demo(app, count=count, port=port, serve=serve, echo=click.echo)
+        run_demo(app, count=count, port=port, scale=scale, serve=serve, echo=click.echo)
     except FieldClientError as exc:
         raise click.ClickException(exc.message) from exc
 

@@ -1,9 +1,12 @@
-"""The main job in one command: a server, a field laptop, a day of offline recording, a sync.
+"""The main job in one command: the Sekadau situation, an outreach visit, offline recording, sync.
 
-``jemput-server demo`` initialises the instance, starts the server on 127.0.0.1, registers a
-field device for a Nanga Mahap outreach team, records a batch of synthetic residents with the
-network unplugged, syncs them (twice: the second run shows that nothing is stored twice), prints
-what arrived, and keeps serving until Ctrl-C.
+``jemput-server demo`` initialises the instance, loads a synthetic population registry of
+Kabupaten Sekadau whose coverage reads as reported (148,293 wajib KTP, 127,901 recorded,
+86.25 %), starts the server on 127.0.0.1, registers a field laptop for a Nanga Mahap outreach
+team, plans a visit to the Nanga Mahap desa with the most residents not yet recorded, syncs its
+target list to the laptop, records part of it with the network unplugged, syncs (twice: the
+second run shows that nothing is stored twice), prints the coverage and the visit's progress
+afterwards, closes the visit (the list leaves the laptop), and keeps serving until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -17,21 +20,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
+from sqlalchemy import func, select
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from field_client import FieldClient
 from field_client.sync import SyncReport
-from server import demo_office
+from server import demo_office, demo_population
 from server.demo_data import NANGA_MAHAP, synthetic_biometrics, synthetic_residents
-from server.services import devices, overview, setup
+from server.errors import JemputError
+from server.extensions import db
+from server.models import Enrollment, Resident
+from server.services import coverage, devices, outreach, outreach_report, overview, setup
+from server.services.coverage import CoverageRow, format_number, format_percent
+from server.services.review import Actor
 
 TEAM = "TIM JEMPUT BOLA NANGA MAHAP"
 OPERATOR = "op.demo"
-NEIGHBOURS = 20  # registered residents of the kecamatan this outreach did not reach
-#: Position of the resident the team records a second time (a duplicate NIK for the office).
-RECORDED_TWICE = 4
+PLANNER = Actor("admin", "admin")
+#: Positions (in recording order) of the residents whose record the office must look at:
+#: one recorded with a corrected birth date, one who moved in and is not in the registry, one
+#: typed in lower case with extra spaces (which must still match), one recorded twice.
+OTHER_BIRTH_DATE, NOT_REGISTERED, SPELLED_DIFFERENTLY, RECORDED_TWICE = 1, 2, 3, 4
+#: Marks an instance folder the demo filled; only such an instance is reset by a new demo run.
+DEMO_MARKER = "demo-instance"
 Echo = Callable[[str], None]
+
+
+class DemoRefused(JemputError):
+    """The instance holds data the demo did not make: the demo will not touch it."""
+
+    status, code, title = 409, "demo_refused", "Demo tidak dijalankan"
 
 
 @dataclass(frozen=True)
@@ -41,6 +60,12 @@ class DemoResult:
     url: str
     device_id: str
     recorded: int
+    population: demo_population.PopulationSummary
+    coverage_before: CoverageRow
+    coverage_after: CoverageRow
+    visit: outreach_report.VisitProgress
+    targets_on_device: int
+    targets_after_close: int
     first_sync: SyncReport
     replay: SyncReport
     arrivals: overview.Arrivals
@@ -54,6 +79,7 @@ def run_demo(
     port: int,
     serve: bool,
     echo: Echo,
+    scale: float = 1.0,
     stop: threading.Event | None = None,
 ) -> DemoResult:
     """Run the whole demo against ``app``; with ``serve`` keep serving until ``stop`` or Ctrl-C."""
@@ -62,13 +88,18 @@ def run_demo(
     app.config["SESSION_COOKIE_SECURE"] = False
     with app.app_context():
         report = setup.initialize()
+        _claim_instance(Path(app.instance_path))
+        echo(f"Membuat populasi sintetis Kabupaten Sekadau (skala {scale:g}) ...")
+        population = demo_population.load(scale, at=outreach.office_today(), replace=True)
         code = devices.create_registration_code(TEAM, kecamatan_kode=NANGA_MAHAP)
+    echo(f"  {format_number(population.residents)} penduduk di {population.desa} desa "
+         f"({population.seconds:.1f} s).")
     if report.admin_password:
         echo(f"Admin kantor dibuat: admin / {report.admin_password} (hanya tampil sekali)")
     server = _start_server(app, port)
     url = f"http://127.0.0.1:{server.server_port}"
     try:
-        result = _field_day(app, url, code, count, Path(app.instance_path) / "demo-field", echo)
+        result = _outreach(app, url, code, count, population, echo)
         _print_summary(result, echo)
         if serve:
             echo(f"Server berjalan di {url}  (Ctrl-C untuk berhenti)")
@@ -80,45 +111,149 @@ def run_demo(
     return result
 
 
-def _field_day(app: Flask, url: str, code: str, count: int, home: Path, echo: Echo) -> DemoResult:
+def _claim_instance(instance: Path) -> None:
+    """Refuse an instance with someone's records; clear the records of an earlier demo run.
+
+    The demo's figures (86.25 % before any outreach) only read right on a registry without
+    Jemput records, so a demo instance is emptied of them; any other instance is left alone.
+    """
+    marker = instance / DEMO_MARKER
+    records = db.session.execute(select(func.count()).select_from(Enrollment)).scalar_one()
+    residents = db.session.execute(select(func.count()).select_from(Resident)).scalar_one()
+    db.session.commit()
+    if (records or residents) and not marker.exists():
+        raise DemoRefused(
+            f"Folder instance {instance} sudah berisi data ({records} rekaman, {residents} "
+            "penduduk) yang bukan dari demo; demo tidak mengubahnya. Jalankan demo dengan "
+            "JEMPUT_INSTANCE_PATH ke folder baru.")
+    if records:
+        _reset(instance)
+    marker.touch()
+
+
+def _reset(instance: Path) -> None:
+    """Empty a demo instance: drop every table, migrate afresh, forget the stored files."""
+    db.drop_all()
+    db.session.execute(db.text("DROP TABLE IF EXISTS alembic_version"))
+    db.session.commit()
+    shutil.rmtree(current_app.config["JEMPUT_BLOB_DIR"], ignore_errors=True)
+    setup.initialize()
+    (instance / DEMO_MARKER).touch()
+
+
+def _outreach(app: Flask, url: str, code: str, count: int,
+              population: demo_population.PopulationSummary, echo: Echo) -> DemoResult:
+    home = Path(app.instance_path) / "demo-field"
     shutil.rmtree(home, ignore_errors=True)  # every demo is a fresh laptop
+    with app.app_context():
+        today = outreach.office_today()
+        before = coverage.report(today)
+    _print_coverage("Cakupan sebelum penjangkauan", before, echo, per_kecamatan=True)
     with FieldClient(home) as client:
         registration = client.register(url, code, name="Laptop Nanga Mahap 1")
         echo(f"Perangkat terdaftar: {registration.device_id} ({registration.team})")
-        people = list(synthetic_residents(count + NEIGHBOURS, kecamatan=NANGA_MAHAP))
-        residents = _office_registry(app, people[:count], people[count:], home.parent, echo)
-        echo(f"Merekam {count} penduduk Kecamatan Nanga Mahap tanpa jaringan ...")
-        scans = home.parent / "demo-scans"
-        excused = 0
-        twice = [people[RECORDED_TWICE]] if count > RECORDED_TWICE else []
-        for index, payload in enumerate(people[:count] + twice):
-            recording = synthetic_biometrics(scans, index)
-            client.enroll(payload, OPERATOR, recording.files, recording.exceptions)
-            excused += bool(recording.exceptions)
-        shutil.rmtree(scans, ignore_errors=True)  # the client keeps its own copies
-        if excused:
-            echo(f"  {excused} penduduk dengan jari/iris yang tidak dapat direkam (diamputasi, "
-                 "cedera): dicatat sebagai pengecualian beralasan, bukan dibiarkan kosong.")
+        with app.app_context():
+            best = outreach_report.ranking(today, NANGA_MAHAP)[0]
+            visit = outreach.create_visit(best.desa_kode, today, TEAM, registration.device_id,
+                                          actor=PLANNER)
+        echo(f"Kunjungan direncanakan: Desa {visit.desa_nama} (Kec. {visit.kecamatan_nama}), "
+             f"{visit.visit_date:%d-%m-%Y}: {format_number(visit.target_count)} penduduk wajib "
+             "KTP belum merekam, peringkat pertama di Nanga Mahap.")
+        ready = client.sync()
+        echo(f"Sebelum berangkat: daftar sasaran tiba di laptop ({ready.targets_received} "
+             "penduduk: NIK, nama, tanggal lahir, jenis kelamin, alamat; tidak lebih).")
+        targets = client.targets(visit_id=visit.id)
+        recorded = _record_offline(app, client, [t["nik"] for t in targets[:count]],
+                                   visit.desa_kode, home.parent, echo)
+        done = next(v for v in client.visits() if v["id"] == visit.id)["done"]
+        echo(f"  Di laptop: {done} dari {visit.target_count} sasaran sudah direkam.")
         echo("Jaringan tersedia: sinkronisasi ...")
         first = client.sync()
         replay = client.sync()
-    with app.app_context():
-        arrived = overview.arrivals(registration.device_id)
-        office = demo_office.summary(residents)
-    return DemoResult(url, registration.device_id, count + len(twice), first, replay, arrived,
+        with app.app_context():
+            after = coverage.report(today)
+            progress = outreach_report.visit_progress(visit.id)
+            arrived = overview.arrivals(registration.device_id)
+            office = demo_office.summary(population.residents)
+            outreach.close_visit(visit.id, actor=PLANNER)
+        client.sync()
+        left = len(client.targets())  # every list on the laptop
+    _print_coverage("Cakupan sesudah sinkronisasi", after, echo, per_kecamatan=False)
+    return DemoResult(url, registration.device_id, recorded, population, before.rows[0],
+                      after.rows[0], progress, len(targets), left, first, replay, arrived,
                       office)
 
 
-def _office_registry(app: Flask, recorded: list[dict[str, Any]],
-                     neighbours: list[dict[str, Any]], folder: Path, echo: Echo) -> int:
-    """Give the office a population registry (a SIAK export) to check the records against."""
-    path = folder / "demo-registry.csv"
-    demo_office.write_registry(path, recorded, neighbours)
+def _record_offline(app: Flask, client: FieldClient, niks: list[str], desa_kode: str,
+                    folder: Path, echo: Echo) -> int:
+    """Record the residents ``niks`` from the target list (and a newcomer); return how many."""
     with app.app_context():
-        residents = demo_office.import_registry(path)
-    path.unlink()
-    echo(f"Kantor mengimpor data penduduk (SIAK): {residents} penduduk.")
-    return residents
+        registry = {r.nik: r for r in db.session.execute(
+            select(Resident).where(Resident.nik.in_(niks))).scalars()}
+        newcomer = _newcomer(desa_kode)
+        db.session.commit()
+    echo(f"Merekam {len(niks)} penduduk di Desa itu tanpa jaringan ...")
+    people: list[dict[str, Any]] = []
+    for index, nik in enumerate(niks):
+        if index == NOT_REGISTERED:
+            people.append(newcomer)
+            continue
+        payload = {**_asked(registry[nik]), **client.target_prefill(nik)}
+        if index == OTHER_BIRTH_DATE:  # the resident shows a corrected birth certificate
+            born = payload["tanggal_lahir"]
+            payload["tanggal_lahir"] = f"{int(born[:4]) + 1}{born[4:]}"
+            payload["tanggal_lahir"] = payload["tanggal_lahir"].replace("-02-29", "-02-28")
+        if index == SPELLED_DIFFERENTLY:
+            payload["nama"] = "  " + payload["nama"].lower().replace(" ", "  ") + " "
+        people.append(payload)
+    twice = [people[RECORDED_TWICE]] if len(people) > RECORDED_TWICE else []
+    scans, excused = folder / "demo-scans", 0
+    for index, payload in enumerate(people + twice):
+        recording = synthetic_biometrics(scans, index)
+        client.enroll(payload, OPERATOR, recording.files, recording.exceptions)
+        excused += bool(recording.exceptions)
+    shutil.rmtree(scans, ignore_errors=True)  # the client keeps its own copies
+    if excused:
+        echo(f"  {excused} penduduk dengan jari/iris yang tidak dapat direkam (diamputasi, "
+             "cedera): dicatat sebagai pengecualian beralasan, bukan dibiarkan kosong.")
+    if twice:
+        echo("  Satu penduduk terekam dua kali (kantor akan melihatnya sebagai NIK ganda).")
+    return len(people) + len(twice)
+
+
+def _asked(resident: Resident) -> dict[str, Any]:
+    """What the operator asks the resident for beyond the target list (the card's other fields)."""
+    return {
+        "tempat_lahir": resident.tempat_lahir or "SEKADAU",
+        "golongan_darah": resident.golongan_darah or "TIDAK TAHU",
+        "agama": resident.agama or "KATHOLIK",
+        "status_perkawinan": resident.status_perkawinan or "BELUM KAWIN",
+        "pekerjaan": resident.pekerjaan or "PETANI/PEKEBUN",
+        "kewarganegaraan": resident.kewarganegaraan or "WNI",
+    }
+
+
+def _newcomer(desa_kode: str) -> dict[str, Any]:
+    """A resident who moved into the desa and is not in the registry (a NIK it does not hold)."""
+    for seed in range(100):
+        person = next(synthetic_residents(1, kecamatan=NANGA_MAHAP, seed=1000 + seed))
+        if db.session.get(Resident, person["nik"]) is None:
+            return {**person, "desa_kode": desa_kode}
+    raise AssertionError("no free NIK for the newcomer")
+
+
+def _print_coverage(title: str, data: coverage.CoverageReport, echo: Echo, *,
+                    per_kecamatan: bool) -> None:
+    top = data.rows[0]
+    echo(f"{title} ({data.at:%d-%m-%Y}), {top.nama}: {format_number(top.wajib)} wajib KTP, "
+         f"{format_number(top.recorded)} sudah merekam ({format_percent(top.percent)} %), "
+         f"{format_number(top.not_recorded)} belum.")
+    if top.recorded_jemput:
+        echo(f"  lewat Jemput: {format_number(top.recorded_jemput)} rekaman")
+    if per_kecamatan:
+        for row in sorted(data.kecamatan, key=lambda r: r.percent or 0):
+            echo(f"  {row.kode} {row.nama:<16} {format_percent(row.percent):>6} %  "
+                 f"({format_number(row.not_recorded)} belum merekam)")
 
 
 def _print_summary(result: DemoResult, echo: Echo) -> None:
@@ -132,16 +267,17 @@ def _print_summary(result: DemoResult, echo: Echo) -> None:
     echo(f"Tiba di server: {result.arrivals.total} rekaman dari perangkat ini")
     for state, number in sorted(result.arrivals.by_state.items()):
         echo(f"  status {state}: {number}")
-    for kode, nama, number in result.arrivals.by_desa:
-        echo(f"  {kode} {nama}: {number}")
-    if first.waiting_for_files:
-        echo(f"  {first.waiting_for_files} rekaman menunggu berkas biometrik (unggah tus: "
-             "tahap berikutnya).")
+    visit = result.visit
+    echo(f"Kemajuan kunjungan Desa {visit.visit.desa_nama}: {visit.done} dari "
+         f"{visit.visit.target_count} sasaran sudah direkam.")
+    echo(f"Kunjungan ditutup: daftar sasaran dihapus dari laptop ({result.targets_after_close} "
+         "tersisa).")
     cases = result.office.open_cases
     echo(f"Pemeriksaan kantor: {sum(cases.values())} kasus terbuka untuk ditinjau")
     for kind, number in sorted(cases.items()):
         echo(f"  {KIND_LABELS.get(kind, kind)}: {number}")
-    echo(f"Kantor (antrean tinjauan, dasbor): {result.url}/office/  (masuk sebagai admin)")
+    echo(f"Kantor (masuk sebagai admin): {result.url}/office/  cakupan: {result.url}"
+         "/office/coverage  penjangkauan: " f"{result.url}/office/outreach")
 
 
 KIND_LABELS = {

@@ -6,30 +6,53 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskCliRunner
+from sqlalchemy import func, select
 
 from field_client import capture
-from server.demo import run_demo
+from server.demo import DemoRefused, run_demo
 from server.demo_data import synthetic_biometrics
-from server.services import overview
+from server.extensions import db
+from server.models import Resident
+from server.services import coverage, overview, setup
+from server.services.coverage import format_number
 from shared import vocab
 from shared.biometrics import FILE_RULES, missing_roles
 from tests.factories import payload
+from tests.server.conftest import add_residents
+
+SCALE = 0.02  # 4,500 residents: the whole story in a few seconds
 
 
-def test_demo_records_offline_syncs_and_reports(app: Flask) -> None:
+def test_demo_plans_an_outreach_records_offline_syncs_and_reports(app: Flask) -> None:
     lines: list[str] = []
-    result = run_demo(app, count=6, port=0, serve=False, echo=lines.append)
+    result = run_demo(app, count=6, port=0, scale=SCALE, serve=False, echo=lines.append)
+    text = "\n".join(lines)
+    # Before any outreach the synthetic registry reads like Sekadau, scaled.
+    before = result.coverage_before
+    assert (before.wajib, before.recorded) == (round(148_293 * SCALE), round(127_901 * SCALE))
+    assert before.recorded_jemput == 0
+    assert f"{format_number(before.wajib)} wajib KTP" in text
+    # The visit went to the Nanga Mahap desa with most residents not recorded; its target
+    # list reached the laptop before the team left.
+    visit = result.visit.visit
+    assert visit.desa_kode.startswith("61.09.04.") and visit.target_count >= 6
+    assert result.targets_on_device == visit.target_count
+    with app.app_context():
+        unrecorded = coverage.desa_unrecorded(visit.visit_date, "61.09.04")
+    # The other desa are as they were: none had more left than the visited one had.
+    assert unrecorded.pop(visit.desa_kode) == visit.target_count - 5
+    assert max(unrecorded.values()) <= visit.target_count
     assert result.first_sync.accepted == 7  # six residents, one of them recorded twice
     assert result.first_sync.rejected == 0
     assert result.first_sync.remaining == 0
     assert result.replay.pushed == 0  # nothing left: nothing is sent or stored twice
     assert result.arrivals.total == 7
     assert sum(count for _, _, count in result.arrivals.by_desa) == 7
-    assert all(kode.startswith("61.09.04.") for kode, _, _ in result.arrivals.by_desa)
-    text = "\n".join(lines)
+    assert {kode for kode, _, _ in result.arrivals.by_desa} == {visit.desa_kode}
     assert result.url.startswith("http://127.0.0.1:")
     assert result.url in text
     assert "Tiba di server: 7 rekaman" in text
@@ -37,16 +60,43 @@ def test_demo_records_offline_syncs_and_reports(app: Flask) -> None:
     assert result.first_sync.files_uploaded > 7 * 12  # 14 roles, a few excused
     assert result.first_sync.files_waiting == 0 and result.first_sync.files_failed == []
     assert f"{result.first_sync.files_uploaded} berkas" in text
-    # Complete, then checked against the demo registry: one resident registered under another
-    # birth date, one not registered, one recorded twice (both records held for review); the one
-    # spelled with other case and spacing still matches.
+    # Checked against the registry: one resident recorded with a corrected birth date, one
+    # newcomer not registered, one recorded twice (both records held for review); the one
+    # typed in lower case with extra spaces still matches.
     assert result.arrivals.by_state == {"needs_review": 4, "verified": 3}
     assert result.office.open_cases == {
         "registry_mismatch": 1, "not_in_registry": 1, "duplicate_nik": 1}
-    assert result.office.residents == 6 - 1 + 20
-    assert f"{result.url}/office/" in text
+    # Coverage and the visit moved: five targets recorded (the newcomer is not a target).
+    after = result.coverage_after
+    assert after.recorded == before.recorded + 5
+    assert after.recorded_jemput == 5
+    assert result.visit.done == 5
+    assert f"5 dari {visit.target_count} sasaran" in text
+    # Closing the visit took the list off the laptop.
+    assert result.targets_after_close == 0
+    assert f"{result.url}/office/coverage" in text
     with app.app_context():
         assert overview.arrivals(result.device_id).total == 7
+
+
+def test_a_second_demo_on_the_same_instance_starts_from_the_same_figures(app: Flask) -> None:
+    first = run_demo(app, count=2, port=0, scale=0.01, serve=False, echo=lambda _: None)
+    second = run_demo(app, count=2, port=0, scale=0.01, serve=False, echo=lambda _: None)
+    assert second.coverage_before == first.coverage_before
+    assert second.coverage_before.recorded_jemput == 0
+    with app.app_context():
+        assert overview.arrivals(second.device_id).total == 2
+
+
+def test_the_demo_leaves_an_instance_with_other_data_alone(app: Flask) -> None:
+    with app.app_context():
+        setup.initialize()
+    add_residents(app, {"payload": payload()})
+    lines: list[str] = []
+    with pytest.raises(DemoRefused, match="bukan dari demo"):
+        run_demo(app, count=2, port=0, scale=0.01, serve=False, echo=lines.append)
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Resident)).scalar_one() == 1
 
 
 def test_demo_keeps_serving_until_stopped(app: Flask) -> None:
@@ -54,8 +104,8 @@ def test_demo_keeps_serving_until_stopped(app: Flask) -> None:
     lines: list[str] = []
     worker = threading.Thread(
         target=run_demo,
-        kwargs={"app": app, "count": 2, "port": 0, "serve": True, "echo": lines.append,
-                "stop": stop},
+        kwargs={"app": app, "count": 2, "port": 0, "scale": 0.01, "serve": True,
+                "echo": lines.append, "stop": stop},
     )
     worker.start()
     deadline = time.monotonic() + 60
@@ -69,7 +119,8 @@ def test_demo_keeps_serving_until_stopped(app: Flask) -> None:
 
 
 def test_demo_command_no_serve(runner: FlaskCliRunner) -> None:
-    outcome = runner.invoke(args=["demo", "--no-serve", "--count", "3", "--port", "0"])
+    outcome = runner.invoke(args=["demo", "--no-serve", "--count", "3", "--port", "0",
+                                  "--scale", "0.01"])
     assert outcome.exit_code == 0, outcome.output
     assert "Sinkronisasi pertama: 3 diterima" in outcome.output
     assert "--no-serve" in outcome.output
