@@ -1,47 +1,20 @@
 """Headless Chromium against the real server: log in, open the queue, resolve a duplicate.
 
-Uses Debian's chromium (``/usr/bin/chromium``) through Playwright's Python package; never a
-downloaded browser. Saves dashboard.png and duplicate.png into the test's temporary folder, or
-into ``$JEMPUT_SCREENSHOT_DIR`` (``JEMPUT_SCREENSHOT_DIR=docs`` refreshes the README's pictures);
-a test run never rewrites tracked files.
+Browser set-up in conftest.py. Saves dashboard.png and duplicate.png into ``shots``.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from server.extensions import dispose_engines
 from tests.browser.scenario import office
 from tests.server.office_helpers import snapshot
 from tests.wsgi_thread import serving
 
-CHROMIUM = os.environ.get("JEMPUT_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOT_DIR = os.environ.get("JEMPUT_SCREENSHOT_DIR")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
 
-sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"{CHROMIUM} not installed")
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS,
-                                              headless=True)
-        yield chromium
-        chromium.close()
-
-
-def test_reviewer_resolves_a_duplicate(tmp_path: Path, browser: object) -> None:
+def test_reviewer_resolves_a_duplicate(tmp_path: Path, browser: object, shots: Path) -> None:
     app, case_id, ids, password = office(tmp_path)
-    shots = Path(SCREENSHOT_DIR) if SCREENSHOT_DIR else tmp_path / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
     try:
         with serving(app) as url:
             page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
