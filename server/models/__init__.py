@@ -2,6 +2,7 @@
 
 from server.models.audit import AuditEvent, AuditHead
 from server.models.base import Base
+from server.models.blanko import BlankoEntry, BlankoHead, PrintJob, PrintPriority, Suket
 from server.models.blob import Blob, Upload
 from server.models.case import Case, CaseRecord
 from server.models.change import Change
@@ -18,6 +19,8 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "Base",
+    "BlankoEntry",
+    "BlankoHead",
     "Blob",
     "Case",
     "CaseRecord",
@@ -26,10 +29,13 @@ __all__ = [
     "Enrollment",
     "OutreachTarget",
     "OutreachVisit",
+    "PrintJob",
+    "PrintPriority",
     "Region",
     "RegistrationCode",
     "RejectedPush",
     "Resident",
+    "Suket",
     "Upload",
     "User",
 ]
