@@ -8,17 +8,20 @@ from server.api import (  # noqa: F401  (office_*: routes on office.bp)
     devices,
     health,
     office,
+    office_blanko,
     office_coverage,
     office_outreach,
+    office_suket,
     openapi,
     outreach,
     sync,
     uploads,
+    verify,
 )
 
 
 def init_app(app: Flask) -> None:
     """Register every blueprint."""
     for blueprint in (health.bp, devices.bp, sync.bp, uploads.bp, office.bp, outreach.bp,
-                      openapi.bp):
+                      verify.bp, openapi.bp):
         app.register_blueprint(blueprint)

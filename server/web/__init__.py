@@ -7,9 +7,11 @@ from flask import Flask
 from server.config import OFFICE_SESSION_HOURS
 from server.web import (  # noqa: F401  (the *views modules: the pages' routes on auth.bp)
     auth,
+    blanko_views,
     coverage_views,
     labels,
     outreach_views,
+    suket_views,
     views,
 )
 
