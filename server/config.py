@@ -53,6 +53,10 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         "JEMPUT_IMPORT_MAX_BYTES": int(
             env.get("JEMPUT_IMPORT_MAX_BYTES") or DEFAULT_IMPORT_MAX_BYTES
         ),
+        # The Suket's QR code points at <this>/verify/<token> (else the request's host URL), and
+        # the name under the Kepala Dinas signature block (else a dotted line to write on).
+        "JEMPUT_PUBLIC_URL": env.get("JEMPUT_PUBLIC_URL") or None,
+        "JEMPUT_SUKET_SIGNER": env.get("JEMPUT_SUKET_SIGNER") or None,
     }
     settings.update(overrides or {})
     settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+import zxingcpp
 from flask import Flask
+from PIL import Image
+from pypdf import PdfReader
 from sqlalchemy import func, select
 
+from server.blobstore import blob_store
 from server.extensions import db
-from server.models import AuditEvent, BlankoEntry, Change, Enrollment, PrintJob, Suket
+from server.models import Attachment, AuditEvent, BlankoEntry, Change, Enrollment, PrintJob, Suket
 from server.services import review
 from server.services.review import Actor
 from server.timeutil import utcnow
@@ -62,3 +69,53 @@ def counts(app: Flask) -> dict[str, Any]:
 
 def day(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
+
+
+def photo_png(size: tuple[int, int] = (300, 400)) -> bytes:
+    """A small PNG 'photo'."""
+    image = Image.new("RGB", size, (180, 140, 110))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def attach_photo(app: Flask, record_id: str, data: bytes,
+                 media_type: str = "image/png") -> None:
+    """Store ``data`` as the record's photo blob (through the blob store) and its row."""
+    digest = hashlib.sha256(data).hexdigest()
+    with app.app_context():
+        store = blob_store()
+        upload_id = uuid.uuid4().hex
+        with store.partial(upload_id) as partial:
+            partial.append(data)
+            partial.sync()
+            store.promote(upload_id, digest)
+        db.session.merge(Attachment(enrollment_id=record_id, role="photo", sha256=digest,
+                                    size=len(data), media_type=media_type))
+        db.session.commit()
+
+
+def qr_urls(pdf: bytes) -> list[str]:
+    """Every QR code among the PDF's images, decoded (pypdf extracts, zxing-cpp reads)."""
+    found: list[str] = []
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        for picture in page.images:
+            with Image.open(io.BytesIO(picture.data)) as image:
+                found += [code.text for code in zxingcpp.read_barcodes(image.convert("L"))
+                          if code.format == zxingcpp.BarcodeFormat.QRCode]
+    return found
+
+
+def pdf_text(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def pdf_links(pdf: bytes) -> list[str]:
+    """The URIs of the PDF's link annotations."""
+    links: list[str] = []
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        for annotation in page.get("/Annots") or []:
+            action = annotation.get_object().get("/A")
+            if action is not None and "/URI" in action:
+                links.append(str(action["/URI"]))
+    return links
