@@ -338,6 +338,13 @@ def _valid_suket_of(record_id: str) -> Suket | None:
 
 # --- reading -----------------------------------------------------------------------------
 
+def parse_id(text: str) -> int:
+    """A Suket id from a URL: digits only, else 404 (routes take plain ``<suket_id>``)."""
+    if not re.fullmatch(r"[1-9][0-9]{0,17}", text):
+        raise NotFound(f"Suket {text[:40]} tidak ditemukan.")
+    return int(text)
+
+
 def get(suket_id: int, *, today: dt.date | None = None) -> SuketInfo:
     """One Suket (404 when unknown)."""
     rows = _infos(Suket.id == suket_id, today or office_today(), limit=1, offset=0)

@@ -27,19 +27,26 @@ SUPERVISOR = Actor("sari", "supervisor")
 
 
 def approved_record(app: Flask, push: Callable[..., Any],
-                    make_record: Callable[..., dict[str, Any]], **options: Any) -> str:
-    """Push one record (no files, registry match) and approve it; its id."""
+                    make_record: Callable[..., dict[str, Any]], *, action: str = "approve",
+                    **options: Any) -> str:
+    """Push one record (no files, registry match) and approve it (or ``action``); its id."""
     record = make_record(attachments=0, **options)
     add_residents(app, record)
     answer = push([record])
     assert answer.status_code == 200, answer.json
     with app.app_context():
-        state = db.session.execute(
-            select(Enrollment.state).where(Enrollment.id == record["id"])).scalar_one()
-        db.session.commit()
-        if state != "approved":
-            review.decide_record(record["id"], actor=SUPERVISOR, action="approve")
+        review.decide_record(record["id"], actor=SUPERVISOR, action=action,
+                             reason=None if action == "approve" else "foto buram")
     return str(record["id"])
+
+
+def add_stock(app: Flask, quantity: int) -> None:
+    """Blanks received (a ledger entry straight in: the stock service is helper D's)."""
+    with app.app_context():
+        db.session.add(BlankoEntry(kind="received", quantity=quantity,
+                                   entry_date=dt.date(2026, 1, 5), reference="470/1/DUKCAPIL",
+                                   actor="user:sari", created_at=utcnow()))
+        db.session.commit()
 
 
 def fake_print_job(app: Flask, record_id: str) -> int:
