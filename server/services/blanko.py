@@ -125,7 +125,7 @@ def receive(quantity: Any, reference: Any, entry_date: dt.date | None = None, *,
     """Book an allocation from the province (letter ``reference``); commit and return it."""
     _require(actor, "mencatat penerimaan blanko")
     count = check_quantity(quantity)
-    letter = _text(reference, "Nomor surat alokasi (referensi)", MAX_REFERENCE)
+    letter = required_text(reference, "Nomor surat alokasi (referensi)", MAX_REFERENCE)
     day = _check_date(entry_date)
     lock_stock()
     entry = add_entry(RECEIVED, count, actor=actor.audit_name, entry_date=day, reference=letter)
@@ -139,7 +139,7 @@ def spoil(quantity: Any, reason: Any, *, actor: Actor,
     """Book blanks damaged outside a print (or a misprint's job); commit and return it."""
     _require(actor, "mencatat blanko rusak")
     count = check_quantity(quantity)
-    why = _text(reason, "Alasan blanko rusak", MAX_REASON)
+    why = required_text(reason, "Alasan blanko rusak", MAX_REASON)
     return _out(SPOILED, count, actor, reason=why, print_job_id=print_job_id)
 
 
@@ -147,7 +147,7 @@ def return_(quantity: Any, reference: Any, reason: Any, *, actor: Actor) -> Blan
     """Book blanks sent back (to the province, another regency); commit and return it."""
     _require(actor, "mencatat pengembalian blanko")
     count = check_quantity(quantity)
-    why = _text(reason, "Alasan pengembalian", MAX_REASON)
+    why = required_text(reason, "Alasan pengembalian", MAX_REASON)
     letter = _optional_text(reference, "Referensi", MAX_REFERENCE)
     return _out(RETURNED, count, actor, reason=why, reference=letter)
 
@@ -190,7 +190,7 @@ def check_quantity(value: Any) -> int:
     return value
 
 
-def _text(value: Any, label: str, limit: int) -> str:
+def required_text(value: Any, label: str, limit: int) -> str:
     text = _optional_text(value, label, limit)
     if text is None:
         raise InvalidInput(f"{label} wajib diisi.")
