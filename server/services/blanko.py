@@ -11,6 +11,8 @@ blank. Prints write their ``used`` entry through :func:`take` inside the print t
 from __future__ import annotations
 
 import datetime as dt
+import math
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, func, select, update
@@ -18,9 +20,9 @@ from sqlalchemy.exc import IntegrityError
 
 from server.errors import Conflict, Forbidden, InvalidInput
 from server.extensions import db
-from server.models import BlankoEntry, BlankoHead
+from server.models import AuditEvent, BlankoEntry, BlankoHead, Enrollment, PrintJob, Suket
 from server.models.base import table_of
-from server.models.blanko import RECEIVED, RETURNED, SIGN, SPOILED
+from server.models.blanko import MISPRINTED, RECEIVED, RETURNED, SIGN, SPOILED, USED
 from server.services import audit
 from server.services.dashboard import WIB
 from server.services.review import Actor
@@ -222,3 +224,154 @@ def _check_date(value: dt.date | None) -> dt.date:
 def _require(actor: Actor, doing: str) -> None:
     if actor.role not in STOCK_KEEPERS:
         raise Forbidden(f"Hanya supervisor atau admin yang boleh {doing}.")
+
+
+# --- usage, forecast, daily summary ------------------------------------------------------------
+
+WINDOW_DAYS = 14
+MAX_FORECAST_DAYS = 365
+QUEUE_STATES = ("approved", "suket_issued")
+
+
+@dataclass(frozen=True)
+class DayUsage:
+    """Blanks out of stock on one office day."""
+
+    day: dt.date
+    used: int
+    spoiled: int
+
+    @property
+    def total(self) -> int:
+        """Used and spoiled together."""
+        return self.used + self.spoiled
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """When stock runs out at the recent rate, and what to ask the province for."""
+
+    balance: int
+    window_days: int
+    out_per_day: float
+    days_left: int | None
+    runs_out_on: dt.date | None
+    queue: int
+    approvals_per_day: float
+    n_days: int
+    request: int
+
+
+@dataclass(frozen=True)
+class DailySummary:
+    """One office day's stock movements, the queue and the valid Sukets (publishable)."""
+
+    day: dt.date
+    opening: int
+    received: int
+    used: int
+    misprinted: int
+    spoiled: int
+    returned: int
+    closing: int
+    queue: int
+    valid_sukets: int
+
+
+def usage_per_day(days: int = WINDOW_DAYS, today: dt.date | None = None) -> list[DayUsage]:
+    """Used and spoiled blanks per WIB day, the last ``days`` days up to ``today``, oldest first."""
+    today = today or office_today()
+    start = today - dt.timedelta(days=days - 1)
+    rows = db.session.execute(
+        select(BlankoEntry.entry_date, BlankoEntry.kind, func.sum(BlankoEntry.quantity))
+        .where(BlankoEntry.entry_date >= start, BlankoEntry.entry_date <= today,
+               BlankoEntry.kind.in_((USED, SPOILED)))
+        .group_by(BlankoEntry.entry_date, BlankoEntry.kind)
+    ).all()
+    db.session.commit()
+    found = {(day, kind): int(total) for day, kind, total in rows}
+    return [DayUsage(day, found.get((day, USED), 0), found.get((day, SPOILED), 0))
+            for day in (start + dt.timedelta(days=offset) for offset in range(days))]
+
+
+def forecast(n_days: Any = 30, today: dt.date | None = None) -> Forecast:
+    """Rate of the last 14 days, the day stock runs out, and the blanks to request.
+
+    request = queue + n_days * approvals per day (last 14 days) - balance, floored at 0.
+    """
+    if isinstance(n_days, bool) or not isinstance(n_days, int) or not (
+            1 <= n_days <= MAX_FORECAST_DAYS):
+        raise InvalidInput(f"Jumlah hari perkiraan harus bilangan bulat 1..{MAX_FORECAST_DAYS}.")
+    today = today or office_today()
+    stock = _balance()
+    out = sum(day.total for day in usage_per_day(WINDOW_DAYS, today))
+    rate = out / WINDOW_DAYS
+    days_left = int(stock // rate) if rate > 0 else None
+    waiting = queue_length()
+    approvals = _approvals_since(today - dt.timedelta(days=WINDOW_DAYS - 1)) / WINDOW_DAYS
+    request = max(0, math.ceil(waiting + n_days * approvals - stock))
+    db.session.commit()
+    return Forecast(balance=stock, window_days=WINDOW_DAYS, out_per_day=round(rate, 2),
+                    days_left=days_left,
+                    runs_out_on=today + dt.timedelta(days=days_left)
+                    if days_left is not None else None,
+                    queue=waiting, approvals_per_day=round(approvals, 2), n_days=n_days,
+                    request=request)
+
+
+def queue_length() -> int:
+    """Records waiting for a card (approved, or holding a Suket)."""
+    return int(db.session.execute(select(func.count()).select_from(Enrollment)
+                                  .where(Enrollment.state.in_(QUEUE_STATES))).scalar_one())
+
+
+def _approvals_since(start: dt.date) -> int:
+    """Records approved from WIB day ``start`` on, from the audit chain (decisions and bulk)."""
+    since = dt.datetime.combine(start, dt.time(), WIB)
+    return int(db.session.execute(
+        select(func.count()).select_from(AuditEvent)
+        .where(AuditEvent.to_state == "approved", AuditEvent.at >= since)
+    ).scalar_one())
+
+
+def daily_summary(day: dt.date | None = None) -> DailySummary:
+    """The stock book of one office day: opening, movements, closing, queue, valid Sukets."""
+    day = day or office_today()
+    if day > office_today():
+        raise InvalidInput("Tanggal ringkasan tidak boleh di masa depan.")
+    opening = int(db.session.execute(
+        select(_signed_sum()).where(BlankoEntry.entry_date < day)).scalar_one())
+    moved = dict(db.session.execute(
+        select(BlankoEntry.kind, func.sum(BlankoEntry.quantity))
+        .where(BlankoEntry.entry_date == day).group_by(BlankoEntry.kind)).all())
+    start = dt.datetime.combine(day, dt.time(), WIB)
+    end = start + dt.timedelta(days=1)
+    misprinted = db.session.execute(
+        select(func.count()).select_from(PrintJob)
+        .where(PrintJob.state == MISPRINTED, PrintJob.printed_at >= start,
+               PrintJob.printed_at < end)).scalar_one()
+    sukets = db.session.execute(
+        select(func.count()).select_from(Suket)
+        .where(Suket.issued_on <= day, Suket.expires_on >= day,
+               (Suket.superseded_at.is_(None)) | (Suket.superseded_at >= end))).scalar_one()
+    counts = {kind: int(moved.get(kind) or 0) for kind in SIGN}
+    closing = opening + sum(SIGN[kind] * counts[kind] for kind in SIGN)
+    waiting = queue_length() if day == office_today() else _queue_at(end)
+    db.session.commit()
+    return DailySummary(day=day, opening=opening, received=counts[RECEIVED], used=counts[USED],
+                        misprinted=int(misprinted), spoiled=counts[SPOILED],
+                        returned=counts[RETURNED], closing=closing, queue=waiting,
+                        valid_sukets=int(sukets))
+
+
+def _queue_at(end: dt.datetime) -> int:
+    """The queue at the end of a past day, from the audit chain: moves in minus moves out."""
+    moves = db.session.execute(
+        select(AuditEvent.from_state, AuditEvent.to_state, func.count())
+        .where(AuditEvent.at < end, AuditEvent.record_id.is_not(None),
+               (AuditEvent.to_state.in_(QUEUE_STATES)) | (AuditEvent.from_state.in_(QUEUE_STATES)))
+        .group_by(AuditEvent.from_state, AuditEvent.to_state)).all()
+    total = 0
+    for from_state, to_state, count in moves:
+        total += int(count) * ((to_state in QUEUE_STATES) - (from_state in QUEUE_STATES))
+    return max(total, 0)
