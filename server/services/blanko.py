@@ -120,6 +120,14 @@ def take(quantity: int, *, kind: str, actor: str, print_job_id: int | None = Non
     return add_entry(kind, quantity, actor=actor, reason=reason, print_job_id=print_job_id)
 
 
+def recent_entries(limit: int = 100) -> list[BlankoEntry]:
+    """The newest ledger entries, newest first (the ledger list of the stock page)."""
+    rows = list(db.session.execute(
+        select(BlankoEntry).order_by(BlankoEntry.id.desc()).limit(limit)).scalars())
+    db.session.commit()
+    return rows
+
+
 # --- movements from the office -------------------------------------------------------------
 
 def receive(quantity: Any, reference: Any, entry_date: dt.date | None = None, *,

@@ -24,6 +24,7 @@ from server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.extensions import db
 from server.models import Enrollment, PrintJob, PrintPriority, Region
 from server.models.blanko import MISPRINTED, PRINTED, USED
+from server.models.region import KECAMATAN
 from server.services import audit, blanko, suket
 from server.services.dashboard import WIB
 from server.services.review import Actor
@@ -340,6 +341,14 @@ def _record(record_id: str) -> Enrollment:
 def _require(actor: Actor, doing: str) -> None:
     if actor.role not in PRINTERS:
         raise Forbidden(f"Hanya supervisor atau admin yang boleh {doing}.")
+
+
+def kecamatan_choices() -> list[tuple[str, str]]:
+    """Kecamatan (code, name) for the queue's filter."""
+    rows = db.session.execute(select(Region.kode, Region.nama).where(Region.level == KECAMATAN)
+                              .order_by(Region.kode)).all()
+    db.session.commit()
+    return [(row.kode, row.nama) for row in rows]
 
 
 # --- what was printed ------------------------------------------------------------------------
