@@ -132,7 +132,8 @@ def print_page() -> str:
 
 def _back() -> Response:
     """To the queue with the filters the form came from."""
-    keep = {key: request.form[key] for key in QUEUE_ARGS if request.form.get(key)}
+    keep: dict[str, Any] = {key: request.form[key] for key in QUEUE_ARGS
+                            if request.form.get(key)}
     return redirect(url_for("office.print_page", **keep))
 
 
