@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from typing import Any
 
@@ -106,7 +107,28 @@ def record_notes(row: dict[str, Any]) -> list[str]:
         ]
     if row["state"] == "superseded" and row["superseded_by"]:
         return [f"diganti oleh rekaman {row['superseded_by']}"]
+    if row["state"] in STATUS_DATE_WORDS:
+        day = office_date(row.get("server_state_at"))
+        return [f"{STATUS_DATE_WORDS[row['state']]}{' ' + day if day else ''}"]
     return []
+
+
+#: States whose date the operator needs when the resident asks: the card, or the Suket.
+STATUS_DATE_WORDS = {"printed": "sudah dicetak", "suket_issued": "Suket terbit"}
+WIB = dt.timezone(dt.timedelta(hours=7))
+
+
+def office_date(moment: str | None) -> str | None:
+    """An ISO 8601 UTC time from the server as the office's day (WIB), ``29-11-2026``."""
+    if not moment:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(WIB).strftime("%d-%m-%Y")
 
 
 def fix_hint(count: int) -> str | None:

@@ -133,6 +133,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX outreach_target_nik ON outreach_target (nik)",
     ),
+    (
+        # Printing: when the server's status last changed (the pull entry's ``at``), so
+        # ``records`` can say "sudah dicetak <date>" with the office's date, not the sync's.
+        "ALTER TABLE record ADD COLUMN server_state_at TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

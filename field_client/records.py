@@ -20,7 +20,8 @@ PROBLEM_STATES = frozenset({ClientState.REJECTED, ClientState.NEEDS_FIX})
 
 _LISTING = """
     SELECT r.id, r.seq, r.state, r.nik, r.nama, r.operator, r.captured_at, r.created_at,
-           r.sent_at, r.server_state, r.error_code, r.error_message, r.purged_at, r.supersedes,
+           r.sent_at, r.server_state, r.server_state_at, r.error_code, r.error_message,
+           r.purged_at, r.supersedes,
            (SELECT n.id FROM record n WHERE n.supersedes = r.id
             ORDER BY n.seq DESC LIMIT 1) AS superseded_by,
            (SELECT count(*) FROM file f WHERE f.record_id = r.id) AS files,
@@ -175,10 +176,14 @@ def apply_status(
     server_state: str | None,
     reason: str | None,
     now: str,
+    at: str | None = None,
 ) -> bool:
-    """Apply a status change from the pull feed; keep a reason only where it matters."""
+    """Apply a status change from the pull feed; keep a reason only where it matters.
+
+    ``at`` is when the server changed the status (the feed entry's time, ISO 8601 UTC).
+    """
     cursor = outbox.execute(
-        "UPDATE record SET state = ?, server_state = ?, updated_at = ?, "
+        "UPDATE record SET state = ?, server_state = ?, server_state_at = ?, updated_at = ?, "
         "sent_at = COALESCE(sent_at, ?), "
         "error_message = COALESCE(?, CASE WHEN ? THEN error_message END), "
         "error_code = CASE WHEN ? THEN error_code END, "
@@ -190,6 +195,7 @@ def apply_status(
         (
             state,
             server_state,
+            at,
             now,
             now,
             reason,

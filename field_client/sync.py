@@ -359,7 +359,8 @@ class SyncEngine:
             log.warning("unknown server state %r for record %s", server_state, change["record_id"])
             return False
         return records.apply_status(
-            self.outbox, change["record_id"], state, server_state, change.get("reason"), now
+            self.outbox, change["record_id"], state, server_state, change.get("reason"), now,
+            change.get("at"),
         )
 
     def _finish(self, report: SyncReport, error: str | None, quiet: bool = False) -> None:

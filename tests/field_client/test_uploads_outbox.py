@@ -62,12 +62,13 @@ def test_a_version_1_outbox_is_upgraded_in_place_and_strands_nothing(
         client.outbox.execute("DROP TABLE upload")
         client.outbox.execute("DROP TABLE outreach_target")
         client.outbox.execute("DROP TABLE outreach_visit")
+        client.outbox.execute("ALTER TABLE record DROP COLUMN server_state_at")
         client.outbox.execute("PRAGMA user_version = 1")
     path = client.settings.outbox_path
     client.close()
 
     with open_outbox(path) as upgraded:
-        assert upgraded.scalar("PRAGMA user_version") == SCHEMA_VERSION == 4
+        assert upgraded.scalar("PRAGMA user_version") == SCHEMA_VERSION == 5
         rows = upgraded.rows("SELECT sha256, state, url, offset FROM upload")
         assert [tuple(r) for r in rows] == [(needed, "needed", None, 0)]
         assert {r: records.body_of(upgraded, r) for r in bodies} == bodies  # nothing touched
