@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import case, func, select
 
+from server.errors import JemputError
 from server.extensions import db
 from server.models import BlankoEntry, Enrollment, PrintJob
 from server.models.blanko import SIGN
@@ -41,7 +42,7 @@ def _print_one(url: str, instance: str, record_id: str, barrier: Any, results: A
         try:
             job = printing.print_card(record_id, actor=SUPERVISOR)
             results.put((os.getpid(), record_id, "printed", job.id))
-        except blanko.OutOfStock as error:
+        except JemputError as error:  # out_of_stock, not_printable
             results.put((os.getpid(), record_id, error.code, None))
         except Exception as error:  # anything else goes back to the parent as text
             results.put((os.getpid(), record_id, f"error: {error!r}", None))
@@ -79,6 +80,30 @@ def test_two_processes_print_the_last_blank(app: Flask, push: Callable[..., Any]
                 select(Enrollment.state).where(Enrollment.id.in_([first, second]))).scalars())
             assert states == ["approved", "printed"]
             db.session.commit()
+
+
+def test_two_processes_print_the_same_record(app: Flask, push: Callable[..., Any],
+                                             make_record: Callable[..., Any],
+                                             tmp_path: Path) -> None:
+    """Two operators press Print on one record: one card, one blank; the other is told."""
+    record_id = approved_record(app, push, make_record)
+    add_stock(app, 5)
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    context = mp.get_context("spawn")
+    barrier, results = context.Barrier(2), context.Queue()
+    workers = [context.Process(target=_print_one, args=(url, str(tmp_path / f"s{index}"),
+                                                        record_id, barrier, results))
+               for index in range(2)]
+    for index, worker in enumerate(workers):
+        (tmp_path / f"s{index}").mkdir()
+        worker.start()
+    outcome = sorted(results.get(timeout=120)[2] for _ in workers)
+    for worker in workers:
+        worker.join(timeout=60)
+    assert outcome == ["not_printable", "printed"]
+    with app.app_context():
+        assert blanko.available() == 4
+        assert db.session.execute(select(func.count()).select_from(PrintJob)).scalar_one() == 1
 
 
 def _sign() -> Any:
