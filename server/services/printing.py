@@ -353,16 +353,25 @@ def kecamatan_choices() -> list[tuple[str, str]]:
 
 # --- what was printed ------------------------------------------------------------------------
 
+def jobs_for_record(record_id: str) -> list[JobInfo]:
+    """Every print job of one record, oldest first (the record page's print history)."""
+    return _jobs(PrintJob.enrollment_id == record_id, PrintJob.id)
+
+
 def jobs_on(day: dt.date | None = None, *, limit: int = 500) -> list[JobInfo]:
     """Print jobs of an office day (WIB), newest first."""
     day = day or blanko.office_today()
     start = dt.datetime.combine(day, dt.time(), WIB)
+    return _jobs(and_(PrintJob.printed_at >= start,
+                      PrintJob.printed_at < start + dt.timedelta(days=1)),
+                 PrintJob.id.desc(), limit)
+
+
+def _jobs(condition: Any, order: Any, limit: int = 500) -> list[JobInfo]:
     rows = db.session.execute(
         select(PrintJob, Enrollment.nik, Enrollment.payload)
         .join(Enrollment, Enrollment.id == PrintJob.enrollment_id)
-        .where(and_(PrintJob.printed_at >= start,
-                    PrintJob.printed_at < start + dt.timedelta(days=1)))
-        .order_by(PrintJob.id.desc()).limit(limit)
+        .where(condition).order_by(order).limit(limit)
     ).all()
     db.session.commit()
     return [JobInfo(id=job.id, enrollment_id=job.enrollment_id, nik=nik,

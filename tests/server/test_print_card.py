@@ -133,8 +133,10 @@ def test_spoil_and_reprint_counts_each_card_once(app: Flask, push: Push,
         assert kinds == [("used", first.id), ("used", second.id)]
         record = db.session.get(Enrollment, record_id)
         assert record is not None and record.state == "printed"
+        history = printing.jobs_for_record(record_id)
+        assert [(job.id, job.state, job.reprint_of) for job in history] == [
+            (first.id, "spoiled", None), (second.id, "printed", first.id)]
         db.session.commit()
-    before = counts(app)
     with app.app_context():
         with pytest.raises(printing.AlreadySpoiled):
             printing.spoil_and_reprint(first.id, "lagi", actor=SUPERVISOR)
