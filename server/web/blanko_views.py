@@ -178,3 +178,10 @@ def wib_filter(value: dt.datetime | None) -> str:
     if value is None:
         return "—"
     return f"{value.astimezone(printing.WIB):%d-%m-%Y %H:%M} WIB"
+
+
+@bp.app_template_filter("desimal")
+def desimal_filter(value: float) -> str:
+    """Template filter: ``15.79`` -> ``15,79`` (``2.0`` -> ``2``)."""
+    text = f"{value:,.2f}".rstrip("0").rstrip(".")
+    return text.replace(",", " ").replace(".", ",").replace(" ", ".")
