@@ -30,7 +30,7 @@ from server import demo_office, demo_population
 from server.demo_data import NANGA_MAHAP, synthetic_biometrics, synthetic_residents
 from server.errors import JemputError
 from server.extensions import db
-from server.models import Enrollment, Resident
+from server.models import Device, Enrollment, OutreachVisit, Resident
 from server.services import coverage, devices, outreach, outreach_report, overview, setup
 from server.services.coverage import CoverageRow, format_number, format_percent
 from server.services.review import Actor
@@ -112,21 +112,23 @@ def run_demo(
 
 
 def _claim_instance(instance: Path) -> None:
-    """Refuse an instance with someone's records; clear the records of an earlier demo run.
+    """Refuse an instance with someone's data; empty one an earlier demo run filled.
 
-    The demo's figures (86.25 % before any outreach) only read right on a registry without
-    Jemput records, so a demo instance is emptied of them; any other instance is left alone.
+    The demo's figures (86.25 % before any outreach) only read right on a fresh registry, so a
+    demo instance is emptied of everything an earlier run left (also one stopped half-way:
+    a device, a planned visit, no records yet); any other instance is left alone.
     """
     marker = instance / DEMO_MARKER
-    records = db.session.execute(select(func.count()).select_from(Enrollment)).scalar_one()
-    residents = db.session.execute(select(func.count()).select_from(Resident)).scalar_one()
+    held = {name: db.session.execute(select(func.count()).select_from(model)).scalar_one()
+            for name, model in (("rekaman", Enrollment), ("penduduk", Resident),
+                                ("perangkat", Device), ("kunjungan", OutreachVisit))}
     db.session.commit()
-    if (records or residents) and not marker.exists():
+    if any(held.values()) and not marker.exists():
+        listed = ", ".join(f"{count} {name}" for name, count in held.items())
         raise DemoRefused(
-            f"Folder instance {instance} sudah berisi data ({records} rekaman, {residents} "
-            "penduduk) yang bukan dari demo; demo tidak mengubahnya. Jalankan demo dengan "
-            "JEMPUT_INSTANCE_PATH ke folder baru.")
-    if records:
+            f"Folder instance {instance} sudah berisi data ({listed}) yang bukan dari demo; "
+            "demo tidak mengubahnya. Jalankan demo dengan JEMPUT_INSTANCE_PATH ke folder baru.")
+    if held["rekaman"] or held["perangkat"] or held["kunjungan"]:
         _reset(instance)
     marker.touch()
 

@@ -13,12 +13,14 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
 from field_client import capture
-from server.demo import DemoRefused, run_demo
+from server import demo_population
+from server.demo import DEMO_MARKER, DemoRefused, run_demo
 from server.demo_data import synthetic_biometrics
 from server.extensions import db
-from server.models import Resident
-from server.services import coverage, overview, setup
+from server.models import Device, OutreachVisit, Resident
+from server.services import coverage, devices, outreach, outreach_report, overview, setup
 from server.services.coverage import format_number
+from server.services.review import Actor
 from shared import vocab
 from shared.biometrics import FILE_RULES, missing_roles
 from tests.factories import payload
@@ -86,6 +88,23 @@ def test_a_second_demo_on_the_same_instance_starts_from_the_same_figures(app: Fl
     assert second.coverage_before.recorded_jemput == 0
     with app.app_context():
         assert overview.arrivals(second.device_id).total == 2
+
+
+def test_a_demo_stopped_half_way_is_started_afresh(app: Flask) -> None:
+    with app.app_context():
+        setup.initialize()
+        (Path(app.instance_path) / DEMO_MARKER).touch()
+        demo_population.load(0.01, at=outreach.office_today())
+        code = devices.create_registration_code("TIM", kecamatan_kode="61.09.04")
+        device, _ = devices.register_device(code, "laptop-lama")
+        desa = outreach_report.ranking(outreach.office_today(), "61.09.04")[0].desa_kode
+        outreach.create_visit(desa, outreach.office_today(), "TIM", device.id,
+                              actor=Actor("admin", "admin"))  # stopped here: no records
+    result = run_demo(app, count=2, port=0, scale=0.01, serve=False, echo=lambda _: None)
+    with app.app_context():
+        visits = db.session.execute(select(OutreachVisit)).scalars().all()
+        assert [v.id for v in visits] == [result.visit.visit.id]
+        assert db.session.execute(select(Device.id)).scalars().all() == [result.device_id]
 
 
 def test_the_demo_leaves_an_instance_with_other_data_alone(app: Flask) -> None:
