@@ -24,9 +24,8 @@ from server.models import AuditEvent, BlankoEntry, BlankoHead, Enrollment, Print
 from server.models.base import table_of
 from server.models.blanko import MISPRINTED, RECEIVED, RETURNED, SIGN, SPOILED, USED
 from server.services import audit
-from server.services.dashboard import WIB
 from server.services.review import Actor
-from server.timeutil import utcnow
+from server.timeutil import WIB, office_today, utcnow
 
 HEAD_ID = 1
 MAX_QUANTITY = 100_000
@@ -43,10 +42,6 @@ class OutOfStock(Conflict):
 class NotEnoughStock(Conflict):
     code, title = "not_enough_stock", "Stok blanko tidak cukup"
 
-
-def office_today(now: dt.datetime | None = None) -> dt.date:
-    """Today in Sekadau (WIB): the day ledger entries are booked on."""
-    return (now or utcnow()).astimezone(WIB).date()
 
 
 # --- the balance -------------------------------------------------------------------------

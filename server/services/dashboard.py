@@ -10,11 +10,10 @@ from sqlalchemy import func, select
 from server.extensions import db
 from server.models import Case, Device, Enrollment
 from server.models.case import OPEN
-from server.timeutil import utcnow
+from server.timeutil import WIB, utcnow
 from shared.protocol import CaseKind, ServerState
 
 #: Indonesia's western time zone: "today" for an office in Kalimantan Barat.
-WIB = dt.timezone(dt.timedelta(hours=7))
 
 
 @dataclass(frozen=True)

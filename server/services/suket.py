@@ -22,27 +22,24 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import importlib
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from types import ModuleType
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.extensions import db
-from server.models import BlankoEntry, BlankoHead, Enrollment, Region, Suket
+from server.models import Enrollment, Region, Suket
 from server.models.base import table_of
-from server.models.blanko import SIGN, SUKET_SUPERSEDED, SUKET_VALID
-from server.services import audit
-from server.services.dashboard import WIB
+from server.models.blanko import SUKET_SUPERSEDED, SUKET_VALID
+from server.services import audit, blanko
 from server.services.review import Actor
 from server.services.transitions import Move, move_records
 from server.services.wajib import add_months
-from server.timeutil import utcnow
+from server.timeutil import office_today, utcnow
 from shared.protocol import ServerState
 
 SUPERSEDED_ACTION = "suket_superseded"
@@ -140,55 +137,7 @@ class Verification:
     superseded_on: dt.date | None
 
 
-def office_today(now: dt.datetime | None = None) -> dt.date:
-    """Today in Sekadau (WIB)."""
-    return (now or utcnow()).astimezone(WIB).date()
-
-
-# --- the stock ---------------------------------------------------------------------------
-
-def _stock_service() -> ModuleType | None:
-    """Helper D's ``server.services.blanko`` once it is there (imported late: it imports us)."""
-    try:
-        return importlib.import_module("server.services.blanko")
-    except ModuleNotFoundError:
-        return None
-
-
-def available() -> int:
-    """Blanks in stock, read without a lock (for display and the office's decision)."""
-    stock = _stock_service()
-    if stock is not None and hasattr(stock, "available"):
-        return int(stock.available())
-    balance = _balance()
-    db.session.commit()
-    return balance
-
-
-def _lock_stock() -> int:
-    """Lock the stock head row and return the balance (``blanko.lock_stock``)."""
-    stock = _stock_service()
-    if stock is not None and hasattr(stock, "lock_stock"):
-        return int(stock.lock_stock())
-    table = table_of(BlankoHead)
-    for _ in range(3):
-        locked = db.session.execute(
-            update(table).where(table.c.id == 1).values(last_entry_id=table.c.last_entry_id)
-        ).rowcount  # type: ignore[attr-defined]
-        if locked:
-            return _balance()
-        try:
-            with db.session.begin_nested():
-                db.session.execute(table.insert().values(id=1, last_entry_id=0))
-        except IntegrityError:
-            continue
-    raise RuntimeError("blanko_head could not be locked")
-
-
-def _balance() -> int:
-    sign = case(*[(BlankoEntry.kind == kind, value) for kind, value in SIGN.items()], else_=0)
-    return int(db.session.execute(
-        select(func.coalesce(func.sum(sign * BlankoEntry.quantity), 0))).scalar_one())
+available = blanko.available  # blanks in stock, for the pages
 
 
 # --- issue, renew, supersede -------------------------------------------------------------
@@ -205,7 +154,7 @@ def issue(record_id: str, actor: Actor, *, on_request: bool = False,
     _require(actor, "menerbitkan Suket")
     today = today or office_today()
     try:
-        balance = _lock_stock()
+        balance = blanko.lock_stock()
         record = db.session.get(Enrollment, record_id)
         if record is None:
             raise NotFound(f"Rekaman {record_id} tidak ditemukan.")
@@ -274,7 +223,7 @@ def renew(suket_id: int, actor: Actor, *, today: dt.date | None = None) -> Suket
     _require(actor, "memperpanjang Suket")
     today = today or office_today()
     try:
-        balance = _lock_stock()
+        balance = blanko.lock_stock()
         suket = db.session.get(Suket, suket_id)
         if suket is None:
             raise NotFound(f"Suket {suket_id} tidak ditemukan.")
