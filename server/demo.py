@@ -11,6 +11,7 @@ afterwards, closes the visit (the list leaves the laptop), and keeps serving unt
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import shutil
@@ -26,7 +27,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from field_client import FieldClient
 from field_client.sync import SyncReport
-from server import demo_office, demo_population
+from server import demo_cards, demo_office, demo_population
 from server.demo_data import NANGA_MAHAP, synthetic_biometrics, synthetic_residents
 from server.errors import JemputError
 from server.extensions import db
@@ -70,6 +71,7 @@ class DemoResult:
     replay: SyncReport
     arrivals: overview.Arrivals
     office: demo_office.OfficeSummary
+    cards: demo_cards.CardStory | None = None
 
 
 def run_demo(
@@ -101,6 +103,11 @@ def run_demo(
     try:
         result = _outreach(app, url, code, count, population, echo)
         _print_summary(result, echo)
+        echo("Blanko, cetak KTP-el dan Suket:")
+        with app.app_context():
+            cards = demo_cards.run(scale, Path(app.instance_path), url, echo)
+        result = dataclasses.replace(result, cards=cards)
+        echo(f"Kantor: {url}/office/blanko  {url}/office/print  {url}/office/suket")
         if serve:
             echo(f"Server berjalan di {url}  (Ctrl-C untuk berhenti)")
             _wait(stop or threading.Event())

@@ -77,6 +77,20 @@ def test_demo_plans_an_outreach_records_offline_syncs_and_reports(app: Flask) ->
     # Closing the visit took the list off the laptop.
     assert result.targets_after_close == 0
     assert f"{result.url}/office/coverage" in text
+    # The cards: about 2,000 blanks (scaled), a longer queue, printed until the stock is gone,
+    # Sukets for the rest, a new allocation prints the Suket holders and supersedes their Sukets.
+    cards = result.cards
+    assert cards is not None
+    assert cards.received == round(2000 * SCALE) == cards.printed_first
+    assert cards.waiting_before > cards.received
+    assert cards.sukets == cards.waiting_before - cards.printed_first > 0
+    assert cards.printed_second == cards.superseded == min(cards.sukets, cards.received_again)
+    assert cards.stock_left == cards.received_again - cards.printed_second
+    assert cards.suket_pdf is not None and cards.suket_pdf.read_bytes()[:5] == b"%PDF-"
+    assert cards.verify_path is not None
+    check = app.test_client().get(cards.verify_path, headers={"Accept": "application/json"})
+    assert check.status_code == 200 and check.json["status"] == "superseded"
+    assert "Suket otomatis diganti KTP-el" in text
     with app.app_context():
         assert overview.arrivals(result.device_id).total == 7
 
@@ -104,7 +118,8 @@ def test_a_demo_stopped_half_way_is_started_afresh(app: Flask) -> None:
     with app.app_context():
         visits = db.session.execute(select(OutreachVisit)).scalars().all()
         assert [v.id for v in visits] == [result.visit.visit.id]
-        assert db.session.execute(select(Device.id)).scalars().all() == [result.device_id]
+        names = db.session.execute(select(Device.name)).scalars().all()
+        assert "laptop-lama" not in names and len(names) == 2  # the field and office laptops
 
 
 def test_the_demo_leaves_an_instance_with_other_data_alone(app: Flask) -> None:
