@@ -10,15 +10,12 @@ from urllib.parse import urlsplit
 from flask import Flask
 from flask.testing import FlaskClient
 
-from server.extensions import db
-from server.services import suket, suket_pdf
-from server.timeutil import utcnow
+from server.services import blanko, printing, suket, suket_pdf
 from tests.server.conftest import assert_problem
 from tests.server.suket_helpers import (
     SUPERVISOR,
     approved_record,
     attach_photo,
-    fake_print_job,
     pdf_links,
     pdf_text,
     photo_png,
@@ -59,10 +56,10 @@ def test_pdf_qr_reads_back_and_verifies(app: Flask, client: FlaskClient,
     page = client.get(path)
     assert page.status_code == 200 and "BERLAKU" in page.get_data(as_text=True)
 
-    # The card is printed: the Suket is superseded in the same transaction.
+    # A blank arrives and the card is printed: the Suket is superseded in that transaction.
     with app.app_context():
-        suket.supersede_for_print(record_id, fake_print_job(app, record_id), utcnow())
-        db.session.commit()
+        blanko.receive(1, "470/1/DUKCAPIL", actor=SUPERVISOR)
+        printing.print_card(record_id, actor=SUPERVISOR)
     gone = client.get(path, headers=JSON)
     assert gone.json["status"] == "superseded"
     assert gone.json["superseded_on"] == suket.office_today().isoformat()
