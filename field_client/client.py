@@ -136,8 +136,15 @@ class FieldClient:
                 ("gaps", None),
                 ("server_last_seq", None),
                 ("server_received", None),
+                (targets.FETCH_FAILURES_META, None),
             ):
                 self.outbox.set_meta(key, value)
+            # The old device's target lists would never be closed through the new device's
+            # feed: their residents' personal data goes with the old registration.
+            dropped = targets.drop_all(self.outbox)
+        if dropped:
+            self.outbox.checkpoint()  # deleted target lists must not linger in the WAL
+            log.info("deleted the target lists of %d visits of the previous registration", dropped)
 
     # -- capture ----------------------------------------------------------------------------
 

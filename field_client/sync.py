@@ -309,7 +309,10 @@ class SyncEngine:
                 # Target lists are fetched before the page is applied (no write lock held over
                 # the network). If one cannot be fetched, the changes before it are applied and
                 # the cursor stays just before it: the next sync asks again, nothing half-stored.
-                fetched = targets.fetch_assigned(page["changes"], self.transport.targets)
+                failures = self._fetch_failures()
+                fetched = targets.fetch_assigned(
+                    page["changes"], self.transport.targets, failures
+                )
                 report.visits_refused.extend(fetched.refused)
                 lists, failure = fetched.lists, fetched.failure
                 changes = page["changes"][: fetched.usable]
@@ -321,6 +324,13 @@ class SyncEngine:
                         report.pulled += int(self._apply_change(change, lists, report, now))
                     # Complete on the server means it holds every file: nothing left to upload.
                     upload_rows.settle_confirmed(self.outbox, _CONFIRMED, now)
+                    if fetched.failures != failures:
+                        self.outbox.set_meta(
+                            targets.FETCH_FAILURES_META,
+                            json.dumps(fetched.failures, sort_keys=True)
+                            if fetched.failures
+                            else None,
+                        )
                     if failure is None:
                         self.outbox.set_meta("pull_cursor", page["cursor"])
                     elif changes:
@@ -333,6 +343,16 @@ class SyncEngine:
         finally:
             if report.visits_removed:  # deleted target lists must not linger in the WAL
                 self.outbox.checkpoint()
+
+    def _fetch_failures(self) -> dict[str, int]:
+        """Failed syncs in a row per visit whose target list could not be fetched."""
+        try:
+            stored = json.loads(self.outbox.get_meta(targets.FETCH_FAILURES_META) or "{}")
+        except ValueError:
+            return {}
+        if not isinstance(stored, dict):
+            return {}
+        return {str(k): v for k, v in stored.items() if isinstance(v, int)}
 
     def _apply_change(
         self,

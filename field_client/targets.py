@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
 from marshmallow import Schema, ValidationError, validate, validates_schema
 from marshmallow import fields as ma
 
@@ -27,6 +28,15 @@ from shared.protocol import ChangeKind
 log = logging.getLogger(__name__)
 
 MAX_SEARCH = 100
+#: ``meta`` key: JSON {visit id: how many syncs in a row its target list failed with an answer}.
+FETCH_FAILURES_META = "target_fetch_failures"
+#: After this many failed syncs (the server answered, but not with the list) a visit is dropped
+#: like a refused one, so one broken list does not hold back the rest of the pull feed forever.
+MAX_FETCH_FAILURES = 3
+#: ``code`` in ``Fetched.refused`` of a visit dropped because its list could not be fetched.
+FETCH_FAILED = "fetch_failed"
+#: A list is kept at least this long after it arrived, whatever the local clock says of its days.
+KEEP_RECEIVED = dt.timedelta(hours=24)
 #: A visit id as the server makes them (a UUID); anything else is not asked for by URL.
 VISIT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _NIK = re.compile(r"^[0-9]{16}$")
@@ -163,15 +173,28 @@ def drop_visit(outbox: Outbox, visit_id: str) -> bool:
     return cursor.rowcount > 0
 
 
-def purge_expired(outbox: Outbox, today: dt.date) -> int:
+def drop_all(outbox: Outbox) -> int:
+    """Delete every visit and its targets; return how many. Call inside ``atomic()``."""
+    ids = [row["id"] for row in outbox.rows("SELECT id FROM outreach_visit")]
+    return sum(drop_visit(outbox, visit_id) for visit_id in ids)
+
+
+def purge_expired(outbox: Outbox, today: dt.date, now: dt.datetime | None = None) -> int:
     """Delete visits whose day after the last day is over by the local clock; return how many.
 
+    A list received less than 24 hours ago (``now``, default the current UTC time) is kept: a
+    clock running days ahead must not delete a fresh list that the feed never sends again.
     Only reads when nothing is due, so opening the client takes no write lock for nothing.
     """
     cutoff = (today - dt.timedelta(days=1)).isoformat()  # ends_on + 1 day < today
+    moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC) - KEEP_RECEIVED
+    received_before = moment.strftime("%Y-%m-%dT%H:%M:%SZ")  # as records.utc_now() writes it
     due = [
         row["id"]
-        for row in outbox.rows("SELECT id FROM outreach_visit WHERE ends_on < ?", (cutoff,))
+        for row in outbox.rows(
+            "SELECT id FROM outreach_visit WHERE ends_on < ? AND received_at < ?",
+            (cutoff, received_before),
+        )
     ]
     if not due:
         return 0
@@ -192,18 +215,42 @@ class Fetched:
     usable: int = 0  # how many of the page's changes can be applied
     failure: NetworkUnavailable | None = None  # what stopped the fetching (retry next sync)
     refused: list[dict[str, Any]] = field(default_factory=list)  # {visit_id, status, code}
+    #: visit id -> failed syncs in a row (see ``MAX_FETCH_FAILURES``), to store for next time.
+    failures: dict[str, int] = field(default_factory=dict)
+
+
+def _no_answer(exc: NetworkUnavailable) -> bool:
+    """Whether the request never got an answer (no connection, timeout): retried, not counted."""
+    cause = exc.__cause__
+    # requests' JSONDecodeError is a RequestException too, but there the server did answer.
+    return isinstance(cause, requests.RequestException) and not isinstance(cause, ValueError)
+
+
+def _contract_error(exc: NetworkUnavailable) -> bool:
+    """Whether the server answered with a list that breaks the API contract (no use retrying).
+
+    A body that is not JSON at all is not one: it may have been cut short on the way.
+    """
+    # Transport.targets raises the "list of another visit" error without a cause; its message
+    # is the only mark it has (tests/field_client/test_targets_review.py pins it).
+    return isinstance(exc.__cause__, ValidationError) or "kunjungan lain" in str(exc)
 
 
 def fetch_assigned(
-    changes: list[dict[str, Any]], fetch: Callable[[str], dict[str, Any]]
+    changes: list[dict[str, Any]],
+    fetch: Callable[[str], dict[str, Any]],
+    failures: dict[str, int] | None = None,
 ) -> Fetched:
     """Fetch the target list of every visit a page of the feed assigns.
 
     A network failure stops at that change (``usable``): the changes before it can be applied,
     the cursor stays before it. A refusal by the server (403 not assigned to this device, 404,
-    410 over) drops that visit and goes on; it is logged without personal data.
+    410 over) drops that visit and goes on; it is logged without personal data. So does a list
+    the server answered for but did not give in ``MAX_FETCH_FAILURES`` syncs in a row
+    (``failures``, counted on in ``Fetched.failures``), or at once when its answer breaks the
+    API contract; a request that got no answer at all is retried without counting.
     """
-    done = Fetched(usable=len(changes))
+    done = Fetched(usable=len(changes), failures=dict(failures or {}))
     closed = {c.get("visit_id") for c in changes if c["kind"] == ChangeKind.OUTREACH_CLOSED}
     for index, change in enumerate(changes):
         visit_id = change.get("visit_id")
@@ -217,9 +264,26 @@ def fetch_assigned(
         try:
             done.lists[visit_id] = fetch(visit_id)
         except NetworkUnavailable as exc:
-            done.usable, done.failure = index, exc
-            return done
+            if _no_answer(exc):
+                done.usable, done.failure = index, exc
+                return done
+            contract = _contract_error(exc)
+            count = done.failures.get(visit_id, 0) + 1
+            if count < MAX_FETCH_FAILURES and not contract:
+                done.failures[visit_id] = count
+                done.usable, done.failure = index, exc
+                return done
+            log.warning(
+                "target list of visit %s not fetched (%s): dropped on this device",
+                visit_id,
+                "answer breaks the API contract" if contract else f"{count} failed syncs",
+            )
+            done.failures.pop(visit_id, None)
+            done.lists[visit_id] = None
+            done.refused.append({"visit_id": visit_id, "status": None, "code": FETCH_FAILED})
+            continue
         except ServerRefused as exc:
+            done.failures.pop(visit_id, None)
             log.warning(
                 "target list of visit %s refused (HTTP %s, %s): dropped on this device",
                 visit_id,
@@ -228,6 +292,8 @@ def fetch_assigned(
             )
             done.lists[visit_id] = None
             done.refused.append({"visit_id": visit_id, "status": exc.status, "code": exc.code})
+        else:
+            done.failures.pop(visit_id, None)
     return done
 
 

@@ -102,18 +102,18 @@ def test_a_network_failure_on_the_list_keeps_the_cursor_before_it(
     assert cursor(client) == before + 3
 
 
-def test_a_malformed_list_is_not_stored_and_is_asked_for_again(
+def test_a_malformed_list_is_not_stored_and_is_dropped(
     client: FieldClient, server: OutreachServer
 ) -> None:
     visit_id = server.assign([target(1), target(2)])
     bad = target(2, nik="12345")  # not a NIK: the whole answer is refused, not the good half
     server.answer = lambda vid: {"visit": server.lists[vid]["visit"], "targets": [target(1), bad]}
     report = client.sync()
-    assert report.pull_error is not None and "kontrak" in report.pull_error
-    assert client.targets() == [] and cursor(client) == 0
-    server.answer = None
-    client.sync()
-    assert len(client.targets(visit_id=visit_id)) == 2
+    # Breaking the contract will not mend by asking again: dropped like a refusal, feed goes on.
+    assert report.pull_error is None
+    assert report.visits_refused == [{"visit_id": visit_id, "status": None, "code": "fetch_failed"}]
+    assert client.targets() == [] and cursor(client) == 1
+    assert rows(client.settings.outbox_path, "SELECT count(*) FROM outreach_target") == [(0,)]
 
 
 def test_a_list_for_another_visit_is_not_stored(
@@ -123,8 +123,9 @@ def test_a_list_for_another_visit_is_not_stored(
     other = server.assign([target(2)])
     server.answer = lambda vid: server.lists[other]
     report = client.sync()
-    assert report.pull_error is not None and client.visits() == [] and cursor(client) == 0
-    assert server.fetched == [first]
+    assert report.pull_error is None and server.fetched == [first, other]
+    assert [v["id"] for v in client.visits()] == [other] and cursor(client) == 2
+    assert [r["visit_id"] for r in report.visits_refused] == [first]
 
 
 @pytest.mark.parametrize(
@@ -212,9 +213,13 @@ def test_finished_visits_leave_on_sync_and_on_open(home: Path, server: OutreachS
     settings = Settings(home=home)
     with outreach_client(settings, server) as client:
         server.assign([target(1)], days=2)  # TODAY and the day after
-        server.assign([target(2)], start=TODAY - dt.timedelta(days=3))  # over: gone at once
+        server.assign([target(2)], start=TODAY - dt.timedelta(days=3))  # over by the clock
         client.sync()
-        assert len(client.visits()) == 1
+        assert len(client.visits()) == 2  # but just received: kept a day (the clock may be off)
+    with sqlite3.connect(settings.outbox_path) as conn:  # received two days ago
+        conn.execute("UPDATE outreach_visit SET received_at = '2000-01-01T00:00:00Z'")
+    with outreach_client(settings, server) as client:
+        assert len(client.visits()) == 1  # the one over: gone on open
     last_day = TODAY + dt.timedelta(days=1)
     with outreach_client(settings, server, today=last_day + dt.timedelta(days=1)) as client:
         assert len(client.visits()) == 1  # the day after the last day: still there
