@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 from flask.cli import with_appcontext
 
-from server.errors import JemputError
+from server.cli_errors import plain_errors
 from server.services import blanko, printing
 from server.services.review import Actor
 from server.web.present import jsonable
@@ -21,15 +19,6 @@ SUMMARY_ROWS = (("Saldo awal", "opening"), ("Diterima", "received"),
                 ("Dipakai cetak", "used"), ("  di antaranya salah cetak", "misprinted"),
                 ("Rusak", "spoiled"), ("Dikembalikan", "returned"), ("Saldo akhir", "closing"),
                 ("Antrean cetak", "queue"), ("Suket berlaku", "valid_sukets"))
-
-
-@contextmanager
-def _plain_errors() -> Iterator[None]:
-    """A domain error becomes ``Error: ...`` and exit status 1."""
-    try:
-        yield
-    except JemputError as exc:
-        raise click.ClickException(exc.detail) from exc
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -48,7 +37,7 @@ def _date(text: str | None) -> dt.date | None:
 @with_appcontext
 def blanko_receive_command(quantity: int, reference: str, entry_date: str | None) -> None:
     """Book blank cards received from the province."""
-    with _plain_errors():
+    with plain_errors():
         entry = blanko.receive(quantity, reference, _date(entry_date), actor=CLI_ACTOR)
         stock = blanko.available()
     click.echo(f"Diterima {entry.quantity} blanko ({entry.reference}, "
@@ -61,7 +50,7 @@ def blanko_receive_command(quantity: int, reference: str, entry_date: str | None
 @with_appcontext
 def blanko_spoil_command(quantity: int, reason: str) -> None:
     """Book blank cards damaged outside a print (a misprint: print-reprint)."""
-    with _plain_errors():
+    with plain_errors():
         entry = blanko.spoil(quantity, reason, actor=CLI_ACTOR)
         stock = blanko.available()
     click.echo(f"Dicatat rusak {entry.quantity} blanko ({entry.reason}). Saldo: {stock}.")
@@ -74,7 +63,7 @@ def blanko_spoil_command(quantity: int, reason: str) -> None:
 @with_appcontext
 def blanko_return_command(quantity: int, reason: str, reference: str | None) -> None:
     """Book blank cards sent back (to the province or another regency)."""
-    with _plain_errors():
+    with plain_errors():
         entry = blanko.return_(quantity, reference, reason, actor=CLI_ACTOR)
         stock = blanko.available()
     click.echo(f"Dikembalikan {entry.quantity} blanko ({entry.reason}). Saldo: {stock}.")
@@ -87,7 +76,7 @@ def blanko_return_command(quantity: int, reason: str, reference: str | None) -> 
 @with_appcontext
 def blanko_stock_command(days: int, as_json: bool) -> None:
     """Stock, the 14-day rate, when it runs out, and how many blanks to request."""
-    with _plain_errors():
+    with plain_errors():
         result = blanko.forecast(days)
     if as_json:
         click.echo(json.dumps(jsonable(result), indent=1))
@@ -108,7 +97,7 @@ def blanko_stock_command(days: int, as_json: bool) -> None:
 @with_appcontext
 def blanko_summary_command(day: str | None, as_json: bool) -> None:
     """The daily stock summary: opening, movements, closing, queue, valid Sukets."""
-    with _plain_errors():
+    with plain_errors():
         summary = blanko.daily_summary(_date(day))
     if as_json:
         click.echo(json.dumps(jsonable(summary), indent=1))
@@ -123,7 +112,7 @@ def blanko_summary_command(day: str | None, as_json: bool) -> None:
 @with_appcontext
 def print_card_command(record_id: str) -> None:
     """Print the card of an approved (or Suket-holding) record: takes one blank."""
-    with _plain_errors():
+    with plain_errors():
         job = printing.print_card(record_id, actor=CLI_ACTOR)
         stock = blanko.available()
     click.echo(f"Dicetak: rekaman {job.enrollment_id}, cetakan {job.id}. Sisa blanko: {stock}.")
@@ -135,7 +124,7 @@ def print_card_command(record_id: str) -> None:
 @with_appcontext
 def print_queue_command(kecamatan: str | None, limit: int) -> None:
     """The print queue: priority first, then the oldest approval."""
-    with _plain_errors():
+    with plain_errors():
         page = printing.queue(printing.Filters(kecamatan=kecamatan), per_page=limit)
     click.echo(f"Antrean cetak: {page.total} rekaman ({page.priority} prioritas, "
                f"{page.suket_issued} pemegang Suket)")

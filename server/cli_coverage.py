@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 from flask.cli import with_appcontext
 
 from server import demo_population
-from server.errors import JemputError
+from server.cli_errors import plain_errors
 from server.services import coverage
 from server.services.coverage import format_number as number
 from server.services.coverage import format_percent as percent
-
-
-@contextmanager
-def _plain_errors() -> Iterator[None]:
-    """A domain error becomes ``Error: ...`` and exit status 1 (as server/cli.py's commands)."""
-    try:
-        yield
-    except JemputError as exc:
-        raise click.ClickException(exc.detail) from exc
 
 
 @click.command("coverage")
@@ -33,7 +22,7 @@ def _plain_errors() -> Iterator[None]:
 @with_appcontext
 def coverage_command(at: str | None, region: str | None, as_csv: bool) -> None:
     """Print coverage (wajib KTP, recorded, not yet, percent) per regency, kecamatan, desa."""
-    with _plain_errors():
+    with plain_errors():
         report = coverage.report(coverage.reference_date(at), region)
     if as_csv:
         writer = csv.DictWriter(sys.stdout, coverage.CSV_COLUMNS, lineterminator="\n")
@@ -66,7 +55,7 @@ def coverage_command(at: str | None, region: str | None, as_csv: bool) -> None:
 @with_appcontext
 def demo_population_command(scale: float, at: str | None, seed: int, replace: bool) -> None:
     """Load the Sekadau regions and a synthetic registry (148,293 wajib KTP at scale 1)."""
-    with _plain_errors():
+    with plain_errors():
         summary = demo_population.load(scale, at=coverage.reference_date(at), seed=seed,
                                        replace=replace)
     click.echo(f"Penduduk demo dimuat: {number(summary.residents)} di {summary.desa} desa; "

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 from flask.cli import with_appcontext
 
-from server.errors import JemputError
+from server.cli_errors import plain_errors
 from server.services import coverage, outreach
 from server.services.review import Actor
 from server.web.present import jsonable
@@ -18,15 +16,6 @@ from server.web.present import jsonable
 #: Who plans from the command line: whoever may run the server's CLI is its administrator.
 CLI_ACTOR = Actor("cli", "admin")
 STATE_WORDS = {"planned": "terencana", "closed": "ditutup", "cancelled": "dibatalkan"}
-
-
-@contextmanager
-def _plain_errors() -> Iterator[None]:
-    """A domain error becomes ``Error: ...`` and exit status 1 (as server/cli.py's commands)."""
-    try:
-        yield
-    except JemputError as exc:
-        raise click.ClickException(exc.detail) from exc
 
 
 @click.command("outreach-rank")
@@ -39,7 +28,7 @@ def _plain_errors() -> Iterator[None]:
 def outreach_rank_command(kecamatan: str | None, at: str | None, limit: int,
                           as_json: bool) -> None:
     """Rank desa for the next visit: most not-recorded first, then longest unvisited."""
-    with _plain_errors():
+    with plain_errors():
         day = coverage.reference_date(at)
         ranked = outreach.ranking(day, kecamatan)
     if as_json:
@@ -70,7 +59,7 @@ def outreach_rank_command(kecamatan: str | None, at: str | None, limit: int,
 def outreach_create_command(desa: str, visit_date: str, team: str, device: str,
                             days: int) -> None:
     """Plan a visit; its target list reaches the device on its next sync."""
-    with _plain_errors():
+    with plain_errors():
         visit = outreach.create_visit(desa, _date(visit_date), team, device, days=days,
                                       actor=CLI_ACTOR)
     click.echo(f"Kunjungan {visit.id} direncanakan: {visit.desa_nama} ({visit.kecamatan_nama}) "
@@ -85,7 +74,7 @@ def outreach_create_command(desa: str, visit_date: str, team: str, device: str,
 @with_appcontext
 def outreach_close_command(visit_id: str, cancel: bool) -> None:
     """Close (or cancel) a visit; the device deletes its target list on its next sync."""
-    with _plain_errors():
+    with plain_errors():
         visit = outreach.close_visit(visit_id, actor=CLI_ACTOR, cancel=cancel)
     click.echo(f"Kunjungan {visit.id} ke {visit.desa_nama} {STATE_WORDS[visit.state]}; daftar "
                "sasaran dihapus dari perangkat pada sinkron berikutnya.")
@@ -97,14 +86,11 @@ def outreach_close_command(visit_id: str, cancel: bool) -> None:
 @with_appcontext
 def outreach_show_command(visit_id: str, as_json: bool) -> None:
     """Show a visit's progress: targets recorded by now (SIAK or Jemput)."""
-    with _plain_errors():
+    with plain_errors():
         progress = outreach.visit_progress(visit_id)
     visit = progress.visit
     if as_json:
-        click.echo(json.dumps(jsonable({
-            "visit": visit, "done": progress.done, "records": progress.records,
-            "percent": None if progress.percent is None else str(progress.percent),
-            "targets": progress.targets}), indent=1))
+        click.echo(json.dumps(jsonable(outreach.progress_document(progress)), indent=1))
         return
     percent = "—" if progress.percent is None else f"{progress.percent} %"
     click.echo(f"Kunjungan {visit.id}: {visit.desa_nama} ({visit.kecamatan_nama}) "

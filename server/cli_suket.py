@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from server.errors import JemputError
+from server.cli_errors import plain_errors
 from server.services import suket, suket_pdf
 from server.services.review import Actor
 from server.web.present import jsonable
 
 #: Whoever may run the server's CLI is its administrator.
 CLI_ACTOR = Actor("cli", "admin")
-
-
-@contextmanager
-def _plain_errors() -> Iterator[None]:
-    """A domain error becomes ``Error: ...`` and exit status 1."""
-    try:
-        yield
-    except JemputError as exc:
-        raise click.ClickException(exc.detail) from exc
 
 
 def _describe(info: suket.SuketInfo) -> str:
@@ -42,7 +31,7 @@ def _describe(info: suket.SuketInfo) -> str:
 @with_appcontext
 def suket_issue_command(record_id: str, on_request: bool) -> None:
     """Issue a Suket for an approved record (only while no blank is in stock)."""
-    with _plain_errors():
+    with plain_errors():
         info = suket.issue(record_id, CLI_ACTOR, on_request=on_request)
     click.echo(_describe(info) + ".")
     click.echo(f"PDF: jemput-server suket-pdf {info.id} -o suket-{info.id}.pdf")
@@ -53,7 +42,7 @@ def suket_issue_command(record_id: str, on_request: bool) -> None:
 @with_appcontext
 def suket_renew_command(suket_id: int) -> None:
     """Renew a Suket for six more months (only while no blank is in stock)."""
-    with _plain_errors():
+    with plain_errors():
         info = suket.renew(suket_id, CLI_ACTOR)
     click.echo(_describe(info) + f"; diperpanjang {info.renewals} kali.")
 
@@ -73,7 +62,7 @@ def suket_pdf_command(suket_id: int, output: str, base_url: str | None) -> None:
                                    "atau beri --base-url https://...")
     if not base.startswith(("http://", "https://")):
         raise click.ClickException("--base-url harus diawali http:// atau https://.")
-    with _plain_errors():
+    with plain_errors():
         data = suket_pdf.render(suket_id, base,
                                 signer=current_app.config.get("JEMPUT_SUKET_SIGNER"))
     Path(output).write_bytes(data)

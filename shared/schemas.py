@@ -236,6 +236,55 @@ class PullResponseSchema(Schema):
     more = fields.Boolean(required=True)
 
 
+#: An outreach visit id as the server makes them (a UUID); anything else is not asked for by URL.
+VISIT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+NIK_DIGITS = re.compile(r"^[0-9]{16}$")
+
+
+class OutreachVisitSchema(Schema):
+    """``visit`` of ``GET /api/v1/outreach/visits/<id>/targets``: a visit as the device stores it.
+
+    The server dumps with it (kecamatan and every other field always sent); the field client
+    loads with it, which is why the kecamatan fields may be missing.
+    """
+
+    id = fields.String(required=True, validate=validate.Regexp(VISIT_ID))
+    desa_kode = fields.String(required=True, validate=validate.Length(1, 20))
+    desa_nama = fields.String(required=True, validate=validate.Length(1, 120))
+    kecamatan_kode = fields.String(load_default=None, allow_none=True)
+    kecamatan_nama = fields.String(load_default=None, allow_none=True)
+    visit_date = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+    days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    team = fields.String(required=True)
+    state = fields.String(required=True)
+    target_count = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+
+    @validates_schema
+    def _dates(self, data: dict[str, Any], **_: Any) -> None:
+        if data["ends_on"] < data["visit_date"]:
+            raise ValidationError("ends_on before visit_date", "ends_on")
+
+
+class OutreachTargetSchema(Schema):
+    """One resident on a target list: enough to find and prefill, nothing more."""
+
+    nik = fields.String(required=True, validate=validate.Regexp(NIK_DIGITS))
+    nama = fields.String(required=True, validate=validate.Length(1, 200))
+    tanggal_lahir = fields.Date(load_default=None, allow_none=True)
+    jenis_kelamin = fields.String(load_default=None, allow_none=True)
+    alamat = fields.String(load_default=None, allow_none=True)
+    rt = fields.String(load_default=None, allow_none=True)
+    rw = fields.String(load_default=None, allow_none=True)
+
+
+class TargetListSchema(Schema):
+    """``GET /api/v1/outreach/visits/<id>/targets``: the visit and its target list."""
+
+    visit = fields.Nested(OutreachVisitSchema, required=True)
+    targets = fields.List(fields.Nested(OutreachTargetSchema), required=True)
+
+
 class PullQuerySchema(StrictSchema):
     since = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**63 - 1))
     limit = fields.Integer(

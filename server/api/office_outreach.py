@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, request
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, fields
 
 from server.api.body import json_object, load
 from server.api.office import bp, user_required
@@ -13,19 +13,6 @@ from server.errors import InvalidInput
 from server.models.outreach import VISIT_STATES
 from server.services import coverage, outreach
 from server.web.present import jsonable
-
-
-class VisitRequestSchema(Schema):
-    """A visit to plan: which desa, when, for how many days, which team with which device."""
-
-    class Meta:
-        unknown = RAISE
-
-    desa_kode = fields.String(required=True, validate=validate.Length(max=20))
-    visit_date = fields.Date(required=True)
-    team = fields.String(required=True, validate=validate.Length(max=200))
-    device_id = fields.String(required=True, validate=validate.Length(max=36))
-    days = fields.Integer(load_default=1, strict=True)
 
 
 class CloseRequestSchema(Schema):
@@ -37,7 +24,7 @@ class CloseRequestSchema(Schema):
     cancel = fields.Boolean(load_default=False, truthy={True}, falsy={False})
 
 
-VISIT_REQUEST = VisitRequestSchema()
+VISIT_REQUEST = outreach.VisitRequestSchema()
 CLOSE_REQUEST = CloseRequestSchema()
 
 
@@ -76,7 +63,7 @@ def create_visit() -> Any:
 @user_required
 def get_visit(visit_id: str) -> Any:
     """One visit with its progress and target list (done or not yet)."""
-    return progress_document(outreach.visit_progress(visit_id))
+    return jsonable(outreach.progress_document(outreach.visit_progress(visit_id)))
 
 
 @bp.post("/outreach/visits/<visit_id>/close")
@@ -87,10 +74,3 @@ def close_visit(visit_id: str) -> Any:
     visit = outreach.close_visit(visit_id, actor=g.actor, cancel=body["cancel"])
     return {"visit": jsonable(visit)}
 
-
-def progress_document(progress: outreach.VisitProgress) -> dict[str, Any]:
-    """A visit's progress as plain JSON values."""
-    percent = progress.percent
-    return {"visit": jsonable(progress.visit), "done": progress.done,
-            "records": progress.records, "percent": None if percent is None else float(percent),
-            "targets": jsonable(progress.targets)}

@@ -7,50 +7,15 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, g, request
-from marshmallow import Schema, fields
 
 from server.auth import device_required
 from server.services import outreach
 from shared.protocol import API_PREFIX
+from shared.schemas import TargetListSchema
 
 bp = Blueprint("outreach", __name__, url_prefix=f"{API_PREFIX}/outreach")
 #: Below this a gzip body saves too little to be worth the work.
 GZIP_MIN_BYTES = 1024
-
-
-class VisitSchema(Schema):
-    """A visit as the device stores it."""
-
-    id = fields.String(required=True)
-    desa_kode = fields.String(required=True)
-    desa_nama = fields.String(required=True)
-    kecamatan_kode = fields.String(required=True)
-    kecamatan_nama = fields.String(required=True)
-    visit_date = fields.Date(required=True)
-    ends_on = fields.Date(required=True)
-    days = fields.Integer(required=True)
-    team = fields.String(required=True)
-    state = fields.String(required=True)
-    target_count = fields.Integer(required=True)
-
-
-class TargetSchema(Schema):
-    """One resident on the list: enough to find and prefill, nothing more."""
-
-    nik = fields.String(required=True)
-    nama = fields.String(required=True)
-    tanggal_lahir = fields.Date(required=True)
-    jenis_kelamin = fields.String(required=True)
-    alamat = fields.String(allow_none=True)
-    rt = fields.String(allow_none=True)
-    rw = fields.String(allow_none=True)
-
-
-class TargetListSchema(Schema):
-    visit = fields.Nested(VisitSchema, required=True)
-    targets = fields.List(fields.Nested(TargetSchema), required=True)
-
-
 TARGET_LIST = TargetListSchema()
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from typing import Any
+from typing import Any, cast
 
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 from sqlalchemy import func, insert, literal, select, update
 
 from server.errors import Conflict, Forbidden, InvalidInput, JemputError, NotFound
@@ -43,8 +44,9 @@ from shared.protocol import ChangeKind
 
 __all__ = [  # the read side lives in outreach_report; one import serves both
     "DeviceChoice", "NotAssigned", "RankedDesa", "VisitClosed", "VisitInfo", "VisitProgress",
-    "active_devices", "close_visit", "create_visit", "office_today", "ranking",
-    "targets_for_device", "visit_info", "visit_progress", "visits",
+    "VisitRequestSchema", "active_devices", "close_visit", "create_visit", "office_today",
+    "progress_document", "ranking", "targets_for_device", "visit_info", "visit_progress",
+    "visits",
 ]
 
 PLANNERS = frozenset({"supervisor", "admin"})
@@ -61,6 +63,32 @@ class NotAssigned(Forbidden):
 
 class VisitClosed(JemputError):
     status, code, title = 410, "visit_closed", "Kunjungan sudah ditutup atau dibatalkan"
+
+
+class VisitRequestSchema(Schema):
+    """A visit to plan: which desa, when, for how many days, which team with which device.
+
+    The office API loads its JSON body with ``VisitRequestSchema()`` (unknown fields refused,
+    ``days`` a JSON number); the office page loads its form with
+    ``VisitRequestSchema(form=True)``: the CSRF token beside the fields is left out and every
+    value, ``days`` too, arrives as text. :func:`create_visit` checks the values themselves.
+    """
+
+    class Meta:
+        unknown = RAISE
+
+    desa_kode = fields.String(required=True, validate=validate.Length(max=20))
+    visit_date = fields.Date(required=True)
+    team = fields.String(required=True, validate=validate.Length(max=MAX_TEAM))
+    device_id = fields.String(required=True, validate=validate.Length(max=36))
+    days = fields.Integer(load_default=1, strict=True)
+
+    def __init__(self, *, form: bool = False, **kwargs: Any) -> None:
+        if form:
+            kwargs.setdefault("unknown", EXCLUDE)
+        super().__init__(**kwargs)
+        # Each instance has its own copies of the fields.
+        cast(fields.Integer, self.fields["days"]).strict = not form
 
 
 def office_today(now: dt.datetime | None = None) -> dt.date:
@@ -133,6 +161,17 @@ def close_visit(visit_id: str, *, actor: Actor, cancel: bool = False) -> VisitIn
 
 
 _STATE_WORDS = {PLANNED: "direncanakan", CLOSED: "ditutup", CANCELLED: "dibatalkan"}
+
+
+def progress_document(progress: VisitProgress) -> dict[str, Any]:
+    """A visit's progress for the office API and ``outreach-show --json``; ``percent`` a number.
+
+    Dates and dataclasses are left as they are: ``server.web.present.jsonable`` makes them JSON.
+    """
+    percent = progress.percent
+    return {"visit": progress.visit, "done": progress.done, "records": progress.records,
+            "percent": None if percent is None else float(percent),
+            "targets": progress.targets}
 
 
 def targets_for_device(visit_id: str, device_id: str) -> tuple[VisitInfo, list[dict[str, Any]]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import flash, redirect, render_template, request, url_for
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from server.errors import InvalidInput
@@ -17,24 +17,8 @@ from server.web.auth import bp, current_actor, login_required
 RECENT_VISITS = 20
 
 
-class VisitFormSchema(Schema):
-    """The planning form (the office API's visit fields, as text, beside the CSRF token).
-
-    Not shared with ``server.api.office_outreach``: the API imports the web package, so the
-    web package must not import the API.
-    """
-
-    class Meta:
-        unknown = EXCLUDE
-
-    desa_kode = fields.String(required=True, validate=validate.Length(max=20))
-    visit_date = fields.Date(required=True)
-    team = fields.String(required=True, validate=validate.Length(max=200))
-    device_id = fields.String(required=True, validate=validate.Length(max=36))
-    days = fields.Integer(load_default=1)
-
-
-VISIT_FORM = VisitFormSchema()
+#: The planning form: the office API's visit fields, as text, beside the CSRF token.
+VISIT_FORM = outreach.VisitRequestSchema(form=True)
 
 
 def _can_plan() -> bool:

@@ -38,6 +38,7 @@ def test_rank_create_show_close(app: Flask, runner: FlaskCliRunner,
     assert "Sasaran 4, sudah rekam 0 (0.00 %)" in shown.output
     detail = json.loads(runner.invoke(args=["outreach-show", visit_id, "--json"]).output)
     assert len(detail["targets"]) == 4
+    assert detail["percent"] == 0.0  # a number, as in the office API
     rank_after = runner.invoke(args=["outreach-rank", "--kecamatan", "61.09.04"]).output
     assert "TIM-1" in rank_after.splitlines()[2]
     closed = runner.invoke(args=["outreach-close", visit_id, "--cancel"])
