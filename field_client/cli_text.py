@@ -70,6 +70,13 @@ def visit_notes(report: SyncReport) -> list[str]:
             f"{report.targets_received} penduduk (lihat: jemput-field targets)."
         )
     for item in report.visits_refused:
+        if item["status"] is None:  # fetched and failed again and again: given up
+            lines.append(
+                f"Daftar sasaran kunjungan {item['visit_id']} tidak dapat diambil berulang kali "
+                f"({item['code']}); dilewati agar status rekaman lain tetap masuk. Minta kantor "
+                "memeriksa kunjungan ini."
+            )
+            continue
         lines.append(
             f"Daftar sasaran kunjungan {item['visit_id']} tidak diberikan server (HTTP "
             f"{item['status']}, {item['code']}): tidak disimpan di perangkat ini."

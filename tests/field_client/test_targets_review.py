@@ -198,3 +198,15 @@ def test_a_visit_not_finished_is_kept_however_old_the_list(client: FieldClient) 
         targets.store_visit(client.outbox, answer, "2000-01-01T00:00:00Z")
     assert purge_expired(client.outbox, TODAY + dt.timedelta(days=1)) == 0  # the day after
     assert purge_expired(client.outbox, TODAY + dt.timedelta(days=2)) == 1
+
+
+def test_the_sync_summary_says_a_list_was_given_up_or_refused() -> None:
+    from field_client.cli_text import visit_notes
+    from field_client.sync import SyncReport
+
+    report = SyncReport()
+    report.visits_refused = [{"visit_id": "v1", "status": None, "code": "fetch_failed"},
+                             {"visit_id": "v2", "status": 403, "code": "not_assigned"}]
+    given_up, refused = visit_notes(report)
+    assert "v1" in given_up and "berulang kali" in given_up and "HTTP" not in given_up
+    assert "v2" in refused and "HTTP 403" in refused
