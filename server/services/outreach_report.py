@@ -145,11 +145,15 @@ def visit_progress(visit_id: str) -> VisitProgress:
         .join(OutreachTarget, OutreachTarget.nik == Resident.nik)
         .where(OutreachTarget.visit_id == visit.id)
     ).all()
+    # Records received since the visit was planned and captured before it was closed: a later
+    # visit of the same device to the same desa does not count here; one synced late does.
+    during = [Enrollment.received_at >= visit.created_at]
+    if visit.closed_at is not None:
+        during.append(Enrollment.captured_at <= visit.closed_at)
     records = db.session.execute(
         select(func.count()).select_from(Enrollment)
         .where(Enrollment.device_id == visit.device_id, Enrollment.desa_kode == visit.desa_kode,
-               Enrollment.received_at >= visit.created_at,
-               Enrollment.state.in_(RECORDING_STATES))
+               *during, Enrollment.state.in_(RECORDING_STATES))
     ).scalar_one()
     db.session.commit()
     targets = sorted(({**row._asdict(), "done": bool(row.done)} for row in rows),

@@ -100,6 +100,24 @@ def test_progress_moves_as_targets_get_recorded(
         outreach.visit_progress("no-such-visit")
 
 
+def test_records_captured_after_the_visit_closed_do_not_count_for_it(
+    app: Flask, device: tuple[str, str], push: Callable[..., Any]
+) -> None:
+    groups = populate(app, unrecorded=3)
+    visit_id = plan(app, device[0])
+    with app.app_context():
+        closed_at = outreach.close_visit(visit_id, actor=PLANNER).closed_at
+    assert closed_at is not None
+    later = (closed_at + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    record = build_record(1, attachments=0, sex="LAKI-LAKI", birth=dt.date(1980, 5, 1),
+                          serial=1, captured_at=later)
+    assert record["payload"]["nik"] == groups["targets"][0]
+    assert push([record]).status_code == 200
+    with app.app_context():
+        progress = outreach.visit_progress(visit_id)
+    assert (progress.done, progress.records) == (1, 0)  # recorded, but not on this visit
+
+
 def test_visits_list(app: Flask, device: tuple[str, str]) -> None:
     populate(app)
     later = plan(app, device[0], visit_date=VISIT_DATE + dt.timedelta(days=5))
