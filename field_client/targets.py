@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from marshmallow import Schema, ValidationError, validate, validates_schema
-from marshmallow import fields as ma
+from marshmallow import ValidationError
 
 from field_client.errors import NetworkUnavailable, ServerRefused, UsageInvalid
 from field_client.outbox import Outbox
@@ -69,49 +68,6 @@ _PREFILL = """
     WHERE t.nik = ? ORDER BY v.visit_date DESC, v.id LIMIT 1
 """
 PREFILL_FIELDS = ("nik", "nama", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw")
-
-
-# -- the server's answer ----------------------------------------------------------------------
-
-
-class VisitSchema(Schema):
-    """``visit`` of ``GET /api/v1/outreach/visits/<id>/targets``."""
-
-    id = ma.String(required=True, validate=validate.Regexp(VISIT_ID))
-    desa_kode = ma.String(required=True, validate=validate.Length(1, 20))
-    desa_nama = ma.String(required=True, validate=validate.Length(1, 120))
-    kecamatan_kode = ma.String(load_default=None, allow_none=True)
-    kecamatan_nama = ma.String(load_default=None, allow_none=True)
-    visit_date = ma.Date(required=True)
-    ends_on = ma.Date(required=True)
-    days = ma.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    team = ma.String(required=True)
-    state = ma.String(required=True)
-    target_count = ma.Integer(required=True, strict=True, validate=validate.Range(min=0))
-
-    @validates_schema
-    def _dates(self, data: dict[str, Any], **_: Any) -> None:
-        if data["ends_on"] < data["visit_date"]:
-            raise ValidationError("ends_on before visit_date", "ends_on")
-
-
-class TargetSchema(Schema):
-    """One resident of a target list."""
-
-    nik = ma.String(required=True, validate=validate.Regexp(_NIK))
-    nama = ma.String(required=True, validate=validate.Length(1, 200))
-    tanggal_lahir = ma.Date(load_default=None, allow_none=True)
-    jenis_kelamin = ma.String(load_default=None, allow_none=True)
-    alamat = ma.String(load_default=None, allow_none=True)
-    rt = ma.String(load_default=None, allow_none=True)
-    rw = ma.String(load_default=None, allow_none=True)
-
-
-class TargetsResponseSchema(Schema):
-    """The whole answer: the visit and its target list."""
-
-    visit = ma.Nested(VisitSchema, required=True)
-    targets = ma.List(ma.Nested(TargetSchema), required=True)
 
 
 # -- storing and dropping ---------------------------------------------------------------------

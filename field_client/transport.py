@@ -33,9 +33,13 @@ from field_client.errors import (
     UsageInvalid,
 )
 from field_client.http_errors import http_error, network_message
-from field_client.targets import TargetsResponseSchema
 from shared.protocol import API_PREFIX
-from shared.schemas import PullResponseSchema, PushResponseSchema, RegisterResponseSchema
+from shared.schemas import (
+    PullResponseSchema,
+    PushResponseSchema,
+    RegisterResponseSchema,
+    TargetListSchema,
+)
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +160,7 @@ class Transport:
         requests asks for gzip and unpacks it.
         """
         path = f"{API_PREFIX}/outreach/visits/{quote(visit_id, safe='')}/targets"
-        answer = _load(TargetsResponseSchema(), _json(self._send("GET", path)))
+        answer = _load(TargetListSchema(), _json(self._send("GET", path)))
         if answer["visit"]["id"] != visit_id:
             log.warning("target list asked for visit %s came for another visit", visit_id)
             raise NetworkUnavailable(

@@ -17,6 +17,7 @@ from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.targets import FETCH_FAILURES_META, purge_expired
 from shared.protocol import PROTOCOL_VERSION
+from shared.schemas import OutreachTargetSchema, OutreachVisitSchema
 from tests.field_client.helpers import biometric_files, biometric_hashes, person
 from tests.field_client.targets_fake import TODAY, OutreachServer, outreach_client, target
 
@@ -179,7 +180,7 @@ def test_a_list_just_received_survives_a_clock_running_ahead(home: Path) -> None
 
 def test_a_visit_not_finished_is_kept_however_old_the_list(client: FieldClient) -> None:
     answer = {
-        "visit": targets.VisitSchema().load(
+        "visit": OutreachVisitSchema().load(
             {
                 "id": "v-1",
                 "desa_kode": "61.09.04.2006",
@@ -192,7 +193,7 @@ def test_a_visit_not_finished_is_kept_however_old_the_list(client: FieldClient) 
                 "target_count": 1,
             }
         ),
-        "targets": [targets.TargetSchema().load(target(1))],
+        "targets": [OutreachTargetSchema().load(target(1))],
     }
     with client.outbox.atomic():
         targets.store_visit(client.outbox, answer, "2000-01-01T00:00:00Z")
