@@ -123,7 +123,7 @@ def create_visit(desa_kode: str, visit_date: dt.date, team: str, device_id: str,
         device_id=device_id, state=PLANNED, target_count=0, created_by=actor.username,
         created_at=now))
     db.session.flush()
-    count = _snapshot_targets(visit_id, desa_kode, visit_date)
+    count = _snapshot_targets(visit_id, desa_kode, visit_date + dt.timedelta(days=days - 1))
     db.session.execute(update(OutreachVisit).where(OutreachVisit.id == visit_id)
                        .values(target_count=count))
     _feed(device_id, ChangeKind.OUTREACH_ASSIGNED, visit_id, PLANNED, None, now)
@@ -252,12 +252,15 @@ def _no_overlap(desa_kode: str, visit_date: dt.date, days: int) -> None:
                            f" (tim {other.team}, kunjungan {other.id}).")
 
 
-def _snapshot_targets(visit_id: str, desa_kode: str, visit_date: dt.date) -> int:
-    """Copy the desa's unrecorded wajib KTP residents into the target list; return how many."""
+def _snapshot_targets(visit_id: str, desa_kode: str, last_day: dt.date) -> int:
+    """Copy the desa's unrecorded residents wajib KTP by the visit's last day; return how many.
+
+    Wajib on the last day: a resident who turns 17 while the team is there is on the list.
+    """
     db.session.execute(insert(OutreachTarget).from_select(
         ["visit_id", "nik"],
         select(literal(visit_id), Resident.nik)
-        .where(Resident.desa_kode == desa_kode, is_wajib(visit_date), is_unrecorded()),
+        .where(Resident.desa_kode == desa_kode, is_wajib(last_day), is_unrecorded()),
     ))
     return int(db.session.execute(
         select(func.count()).where(OutreachTarget.visit_id == visit_id)

@@ -18,7 +18,7 @@ from server.extensions import db
 from server.models import AuditEvent, Change, OutreachTarget
 from server.services import devices, outreach
 from server.services.review import Actor
-from tests.server.conftest import DESA, assert_problem
+from tests.server.conftest import DESA, assert_problem, nik_for
 from tests.server.outreach_helpers import (
     OTHER_DESA,
     PLANNER,
@@ -26,6 +26,7 @@ from tests.server.outreach_helpers import (
     outreach_rows,
     plan,
     populate,
+    resident,
 )
 
 TODAY = dt.date(2026, 12, 1)
@@ -206,3 +207,24 @@ def test_two_planners_at_once_get_one_visit_per_desa(
     assert sorted(outcomes) == ["conflict", "planned"]
     counts = outreach_rows(app)
     assert (counts["outreach_visit"], counts["outreach_target"], counts["change"]) == (1, 4, 1)
+
+
+def test_a_resident_turning_17_during_the_visit_is_on_its_list(
+    app: Flask, device: tuple[str, str]
+) -> None:
+    populate(app)
+    birthday = VISIT_DATE + dt.timedelta(days=1)  # 17 on the visit's second day
+    teen = nik_for(birthday.replace(year=birthday.year - 17), "LAKI-LAKI", 950)
+    with app.app_context():
+        db.session.add(resident(teen, birth=birthday.replace(year=birthday.year - 17)))
+        db.session.commit()
+    day_trip = plan(app, device[0])
+    with app.app_context():
+        outreach.close_visit(day_trip, actor=PLANNER)
+    two_days = plan(app, device[0], days=2)
+    with app.app_context():
+        listed = {visit: set(db.session.execute(
+            select(OutreachTarget.nik).where(OutreachTarget.visit_id == visit)).scalars())
+            for visit in (day_trip, two_days)}
+    assert teen not in listed[day_trip]
+    assert teen in listed[two_days]
