@@ -18,13 +18,12 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import text, update
 
 from bench.reconcile import fill, insert, setup
+from bench.timing import median_ms
 from server.extensions import db, dispose_engines
 from server.models import Enrollment
 from server.services import blanko, printing
@@ -32,18 +31,8 @@ from server.services.review import Actor
 from server.timeutil import utcnow
 
 BOSS = Actor("bench", "supervisor")
-REPEAT = 7
 
 
-def median_ms(work: Callable[[], Any], repeat: int = REPEAT) -> float:
-    """Median wall time of ``work`` in milliseconds (after one warm-up run)."""
-    work()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        work()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def bench(url: str, instance: Path, records: int, stock: int, prints: int) -> list[tuple[str, str]]:

@@ -17,7 +17,6 @@ import os
 import platform
 import random
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from bench.reconcile import ENROLLMENT_COLUMNS, setup
+from bench.timing import median_ms
 from server import demo_population
 from server.extensions import db, dispose_engines
 from server.models import Device, Enrollment, Resident
@@ -39,20 +39,10 @@ from server.services.bulk import insert_rows
 from server.services.wajib import RECORDING_STATES, is_wajib
 from server.timeutil import utcnow
 
-REPEAT = 7
 TARGET_MS = 300
 AT = dt.date(2026, 11, 29)
 
 
-def median_ms(work: Callable[[], Any]) -> float:
-    """Median wall time of ``work`` in milliseconds over ``REPEAT`` runs (after one warm-up)."""
-    work()
-    times = []
-    for _ in range(REPEAT):
-        started = time.perf_counter()
-        work()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def load(app: Flask, scale: float) -> tuple[float, float, int]:

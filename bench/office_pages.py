@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import argparse
 import re
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +18,14 @@ from flask import Flask
 from sqlalchemy import select
 
 from bench.reconcile import fill, setup
+from bench.timing import median_ms
 from server.extensions import db, dispose_engines
 from server.models import Case, CaseRecord
 from server.services import checks, dashboard, queue, users
 
-REPEAT = 7
 TARGET_MS = 300
 
 
-def median_ms(work: Callable[[], Any]) -> float:
-    """Median wall time of ``work`` in milliseconds over ``REPEAT`` runs (after one warm-up)."""
-    work()
-    times = []
-    for _ in range(REPEAT):
-        started = time.perf_counter()
-        work()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def prepare(residents: int, records: int, folder: Path) -> tuple[Flask, Any, int, str]:

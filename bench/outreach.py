@@ -14,7 +14,6 @@ import argparse
 import gzip
 import os
 import platform
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from sqlalchemy import func, select
 
 from bench.coverage import AT, add_records, load
 from bench.reconcile import setup
+from bench.timing import median_ms
 from server.extensions import db, dispose_engines
 from server.models import Device, Resident
 from server.services import outreach, users
@@ -33,21 +33,11 @@ from server.services.review import Actor
 from server.tokens import hash_token
 from server.web.present import jsonable
 
-REPEAT = 7
 PLANNER = Actor("bench", "supervisor")
 DEVICE_TOKEN = "bench-outreach-device-token-0123456789abcdef"
 TOP_VISITS = 3
 
 
-def median_ms(work: Callable[[], Any], repeat: int = REPEAT) -> float:
-    """Median wall time of ``work`` in milliseconds (after one warm-up run)."""
-    work()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        work()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def once_ms(work: Callable[[], Any]) -> tuple[float, Any]:
