@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from flask import g, request
@@ -143,7 +144,7 @@ def print_card(record_id: str) -> Any:
 def spoil_job(job_id: str) -> Any:
     """``{reason}``: the job was a misprint; record it and print the card again."""
     body = load(SPOIL_REQUEST, json_object())
-    if not job_id.isdigit() or len(job_id) > 18:
+    if not re.fullmatch(r"[0-9]{1,18}", job_id):
         raise NotFound(f"Cetakan {job_id} tidak ada.")
     job = printing.spoil_and_reprint(int(job_id), body["reason"], actor=g.actor)
     return {"job": job_document(job), "balance": blanko.available()}, 201

@@ -126,8 +126,11 @@ def queue(filters: Filters | None = None, *, page: int = 1, per_page: int = 50,
         .outerjoin(PrintPriority, PrintPriority.enrollment_id == Enrollment.id)
         .outerjoin(Region, Region.kode == Enrollment.desa_kode)
         .where(*conditions)
-        .order_by(PrintPriority.enrollment_id.is_(None), Enrollment.state_changed_at,
-                  Enrollment.id)
+        # Priority first, then Suket holders (they were approved when no blank was left, so
+        # they have waited longest; their state_changed_at is the Suket's day, not the
+        # approval's), then the approved, oldest first.
+        .order_by(PrintPriority.enrollment_id.is_(None), Enrollment.state != SUKET_ISSUED,
+                  Enrollment.state_changed_at, Enrollment.id)
         .limit(per_page).offset((page - 1) * per_page)
     ).all()
     counts = db.session.execute(

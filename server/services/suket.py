@@ -86,6 +86,12 @@ class SuketSuperseded(Conflict):
     code, title = "suket_superseded", "Suket sudah diganti KTP-el"
 
 
+class RenewalNotDue(Conflict):
+    """A Suket renewed while it still has more than ``EXPIRING_DAYS`` to run."""
+
+    code, title = "renewal_not_due", "Suket belum waktunya diperpanjang"
+
+
 @dataclass(frozen=True)
 class SuketInfo:
     """One Suket as the office sees it, with its status on ``today``."""
@@ -218,7 +224,8 @@ def _next_number(year: int) -> str:
 def renew(suket_id: int, actor: Actor, *, today: dt.date | None = None) -> SuketInfo:
     """Six more months from the later of today and the expiry date; commit and return it.
 
-    Only a Suket not superseded, and only while no blank is in stock (409 otherwise).
+    Only a Suket not superseded, expired or expiring within ``EXPIRING_DAYS``, and only while
+    no blank is in stock (409 otherwise).
     """
     _require(actor, "memperpanjang Suket")
     today = today or office_today()
@@ -233,6 +240,11 @@ def renew(suket_id: int, actor: Actor, *, today: dt.date | None = None) -> Suket
         if balance > 0:
             raise BlankoAvailable(f"Masih ada {balance} blanko: cetak KTP-el pemegang Suket "
                                   f"{suket.number} alih-alih memperpanjangnya.")
+        if suket.expires_on > today + dt.timedelta(days=EXPIRING_DAYS):
+            # Renewing is for a Suket about to run out; this also makes a second click harmless.
+            raise RenewalNotDue(f"Suket {suket.number} masih berlaku sampai "
+                                f"{suket.expires_on:%d-%m-%Y}; perpanjangan paling cepat "
+                                f"{EXPIRING_DAYS} hari sebelum habis.")
         old = suket.expires_on
         suket.expires_on = add_months(max(today, old), VALID_MONTHS)
         suket.renewals += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -31,7 +32,7 @@ def _int(text: str | None, label: str, *, default: int | None = None) -> int | N
     text = (text or "").strip()
     if not text:
         return default
-    if not text.lstrip("-").isdigit() or len(text) > 12:
+    if not re.fullmatch(r"-?[0-9]{1,12}", text):  # not isdigit(): "²" is a digit to it
         raise InvalidInput(f"{label} harus bilangan bulat.")
     return int(text)
 
@@ -163,7 +164,7 @@ def print_priority(record_id: str) -> Response:
 @login_required
 def print_spoil(job_id: str) -> Response:
     """A misprint: record it (with the reason) and print the card again."""
-    if not job_id.isdigit() or len(job_id) > 18:
+    if not re.fullmatch(r"[0-9]{1,18}", job_id):
         raise NotFound(f"Cetakan {job_id[:20]} tidak ada.")
     job = printing.spoil_and_reprint(int(job_id), request.form.get("reason"),
                                      actor=current_actor())

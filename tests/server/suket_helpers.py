@@ -126,3 +126,15 @@ def pdf_links(pdf: bytes) -> list[str]:
             if action is not None and "/URI" in action:
                 links.append(str(action["/URI"]))
     return links
+
+
+def make_due(app: Flask, suket_id: int, days_left: int = 10) -> None:
+    """Let Suket ``suket_id`` run out in ``days_left`` days, so it may be renewed."""
+    from server.models import Suket
+    from server.timeutil import office_today
+
+    with app.app_context():
+        stored = db.session.get(Suket, suket_id)
+        assert stored is not None
+        stored.expires_on = office_today() + dt.timedelta(days=days_left)
+        db.session.commit()

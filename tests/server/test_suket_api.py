@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from server.extensions import db
-from server.models import AuditEvent, Change
+from server.models import AuditEvent, Change, Suket
 from server.services import suket
 from server.services.wajib import add_months
 from server.timeutil import utcnow
@@ -57,10 +57,22 @@ def test_issue_list_renew(app: Flask, client: FlaskClient, push: Callable[..., A
     one = client.get(f"{API}/{body['id']}", headers=boss).json["suket"]
     assert one["number"] == body["number"]
 
+    early = client.post(f"{API}/{body['id']}/renew", headers=boss, json={})
+    assert_problem(early, 409, "renewal_not_due")  # six months to run: nothing to renew yet
+    assert client.post(f"{API}/{body['id']}/renew", headers=boss, json={}).status_code == 409
+    with app.app_context():
+        stored = db.session.get(Suket, body["id"])
+        assert stored is not None and stored.renewals == 0
+        assert stored.expires_on == add_months(today, 6)
+        stored.expires_on = today + dt.timedelta(days=10)  # about to run out
+        db.session.commit()
     renewed = client.post(f"{API}/{body['id']}/renew", headers=boss, json={})
     assert renewed.status_code == 200, renewed.json
     assert renewed.json["suket"]["renewals"] == 1
-    assert renewed.json["suket"]["expires_on"] == add_months(add_months(today, 6), 6).isoformat()
+    expected = add_months(today + dt.timedelta(days=10), 6).isoformat()
+    assert renewed.json["suket"]["expires_on"] == expected
+    again = client.post(f"{API}/{body['id']}/renew", headers=boss, json={})  # a double click
+    assert_problem(again, 409, "renewal_not_due")
 
     with app.app_context():  # printing the first card supersedes its Suket
         suket.supersede_for_print(first, fake_print_job(app, first), utcnow())

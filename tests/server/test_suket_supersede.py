@@ -13,7 +13,7 @@ from server.extensions import db
 from server.models import AuditEvent, Suket
 from server.services import suket
 from server.timeutil import utcnow
-from tests.server.suket_helpers import approved_record, fake_print_job
+from tests.server.suket_helpers import SUPERVISOR, approved_record, fake_print_job
 
 
 def _suket(record_id: str, number: str, state: str = "valid",
@@ -50,3 +50,16 @@ def test_supersede_for_print_retires_valid_sukets(app: Flask, push: Callable[...
         db.session.commit()
         assert db.session.execute(select(AuditEvent).where(
             AuditEvent.action == "suket_superseded")).scalars().all() == [event]
+
+
+def test_a_suket_holder_keeps_their_place_ahead_of_later_approvals(
+    app: Flask, push: Callable[..., Any], make_record: Callable[..., Any]
+) -> None:
+    from server.services import printing
+
+    first = approved_record(app, push, make_record)
+    later = approved_record(app, push, make_record)
+    with app.app_context():
+        suket.issue(first, SUPERVISOR)  # no blank: the first in line gets a Suket now
+        order = [item.id for item in printing.queue().items]
+    assert order == [first, later]

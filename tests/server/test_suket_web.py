@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from tests.server.office_helpers import csrf_token, login
-from tests.server.suket_helpers import add_stock, approved_record, counts, qr_urls
+from tests.server.suket_helpers import add_stock, approved_record, counts, make_due, qr_urls
 
 
 def test_issue_renew_and_download(app: Flask, client: FlaskClient, push: Callable[..., Any],
@@ -31,6 +31,11 @@ def test_issue_renew_and_download(app: Flask, client: FlaskClient, push: Callabl
     assert pdf.headers["Cache-Control"] == "private, no-store"
     [url] = qr_urls(pdf.data)
     assert url.startswith("http://localhost/verify/")
+    early = client.post(f"/office/suket/{suket_id}/renew", data={"csrf_token": token},
+                        follow_redirects=True)
+    assert "paling cepat 30 hari sebelum habis" in early.get_data(as_text=True)
+    assert counts(app)["suket_states"][0][3] == 0
+    make_due(app, suket_id)
     renewed = client.post(f"/office/suket/{suket_id}/renew", data={"csrf_token": token},
                           follow_redirects=True)
     assert "diperpanjang" in renewed.get_data(as_text=True)
@@ -78,6 +83,7 @@ def test_cli(app: Flask, runner: FlaskCliRunner, push: Callable[..., Any],
                                "https://jemput.example.id"])
     assert made.exit_code == 0, made.output
     assert qr_urls(out.read_bytes())[0].startswith("https://jemput.example.id/verify/")
+    make_due(app, suket_id)
     assert runner.invoke(args=["suket-renew", str(suket_id)]).exit_code == 0
     before = counts(app)
     for args, words in (
