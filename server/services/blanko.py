@@ -4,8 +4,8 @@ Every movement is one ``blanko_entry`` row (a positive quantity, the kind gives 
 the balance is never stored, it is ``SUM(SIGN * quantity)``. Every writer first locks the one
 ``blanko_head`` row (a no-op UPDATE, created lazily like the audit head) and reads the balance
 under that lock, so two printers, or a printer and a return, can never both take the last
-blank. Prints write their ``used`` entry through :func:`take` inside the print transaction
-(``server.services.printing``).
+blank. Prints lock with :func:`lock_stock` and write their ``used`` entry with
+:func:`add_entry` inside the print transaction (``server.services.printing``).
 """
 
 from __future__ import annotations
@@ -101,18 +101,6 @@ def add_entry(kind: str, quantity: int, *, actor: str, entry_date: dt.date | Non
     db.session.execute(update(table).where(table.c.id == HEAD_ID)
                        .values(last_entry_id=entry.id))
     return entry
-
-
-def take(quantity: int, *, kind: str, actor: str, print_job_id: int | None = None,
-         reason: str | None = None) -> BlankoEntry:
-    """Take ``quantity`` blanks out (used/spoiled) under the lock; 409 when not enough."""
-    stock = lock_stock()
-    if stock <= 0:
-        raise OutOfStock("Stok blanko habis: tidak ada blanko untuk dicetak. Terbitkan Suket "
-                         "atau catat penerimaan blanko baru.")
-    if quantity > stock:
-        raise NotEnoughStock(f"Stok blanko hanya {stock}; tidak bisa mengeluarkan {quantity}.")
-    return add_entry(kind, quantity, actor=actor, reason=reason, print_job_id=print_job_id)
 
 
 def recent_entries(limit: int = 100) -> list[BlankoEntry]:
@@ -311,7 +299,7 @@ def forecast(n_days: Any = 30, today: dt.date | None = None) -> Forecast:
     rate = out / WINDOW_DAYS
     days_left = int(stock // rate) if rate > 0 else None
     waiting = queue_length()
-    approvals = _approvals_since(today - dt.timedelta(days=WINDOW_DAYS - 1)) / WINDOW_DAYS
+    approvals = _approvals_since(today - dt.timedelta(days=WINDOW_DAYS - 1), today) / WINDOW_DAYS
     request = max(0, math.ceil(waiting + n_days * approvals - stock))
     db.session.commit()
     return Forecast(balance=stock, window_days=WINDOW_DAYS, out_per_day=round(rate, 2),
@@ -328,12 +316,14 @@ def queue_length() -> int:
                                   .where(Enrollment.state.in_(QUEUE_STATES))).scalar_one())
 
 
-def _approvals_since(start: dt.date) -> int:
-    """Records approved from WIB day ``start`` on, from the audit chain (decisions and bulk)."""
+def _approvals_since(start: dt.date, last: dt.date) -> int:
+    """Records approved on WIB days ``start`` to ``last``, from the audit chain."""
     since = dt.datetime.combine(start, dt.time(), WIB)
+    until = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), WIB)
     return int(db.session.execute(
         select(func.count()).select_from(AuditEvent)
-        .where(AuditEvent.to_state == "approved", AuditEvent.at >= since)
+        .where(AuditEvent.to_state == "approved", AuditEvent.at >= since,
+               AuditEvent.at < until)
     ).scalar_one())
 
 

@@ -105,3 +105,13 @@ def test_daily_summary_counts_misprints_within_used(app: Flask, push: Push,
         # Yesterday nothing was approved yet: the past queue comes from the audit chain.
         yesterday = blanko.office_today() - dt.timedelta(days=1)
         assert blanko.daily_summary(yesterday).queue == 0
+
+
+def test_a_forecast_for_an_earlier_day_ignores_later_approvals(
+    app: Flask, push: Callable[..., Any], make_record: Callable[..., Any]
+) -> None:
+    approved_record(app, push, make_record)  # approved today
+    with app.app_context():
+        today = blanko.office_today()
+        assert blanko.forecast(today=today).approvals_per_day > 0
+        assert blanko.forecast(today=today - dt.timedelta(days=20)).approvals_per_day == 0
