@@ -22,9 +22,8 @@ from server.errors import InvalidInput, NotFound
 from server.extensions import db
 from server.models import Enrollment, Region, Resident
 from server.models.region import DESA, KECAMATAN, REGENCY
-from server.services.dashboard import WIB
 from server.services.wajib import RECORDING_STATES, is_wajib, turns_17_within
-from server.timeutil import utcnow
+from server.timeutil import WIB, office_today
 from shared.protocol import ServerState
 
 REGION_CODE = re.compile(r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$")
@@ -179,7 +178,7 @@ def trend(days: int = 30, region: str | None = None,
     if not 1 <= days <= MAX_TREND_DAYS:
         raise InvalidInput(f"Jumlah hari tren harus 1 sampai {MAX_TREND_DAYS}.")
     code = checked_region(region)
-    today = (now or utcnow()).astimezone(WIB).date()
+    today = office_today(now)
     first = today - dt.timedelta(days=days - 1)
     start = dt.datetime.combine(first, dt.time(), WIB).astimezone(dt.UTC)
     query = select(Enrollment.received_at).where(Enrollment.received_at >= start)
@@ -195,7 +194,7 @@ def trend(days: int = 30, region: str | None = None,
 def reference_date(value: str | None, now: dt.datetime | None = None) -> dt.date:
     """The date a report is for: ``YYYY-MM-DD``, or today (office time) when empty; bad: 400."""
     if value is None or not value.strip():
-        return (now or utcnow()).astimezone(WIB).date()
+        return office_today(now)
     text = value.strip()
     try:
         if not ISO_DATE.match(text):

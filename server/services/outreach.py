@@ -24,7 +24,6 @@ from server.models import Change, Device, OutreachTarget, OutreachVisit, Region,
 from server.models.outreach import CANCELLED, CLOSED, PLANNED
 from server.models.region import DESA
 from server.services import audit
-from server.services.dashboard import WIB
 from server.services.outreach_report import (
     DeviceChoice,
     RankedDesa,
@@ -39,7 +38,7 @@ from server.services.outreach_report import (
 from server.services.review import Actor
 from server.services.transitions import lock_devices
 from server.services.wajib import is_unrecorded, is_wajib
-from server.timeutil import utcnow
+from server.timeutil import office_today, utcnow
 from shared.protocol import ChangeKind
 
 __all__ = [  # the read side lives in outreach_report; one import serves both
@@ -89,11 +88,6 @@ class VisitRequestSchema(Schema):
         super().__init__(**kwargs)
         # Each instance has its own copies of the fields.
         cast(fields.Integer, self.fields["days"]).strict = not form
-
-
-def office_today(now: dt.datetime | None = None) -> dt.date:
-    """Today in Sekadau (WIB): the date a "past" visit date is measured against."""
-    return (now or utcnow()).astimezone(WIB).date()
 
 
 def create_visit(desa_kode: str, visit_date: dt.date, team: str, device_id: str, *,

@@ -26,10 +26,9 @@ from server.models import Enrollment, PrintJob, PrintPriority, Region
 from server.models.blanko import MISPRINTED, PRINTED, USED
 from server.models.region import KECAMATAN
 from server.services import audit, blanko, suket
-from server.services.dashboard import WIB
 from server.services.review import Actor
 from server.services.transitions import Move, move_records
-from server.timeutil import utcnow
+from server.timeutil import WIB, utcnow
 from shared.protocol import ServerState
 
 PRINTERS = frozenset({"supervisor", "admin"})
