@@ -309,6 +309,38 @@ class RegisterResponseSchema(Schema):
     protocol_version = fields.Integer(required=True)
 
 
+class RegionRefSchema(Schema):
+    """A region named by its Kemendagri code and its name."""
+
+    kode = fields.String(required=True, validate=validate.Length(1, 20))
+    nama = fields.String(required=True, validate=validate.Length(1, 120))
+
+
+class OperatorProfileSchema(Schema):
+    """One operator a device may let in offline: the PIN only as its slow hash (shared.pin)."""
+
+    username = fields.String(required=True, validate=_text(OPERATOR, 64, "Operator"))
+    nama = fields.String(required=True, validate=validate.Length(1, 120))
+    pin_hash = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class DeviceProfileSchema(Schema):
+    """``GET /api/v1/device/profile``: who may log in on the device and which desa it serves.
+
+    ``version`` is the SHA-256 (hex) of the canonical JSON of the document without ``version``
+    and ``server_time``; it is also the answer's ETag.
+    """
+
+    version = fields.String(
+        required=True, validate=validate.Regexp(SHA256_HEX, error="version harus 64 heksadesimal.")
+    )
+    team = fields.String(required=True)
+    kecamatan = fields.Nested(RegionRefSchema, required=True, allow_none=True)
+    desa = fields.List(fields.Nested(RegionRefSchema), required=True)
+    operators = fields.List(fields.Nested(OperatorProfileSchema), required=True)
+    server_time = fields.String(required=True)
+
+
 def normalize_payload(raw: dict[str, Any]) -> dict[str, Any]:
     """Tidy what an operator typed (case, spaces, NIK separators, RT/RW padding); keep the rest.
 
