@@ -138,6 +138,43 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # ``records`` can say "sudah dicetak <date>" with the office's date, not the sync's.
         "ALTER TABLE record ADD COLUMN server_state_at TEXT",
     ),
+    (
+        # The operator web app: the operators of the device's team with their PIN hashes and
+        # the desa offered on the form (the device profile, replaced whole on every sync), and
+        # drafts: what an operator typed before saving, with uploaded files staged on disk.
+        # A saved draft stays as a tombstone (record_id set, form and exceptions emptied) so a
+        # second finalize of the same draft finds the record instead of saving another.
+        """CREATE TABLE IF NOT EXISTS operator (
+            username TEXT PRIMARY KEY,
+            nama TEXT NOT NULL,
+            pin_hash TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS desa (
+            kode TEXT PRIMARY KEY,
+            nama TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS draft (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            operator TEXT,
+            form TEXT,
+            exceptions TEXT,
+            supersedes TEXT,
+            target_nik TEXT,
+            record_id TEXT,
+            saved_at TEXT
+        )""",
+        """CREATE TABLE IF NOT EXISTS draft_file (
+            draft_id TEXT NOT NULL REFERENCES draft (id) ON DELETE CASCADE,
+            role TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            media_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            PRIMARY KEY (draft_id, role)
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -68,7 +68,7 @@ def test_a_version_1_outbox_is_upgraded_in_place_and_strands_nothing(
     client.close()
 
     with open_outbox(path) as upgraded:
-        assert upgraded.scalar("PRAGMA user_version") == SCHEMA_VERSION == 5
+        assert upgraded.scalar("PRAGMA user_version") == SCHEMA_VERSION == 6
         rows = upgraded.rows("SELECT sha256, state, url, offset FROM upload")
         assert [tuple(r) for r in rows] == [(needed, "needed", None, 0)]
         assert {r: records.body_of(upgraded, r) for r in bodies} == bodies  # nothing touched
