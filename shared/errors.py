@@ -12,3 +12,11 @@ class InvalidNik(SharedError, ValueError):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class InvalidPin(SharedError, ValueError):
+    """A PIN that is not exactly six digits; ``message`` says so in Bahasa Indonesia."""
+
+    def __init__(self, message: str = "PIN harus tepat 6 angka.") -> None:
+        super().__init__(message)
+        self.message = message
