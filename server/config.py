@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import Flask
 
+from shared.pin import DEFAULT_ITERATIONS as DEFAULT_PIN_ITERATIONS
+
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 DEFAULT_UPLOAD_EXPIRY_HOURS = 24.0
 OFFICE_SESSION_HOURS = 8
@@ -57,6 +59,8 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         # the name under the Kepala Dinas signature block (else a dotted line to write on).
         "JEMPUT_PUBLIC_URL": env.get("JEMPUT_PUBLIC_URL") or None,
         "JEMPUT_SUKET_SIGNER": env.get("JEMPUT_SUKET_SIGNER") or None,
+        # PBKDF2 iterations of new operator PIN hashes (the devices verify them offline).
+        "PIN_ITERATIONS": DEFAULT_PIN_ITERATIONS,
     }
     settings.update(overrides or {})
     settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(

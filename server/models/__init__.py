@@ -8,6 +8,7 @@ from server.models.case import Case, CaseRecord
 from server.models.change import Change
 from server.models.device import Device, RegistrationCode
 from server.models.enrollment import Attachment, Enrollment, RejectedPush
+from server.models.operator import Operator
 from server.models.outreach import OutreachTarget, OutreachVisit
 from server.models.region import Region
 from server.models.resident import Resident
@@ -27,6 +28,7 @@ __all__ = [
     "Change",
     "Device",
     "Enrollment",
+    "Operator",
     "OutreachTarget",
     "OutreachVisit",
     "PrintJob",
