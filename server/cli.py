@@ -19,7 +19,7 @@ from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from tqdm import tqdm
 
-from server import cli_blanko, cli_coverage, cli_outreach, cli_suket
+from server import cli_blanko, cli_coverage, cli_operators, cli_outreach, cli_suket
 from server.errors import JemputError
 from server.models import ROLES
 from server.services import (
@@ -289,7 +289,7 @@ COMMANDS.append(demo_command)
 def init_app(app: Flask) -> None:
     """Register the commands on ``app.cli`` (so ``flask --app server`` has them too)."""
     for command in (*COMMANDS, *cli_coverage.COMMANDS, *cli_outreach.COMMANDS,
-                    *cli_blanko.COMMANDS, *cli_suket.COMMANDS):
+                    *cli_blanko.COMMANDS, *cli_suket.COMMANDS, *cli_operators.COMMANDS):
         app.cli.add_command(command)
 
 

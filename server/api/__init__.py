@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from server.api import (  # noqa: F401  (office_*: routes on office.bp)
+    device_profile,
     devices,
     health,
     office,
@@ -22,6 +23,6 @@ from server.api import (  # noqa: F401  (office_*: routes on office.bp)
 
 def init_app(app: Flask) -> None:
     """Register every blueprint."""
-    for blueprint in (health.bp, devices.bp, sync.bp, uploads.bp, office.bp, outreach.bp,
-                      verify.bp, openapi.bp):
+    for blueprint in (health.bp, devices.bp, device_profile.bp, sync.bp, uploads.bp, office.bp,
+                      outreach.bp, verify.bp, openapi.bp):
         app.register_blueprint(blueprint)

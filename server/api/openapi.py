@@ -111,6 +111,15 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "parameters": [{"in": "query", "schema": schemas.PullQuerySchema}],
         "responses": {"200": {"description": "A page of changes", **_json("PullResponse")},
                       "400": _problem("Bad query parameters"), "401": UNAUTHORIZED}}},
+    "device_profile.profile": {"get": {
+        "summary": "This device's profile: its team's operators (PIN hashes) and its desa",
+        "parameters": [{"in": "header", "name": "If-None-Match", "required": False,
+                        "schema": {"type": "string"},
+                        "description": "The version (ETag) the device holds"}],
+        "responses": {"200": {"description": "The profile; ETag is its version",
+                              **_json("DeviceProfile")},
+                      "304": {"description": "The device's version is current"},
+                      "401": UNAUTHORIZED}}},
     **UPLOAD_OPERATIONS,
     "openapi.spec": {"get": {
         "summary": "This document", "security": [],
@@ -125,6 +134,7 @@ COMPONENTS: dict[str, type[Schema]] = {
     "PushRequest": schemas.PushRequestSchema,
     "PushResponse": schemas.PushResponseSchema,
     "PullResponse": schemas.PullResponseSchema,
+    "DeviceProfile": schemas.DeviceProfileSchema,
 }
 
 
