@@ -16,6 +16,7 @@ from typing import Any
 from field_client import (
     blobs,
     capture,
+    drafts,
     fixes,
     importer,
     records,
@@ -24,6 +25,7 @@ from field_client import (
     upload_rows,
 )
 from field_client.config import Settings, load_settings
+from field_client.drafts import Draft
 from field_client.errors import AlreadyRegistered, NotRegistered, OutboxBusy, UsageInvalid
 from field_client.outbox import Outbox, open_outbox
 from field_client.sync import ProgressCallback, SyncEngine, SyncReport
@@ -204,6 +206,50 @@ class FieldClient:
         with self.outbox.atomic():
             self.outbox.set_meta("default_operator", operator)
 
+    # -- drafts (the operator web app) ---------------------------------------------------------
+
+    def save_draft(self, draft_id: str | None, **kw: Any) -> Draft:
+        """Create (``draft_id`` None) or update a draft; see :func:`drafts.save` for ``kw``."""
+        return drafts.save(self.outbox, self.settings.drafts_dir, draft_id, **kw)
+
+    def draft(self, draft_id: str) -> Draft:
+        """One draft (open or saved); ``DraftNotFound`` when unknown."""
+        return drafts.get(self.outbox, draft_id)
+
+    def drafts(self) -> list[Draft]:
+        """Open drafts, the most recently changed first."""
+        return drafts.listing(self.outbox)
+
+    def discard_draft(self, draft_id: str) -> None:
+        """Throw an open draft away with its uploaded files."""
+        drafts.discard(self.outbox, self.settings.drafts_dir, draft_id)
+
+    def draft_from_record(self, ref: str, operator: str) -> Draft:
+        """A draft from a stored record: a fix of a needs_fix one, a new try of a rejected one."""
+        return drafts.start_from_record(
+            self.outbox, self.settings.files_dir, self.settings.drafts_dir, ref, operator
+        )
+
+    def draft_from_target(self, nik: str, operator: str) -> Draft:
+        """A draft for a resident of the target list, prefilled from it."""
+        return drafts.start_from_target(self.outbox, self.settings.drafts_dir, nik, operator)
+
+    def check_draft(self, draft_id: str) -> list[dict[str, str]]:
+        """Check a draft as saving would, saving nothing: its warnings, or ``CaptureInvalid``."""
+        return drafts.check(self.outbox, self.settings.files_dir, draft_id)
+
+    def finalize_draft(
+        self, draft_id: str, operator: str | None = None
+    ) -> capture.SavedRecord:
+        """Save a draft as a record exactly once (a second call answers with the same record)."""
+        return drafts.finalize(
+            self.outbox,
+            self.settings.files_dir,
+            self.settings.drafts_dir,
+            draft_id,
+            operator=operator,
+        )
+
     # -- looking ----------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
@@ -235,6 +281,7 @@ class FieldClient:
             "files": upload_rows.summary(self.outbox),
             "failed_files": upload_rows.failed_files(self.outbox),
             "visits": self.visits(),
+            "drafts": drafts.count_open(self.outbox),
         }
 
     def records(self, state: str | None = None) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ MAX_CHUNK_SIZE = 8 * 1024 * KIB
 
 OUTBOX_NAME = "outbox.sqlite3"
 FILES_DIR = "files"
+DRAFTS_DIR = "drafts"
 LOCK_NAME = "sync.lock"
 
 _Num = TypeVar("_Num", int, float)
@@ -61,6 +62,11 @@ class Settings:
     def files_dir(self) -> Path:
         """The content-addressed folder of biometric files."""
         return self.home / FILES_DIR
+
+    @property
+    def drafts_dir(self) -> Path:
+        """Where files uploaded into drafts wait (one folder per draft) until it is saved."""
+        return self.home / DRAFTS_DIR
 
     @property
     def lock_path(self) -> Path:

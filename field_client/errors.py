@@ -6,6 +6,7 @@ prints it without a traceback and exits with ``exit_code``.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -47,6 +48,44 @@ class CaptureInvalid(FieldClientError):
 
 class FixRefused(FieldClientError):
     """A fix that cannot be made: unknown record, not in ``needs_fix``, or nothing changed."""
+
+
+class DraftNotFound(FieldClientError):
+    """No draft with that id on this device (never made, or discarded)."""
+
+
+class DraftClosed(FieldClientError):
+    """The draft was already saved as a record; it cannot change any more."""
+
+
+class NoOperators(FieldClientError):
+    """The device has no operator list yet (it never synced since registering)."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or "Belum ada daftar operator di laptop ini. Sambungkan ke jaringan dan sinkronkan "
+            "sekali."
+        )
+
+
+class LoginRefused(FieldClientError):
+    """Unknown operator or wrong PIN (the same answer for both); ``remaining`` tries left."""
+
+    def __init__(self, message: str, remaining: int) -> None:
+        super().__init__(message)
+        self.remaining = remaining
+
+
+class LoginLocked(FieldClientError):
+    """Too many wrong PINs: no PIN is checked until ``until`` (timezone-aware)."""
+
+    def __init__(self, until: dt.datetime, message: str | None = None) -> None:
+        local = until.astimezone()
+        super().__init__(
+            message or f"Terlalu banyak PIN salah. Coba lagi pukul {local:%H:%M}."
+        )
+        self.until = until
 
 
 class NotRegistered(FieldClientError):
