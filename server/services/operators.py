@@ -145,15 +145,15 @@ def _desa(device: Device) -> list[dict[str, str]]:
     """The desa of the device's kecamatan and of its planned visits, by kode, each once."""
     found: dict[str, str] = {}
     if device.kecamatan_kode is not None:
-        found.update(db.session.execute(
+        found.update((kode, nama) for kode, nama in db.session.execute(
             select(Region.kode, Region.nama)
             .where(Region.level == DESA, Region.kode.startswith(device.kecamatan_kode + "."))
-        ).tuples().all())
-    found.update(db.session.execute(
+        ))
+    found.update((kode, nama) for kode, nama in db.session.execute(
         select(Region.kode, Region.nama)
         .join(OutreachVisit, OutreachVisit.desa_kode == Region.kode)
         .where(OutreachVisit.device_id == device.id, OutreachVisit.state == PLANNED)
-    ).tuples().all())
+    ))
     return [{"kode": kode, "nama": found[kode]} for kode in sorted(found)]
 
 
