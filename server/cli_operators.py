@@ -41,8 +41,8 @@ def operator_pin_command(username: str) -> None:
         pin = operators.reset_pin(username)
         operator = operators.operator_info(username)
     click.echo(f"PIN baru operator '{operator['username']}' (hanya tampil sekali): {pin}")
-    click.echo("PIN lama tetap berlaku di laptop sampai laptop itu sinkron lagi. "
-               + NEXT_SYNC.format(team=operator["team"]))
+    click.echo(f"Laptop tim {operator['team']} memakai PIN baru ini setelah sinkron "
+               "berikutnya; sampai saat itu PIN lama yang berlaku di sana.")
 
 
 @click.command("operator-disable")

@@ -29,15 +29,24 @@ from field_client import FieldClient
 from field_client.sync import SyncReport
 from server import demo_cards, demo_office, demo_population
 from server.demo_data import NANGA_MAHAP, synthetic_biometrics, synthetic_residents
-from server.errors import JemputError
+from server.errors import Conflict, JemputError
 from server.extensions import db
 from server.models import Device, Enrollment, OutreachVisit, Resident
-from server.services import coverage, devices, outreach, outreach_report, overview, setup
+from server.services import (
+    coverage,
+    devices,
+    operators,
+    outreach,
+    outreach_report,
+    overview,
+    setup,
+)
 from server.services.coverage import CoverageRow, format_number, format_percent
 from server.services.review import Actor
 
 TEAM = "TIM JEMPUT BOLA NANGA MAHAP"
 OPERATOR = "op.demo"
+FIELD_HOME = "demo-field"  # the demo laptop's folder inside the instance
 PLANNER = Actor("admin", "admin")
 #: Positions (in recording order) of the residents whose record the office must look at:
 #: one recorded with a corrected birth date, one who moved in and is not in the registry, one
@@ -72,6 +81,8 @@ class DemoResult:
     arrivals: overview.Arrivals
     office: demo_office.OfficeSummary
     cards: demo_cards.CardStory | None = None
+    #: The PIN of the demo's field operator (``op.demo``) for ``jemput-field ui``.
+    operator_pin: str | None = None
 
 
 def run_demo(
@@ -94,6 +105,7 @@ def run_demo(
         echo(f"Membuat populasi sintetis Kabupaten Sekadau (skala {scale:g}) ...")
         population = demo_population.load(scale, at=outreach.office_today(), replace=True)
         code = devices.create_registration_code(TEAM, kecamatan_kode=NANGA_MAHAP)
+        pin = _demo_operator()
     echo(f"  {format_number(population.residents)} penduduk di {population.desa} desa "
          f"({population.seconds:.1f} s).")
     if report.admin_password:
@@ -106,8 +118,10 @@ def run_demo(
         echo("Blanko, cetak KTP-el dan Suket:")
         with app.app_context():
             cards = demo_cards.run(scale, Path(app.instance_path), url, echo)
-        result = dataclasses.replace(result, cards=cards)
+        result = dataclasses.replace(result, cards=cards, operator_pin=pin)
         echo(f"Kantor: {url}/office/blanko  {url}/office/print  {url}/office/suket")
+        echo(f"Operator lapangan: {OPERATOR} / PIN {pin} (hanya tampil sekali). Coba aplikasi "
+             f"laptop: jemput-field --home {Path(app.instance_path) / FIELD_HOME} ui")
         if serve:
             echo(f"Server berjalan di {url}  (Ctrl-C untuk berhenti)")
             _wait(stop or threading.Event())
@@ -116,6 +130,15 @@ def run_demo(
     finally:
         server.shutdown()
     return result
+
+
+def _demo_operator() -> str:
+    """Create the demo team's operator (or give it a new PIN, left by a run stopped half-way)."""
+    try:
+        return operators.create_operator(OPERATOR, TEAM, "Operator Demo")
+    except Conflict:
+        operators.set_active(OPERATOR, True)
+        return operators.reset_pin(OPERATOR)
 
 
 def _claim_instance(instance: Path) -> None:
@@ -152,7 +175,7 @@ def _reset(instance: Path) -> None:
 
 def _outreach(app: Flask, url: str, code: str, count: int,
               population: demo_population.PopulationSummary, echo: Echo) -> DemoResult:
-    home = Path(app.instance_path) / "demo-field"
+    home = Path(app.instance_path) / FIELD_HOME
     shutil.rmtree(home, ignore_errors=True)  # every demo is a fresh laptop
     with app.app_context():
         today = outreach.office_today()
