@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -19,6 +20,9 @@ from field_client import (
     drafts,
     fixes,
     importer,
+    login,
+    nik_check,
+    profile,
     records,
     retention,
     targets,
@@ -26,9 +30,15 @@ from field_client import (
 )
 from field_client.config import Settings, load_settings
 from field_client.drafts import Draft
-from field_client.errors import AlreadyRegistered, NotRegistered, OutboxBusy, UsageInvalid
+from field_client.errors import (
+    AlreadyRegistered,
+    FieldClientError,
+    NotRegistered,
+    OutboxBusy,
+    UsageInvalid,
+)
 from field_client.outbox import Outbox, open_outbox
-from field_client.sync import ProgressCallback, SyncEngine, SyncReport
+from field_client.sync import ProgressCallback, SyncEngine, SyncReport, fetch_profile
 from field_client.transport import Transport, normalize_server_url
 from field_client.uploads import ByteProgress
 from field_client.watch import Backoff, CycleCallback, WatchSummary, watch
@@ -114,6 +124,7 @@ class FieldClient:
                 "server protocol %s, client %s", answer["protocol_version"], PROTOCOL_VERSION
             )
         self._store_registration(url, answer)
+        self._first_profile(url, answer["token"])
         return Registration(
             server_url=url,
             device_id=answer["device_id"],
@@ -122,6 +133,14 @@ class FieldClient:
             server_time=answer["server_time"],
             protocol_version=answer["protocol_version"],
         )
+
+    def _first_profile(self, url: str, token: str) -> None:
+        """Fetch the operators and desa right away, best effort: the registration stands."""
+        try:
+            with self._transport_factory(url, self.settings, token) as transport:
+                fetch_profile(self.outbox, transport)
+        except FieldClientError as exc:
+            log.warning("device profile not fetched after registering: %s", exc.message)
 
     def _store_registration(self, url: str, answer: dict[str, Any]) -> None:
         with self.outbox.atomic():
@@ -144,6 +163,8 @@ class FieldClient:
             # The old device's target lists would never be closed through the new device's
             # feed: their residents' personal data goes with the old registration.
             dropped = targets.drop_all(self.outbox)
+            # The old team's operators (and their PIN hashes) and desa go with it too.
+            profile.drop(self.outbox)
         if dropped:
             self.outbox.checkpoint()  # deleted target lists must not linger in the WAL
             log.info("deleted the target lists of %d visits of the previous registration", dropped)
@@ -205,6 +226,54 @@ class FieldClient:
         """Remember (or with None forget) the operator used when none is given."""
         with self.outbox.atomic():
             self.outbox.set_meta("default_operator", operator)
+
+    # -- the operator web app: profile, login, NIK ------------------------------------------
+
+    def profile_summary(self) -> dict[str, Any]:
+        """The device profile: version, fetched_at, kecamatan kode/nama, operators/desa counts."""
+        return profile.summary(self.outbox)
+
+    def operators(self) -> list[dict[str, str]]:
+        """Operators who may log in on this device ({username, nama}; no PIN hashes)."""
+        return profile.operators(self.outbox)
+
+    def desa_choices(self) -> list[dict[str, str]]:
+        """Desa the form offers: the profile's plus those of the visits on the device."""
+        return profile.desa_choices(self.outbox)
+
+    def login(self, username: str, pin: str) -> dict[str, str]:
+        """Check an operator's PIN offline: {username, nama}, or a login error (with lockout)."""
+        return login.login(self.outbox, username, pin)
+
+    def lock_state(self) -> dict[str, Any]:
+        """{failures, locked_until}: wrong PINs in a row and the lock's end (ISO UTC) or None."""
+        return login.lock_state(self.outbox)
+
+    def check_nik(
+        self, nik: str, tanggal_lahir: str | None = None, jenis_kelamin: str | None = None
+    ) -> dict[str, Any]:
+        """Check a NIK while it is typed (the rules of saving), against this device's kecamatan."""
+        kecamatan = self.outbox.get_meta(profile.KECAMATAN_KODE_META)
+        return nik_check.check(nik, tanggal_lahir, jenis_kelamin, kecamatan)
+
+    def server_reachable(self, timeout: float = 2.0) -> bool:
+        """Whether the registered server answers ``/healthz`` within ``timeout`` seconds."""
+        url = self.outbox.get_meta("server_url")
+        if not url or not self.outbox.get_meta("token"):
+            return False
+        quick = dataclasses.replace(
+            self.settings, connect_timeout=timeout, read_timeout=timeout
+        )
+        try:
+            if self._transport_factory is _default_transport:
+                link = Transport(url, quick, None, retries=0)  # one try: a status light
+            else:
+                link = self._transport_factory(url, quick, None)
+            with link:
+                link.health()
+        except FieldClientError:
+            return False
+        return True
 
     # -- drafts (the operator web app) ---------------------------------------------------------
 
@@ -282,6 +351,7 @@ class FieldClient:
             "failed_files": upload_rows.failed_files(self.outbox),
             "visits": self.visits(),
             "drafts": drafts.count_open(self.outbox),
+            "profile": self.profile_summary(),
         }
 
     def records(self, state: str | None = None) -> list[dict[str, Any]]:

@@ -31,12 +31,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from field_client import records, targets, upload_rows
+from field_client import profile, records, targets, upload_rows
 from field_client.config import Settings
 from field_client.errors import (
     FieldClientError,
     NetworkUnavailable,
     PayloadTooLarge,
+    ServerRefused,
     StorageError,
     SyncBusy,
 )
@@ -94,6 +95,8 @@ class SyncReport:
     visits_removed: int = 0  # visits deleted from the device with their targets (closed, over)
     #: Target lists the server refused to hand over ({visit_id, status, code}); dropped here.
     visits_refused: list[dict[str, Any]] = field(default_factory=list)
+    profile_error: str | None = None  # the device profile could not be fetched (a warning)
+    profile_updated: bool = False  # a new device profile (operators, desa) was stored
 
     @property
     def done(self) -> bool:
@@ -156,6 +159,7 @@ class SyncEngine:
                     self._pull_all(report)
                 except NetworkUnavailable as exc:  # everything was sent: only a warning
                     report.pull_error = exc.message
+                self._fetch_profile(report)
                 self._purge_finished_visits(report)  # a list that came for a visit now over
             except FieldClientError as exc:
                 self._finish(report, error=exc.message, quiet=True)
@@ -344,6 +348,10 @@ class SyncEngine:
             if report.visits_removed:  # deleted target lists must not linger in the WAL
                 self.outbox.checkpoint()
 
+    def _fetch_profile(self, report: SyncReport) -> None:
+        """Fetch the device profile when it changed and store it; a failure is only a warning."""
+        fetch_profile(self.outbox, self.transport, report)
+
     def _fetch_failures(self) -> dict[str, int]:
         """Failed syncs in a row per visit whose target list could not be fetched."""
         try:
@@ -401,6 +409,29 @@ class SyncEngine:
             if not quiet:
                 raise
             log.exception("could not note the failed sync in the outbox")
+
+
+def fetch_profile(outbox: Outbox, transport: Transport, report: SyncReport | None = None) -> bool:
+    """Ask for the device profile (with the stored version as ETag); store it when it changed.
+
+    True when a new profile was stored. The network, a refusal or an answer off the contract
+    only note ``report.profile_error`` (the old profile stays); a revoked device still raises.
+    """
+    try:
+        document = transport.profile(outbox.get_meta(profile.VERSION_META))
+    except (NetworkUnavailable, ServerRefused) as exc:
+        log.warning("device profile not fetched: %s", exc.message)
+        if report is not None:
+            report.profile_error = (
+                f"Profil perangkat (operator, desa) tidak diperbarui: {exc.message}"
+            )
+        return False
+    if document is None:
+        return False  # unchanged (304)
+    profile.store(outbox, document)
+    if report is not None:
+        report.profile_updated = True
+    return True
 
 
 def request_body(batch: list[PendingRecord]) -> bytes:

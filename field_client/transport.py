@@ -35,6 +35,7 @@ from field_client.errors import (
 from field_client.http_errors import http_error, network_message
 from shared.protocol import API_PREFIX
 from shared.schemas import (
+    DeviceProfileSchema,
     PullResponseSchema,
     PushResponseSchema,
     RegisterResponseSchema,
@@ -168,6 +169,22 @@ class Transport:
                 "sasaran diambil lagi pada sinkron berikutnya. Periksa versi server."
             )
         return answer
+
+    def profile(self, etag: str | None) -> dict[str, Any] | None:
+        """``GET /api/v1/device/profile``: the device's operators and desa; None when unchanged.
+
+        ``etag`` is the stored profile's version (sent as ``If-None-Match``: 304 -> None).
+        """
+        headers = {"If-None-Match": f'"{etag}"'} if etag else {}
+        response = self._send("GET", f"{API_PREFIX}/device/profile", headers=headers)
+        if response.status_code == 304:
+            return None
+        if response.status_code != 200:
+            raise NetworkUnavailable(
+                f"Jawaban server tidak sesuai kontrak API (HTTP {response.status_code} untuk "
+                "profil perangkat). Profil diambil lagi pada sinkron berikutnya."
+            )
+        return _load(DeviceProfileSchema(), _json(response))
 
     # -- uploads (tus 1.0.0) ------------------------------------------------------------------
 
