@@ -54,6 +54,10 @@ class FakeServer:
     pushes: int = 0
     pulls: list[int] = field(default_factory=list)
     completed: set[str] = field(default_factory=set)  # records told complete (answer or feed)
+    #: The device profile it hands out (None: it answers "unchanged", as a 304 would).
+    device_profile: dict[str, Any] | None = None
+    profile_error: Callable[[], FieldClientError] | None = None  # raised by profile() only
+    profile_etags: list[str | None] = field(default_factory=list)  # If-None-Match values seen
     tus: FakeTus = field(init=False)
 
     def __post_init__(self) -> None:
@@ -127,6 +131,17 @@ class FakeServer:
         more = len([c for c in self.feed if c["cursor"] > since]) > limit
         return {"changes": page, "cursor": page[-1]["cursor"] if page else since, "more": more}
 
+    def profile(self, etag: str | None) -> dict[str, Any] | None:
+        """The device profile, or None when ``etag`` names its version (304)."""
+        if self.error:
+            raise self.error()
+        self.profile_etags.append(etag)
+        if self.profile_error:
+            raise self.profile_error()
+        if self.device_profile is None or etag == self.device_profile["version"]:
+            return None
+        return json.loads(json.dumps(self.device_profile))  # a copy, as if over the wire
+
     def status_change(self, record_id: str, state: str, reason: str | None = None) -> None:
         """Append a ``record_status`` entry to the feed."""
         cursor = len(self.feed) + 1
@@ -154,6 +169,9 @@ class FakeTransport(Transport):
 
     def pull(self, since: int, limit: int) -> dict[str, Any]:
         return self.server.pull(since, limit)
+
+    def profile(self, etag: str | None) -> dict[str, Any] | None:
+        return self.server.profile(etag)
 
 
 class CutConnection(Exception):
