@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from field_client import cli_fix, cli_targets
+from field_client import cli_fix, cli_targets, cli_ui
 from field_client.cli_args import command, pair, read_json_object, unique
 from field_client.cli_text import (
     ProgressBar,
@@ -45,6 +45,7 @@ from field_client.errors import (
     FieldClientError,
     NetworkUnavailable,
 )
+from field_client.labels import STATE_LABELS
 from field_client.records import CLIENT_STATES
 from field_client.sync import SyncReport
 from shared.schemas import EnrollmentPayloadSchema
@@ -52,18 +53,6 @@ from shared.vocab import BIOMETRIC_ROLES, EXCEPTION_REASONS
 
 EX_OK, EX_ERROR, EX_USAGE, EX_INTERRUPTED = 0, 1, 2, 130
 PAYLOAD_FIELDS = tuple(EnrollmentPayloadSchema().fields)
-STATE_LABELS = {
-    "draft": "draf",
-    "ready": "siap kirim",
-    "sent": "terkirim, menunggu berkas",
-    "complete": "lengkap",
-    "rejected": "ditolak",
-    "needs_fix": "perlu perbaikan",
-    "superseded": "diganti versi baru",
-    "approved": "disetujui",
-    "printed": "tercetak",
-    "suket_issued": "suket terbit",
-}
 FIELD_HELP = {
     "nik": "16 angka",
     "tanggal_lahir": "TTTT-BB-HH, mis. 1990-08-17",
@@ -147,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_fix.add_fix(commands)
     cli_targets.add_targets(commands)
+    cli_ui.add_ui(commands)
 
     command(commands, "purge", "hapus data pribadi rekaman lengkap yang sudah lama", _purge)
     return parser
