@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import logging
+import socket
 import webbrowser
 from typing import Any
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from field_client.cli_args import command
 from field_client.cli_text import err, out
@@ -16,6 +19,15 @@ from field_client.errors import UsageInvalid
 DEFAULT_PORT = 8765
 #: The app listens on loopback only: nobody else on the village Wi-Fi can reach it.
 HOST = "127.0.0.1"
+log = logging.getLogger(__name__)
+
+
+class _RequestLog(WSGIRequestHandler):
+    """Requests are logged at debug level by path only: a query string can hold a NIK."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?", 1)[0]
+        log.debug("%s %s %s", self.command, path, code)
 
 
 def add_ui(commands: Any) -> None:
@@ -32,14 +44,9 @@ def _ui(client: FieldClient, args: argparse.Namespace) -> int:
 
     if not 1 <= args.port <= 65535:
         raise UsageInvalid(f"Port {args.port} tidak sah: pilih 1-65535.")
+    _check_port(args.port)
     app = create_app(client.settings, port=args.port)
-    try:
-        server = make_server(HOST, args.port, app, threaded=True)
-    except OSError as exc:
-        raise UsageInvalid(
-            f"Port {args.port} di {HOST} tidak dapat dipakai ({exc.strerror}); mungkin aplikasi "
-            "sudah berjalan. Buka alamatnya di peramban, atau pilih port lain dengan --port."
-        ) from exc
+    server = make_server(HOST, args.port, app, threaded=True, request_handler=_RequestLog)
     url = f"http://{HOST}:{server.server_port}/"
     out(f"Aplikasi operator berjalan di {url}")
     out("Buka alamat itu di peramban laptop ini. Tekan Ctrl-C untuk berhenti.")
@@ -51,3 +58,17 @@ def _ui(client: FieldClient, args: argparse.Namespace) -> int:
         server.server_close()
         app.extensions["jemput_sync"].wait(timeout=30)
     return 0
+
+
+def _check_port(port: int) -> None:
+    """Refuse a port already taken with our own message (werkzeug would exit with its own)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            why = "sudah dipakai" if exc.errno == errno.EADDRINUSE else exc.strerror
+            raise UsageInvalid(
+                f"Port {port} di {HOST} tidak dapat dipakai ({why}); mungkin aplikasi sudah "
+                "berjalan: buka alamatnya di peramban, atau pilih port lain dengan --port."
+            ) from exc
