@@ -156,7 +156,7 @@ def _insert(outbox: Outbox, capture: Capture, files: list[records.StoredFile]) -
     # The stored text is what is sent, byte for byte, on every push.
     body = canonical_json(sealed).decode()
     records.insert(outbox, sealed, body, files)
-    warnings = list(capture.warnings) + _local_duplicate_warning(outbox, capture, seq)
+    warnings = list(capture.warnings) + local_duplicate_warning(outbox, capture, seq)
     return SavedRecord(capture.id, seq, sealed["record_sha256"], warnings)
 
 
@@ -300,7 +300,8 @@ def _option(template: str, role: str) -> str:
     return template.format(role=role)
 
 
-def _local_duplicate_warning(outbox: Outbox, capture: Capture, seq: int) -> list[dict[str, str]]:
+def local_duplicate_warning(outbox: Outbox, capture: Capture, seq: int) -> list[dict[str, str]]:
+    """The warning that this NIK was recorded on this laptop before (other than ``seq``)."""
     earlier = [s for s in records.seqs_with_nik(outbox, capture.payload["nik"]) if s != seq]
     if not earlier or capture.supersedes is not None:
         return []

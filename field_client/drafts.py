@@ -10,9 +10,11 @@ draft stays as a tombstone (draft id -> record id) without the personal data.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
+import re
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -31,6 +33,8 @@ from shared.protocol import ClientState
 log = logging.getLogger(__name__)
 
 DRAFTS_DIR = "drafts"
+#: What a draft id looks like (a UUID); anything else from a form is refused.
+_DRAFT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 #: How the web form names a missing file and a missing exception (shown next to the role).
 WEB_WORDING = FixWording("unggah berkasnya", "pilih alasan pengecualiannya")
 _SELECT = """
@@ -54,6 +58,7 @@ class Draft:
     record_id: str | None
     saved_at: str | None
     seq: int | None  # of the saved record
+    source_record: str | None = None  # the rejected record this draft records again
 
 
 class _SavedMeanwhile(Exception):
@@ -103,6 +108,7 @@ def _draft(outbox: Outbox, row: Any) -> Draft:
         exceptions=json.loads(row["exceptions"]) if row["exceptions"] else {},
         supersedes=row["supersedes"],
         target_nik=row["target_nik"],
+        source_record=row["source_record"],
         record_id=row["record_id"],
         saved_at=row["saved_at"],
         seq=row["seq"],
@@ -124,8 +130,14 @@ def save(
     exceptions: Mapping[str, str] | None = None,
     supersedes: str | None = None,
     target_nik: str | None = None,
+    source_record: str | None = None,
+    new_id: str | None = None,
 ) -> Draft:
     """Create (``draft_id`` None) or update a draft; raise and write nothing on a bad input.
+
+    ``new_id`` (with ``draft_id`` None) is the id a new draft gets, chosen by the form when it
+    was shown: a second POST of the same new form (a double click) updates that draft instead
+    of making another one.
 
     ``form`` replaces the draft's; so does ``exceptions`` when given (None keeps them; an empty
     reason means no exception for that role);
@@ -142,15 +154,23 @@ def save(
         problems["operator"] = ["Operator belum masuk; masuk dengan PIN lalu ulangi."]
     if problems:
         raise CaptureInvalid(problems, draft_inputs.NOT_SAVED)
+    if draft_id is None and new_id is not None:
+        if not _DRAFT_ID.match(str(new_id)):
+            raise CaptureInvalid(
+                {"record": ["Formulir ini tidak sah; muat ulang halaman Rekam baru."]},
+                draft_inputs.NOT_SAVED,
+            )
+        if outbox.scalar("SELECT 1 FROM draft WHERE id = ?", (new_id,)) is not None:
+            draft_id = new_id  # the same new form again: update what the first POST made
     current = get(outbox, draft_id) if draft_id is not None else None
     if current is not None and current.record_id is not None:
         raise _closed(current)
-    new_id = current.id if current else str(uuid6.uuid7())
+    new_id = current.id if current else (new_id or str(uuid6.uuid7()))
     folder = drafts_dir / new_id
     staged = draft_inputs.stage_uploads(folder, uploads or {})
     try:
         _write(outbox, current, new_id, typed, excepted, operator.strip(), dropped, staged,
-               supersedes, target_nik)
+               supersedes, target_nik, source_record)
     except BaseException:
         for item in staged.values():
             item.temp.unlink(missing_ok=True)
@@ -170,15 +190,16 @@ def _write(
     staged: dict[str, draft_inputs.Staged],
     supersedes: str | None,
     target_nik: str | None,
+    source_record: str | None = None,
 ) -> None:
-    now = records.utc_now()
+    now = _changed_at()
     with outbox.atomic():
         if current is None:
             outbox.execute(
                 "INSERT INTO draft (id, created_at, updated_at, operator, form, exceptions, "
-                "supersedes, target_nik) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "supersedes, target_nik, source_record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (draft_id, now, now, operator, _json(form), _json(exceptions or {}),
-                 supersedes, target_nik),
+                 supersedes, target_nik, source_record),
             )
         else:
             changed = outbox.execute(
@@ -248,6 +269,11 @@ def discard(outbox: Outbox, drafts_dir: Path, draft_id: str) -> None:
 # -- starting from a record or a target -----------------------------------------------------
 
 
+def _changed_at() -> str:
+    """``updated_at`` to the microsecond: finalize saves only the version it checked."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def start_from_record(
     outbox: Outbox, files_dir: Path, drafts_dir: Path, record_ref: str, operator: str
 ) -> Draft:
@@ -269,17 +295,20 @@ def start_from_record(
         )
     body = json.loads(row["body"])
     supersedes = row["id"] if row["state"] == ClientState.NEEDS_FIX else None
+    source = None if supersedes is not None else row["id"]
     if supersedes is not None:
         fixes.load(outbox, row["id"])  # the same rule as the command line's fix
         already = _open_draft_where(outbox, "supersedes", supersedes)
-        if already is not None:
-            return already  # a second click on "perbaiki" opens the same draft
+    else:
+        already = _open_draft_where(outbox, "source_record", row["id"])
+    if already is not None:
+        return already  # a second click on "perbaiki" / "rekam ulang" opens the same draft
     uploads = _record_files(files_dir, records.files_of(outbox, row["id"]), row["seq"])
     form = {key: str(value) for key, value in body["payload"].items()}
     exceptions = {e["role"]: e["reason"] for e in body.get("exceptions", [])}
     return save(
         outbox, drafts_dir, None, form=form, operator=operator, uploads=uploads,
-        exceptions=exceptions, supersedes=supersedes,
+        exceptions=exceptions, supersedes=supersedes, source_record=source,
     )
 
 
@@ -310,7 +339,7 @@ def start_from_target(outbox: Outbox, drafts_dir: Path, nik: str, operator: str)
 
 
 def _open_draft_where(outbox: Outbox, column: str, value: str) -> Draft | None:
-    assert column in ("supersedes", "target_nik")
+    assert column in ("supersedes", "target_nik", "source_record")
     rows = outbox.rows(
         _SELECT + f" WHERE d.{column} = ? AND d.record_id IS NULL ORDER BY d.updated_at DESC",
         (value,),
@@ -361,7 +390,7 @@ def check(outbox: Outbox, files_dir: Path, draft_id: str) -> list[dict[str, str]
     if draft.record_id is not None:
         return []
     checked, _ = _prepare(outbox, files_dir, draft, draft.operator)
-    return list(checked.warnings)
+    return list(checked.warnings) + capture.local_duplicate_warning(outbox, checked, seq=0)
 
 
 def _save_record(
@@ -373,12 +402,19 @@ def _save_record(
         now = records.utc_now()
         changed = outbox.execute(
             "UPDATE draft SET record_id = ?, saved_at = ?, updated_at = ?, form = NULL, "
-            "exceptions = NULL, target_nik = NULL WHERE id = ? AND record_id IS NULL",
-            (checked.id, now, now, draft.id),
+            "exceptions = NULL, target_nik = NULL WHERE id = ? AND record_id IS NULL "
+            "AND updated_at = ?",
+            (checked.id, now, now, draft.id, draft.updated_at),
         )
         if changed.rowcount != 1:
-            if outbox.scalar("SELECT 1 FROM draft WHERE id = ?", (draft.id,)) is None:
+            now_row = outbox.rows("SELECT record_id FROM draft WHERE id = ?", (draft.id,))
+            if not now_row:
                 raise DraftNotFound("Draf ini dibuang sementara disimpan; tidak ada yang disimpan.")
+            if now_row[0]["record_id"] is None:  # changed in another window meanwhile
+                raise CaptureInvalid(
+                    {"record": ["Draf ini baru saja diubah di jendela lain; periksa lagi isinya "
+                                "lalu simpan. Tidak ada yang disimpan."]},
+                )
             raise _SavedMeanwhile
         outbox.execute("DELETE FROM draft_file WHERE draft_id = ?", (draft.id,))
         if original is not None and not records.supersede_locally(outbox, original.id, now):

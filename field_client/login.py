@@ -42,6 +42,9 @@ def login(
         failures, until = _state(outbox, moment)
         if until is not None:
             raise LoginLocked(until)
+        if outbox.get_meta(LOCKED_UNTIL_META):  # a lock that ran out: count afresh from 0
+            outbox.set_meta(LOCKED_UNTIL_META, None)
+            outbox.set_meta(FAILURES_META, None)
         stored = profile.pin_hash(outbox, name)
         good = verify_pin(pin, stored or _dummy_hash(_iterations(reference)))
         if good and stored is not None:

@@ -162,6 +162,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             exceptions TEXT,
             supersedes TEXT,
             target_nik TEXT,
+            source_record TEXT,
             record_id TEXT,
             saved_at TEXT
         )""",

@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from field_client.client import FieldClient
-from field_client.errors import FieldClientError
+from field_client.errors import DraftNotFound, FieldClientError
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
@@ -86,7 +86,7 @@ def _too_large(_: RequestEntityTooLarge) -> Any:
 
 
 def _client_error(exc: FieldClientError) -> Any:
-    return _page(exc.message, 409)
+    return _page(exc.message, 404 if isinstance(exc, DraftNotFound) else 409)
 
 
 def _page(message: str, status: int) -> Any:

@@ -8,6 +8,7 @@ exactly once; a second click finds the draft saved and shows the same record.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -24,7 +25,13 @@ from flask import (
 )
 from werkzeug.datastructures import FileStorage
 
-from field_client.errors import CaptureInvalid, DraftClosed, DraftNotFound, FieldClientError
+from field_client.errors import (
+    CaptureInvalid,
+    DraftClosed,
+    DraftNotFound,
+    FieldClientError,
+    FixRefused,
+)
 from field_client.ui import form_fields
 from field_client.ui.access import client
 from field_client.ui.form_fields import BIOMETRICS, CARD_FIELD_NAMES, CARD_FIELDS, REASONS
@@ -38,7 +45,7 @@ GENERAL = "_umum"
 @bp.get("/rekam")
 @login_required
 def new_form() -> Any:
-    """An empty form (the draft is made on the first save)."""
+    """An empty form; the draft is made on its first save under the key chosen here."""
     return _render_form(None, {}, {}, {}, {})
 
 
@@ -92,8 +99,8 @@ def review(draft_id: str) -> Any:
         return redirect(url_for("enroll.saved", draft_id=draft_id))
     try:
         warnings = device.check_draft(draft_id)
-    except CaptureInvalid as exc:
-        return _render_form(draft, draft.form, draft.exceptions, _errors_by_field(exc), {}, 422)
+    except (CaptureInvalid, FixRefused) as exc:
+        return _render_form(draft, draft.form, draft.exceptions, _problems(exc), {}, 422)
     return render_template(
         "review.html",
         draft=draft,
@@ -111,10 +118,14 @@ def finalize(draft_id: str) -> Any:
     """Save the draft as a record in the outbox (durable); a repeat shows the same record."""
     device = client()
     try:
-        device.finalize_draft(draft_id, operator=g.operator)
-    except CaptureInvalid as exc:
+        saved = device.finalize_draft(draft_id, operator=g.operator)
+    except (CaptureInvalid, FixRefused) as exc:
         draft = _open_draft(draft_id)
-        return _render_form(draft, draft.form, draft.exceptions, _errors_by_field(exc), {}, 422)
+        return _render_form(draft, draft.form, draft.exceptions, _problems(exc), {}, 422)
+    except DraftNotFound:
+        abort(404)
+    for warning in saved.warnings:  # e.g. the NIK was recorded on this laptop before
+        flash(warning["message"], "warn")
     return redirect(url_for("enroll.saved", draft_id=draft_id), code=303)
 
 
@@ -145,7 +156,12 @@ def draft_file(draft_id: str, role: str) -> Any:
     attached = draft.files.get(role)
     if attached is None:
         abort(404)
-    return send_file(attached.path, mimetype=attached.media_type, download_name=attached.filename)
+    try:
+        return send_file(
+            attached.path, mimetype=attached.media_type, download_name=attached.filename
+        )
+    except FileNotFoundError:  # saved meanwhile: the draft's folder is gone
+        abort(404)
 
 
 @bp.get("/periksa-nik.json")
@@ -173,10 +189,12 @@ def _save_and_continue(draft_id: str | None) -> Any:
     }
     uploads = _uploads()
     remove = [b.role for b in BIOMETRICS if request.form.get(form_fields.remove_field(b.role))]
+    key = request.form.get("form_key") if draft_id is None else None
+
     def store(files: Mapping[str, tuple[str, bytes]]) -> Any:
         return device.save_draft(
             draft_id, form=form, operator=g.operator, uploads=files, remove=remove,
-            exceptions=exceptions,
+            exceptions=exceptions, new_id=key or None,
         )
 
     try:
@@ -187,19 +205,21 @@ def _save_and_continue(draft_id: str | None) -> Any:
             # the good files in the draft anyway, and say which file to choose again.
             bad = {key.partition(".")[2] for key in refused.fields if key.startswith("file.")}
             draft = store({role: item for role, item in uploads.items() if role not in bad})
-            return _render_form(draft, form, exceptions, _errors_by_field(refused), bad, 422)
-    except CaptureInvalid as exc:
-        previous = _open_draft(draft_id) if draft_id else None
-        return _render_form(previous, form, exceptions, _errors_by_field(exc), uploads, 422)
+            return _render_form(draft, form, exceptions, _problems(refused), bad, 422)
     except DraftClosed:
         return redirect(url_for("enroll.saved", draft_id=draft_id))
+    except FieldClientError as exc:  # nothing of this POST was stored: show it all again
+        previous = _existing_draft(draft_id or key)
+        status = 422 if isinstance(exc, CaptureInvalid) else 409
+        return _render_form(previous, form, exceptions, _problems(exc), uploads, status,
+                            kept=False, form_key=key)
     if request.form.get("action") == "draft":
         flash("Draf disimpan di laptop. Lanjutkan kapan saja dari Antrean.", "success")
         return redirect(url_for("queue.queue"), code=303)
     try:
         device.check_draft(draft.id)
-    except CaptureInvalid as exc:
-        return _render_form(draft, form, exceptions, _errors_by_field(exc), {}, 422)
+    except (CaptureInvalid, FixRefused) as exc:
+        return _render_form(draft, form, exceptions, _problems(exc), {}, 422)
     return redirect(url_for("enroll.review", draft_id=draft.id), code=303)
 
 
@@ -218,6 +238,24 @@ def _open_draft(draft_id: str) -> Any:
         return client().draft(draft_id)
     except DraftNotFound:
         abort(404)
+
+
+def _existing_draft(draft_id: str | None) -> Any:
+    """The draft if it exists (and is open), else None: the page can still show what was typed."""
+    if not draft_id:
+        return None
+    try:
+        found = client().draft(draft_id)
+    except FieldClientError:
+        return None
+    return found if found.record_id is None else None
+
+
+def _problems(exc: FieldClientError) -> dict[str, list[str]]:
+    """Messages by form element: a CaptureInvalid's per field, anything else above the form."""
+    if isinstance(exc, CaptureInvalid):
+        return _errors_by_field(exc)
+    return {GENERAL: [exc.message]}
 
 
 def _errors_by_field(exc: CaptureInvalid) -> dict[str, list[str]]:
@@ -249,6 +287,9 @@ def _render_form(
     errors: Mapping[str, list[str]],
     rejected_uploads: Iterable[str],
     status: int = 200,
+    *,
+    kept: bool = True,
+    form_key: str | None = None,
 ) -> Any:
     device = client()
     try:
@@ -269,6 +310,9 @@ def _render_form(
             desa=desa,
             profile=device.profile_summary(),
             not_kept=sorted(rejected_uploads),
+            kept=kept and draft is not None,
+            # A new form's draft id, chosen now: a double click updates one draft, not two.
+            form_key=None if draft is not None else (form_key or str(uuid.uuid4())),
         ),
         status,
     )

@@ -31,7 +31,7 @@ def login_required(view: F) -> F:
         operator = session.get(SESSION_OPERATOR)
         seen = session.get(SESSION_SEEN)
         fresh = isinstance(seen, int | float) and time.time() - seen < IDLE_LIMIT.total_seconds()
-        if not isinstance(operator, str) or not fresh:
+        if not isinstance(operator, str) or not fresh or not _still_operator(operator):
             session.clear()
             if request.path.endswith(".json"):
                 return {"error": "Sesi berakhir: masuk lagi dengan PIN."}, 401
@@ -104,6 +104,11 @@ def register() -> Any:
         render_template("register.html", error=error, form=request.form),
         200 if error is None else 400,
     )
+
+
+def _still_operator(username: str) -> bool:
+    """Whether the office still lists this operator (disabled ones leave with the next sync)."""
+    return any(op["username"] == username for op in client().operators())
 
 
 def _safe_next(target: str | None) -> str:

@@ -83,7 +83,8 @@ class SyncRunner:
             ) as device:
                 result = device.sync(progress=self._records, upload_progress=self._bytes)
             report = result.as_dict()
-            ok = True
+            # Nothing to send and the server unreachable is no success either.
+            ok = report["pull_error"] is None or report["pushed"] > 0
             message = _outcome(report)
         except NetworkUnavailable as exc:
             message = f"Sinkronisasi terputus: {exc.message} Semua rekaman tetap aman di laptop."
@@ -107,6 +108,11 @@ class SyncRunner:
 
 def _outcome(report: dict[str, Any]) -> str:
     """The finished run in one sentence."""
+    if report["pull_error"] and not report["pushed"]:
+        return (
+            f"Server tidak terjangkau: {report['pull_error']} Semua rekaman tetap aman di "
+            "laptop; sinkronkan lagi saat ada sinyal."
+        )
     parts = [f"{report['pushed']} rekaman dikirim"]
     if report["rejected"]:
         parts.append(f"{report['rejected']} ditolak (lihat alasannya di antrean)")

@@ -139,3 +139,21 @@ def test_a_damaged_counter_grants_no_more_than_one_try(outbox: Outbox) -> None:
         outbox.set_meta(login.FAILURES_META, "banyak")
     with pytest.raises(LoginLocked):
         login.login(outbox, "op.siti", "000001", NOW)
+
+
+def test_after_a_lock_ran_out_five_more_wrong_pins_lock_again(outbox: Outbox) -> None:
+    give_operators(outbox)
+    for _ in range(4):
+        with pytest.raises(LoginRefused):
+            login.login(outbox, "op.siti", "000001", NOW)
+    with pytest.raises(LoginLocked):
+        login.login(outbox, "op.siti", "000001", NOW)
+    after = NOW + login.LOCKOUT + dt.timedelta(seconds=1)
+    for remaining in (4, 3, 2, 1):
+        with pytest.raises(LoginRefused, match=f"Sisa percobaan: {remaining}\\."):
+            login.login(outbox, "op.siti", "000001", after)
+    with pytest.raises(LoginLocked) as caught:
+        login.login(outbox, "op.siti", "000001", after)
+    assert caught.value.until == after + login.LOCKOUT
+    with pytest.raises(LoginLocked):
+        login.login(outbox, "op.siti", PIN, after + dt.timedelta(minutes=1))
