@@ -7,6 +7,7 @@ with drafts and a review screen, the queue with a sync button, and the visit's t
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from pathlib import Path
 
@@ -48,6 +49,7 @@ def create_app(
         JEMPUT_PORT=port,
     )
     app.extensions["jemput_sync"] = SyncRunner(settings, transport_factory)
+    app.add_template_filter(local_time, "waktu")
     init_access(app)
     for blueprint in (
         session_auth.bp,
@@ -58,6 +60,19 @@ def create_app(
     ):
         app.register_blueprint(blueprint)
     return app
+
+
+def local_time(value: str | None) -> str:
+    """An ISO UTC time as the laptop's clock shows it (``29-11-2026 16:53``); '' for None."""
+    if not value:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone().strftime("%d-%m-%Y %H:%M")
 
 
 def _secret_key(home: Path) -> str:

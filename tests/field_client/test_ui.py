@@ -338,3 +338,13 @@ def test_pin_is_never_in_the_page(app: Flask) -> None:
     with app.test_client() as client:
         page = login(client, pin="999999").get_data(as_text=True)
         assert "999999" not in page and PIN not in page
+
+
+def test_times_are_shown_on_the_laptop_clock() -> None:
+    import datetime as dt
+
+    from field_client.ui import local_time
+
+    moment = dt.datetime(2026, 11, 29, 9, 53, tzinfo=dt.UTC)
+    assert local_time("2026-11-29T09:53:26Z") == moment.astimezone().strftime("%d-%m-%Y %H:%M")
+    assert local_time(None) == "" and local_time("bukan waktu") == "bukan waktu"

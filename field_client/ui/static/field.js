@@ -11,6 +11,13 @@
     return n + " bita";
   }
 
+  function when(iso) {
+    var d = new Date(iso);
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    return two(d.getDate()) + "-" + two(d.getMonth() + 1) + "-" + d.getFullYear() + " " +
+      two(d.getHours()) + ":" + two(d.getMinutes());
+  }
+
   // -- network badge, counts and sync progress ------------------------------------------------
   var net = $("#net");
   var panel = $("#sync-panel");
@@ -29,7 +36,7 @@
     });
     if ($("#count-total")) $("#count-total").textContent = s.total;
     if ($("#count-draft")) $("#count-draft").textContent = s.drafts;
-    if ($("#last-sync")) $("#last-sync").textContent = s.last_sync_at || "belum pernah";
+    if ($("#last-sync")) $("#last-sync").textContent = s.last_sync_at ? when(s.last_sync_at) : "belum pernah";
     var sync = s.sync || {};
     var box = $("#sync-progress");
     var button = $("#sync-button");
