@@ -127,7 +127,9 @@
     var stream = null;
     $(".camera-open", box).addEventListener("click", function () {
       navigator.mediaDevices.getUserMedia({ video: true }).then(function (s) {
-        stream = s; video.srcObject = s; video.hidden = false; shoot.hidden = false; note.textContent = "";
+        stream = s; video.srcObject = s; video.hidden = false; note.textContent = "Menyalakan kamera…";
+        // The button appears once frames arrive: a shot before that would be an empty image.
+        video.onloadedmetadata = function () { shoot.hidden = false; note.textContent = ""; };
       }).catch(function () { note.textContent = "Kamera tidak dapat dibuka; pilih berkas foto."; });
     });
     shoot.addEventListener("click", function () {
@@ -135,6 +137,7 @@
       canvas.width = video.videoWidth; canvas.height = video.videoHeight;
       canvas.getContext("2d").drawImage(video, 0, 0);
       canvas.toBlob(function (blob) {
+        if (!blob) { note.textContent = "Gambar kamera kosong; coba potret lagi."; return; }
         var dt = new DataTransfer();
         dt.items.add(new File([blob], "kamera.jpg", { type: "image/jpeg" }));
         input.files = dt.files;
