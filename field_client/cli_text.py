@@ -8,6 +8,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from field_client import records
 from field_client.sync import SyncReport
 
 
@@ -127,15 +128,8 @@ WIB = dt.timezone(dt.timedelta(hours=7))
 
 def office_date(moment: str | None) -> str | None:
     """An ISO 8601 UTC time from the server as the office's day (WIB), ``29-11-2026``."""
-    if not moment:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(WIB).strftime("%d-%m-%Y")
+    parsed = records.parse_utc(moment)
+    return None if parsed is None else parsed.astimezone(WIB).strftime("%d-%m-%Y")
 
 
 def fix_hint(count: int) -> str | None:

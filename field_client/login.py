@@ -77,7 +77,8 @@ def lock_state(outbox: Outbox, now: dt.datetime | None = None) -> dict[str, Any]
 
 def _state(outbox: Outbox, now: dt.datetime) -> tuple[int, dt.datetime | None]:
     """Failures counted so far (0 again once a lock ran out) and the lock's end while it holds."""
-    until = _parse_utc(outbox.get_meta(LOCKED_UNTIL_META))
+    # A damaged time reads as run out: a lock nothing could ever lift is worse.
+    until = records.parse_utc(outbox.get_meta(LOCKED_UNTIL_META))
     if until is not None and now < until:
         return MAX_PIN_FAILURES, until
     if until is not None:
@@ -87,16 +88,6 @@ def _state(outbox: Outbox, now: dt.datetime) -> tuple[int, dt.datetime | None]:
     except ValueError:
         failures = MAX_PIN_FAILURES - 1  # a damaged counter grants one more try, no more
     return max(0, failures), None
-
-
-def _parse_utc(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None  # damaged: treated as run out (a lock nothing could ever lift is worse)
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _iterations(encoded: str) -> int:

@@ -65,6 +65,17 @@ def format_utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_utc(text: str | None) -> dt.datetime | None:
+    """An ISO 8601 time (``Z`` or an offset; naive counts as UTC), or None when absent or bad."""
+    if not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def insert(outbox: Outbox, sealed: dict[str, Any], body: str, files: Sequence[StoredFile]) -> None:
     """Store one sealed record (state ``ready``) and its files; call inside ``atomic()``."""
     now = utc_now()

@@ -7,12 +7,12 @@ with drafts and a review screen, the queue with a sync button, and the visit's t
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from pathlib import Path
 
 from flask import Flask
 
+from field_client import records
 from field_client.client import TransportFactory
 from field_client.config import Settings, load_settings
 from field_client.errors import StorageError
@@ -64,14 +64,9 @@ def create_app(
 
 def local_time(value: str | None) -> str:
     """An ISO UTC time as the laptop's clock shows it (``29-11-2026 16:53``); '' for None."""
-    if not value:
-        return ""
-    try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
+    moment = records.parse_utc(value)
+    if moment is None:
+        return value or ""
     return moment.astimezone().strftime("%d-%m-%Y %H:%M")
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from tests.e2e.conftest import BIN, CODE, FieldCLI, ServerProcess, free_port
+from tests.e2e.conftest import BIN, CODE, FieldCLI, ServerProcess, free_port, stop_group
 
 PIN_LINE = re.compile(r"PIN \(catat[^:]*\):\s*(\d{6})\b")
 
@@ -60,12 +59,7 @@ class FieldUI:
 
     def stop(self) -> None:
         if self.proc is not None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+            stop_group(self.proc)
             self.proc = None
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from field_client.client import FieldClient
@@ -150,3 +151,25 @@ def live_server(tmp_path: Path, live_server_template: Path) -> Iterator[LiveServ
     with serving(app) as url:
         yield LiveServer(url, app)
     dispose_engines(app)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Flask:
+    """The operator web app over a device with an operator list (offline: nothing listens)."""
+    from field_client.ui import create_app
+    from tests.field_client.ui_helpers import prepare_device
+
+    prepare_device(settings)
+    made = create_app(settings)
+    made.config["TESTING"] = True
+    return made
+
+
+@pytest.fixture
+def web(app: Flask) -> Iterator[FlaskClient]:
+    """A browser session of ``app`` with the operator logged in."""
+    from tests.field_client.ui_helpers import login
+
+    with app.test_client() as client:
+        assert login(client).status_code == 302
+        yield client

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -26,21 +24,6 @@ from tests.field_client.ui_helpers import (
     store_visit_with_targets,
     token,
 )
-
-
-@pytest.fixture
-def app(settings: Settings) -> Flask:
-    prepare_device(settings)
-    made = create_app(settings)
-    made.config["TESTING"] = True
-    return made
-
-
-@pytest.fixture
-def web(app: Flask) -> Iterator[FlaskClient]:
-    with app.test_client() as client:
-        assert login(client).status_code == 302
-        yield client
 
 
 def _records(settings: Settings) -> list[dict[str, object]]:

@@ -5,42 +5,22 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from field_client import profile
 from field_client.client import FieldClient
 from field_client.config import Settings
-from field_client.ui import create_app
 from tests.field_client.helpers import set_state
 from tests.field_client.ui_helpers import (
     draft_id_from,
     form_data,
-    login,
-    prepare_device,
     token,
 )
 
 _KEY = re.compile(r'name="form_key" value="([^"]+)"')
-
-
-@pytest.fixture
-def app(settings: Settings) -> Flask:
-    prepare_device(settings)
-    made = create_app(settings)
-    made.config["TESTING"] = True
-    return made
-
-
-@pytest.fixture
-def web(app: Flask) -> Iterator[FlaskClient]:
-    with app.test_client() as client:
-        assert login(client).status_code == 302
-        yield client
 
 
 def _device(settings: Settings) -> FieldClient:
