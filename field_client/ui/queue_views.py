@@ -15,6 +15,8 @@ from field_client.ui.sync_views import runner
 bp = Blueprint("queue", __name__)
 #: States with a next step for the operator, and the button's wording.
 FIX_ACTIONS = {"needs_fix": "Perbaiki & kirim ulang", "rejected": "Rekam ulang"}
+#: Rows drawn at once (newest first); the counts above the table are always complete.
+MAX_ROWS = 300
 
 
 @bp.get("/antrean")
@@ -30,7 +32,8 @@ def queue() -> Any:
     info = device.status()
     return render_template(
         "queue.html",
-        rows=rows,
+        rows=rows[:MAX_ROWS],
+        hidden=max(0, len(rows) - MAX_ROWS),
         drafts=device.drafts() if state in (None, "draft") else [],
         info=info,
         state=state,

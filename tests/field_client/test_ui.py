@@ -7,6 +7,7 @@ import threading
 from io import BytesIO
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -331,3 +332,20 @@ def test_times_are_shown_on_the_laptop_clock() -> None:
     moment = dt.datetime(2026, 11, 29, 9, 53, tzinfo=dt.UTC)
     assert local_time("2026-11-29T09:53:26Z") == moment.astimezone().strftime("%d-%m-%Y %H:%M")
     assert local_time(None) == "" and local_time("bukan waktu") == "bukan waktu"
+
+
+def test_a_long_queue_shows_the_newest_rows_and_says_how_many_are_left_out(
+    web: FlaskClient, settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from field_client.ui import queue_views
+    from tests.field_client.helpers import biometric_files, person
+
+    monkeypatch.setattr(queue_views, "MAX_ROWS", 2)
+    files = biometric_files(tmp_path / "f")
+    with FieldClient(settings=settings) as device:
+        for index in (1, 2, 3):
+            device.enroll(person(index), operator=OPERATOR, files=files)
+    page = web.get("/antrean").get_data(as_text=True)
+    assert 'id="rec-3"' in page and 'id="rec-2"' in page and 'id="rec-1"' not in page
+    assert "1 rekaman lebih lama tidak ditampilkan" in page
+    assert 'id="count-total">3<' in page
