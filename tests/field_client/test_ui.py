@@ -349,3 +349,13 @@ def test_a_long_queue_shows_the_newest_rows_and_says_how_many_are_left_out(
     assert 'id="rec-3"' in page and 'id="rec-2"' in page and 'id="rec-1"' not in page
     assert "1 rekaman lebih lama tidak ditampilkan" in page
     assert 'id="count-total">3<' in page
+
+
+def test_the_new_form_offers_a_search_of_the_target_list(
+    web: FlaskClient, settings: Settings
+) -> None:
+    store_visit_with_targets(settings)
+    page = web.get("/rekam").get_data(as_text=True)
+    assert 'id="target-search"' in page and 'action="/kunjungan"' in page
+    found = web.get("/kunjungan?q=warga+nomor+2&tampil=belum").get_data(as_text=True)
+    assert found.count("<tr data-nik=") == 1 and "WARGA NOMOR 2" in found
