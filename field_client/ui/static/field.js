@@ -154,6 +154,11 @@
       setTimeout(function () { f.querySelectorAll("button").forEach(function (b) { b.disabled = true; }); }, 0);
     });
   });
+  // Back to a page from the browser's cache: its buttons must work again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    document.querySelectorAll("form.once button").forEach(function (b) { b.disabled = false; });
+  });
   document.querySelectorAll("form[data-confirm]").forEach(function (f) {
     f.addEventListener("submit", function (event) {
       if (!window.confirm(f.dataset.confirm)) event.preventDefault();
