@@ -16,14 +16,13 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from sqlalchemy import text, update
 
 from bench.reconcile import fill, insert, setup
-from bench.timing import median_ms
+from bench.timing import median_ms, on_databases
 from server.extensions import db, dispose_engines
 from server.models import Enrollment
 from server.services import blanko, printing
@@ -97,14 +96,10 @@ def main() -> None:
     parser.add_argument("--prints", type=int, default=300)
     parser.add_argument("--postgresql", help="also run on this (scratch!) PostgreSQL database")
     args = parser.parse_args()
-    results = []
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        results.append(("SQLite", bench(f"sqlite:///{folder / 'bench.db'}", folder,
-                                        args.records, args.stock, args.prints)))
-        if args.postgresql:
-            results.append(("PostgreSQL", bench(args.postgresql, folder, args.records,
-                                                args.stock, args.prints)))
+    results = on_databases(
+        lambda url, folder: bench(url, folder, args.records, args.stock, args.prints),
+        args.postgresql,
+    )
     print(f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{platform.system()}\n")
     names = [name for name, _ in results]

@@ -18,7 +18,6 @@ import platform
 import random
 import re
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from bench.reconcile import ENROLLMENT_COLUMNS, setup
-from bench.timing import median_ms
+from bench.timing import median_ms, on_databases
 from server import demo_population
 from server.extensions import db, dispose_engines
 from server.models import Device, Enrollment, Resident
@@ -152,14 +151,9 @@ def main() -> None:
                         help="Jemput records added before timing the reports")
     parser.add_argument("--postgresql", help="also run on this (scratch!) PostgreSQL database")
     args = parser.parse_args()
-    runs = []
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        runs.append(("SQLite", bench(f"sqlite:///{folder / 'bench.db'}", folder, args.scale,
-                                     args.records)))
-        if args.postgresql:
-            runs.append(("PostgreSQL", bench(args.postgresql, folder, args.scale,
-                                             args.records)))
+    runs = on_databases(
+        lambda url, folder: bench(url, folder, args.scale, args.records), args.postgresql
+    )
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; scale {args.scale}, reference date {AT}, "
           f"{args.records:,} Jemput records added after the load")

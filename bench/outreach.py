@@ -14,7 +14,6 @@ import argparse
 import gzip
 import os
 import platform
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +24,7 @@ from sqlalchemy import func, select
 
 from bench.coverage import AT, add_records, load
 from bench.reconcile import setup
-from bench.timing import median_ms
+from bench.timing import median_ms, on_databases
 from server.extensions import db, dispose_engines
 from server.models import Device, Resident
 from server.services import outreach, users
@@ -146,14 +145,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=5_000)
     parser.add_argument("--postgresql", help="also run on this (scratch!) PostgreSQL database")
     args = parser.parse_args()
-    runs = []
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        runs.append(("SQLite", bench(f"sqlite:///{folder / 'bench.db'}", folder, args.scale,
-                                     args.records)))
-        if args.postgresql:
-            runs.append(("PostgreSQL", bench(args.postgresql, folder, args.scale,
-                                             args.records)))
+    runs = on_databases(
+        lambda url, folder: bench(url, folder, args.scale, args.records), args.postgresql
+    )
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; scale {args.scale}, reference date {AT}, "
           f"{args.records:,} Jemput records added after the load")

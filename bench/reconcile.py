@@ -22,7 +22,6 @@ import os
 import platform
 import random
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -33,6 +32,7 @@ import flask_migrate
 from flask import Flask
 from sqlalchemy import func, select, text
 
+from bench.timing import on_databases
 from server import create_app
 from server.demo_data import desa_of
 from server.extensions import db, dispose_engines
@@ -234,14 +234,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=130_000)
     parser.add_argument("--postgresql", help="also run on this (scratch!) PostgreSQL database")
     args = parser.parse_args()
-    results = []
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        results.append(("SQLite", bench(f"sqlite:///{folder / 'bench.db'}", folder,
-                                        args.residents, args.records)))
-        if args.postgresql:
-            results.append(("PostgreSQL", bench(args.postgresql, folder, args.residents,
-                                                args.records)))
+    results = on_databases(
+        lambda url, folder: bench(url, folder, args.residents, args.records), args.postgresql
+    )
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; {args.residents:,} residents, {args.records:,} records "
           f"x {len(vocab.BIOMETRIC_ROLES)} files")
