@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from bench.reconcile import fill, setup
 from bench.timing import median_ms
-from server.extensions import db, dispose_engines
-from server.models import Case, CaseRecord
+from server.core.extensions import db, dispose_engines
+from server.core.models import Case, CaseRecord
 from server.services import checks, dashboard, queue, users
 
 TARGET_MS = 300

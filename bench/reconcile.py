@@ -34,13 +34,13 @@ from sqlalchemy import func, select, text
 
 from bench.timing import on_databases
 from server import create_app
+from server.core.bulk import insert_rows
+from server.core.extensions import db, dispose_engines
+from server.core.models import Attachment, Case, Device, Enrollment, Resident
+from server.core.models.base import table_of
+from server.core.timeutil import utcnow
 from server.demo_data import desa_of
-from server.extensions import db, dispose_engines
-from server.models import Attachment, Case, Device, Enrollment, Resident
-from server.models.base import table_of
 from server.services import checks, regions
-from server.services.bulk import insert_rows
-from server.timeutil import utcnow
 from shared import vocab
 
 KECAMATAN = ("61.09.01", "61.09.02", "61.09.03", "61.09.04", "61.09.05", "61.09.06", "61.09.07")

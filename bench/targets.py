@@ -74,10 +74,10 @@ def fill(targets: int, others: int, demo: bool) -> None:
     from sqlalchemy import select
 
     from server import create_app
-    from server.extensions import db, dispose_engines
-    from server.models import Resident
-    from server.models.base import table_of
-    from server.services.bulk import insert_rows
+    from server.core.bulk import insert_rows
+    from server.core.extensions import db, dispose_engines
+    from server.core.models import Resident
+    from server.core.models.base import table_of
 
     rng, fake = random.Random(5), Faker("id_ID")
     fake.seed_instance(5)
@@ -103,7 +103,7 @@ def fill(targets: int, others: int, demo: bool) -> None:
 def plan_visit(device_id: str) -> tuple[str, int]:
     """Plan a visit to DESA today for the device; (visit id, target count)."""
     from server import create_app
-    from server.extensions import dispose_engines
+    from server.core.extensions import dispose_engines
     from server.services import outreach
     from server.services.review import Actor
 

@@ -7,7 +7,9 @@ from typing import Any
 
 from flask import Flask
 
-from server import api, blobstore, cli, config, errors, extensions, logs, web
+from server import api, cli, web
+from server.core import blobstore, config, extensions, logs
+from server.http import problems
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -17,7 +19,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     logs.init_app(app)
     extensions.init_app(app)
     blobstore.init_app(app)
-    errors.init_app(app)
+    problems.init_app(app)
     api.init_app(app)
     web.init_app(app)
     cli.init_app(app)

@@ -9,7 +9,7 @@ from typing import Any, TypeVar, cast
 
 from flask import g, request
 
-from server.errors import Unauthorized
+from server.core.errors import Unauthorized
 from server.services import devices
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -20,10 +20,11 @@ from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from tqdm import tqdm
 
 from server import cli_blanko, cli_coverage, cli_operators, cli_outreach, cli_suket
-from server.errors import JemputError
-from server.models import ROLES
+from server.core import audit
+from server.core.errors import JemputError
+from server.core.models import ROLES
+from server.core.timeutil import utcnow
 from server.services import (
-    audit,
     checks,
     completeness,
     devices,
@@ -34,7 +35,6 @@ from server.services import (
     users,
 )
 from server.services.regions import ImportReport, Progress
-from server.timeutil import utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_REFUSED_SHOWN = 50

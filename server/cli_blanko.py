@@ -9,9 +9,9 @@ import click
 from flask.cli import with_appcontext
 
 from server.cli_errors import plain_errors
+from server.http.present import jsonable
 from server.services import blanko, printing
 from server.services.review import Actor
-from server.web.present import jsonable
 
 #: Whoever may run the server's CLI is its administrator.
 CLI_ACTOR = Actor("cli", "admin")

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import click
 
-from server.errors import JemputError
+from server.core.errors import JemputError
 
 
 @contextmanager

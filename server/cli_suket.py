@@ -10,9 +10,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from server.cli_errors import plain_errors
+from server.http.present import jsonable
 from server.services import suket, suket_pdf
 from server.services.review import Actor
-from server.web.present import jsonable
 
 #: Whoever may run the server's CLI is its administrator.
 CLI_ACTOR = Actor("cli", "admin")

@@ -28,10 +28,10 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from field_client import FieldClient
 from field_client.sync import SyncReport
 from server import demo_cards, demo_office, demo_population
+from server.core.errors import Conflict, JemputError
+from server.core.extensions import db
+from server.core.models import Device, Enrollment, OutreachVisit, Resident
 from server.demo_data import NANGA_MAHAP, synthetic_biometrics, synthetic_residents
-from server.errors import Conflict, JemputError
-from server.extensions import db
-from server.models import Device, Enrollment, OutreachVisit, Resident
 from server.services import (
     coverage,
     devices,

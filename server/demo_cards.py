@@ -17,12 +17,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from server.extensions import db
-from server.models import Resident
+from server.core.extensions import db
+from server.core.models import Resident
+from server.core.timeutil import isoformat_z, utcnow
 from server.services import blanko, checks, devices, ingest, printing, review, suket, suket_pdf
 from server.services.coverage import format_number
 from server.services.review import Actor
-from server.timeutil import isoformat_z, utcnow
 from shared.canonical import seal
 
 OFFICE = Actor("admin", "admin")

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from server.extensions import db
-from server.models import Case
-from server.models.case import OPEN
+from server.core.extensions import db
+from server.core.models import Case
+from server.core.models.case import OPEN
 
 
 @dataclass(frozen=True)

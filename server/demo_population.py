@@ -24,13 +24,13 @@ from typing import Any
 from faker.providers.person.id_ID import Provider as IndonesianNames
 from sqlalchemy import delete, func, select
 
-from server.errors import Conflict, InvalidInput
-from server.extensions import db
-from server.models import Resident
-from server.models.base import table_of
+from server.core.errors import Conflict, InvalidInput
+from server.core.extensions import db
+from server.core.models import Resident
+from server.core.models.base import table_of
+from server.core.timeutil import utcnow
 from server.services import population, regions
 from server.services.wajib import EVER_MARRIED, adult_cutoff, years_before
-from server.timeutil import utcnow
 from shared import vocab
 
 log = logging.getLogger(__name__)

@@ -7,18 +7,17 @@ from flask import Flask
 from server.api import (  # noqa: F401  (office_*: routes on office.bp)
     device_profile,
     devices,
-    health,
     office,
     office_blanko,
     office_coverage,
     office_outreach,
     office_suket,
-    openapi,
     outreach,
     sync,
     uploads,
     verify,
 )
+from server.http import health, openapi
 
 
 def init_app(app: Flask) -> None:

@@ -14,16 +14,16 @@ from flask import Blueprint, g, request
 from werkzeug.wrappers import Response
 
 from server.auth import bearer_token
-from server.errors import InvalidInput
-from server.services import dashboard, queue, record_view, review, users
-from server.services.review import Actor
-from server.web.present import (
+from server.core.errors import InvalidInput
+from server.http.present import (
     CASE_COLUMNS,
     RECORD_COLUMNS,
     csv_response,
     file_response,
     jsonable,
 )
+from server.services import dashboard, queue, record_view, review, users
+from server.services.review import Actor
 from shared.protocol import API_PREFIX
 
 bp = Blueprint("office_api", __name__, url_prefix=f"{API_PREFIX}/office")

@@ -7,9 +7,9 @@ from typing import Any
 from flask import request
 
 from server.api.office import bp, user_required
-from server.errors import InvalidInput
+from server.core.errors import InvalidInput
+from server.http.present import csv_response, jsonable
 from server.services import coverage
-from server.web.present import csv_response, jsonable
 
 DEFAULT_TREND_DAYS = 30
 

@@ -7,12 +7,12 @@ from typing import Any
 from flask import g, request
 from marshmallow import RAISE, Schema, fields
 
-from server.api.body import json_object, load
 from server.api.office import bp, user_required
-from server.errors import InvalidInput
-from server.models.outreach import VISIT_STATES
+from server.core.errors import InvalidInput
+from server.core.models.outreach import VISIT_STATES
+from server.http.body import json_object, load
+from server.http.present import jsonable
 from server.services import coverage, outreach
-from server.web.present import jsonable
 
 
 class CloseRequestSchema(Schema):

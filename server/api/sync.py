@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Blueprint, g
 
-from server.api.body import json_object, load, load_query
 from server.auth import device_required
-from server.errors import TooManyRecords
+from server.core.errors import TooManyRecords
+from server.http.body import json_object, load, load_query
 from server.services import feed, ingest
 from shared.protocol import API_PREFIX, MAX_PUSH_RECORDS
 from shared.schemas import (

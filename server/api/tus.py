@@ -9,7 +9,7 @@ import re
 from werkzeug.datastructures import Headers
 from werkzeug.http import http_date
 
-from server.errors import BadUploadRequest, ChecksumAlgorithmUnsupported
+from server.core.errors import BadUploadRequest, ChecksumAlgorithmUnsupported
 from server.services.uploads import UploadInfo
 
 TUS_VERSION = "1.0.0"

@@ -9,7 +9,7 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from server.api import tus
 from server.auth import device_required
-from server.errors import TusVersionUnsupported, UnsupportedMediaType, UploadTooLarge
+from server.core.errors import TusVersionUnsupported, UnsupportedMediaType, UploadTooLarge
 from server.services import upload_writes, uploads
 from shared.protocol import API_PREFIX
 from shared.vocab import MAX_ATTACHMENT_BYTES

@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Blueprint, Response, make_response, render_template, request
 
-from server.api import openapi
-from server.errors import NotFound
+from server.core.errors import NotFound
+from server.http import openapi
 from server.services import suket
 
 bp = Blueprint("verify", __name__)

@@ -1,1 +1,1 @@
-"""The service layer: plain values in, owns the transaction, raises ``server.errors``."""
+"""The service layer: plain values in, owns the transaction, raises ``server.core.errors``."""

@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from server.errors import Conflict, Forbidden, InvalidInput
-from server.extensions import db
-from server.models import AuditEvent, BlankoEntry, BlankoHead, Enrollment, PrintJob, Suket
-from server.models.base import table_of
-from server.models.blanko import MISPRINTED, RECEIVED, RETURNED, SIGN, SPOILED, USED
-from server.services import audit
+from server.core import audit
+from server.core.errors import Conflict, Forbidden, InvalidInput
+from server.core.extensions import db
+from server.core.models import AuditEvent, BlankoEntry, BlankoHead, Enrollment, PrintJob, Suket
+from server.core.models.base import table_of
+from server.core.models.blanko import MISPRINTED, RECEIVED, RETURNED, SIGN, SPOILED, USED
+from server.core.timeutil import WIB, office_today, utcnow
 from server.services.review import Actor
-from server.timeutil import WIB, office_today, utcnow
 
 HEAD_ID = 1
 MAX_QUANTITY = 100_000

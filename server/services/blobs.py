@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from server.extensions import db
+from server.core.extensions import db
 
 
 def missing_blobs(sha256s: Iterable[str]) -> set[str]:

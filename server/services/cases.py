@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from server.extensions import db
-from server.models import Case, CaseRecord, Enrollment
-from server.models.base import table_of
-from server.models.case import OPEN, RESOLVED
-from server.services import audit
+from server.core import audit
+from server.core.extensions import db
+from server.core.models import Case, CaseRecord, Enrollment
+from server.core.models.base import table_of
+from server.core.models.case import OPEN, RESOLVED
 from server.services.findings import Finding
 from shared.protocol import CaseKind, CaseResolution
 

@@ -17,15 +17,16 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, text, update
 
-from server.errors import NotFound
-from server.extensions import db
-from server.models import AuditHead, Enrollment
-from server.models.base import table_of
-from server.services import audit, cases, check_data, findings
+from server.core import audit
+from server.core.errors import NotFound
+from server.core.extensions import db
+from server.core.models import AuditHead, Enrollment
+from server.core.models.base import table_of
+from server.core.timeutil import utcnow
+from server.services import cases, check_data, findings
 from server.services.check_data import Loaded
 from server.services.findings import KIND_LABELS, Finding
 from server.services.transitions import Move, move_records
-from server.timeutil import utcnow
 from shared.protocol import CaseKind, ServerState
 
 COMPLETE, VERIFIED = ServerState.COMPLETE.value, ServerState.VERIFIED.value

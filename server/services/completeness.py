@@ -26,14 +26,14 @@ from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 
-from server.errors import NotFound
-from server.extensions import db
-from server.models import Attachment, Blob, Change, Device, Enrollment
-from server.models.base import table_of
+from server.core.bulk import insert_rows
+from server.core.errors import NotFound
+from server.core.extensions import db
+from server.core.models import Attachment, Blob, Change, Device, Enrollment
+from server.core.models.base import table_of
+from server.core.timeutil import isoformat_z, utcnow
 from server.services import checks
-from server.services.bulk import insert_rows
 from server.services.transitions import CHANGE_COLUMNS
-from server.timeutil import isoformat_z, utcnow
 from shared.protocol import ChangeKind, ServerState
 
 log = logging.getLogger(__name__)

@@ -18,12 +18,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 from sqlalchemy.orm import QueryableAttribute
 
-from server.errors import InvalidInput, NotFound
-from server.extensions import db
-from server.models import Enrollment, Region, Resident
-from server.models.region import DESA, KECAMATAN, REGENCY
+from server.core.errors import InvalidInput, NotFound
+from server.core.extensions import db
+from server.core.models import Enrollment, Region, Resident
+from server.core.models.region import DESA, KECAMATAN, REGENCY
+from server.core.timeutil import WIB, office_today
 from server.services.wajib import RECORDING_STATES, is_wajib, turns_17_within
-from server.timeutil import WIB, office_today
 from shared.protocol import ServerState
 
 REGION_CODE = re.compile(r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$")

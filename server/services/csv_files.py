@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 from flask import current_app, has_app_context
 
-from server.errors import InvalidInput
+from server.core.errors import InvalidInput
 
 DEFAULT_MAX_BYTES = 1024**3
 #: Lines between two progress reports (a call per line would cost more than the parsing).

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from server.extensions import db
-from server.models import Case, Device, Enrollment
-from server.models.case import OPEN
-from server.timeutil import WIB, utcnow
+from server.core.extensions import db
+from server.core.models import Case, Device, Enrollment
+from server.core.models.case import OPEN
+from server.core.timeutil import WIB, utcnow
 from shared.protocol import CaseKind, ServerState
 
 #: Indonesia's western time zone: "today" for an office in Kalimantan Barat.

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select, union, update
 
-from server.errors import (
+from server.core.errors import (
     InvalidInput,
     NotFound,
     RegistrationCodeExpired,
@@ -17,11 +17,16 @@ from server.errors import (
     RegistrationCodeUsed,
     Unauthorized,
 )
-from server.extensions import db
-from server.models import Device, Enrollment, Region, RegistrationCode, RejectedPush
-from server.models.region import KECAMATAN
-from server.timeutil import as_utc, utcnow
-from server.tokens import hash_token, new_registration_code, new_token, normalise_registration_code
+from server.core.extensions import db
+from server.core.models import Device, Enrollment, Region, RegistrationCode, RejectedPush
+from server.core.models.region import KECAMATAN
+from server.core.timeutil import as_utc, utcnow
+from server.core.tokens import (
+    hash_token,
+    new_registration_code,
+    new_token,
+    normalise_registration_code,
+)
 from shared.protocol import MAX_GAP_RANGES
 
 log = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from server.extensions import db
-from server.models import Change
-from server.timeutil import isoformat_z
+from server.core.extensions import db
+from server.core.models import Change
+from server.core.timeutil import isoformat_z
 
 
 def pull(device_id: str, since: int, limit: int) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from typing import Any
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from server.extensions import db
-from server.models import Enrollment
+from server.core.extensions import db
+from server.core.models import Enrollment
 from server.services.blobs import missing_blobs
 from server.services.record_schema import IngestRecordSchema
 from server.services.regions import known_desa

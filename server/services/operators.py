@@ -17,13 +17,13 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from server.errors import Conflict, InvalidInput, NotFound
-from server.extensions import db
-from server.models import Device, Operator, OutreachVisit, Region
-from server.models.outreach import PLANNED
-from server.models.region import DESA
-from server.services import audit
-from server.timeutil import isoformat_z, utcnow
+from server.core import audit
+from server.core.errors import Conflict, InvalidInput, NotFound
+from server.core.extensions import db
+from server.core.models import Device, Operator, OutreachVisit, Region
+from server.core.models.outreach import PLANNED
+from server.core.models.region import DESA
+from server.core.timeutil import isoformat_z, utcnow
 from shared.canonical import canonical_json
 from shared.pin import generate_pin, hash_pin
 from shared.schemas import OPERATOR
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 MAX_USERNAME = 64
 MAX_NAMA = 120
-MAX_TEAM = 80  # as a device's team (server/models/device.py)
+MAX_TEAM = 80  # as a device's team (server/core/models/device.py)
 CLI_ACTOR = "cli"
 LISTING_FIELDS = ("username", "nama", "team", "active", "created_at", "pin_changed_at")
 

@@ -18,12 +18,13 @@ from typing import Any, cast
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 from sqlalchemy import func, insert, literal, select, update
 
-from server.errors import Conflict, Forbidden, InvalidInput, JemputError, NotFound
-from server.extensions import db
-from server.models import Change, Device, OutreachTarget, OutreachVisit, Region, Resident
-from server.models.outreach import CANCELLED, CLOSED, PLANNED
-from server.models.region import DESA
-from server.services import audit
+from server.core import audit
+from server.core.errors import Conflict, Forbidden, InvalidInput, JemputError, NotFound
+from server.core.extensions import db
+from server.core.models import Change, Device, OutreachTarget, OutreachVisit, Region, Resident
+from server.core.models.outreach import CANCELLED, CLOSED, PLANNED
+from server.core.models.region import DESA
+from server.core.timeutil import office_today, utcnow
 from server.services.outreach_report import (
     DeviceChoice,
     RankedDesa,
@@ -38,7 +39,6 @@ from server.services.outreach_report import (
 from server.services.review import Actor
 from server.services.transitions import lock_devices
 from server.services.wajib import is_unrecorded, is_wajib
-from server.timeutil import office_today, utcnow
 from shared.protocol import ChangeKind
 
 __all__ = [  # the read side lives in outreach_report; one import serves both
@@ -160,7 +160,7 @@ _STATE_WORDS = {PLANNED: "direncanakan", CLOSED: "ditutup", CANCELLED: "dibatalk
 def progress_document(progress: VisitProgress) -> dict[str, Any]:
     """A visit's progress for the office API and ``outreach-show --json``; ``percent`` a number.
 
-    Dates and dataclasses are left as they are: ``server.web.present.jsonable`` makes them JSON.
+    Dates and dataclasses are left as they are: ``server.http.present.jsonable`` makes them JSON.
     """
     percent = progress.percent
     return {"visit": progress.visit, "done": progress.done, "records": progress.records,

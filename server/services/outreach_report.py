@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, true
 
-from server.errors import NotFound
-from server.extensions import db
-from server.models import Device, Enrollment, OutreachTarget, OutreachVisit, Region, Resident
-from server.models.outreach import CANCELLED, PLANNED
-from server.models.region import DESA
+from server.core.errors import NotFound
+from server.core.extensions import db
+from server.core.models import Device, Enrollment, OutreachTarget, OutreachVisit, Region, Resident
+from server.core.models.outreach import CANCELLED, PLANNED
+from server.core.models.region import DESA
 from server.services import coverage
 from server.services.wajib import RECORDING_STATES, recorded_in_jemput
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
-from server.extensions import db
-from server.models import Enrollment, Region
+from server.core.extensions import db
+from server.core.models import Enrollment, Region
 
 
 @dataclass(frozen=True)

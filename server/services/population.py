@@ -13,15 +13,15 @@ import psycopg
 from sqlalchemy import ARRAY, String, any_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from server.errors import Conflict
-from server.extensions import db
-from server.models import Region, Resident
-from server.models.base import table_of
-from server.models.region import DESA
-from server.services import bulk
+from server.core import bulk
+from server.core.errors import Conflict
+from server.core.extensions import db
+from server.core.models import Region, Resident
+from server.core.models.base import table_of
+from server.core.models.region import DESA
+from server.core.timeutil import utcnow
 from server.services.csv_files import Progress, Row, column_map, open_csv
 from server.services.regions import ImportReport
-from server.timeutil import utcnow
 from shared import vocab
 from shared.errors import InvalidNik
 from shared.nik import parse_nik

@@ -20,15 +20,16 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, select
 
-from server.errors import Conflict, Forbidden, InvalidInput, NotFound
-from server.extensions import db
-from server.models import Enrollment, PrintJob, PrintPriority, Region
-from server.models.blanko import MISPRINTED, PRINTED, USED
-from server.models.region import KECAMATAN
-from server.services import audit, blanko, suket
+from server.core import audit
+from server.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from server.core.extensions import db
+from server.core.models import Enrollment, PrintJob, PrintPriority, Region
+from server.core.models.blanko import MISPRINTED, PRINTED, USED
+from server.core.models.region import KECAMATAN
+from server.core.timeutil import WIB, utcnow
+from server.services import blanko, suket
 from server.services.review import Actor
 from server.services.transitions import Move, move_records
-from server.timeutil import WIB, utcnow
 from shared.protocol import ServerState
 
 PRINTERS = frozenset({"supervisor", "admin"})

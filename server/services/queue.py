@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
-from server.errors import InvalidInput, NotFound
-from server.extensions import db
-from server.models import Attachment, Case, CaseRecord, Device, Enrollment, Region
-from server.models.case import OPEN, RESOLVED
+from server.core.errors import InvalidInput, NotFound
+from server.core.extensions import db
+from server.core.models import Attachment, Case, CaseRecord, Device, Enrollment, Region
+from server.core.models.case import OPEN, RESOLVED
 from shared.protocol import CaseKind, ServerState
 
 PAGE_SIZE = 50

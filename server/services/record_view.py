@@ -8,12 +8,13 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
-from server.blobstore import blob_store
-from server.errors import NotFound
-from server.extensions import db
-from server.models import Attachment, Case, CaseRecord, Device, Enrollment, Region, Resident
-from server.models.case import OPEN
-from server.services import audit, ingest
+from server.core import audit
+from server.core.blobstore import blob_store
+from server.core.errors import NotFound
+from server.core.extensions import db
+from server.core.models import Attachment, Case, CaseRecord, Device, Enrollment, Region, Resident
+from server.core.models.case import OPEN
+from server.services import ingest
 from server.services.findings import normalise_name
 
 #: Card fields shown beside the registry, in the order of the e-KTP.

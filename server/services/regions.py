@@ -9,11 +9,11 @@ from pathlib import Path
 
 from sqlalchemy import bindparam, insert, select, update
 
-from server.errors import InvalidInput, JemputError
-from server.extensions import db
-from server.models import Region
-from server.models.base import table_of
-from server.models.region import DESA
+from server.core.errors import InvalidInput, JemputError
+from server.core.extensions import db
+from server.core.models import Region
+from server.core.models.base import table_of
+from server.core.models.region import DESA
 from server.services.csv_files import Progress, Row, open_csv
 
 SEKADAU_CSV = Path(__file__).resolve().parent.parent / "data" / "sekadau_wilayah.csv"

@@ -15,15 +15,16 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from server.errors import Conflict, Forbidden, InvalidInput, NotFound
-from server.extensions import db
-from server.models import Case, CaseRecord, Enrollment, Region
-from server.models.base import table_of
-from server.models.case import OPEN, RESOLVED
-from server.models.region import DESA, KECAMATAN
-from server.services import audit, cases, checks
+from server.core import audit
+from server.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from server.core.extensions import db
+from server.core.models import Case, CaseRecord, Enrollment, Region
+from server.core.models.base import table_of
+from server.core.models.case import OPEN, RESOLVED
+from server.core.models.region import DESA, KECAMATAN
+from server.core.timeutil import as_utc, utcnow
+from server.services import cases, checks
 from server.services.transitions import Move, move_records
-from server.timeutil import as_utc, utcnow
 from shared.protocol import CaseKind, CaseResolution, ServerState
 
 #: Kinds whose records may be the same person recorded twice.

@@ -30,16 +30,17 @@ from flask import current_app
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from server.errors import Conflict, Forbidden, InvalidInput, NotFound
-from server.extensions import db
-from server.models import Enrollment, Region, Suket
-from server.models.base import table_of
-from server.models.blanko import SUKET_SUPERSEDED, SUKET_VALID
-from server.services import audit, blanko
+from server.core import audit
+from server.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from server.core.extensions import db
+from server.core.models import Enrollment, Region, Suket
+from server.core.models.base import table_of
+from server.core.models.blanko import SUKET_SUPERSEDED, SUKET_VALID
+from server.core.timeutil import office_today, utcnow
+from server.services import blanko
 from server.services.review import Actor
 from server.services.transitions import Move, move_records
 from server.services.wajib import add_months
-from server.timeutil import office_today, utcnow
 from shared.protocol import ServerState
 
 SUPERSEDED_ACTION = "suket_superseded"

@@ -16,9 +16,9 @@ from fpdf import FPDF
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 
-from server.blobstore import blob_store
-from server.extensions import db
-from server.models import Attachment, Enrollment, Region
+from server.core.blobstore import blob_store
+from server.core.extensions import db
+from server.core.models import Attachment, Enrollment, Region
 from server.services import suket as suket_service
 
 MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",

@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import update
 
-from server.extensions import db
-from server.models import Change, Device, Enrollment
-from server.models.base import table_of
-from server.services import audit
-from server.services.bulk import insert_rows
-from server.timeutil import utcnow
+from server.core import audit
+from server.core.bulk import insert_rows
+from server.core.extensions import db
+from server.core.models import Change, Device, Enrollment
+from server.core.models.base import table_of
+from server.core.timeutil import utcnow
 from shared.protocol import CLIENT_STATE_FOR_SERVER_STATE, ChangeKind
 
 CHUNK = 2000

@@ -16,16 +16,17 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from server.blobstore import PartialFile, blob_store
-from server.errors import (
+from server.core.blobstore import PartialFile, blob_store
+from server.core.errors import (
     BlobHashMismatch,
     ChecksumMismatch,
     UploadInterrupted,
     UploadOffsetMismatch,
     UploadTooLarge,
 )
-from server.extensions import db
-from server.models import Blob, Upload
+from server.core.extensions import db
+from server.core.models import Blob, Upload
+from server.core.timeutil import utcnow
 from server.services.completeness import complete_after_upload
 from server.services.uploads import (
     FAILED,
@@ -37,7 +38,6 @@ from server.services.uploads import (
     owned_upload,
     usable_upload,
 )
-from server.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 

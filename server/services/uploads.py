@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select, update
 
-from server.blobstore import blob_store
-from server.errors import (
+from server.core.blobstore import blob_store
+from server.core.errors import (
     BadUploadRequest,
     UploadBusy,
     UploadExpired,
@@ -25,10 +25,10 @@ from server.errors import (
     UploadNotFound,
     UploadTooLarge,
 )
-from server.extensions import db
-from server.models import Blob, Upload
+from server.core.extensions import db
+from server.core.models import Blob, Upload
+from server.core.timeutil import as_utc, utcnow
 from server.services.completeness import complete_all_ready, complete_for_blob
-from server.timeutil import as_utc, utcnow
 from shared.vocab import MAX_ATTACHMENT_BYTES, MEDIA_TYPES
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from server import tokens
-from server.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from server.extensions import db
-from server.models import ROLES, User
+from server.core import tokens
+from server.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from server.core.extensions import db
+from server.core.models import ROLES, User
 from server.services.review import Actor
 
 ADMIN_USERNAME = "admin"

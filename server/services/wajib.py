@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 
-from server.models import Enrollment, Resident
+from server.core.models import Enrollment, Resident
 from shared.protocol import ServerState
 
 ADULT_AGE = 17

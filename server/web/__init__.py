@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from server.config import OFFICE_SESSION_HOURS
+from server.core.config import OFFICE_SESSION_HOURS
 from server.web import (  # noqa: F401  (the *views modules: the pages' routes on auth.bp)
     auth,
     blanko_views,
@@ -20,7 +20,7 @@ def init_app(app: Flask) -> None:
     """CSRF for the office's forms only (the JSON API takes bearer tokens), the blueprint."""
     # Forms are checked by the office blueprint itself; /api/v1 never reads the session cookie.
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
-    # A form token lives as long as the session (cookie settings: server/config.py).
+    # A form token lives as long as the session (cookie settings: server/core/config.py).
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", OFFICE_SESSION_HOURS * 3600)
     app.jinja_env.globals.update(labels.GLOBALS)
     auth.csrf.init_app(app)

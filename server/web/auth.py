@@ -22,8 +22,8 @@ from flask import (
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.wrappers import Response
 
-from server.errors import JemputError, Unauthorized
-from server.extensions import db
+from server.core.errors import JemputError, Unauthorized
+from server.core.extensions import db
 from server.services import users
 from server.services.review import Actor
 

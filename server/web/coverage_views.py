@@ -7,9 +7,9 @@ from decimal import Decimal
 from flask import render_template, request
 from werkzeug.wrappers import Response
 
+from server.http.present import csv_response
 from server.services import coverage
 from server.web.auth import bp, login_required
-from server.web.present import csv_response
 
 TREND_DAYS = 30
 

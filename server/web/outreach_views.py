@@ -8,8 +8,8 @@ from flask import flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
-from server.errors import InvalidInput
-from server.models.outreach import PLANNED
+from server.core.errors import InvalidInput
+from server.core.models.outreach import PLANNED
 from server.services import coverage, outreach
 from server.web.auth import bp, current_actor, login_required
 

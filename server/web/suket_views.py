@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from server.errors import InvalidInput
+from server.core.errors import InvalidInput
 from server.services import suket, suket_pdf
 from server.web.auth import bp, current_actor, login_required
 

@@ -13,12 +13,12 @@ import flask_migrate
 from flask import Flask
 from sqlalchemy import select
 
-from server.blobstore import blob_store
-from server.blobstore.filesystem import FilesystemBlobStore
-from server.extensions import db
-from server.models import Blob, Case
+from server.core.blobstore import blob_store
+from server.core.blobstore.filesystem import FilesystemBlobStore
+from server.core.extensions import db
+from server.core.models import Blob, Case
+from server.core.timeutil import utcnow
 from server.services import devices, ingest, regions, users
-from server.timeutil import utcnow
 from shared.canonical import seal
 from tests.server.conftest import add_residents, build_record, make_app
 

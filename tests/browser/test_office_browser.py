@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from server.extensions import dispose_engines
+from server.core.extensions import dispose_engines
 from tests.browser.scenario import office
 from tests.server.office_helpers import snapshot
 from tests.wsgi_thread import serving

@@ -12,8 +12,8 @@ import flask_migrate
 from sqlalchemy import func, select
 
 from server import demo_population
-from server.extensions import db, dispose_engines
-from server.models import Change, OutreachTarget, OutreachVisit
+from server.core.extensions import db, dispose_engines
+from server.core.models import Change, OutreachTarget, OutreachVisit
 from server.services import coverage, devices, users
 from server.services.outreach import office_today
 from tests.server.conftest import make_app

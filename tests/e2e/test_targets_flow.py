@@ -46,7 +46,7 @@ CARD = [
 def office(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """An app context on the server's database, as the office's own processes use it."""
     from server import create_app
-    from server.extensions import dispose_engines
+    from server.core.extensions import dispose_engines
 
     monkeypatch.setenv("JEMPUT_INSTANCE_PATH", str(server.instance))
     for name in ("JEMPUT_DATABASE_URL", "JEMPUT_BLOB_DIR", "JEMPUT_SECRET_KEY"):
@@ -128,11 +128,11 @@ def plan_visit(
 ) -> str:
     """As the office: fill the registry (``extra`` more unrecorded adults in DESA) and plan a
     visit to DESA today for the device."""
-    from server.extensions import db
-    from server.models import Resident
+    from server.core.extensions import db
+    from server.core.models import Resident
+    from server.core.timeutil import utcnow
     from server.services import outreach
     from server.services.review import Actor
-    from server.timeutil import utcnow
 
     with office(server, monkeypatch):
         today = outreach.office_today()

@@ -85,16 +85,16 @@ class LiveServer:
 
     def enrollment_ids(self) -> list[str]:
         """Ids of every stored enrollment (one row per record, never two)."""
-        from server.extensions import db
-        from server.models import Enrollment
+        from server.core.extensions import db
+        from server.core.models import Enrollment
 
         with self.app.app_context():
             return list(db.session.execute(select(Enrollment.id)).scalars())
 
     def status_change(self, device_id: str, record_id: str, state: str, reason: str) -> None:
         """Put a ``record_status`` entry in the device's pull feed, as an office review would."""
-        from server.extensions import db
-        from server.models import Change
+        from server.core.extensions import db
+        from server.core.models import Change
 
         with self.app.app_context():
             db.session.add(
@@ -125,7 +125,7 @@ def live_server_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated and seeded server database, made once per worker and copied per test."""
     import flask_migrate
 
-    from server.extensions import dispose_engines
+    from server.core.extensions import dispose_engines
     from server.services.regions import seed_sekadau
 
     folder = tmp_path_factory.mktemp("live-template")
@@ -141,7 +141,7 @@ def live_server_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def live_server(tmp_path: Path, live_server_template: Path) -> Iterator[LiveServer]:
     """The real server app over a fresh SQLite copy, served by werkzeug in a thread."""
-    from server.extensions import dispose_engines
+    from server.core.extensions import dispose_engines
 
     instance = tmp_path / "server-instance"
     instance.mkdir()

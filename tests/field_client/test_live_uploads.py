@@ -100,8 +100,8 @@ def outbox_upload(client: FieldClient, saved: SavedRecord) -> dict[str, Any]:
 
 def server_uploads(live: LiveServer, sha256: str) -> list[dict[str, Any]]:
     """The server's uploads of one file, oldest first."""
-    from server.extensions import db
-    from server.models import Upload
+    from server.core.extensions import db
+    from server.core.models import Upload
 
     with live.app.app_context():
         found = db.session.execute(
@@ -112,7 +112,7 @@ def server_uploads(live: LiveServer, sha256: str) -> list[dict[str, Any]]:
 
 
 def server_blob(live: LiveServer, sha256: str) -> bytes | None:
-    from server.blobstore import blob_store
+    from server.core.blobstore import blob_store
 
     with live.app.app_context():
         store = blob_store()
@@ -127,16 +127,16 @@ PAST_COMPLETE = {"complete", "verified", "needs_review"}
 
 
 def server_state(live: LiveServer, record_id: str) -> str:
-    from server.extensions import db
-    from server.models import Enrollment
+    from server.core.extensions import db
+    from server.core.models import Enrollment
 
     with live.app.app_context():
         return str(db.session.get(Enrollment, record_id).state)  # type: ignore[union-attr]
 
 
 def expire(live: LiveServer, upload_id: str) -> None:
-    from server.extensions import db
-    from server.models import Upload
+    from server.core.extensions import db
+    from server.core.models import Upload
 
     with live.app.app_context():
         past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)

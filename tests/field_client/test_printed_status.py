@@ -100,8 +100,8 @@ def test_a_card_printed_at_the_office_reaches_the_device(home: Path, live_server
     """The real server: print_card's feed entry carries its time; the device shows the day."""
     from sqlalchemy import update
 
-    from server.extensions import db
-    from server.models import Enrollment
+    from server.core.extensions import db
+    from server.core.models import Enrollment
     from server.services import blanko, printing
     from server.services.review import Actor
 

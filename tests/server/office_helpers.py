@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from server.extensions import db
-from server.models import AuditEvent, Case, Enrollment
+from server.core.extensions import db
+from server.core.models import AuditEvent, Case, Enrollment
 from server.services import users
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

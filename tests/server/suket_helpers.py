@@ -15,12 +15,20 @@ from PIL import Image
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from server.blobstore import blob_store
-from server.extensions import db
-from server.models import Attachment, AuditEvent, BlankoEntry, Change, Enrollment, PrintJob, Suket
+from server.core.blobstore import blob_store
+from server.core.extensions import db
+from server.core.models import (
+    Attachment,
+    AuditEvent,
+    BlankoEntry,
+    Change,
+    Enrollment,
+    PrintJob,
+    Suket,
+)
+from server.core.timeutil import utcnow
 from server.services import review
 from server.services.review import Actor
-from server.timeutil import utcnow
 from tests.server.conftest import add_residents
 
 SUPERVISOR = Actor("sari", "supervisor")
@@ -130,8 +138,8 @@ def pdf_links(pdf: bytes) -> list[str]:
 
 def make_due(app: Flask, suket_id: int, days_left: int = 10) -> None:
     """Let Suket ``suket_id`` run out in ``days_left`` days, so it may be renewed."""
-    from server.models import Suket
-    from server.timeutil import office_today
+    from server.core.models import Suket
+    from server.core.timeutil import office_today
 
     with app.app_context():
         stored = db.session.get(Suket, suket_id)

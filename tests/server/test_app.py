@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from server.config import normalise_database_url
+from server.core.config import normalise_database_url
 from tests.server.conftest import assert_problem, make_app
 
 
@@ -63,7 +63,7 @@ def test_unexpected_error_is_a_generic_500_without_details(
         raise RuntimeError("secret NIK 6109045708900001")
 
     app.add_url_rule("/boom", view_func=boom)
-    with caplog.at_level(logging.ERROR, logger="server.errors"):
+    with caplog.at_level(logging.ERROR, logger="server.core.errors"):
         answer = app.test_client().get("/boom")
     problem = assert_problem(answer, 500, "internal_error")
     assert "6109045708900001" not in answer.get_data(as_text=True)

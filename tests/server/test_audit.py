@@ -9,9 +9,9 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import delete, select, update
 
-from server.extensions import db
-from server.models import AuditEvent
-from server.services import audit
+from server.core import audit
+from server.core.extensions import db
+from server.core.models import AuditEvent
 
 COLUMNS = ("at", "actor", "action", "record_id", "case_id", "from_state", "to_state", "reason",
            "detail", "prev_hash", "hash")

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from server.errors import InvalidInput
-from server.extensions import db
+from server.core.errors import InvalidInput
+from server.core.extensions import db
 from server.services import blanko, printing
 from tests.server.suket_helpers import SUPERVISOR, approved_record
 

@@ -9,9 +9,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from server.errors import Forbidden, InvalidInput
-from server.extensions import db
-from server.models import AuditEvent, BlankoEntry, BlankoHead
+from server.core.errors import Forbidden, InvalidInput
+from server.core.extensions import db
+from server.core.models import AuditEvent, BlankoEntry, BlankoHead
 from server.services import blanko
 from server.services.review import Actor
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from server.blobstore import BlobStore, PartialFile, blob_store, filesystem
-from server.blobstore.filesystem import FilesystemBlobStore
-from server.errors import StorageFull, UploadBusy
+from server.core.blobstore import BlobStore, PartialFile, blob_store, filesystem
+from server.core.blobstore.filesystem import FilesystemBlobStore
+from server.core.errors import StorageFull, UploadBusy
 from tests.server.conftest import make_app
 
 UPLOAD_ID = "u" * 32

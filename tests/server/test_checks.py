@@ -11,9 +11,10 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select, update
 
-from server.extensions import db
-from server.models import AuditEvent, Case, CaseRecord, Change, Device, Enrollment
-from server.services import audit, checks
+from server.core import audit
+from server.core.extensions import db
+from server.core.models import AuditEvent, Case, CaseRecord, Change, Device, Enrollment
+from server.services import checks
 from server.services.transitions import Move, move_records
 from tests.server.conftest import add_residents, nik_for
 

@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 
-from server.extensions import db
-from server.models import Device, Region, User
+from server.core.extensions import db
+from server.core.models import Device, Region, User
 from tests.server.conftest import SHARED_DATA
 
 CODE = re.compile(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}\b")

@@ -12,10 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import event, select
 
-from server.extensions import db
-from server.models import Blob, Case, Change, Enrollment
+from server.core.extensions import db
+from server.core.models import Blob, Case, Change, Enrollment
+from server.core.timeutil import utcnow
 from server.services import ingest_check
-from server.timeutil import utcnow
 from shared import vocab
 from shared.canonical import seal
 from tests.server.conftest import add_residents

@@ -10,9 +10,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from server.errors import ServiceUnavailable
-from server.extensions import db
-from server.models import Attachment, Change, Device, Enrollment
+from server.core.errors import ServiceUnavailable
+from server.core.extensions import db
+from server.core.models import Attachment, Change, Device, Enrollment
 from server.services import ingest
 
 

@@ -14,11 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 
-from server.errors import InvalidInput, NotFound
-from server.extensions import db
-from server.models import Enrollment, Resident
+from server.core.errors import InvalidInput, NotFound
+from server.core.extensions import db
+from server.core.models import Enrollment, Resident
+from server.core.timeutil import utcnow
 from server.services import coverage, users
-from server.timeutil import utcnow
 from tests.server.conftest import assert_problem, nik_for
 from tests.server.office_helpers import login, make_user
 

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from field_client import capture
 from server import demo_population
+from server.core.extensions import db
+from server.core.models import Device, OutreachVisit, Resident
 from server.demo import DEMO_MARKER, DemoRefused, run_demo
 from server.demo_data import synthetic_biometrics
-from server.extensions import db
-from server.models import Device, OutreachVisit, Resident
 from server.services import coverage, devices, outreach, outreach_report, overview, setup
 from server.services.coverage import format_number
 from server.services.review import Actor

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from stdnum.id import nik as stdnum_nik
 
 from server import demo_population as dp
-from server.errors import Conflict, InvalidInput
-from server.extensions import db
-from server.models import Resident
+from server.core.errors import Conflict, InvalidInput
+from server.core.extensions import db
+from server.core.models import Resident
 from server.services import coverage
 from server.services.population import FIELDS
 from server.services.wajib import EVER_MARRIED, add_months, adult_cutoff

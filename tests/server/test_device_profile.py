@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from server.extensions import db
-from server.models import Region
-from server.models.region import DESA
+from server.core.extensions import db
+from server.core.models import Region
+from server.core.models.region import DESA
 from server.services import devices, operators, outreach
 from shared.canonical import canonical_json
 from shared.pin import verify_pin

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 
-from server.extensions import db
+from server.core.extensions import db
 
 
 def test_migrated_schema_matches_the_models(app: Flask) -> None:

@@ -217,8 +217,8 @@ def test_sequence_gap_on_dashboard_and_acknowledged(
         make_record: Callable[..., dict[str, Any]]) -> None:
     from sqlalchemy import select
 
-    from server.extensions import db
-    from server.models import Case
+    from server.core.extensions import db
+    from server.core.models import Case
     from server.services import checks
 
     one, three = make_record(1, attachments=0), make_record(3, attachments=0)

@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
-from server.errors import Conflict, InvalidInput, NotFound
-from server.extensions import db
-from server.models import AuditEvent, Operator
+from server.core.errors import Conflict, InvalidInput, NotFound
+from server.core.extensions import db
+from server.core.models import AuditEvent, Operator
 from server.services import operators
 from shared.pin import PIN_RE, is_trivial, verify_pin
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from server.errors import InvalidInput, NotFound
-from server.extensions import db
-from server.models import Resident
+from server.core.errors import InvalidInput, NotFound
+from server.core.extensions import db
+from server.core.models import Resident
+from server.core.timeutil import utcnow
 from server.services import outreach
-from server.timeutil import utcnow
 from tests.server.conftest import DESA, build_record
 from tests.server.outreach_helpers import OTHER_DESA, PLANNER, VISIT_DATE, plan, populate
 

@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from server.errors import Conflict, Forbidden, InvalidInput
-from server.extensions import db
-from server.models import AuditEvent, Change, OutreachTarget
+from server.core.errors import Conflict, Forbidden, InvalidInput
+from server.core.extensions import db
+from server.core.models import AuditEvent, Change, OutreachTarget
 from server.services import devices, outreach
 from server.services.review import Actor
 from tests.server.conftest import DESA, assert_problem, nik_for

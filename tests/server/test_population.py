@@ -16,10 +16,10 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import func, select
 
 from server import cli
-from server.errors import Conflict, InvalidInput
-from server.models import Region, Resident
+from server.core.errors import Conflict, InvalidInput
+from server.core.models import Region, Resident
+from server.core.timeutil import utcnow
 from server.services import population, regions
-from server.timeutil import utcnow
 from tests.server.conftest import DESA, nik_for
 
 HEADER = ("nik", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin", "golongan_darah",
@@ -232,7 +232,7 @@ def test_cli_imports_and_refuses(app: Flask, runner: FlaskCliRunner, tmp_path: P
     folder = runner.invoke(args=["import-population", str(tmp_path)])
     assert folder.exit_code == 1 and "adalah folder" in folder.output
     with app.app_context():
-        from server.extensions import db
+        from server.core.extensions import db
 
         assert resident_count(db) == 5
 

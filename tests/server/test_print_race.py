@@ -17,10 +17,10 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import case, func, select
 
-from server.errors import JemputError
-from server.extensions import db
-from server.models import BlankoEntry, Enrollment, PrintJob
-from server.models.blanko import SIGN
+from server.core.errors import JemputError
+from server.core.extensions import db
+from server.core.models import BlankoEntry, Enrollment, PrintJob
+from server.core.models.blanko import SIGN
 from server.services import blanko, printing
 from tests.server.conftest import make_app
 from tests.server.suket_helpers import SUPERVISOR, add_stock, approved_record
@@ -30,7 +30,7 @@ ROUNDS = 3
 
 def _print_one(url: str, instance: str, record_id: str, barrier: Any, results: Any) -> None:
     """Child process: its own app and engine; wait for the other, then print."""
-    from server.extensions import dispose_engines
+    from server.core.extensions import dispose_engines
 
     app = make_app(Path(instance), url)
     if os.environ.get("JEMPUT_RACE_WITHOUT_LOCK"):  # the control: the test must then fail

@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from server.extensions import db
-from server.models import Enrollment
+from server.core.extensions import db
+from server.core.models import Enrollment
 from tests.server.conftest import add_residents, assert_problem
 
 PULL = "/api/v1/sync/pull"

@@ -9,8 +9,8 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from server.extensions import db
-from server.models import Attachment, Change, Device, Enrollment
+from server.core.extensions import db
+from server.core.models import Attachment, Change, Device, Enrollment
 from shared import vocab
 from shared.canonical import seal
 

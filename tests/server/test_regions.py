@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from server.errors import InvalidInput
-from server.models import Region
+from server.core.errors import InvalidInput
+from server.core.models import Region
 from server.services import regions
 from tests.server.conftest import SHARED_DATA
 

@@ -9,10 +9,10 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from server.extensions import db
-from server.models import AuditEvent, Suket
+from server.core.extensions import db
+from server.core.models import AuditEvent, Suket
+from server.core.timeutil import utcnow
 from server.services import suket
-from server.timeutil import utcnow
 from tests.server.suket_helpers import SUPERVISOR, approved_record, fake_print_job
 
 

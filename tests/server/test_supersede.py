@@ -9,13 +9,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from server.errors import NotFound
-from server.extensions import db
-from server.models import AuditEvent, Case, CaseRecord, Change, Enrollment
-from server.services import audit
+from server.core import audit
+from server.core.errors import NotFound
+from server.core.extensions import db
+from server.core.models import AuditEvent, Case, CaseRecord, Change, Enrollment
+from server.core.timeutil import utcnow
 from server.services.ingest import versions
 from server.services.transitions import Move, move_records
-from server.timeutil import utcnow
 
 Push = Callable[..., Any]
 Make = Callable[..., dict[str, Any]]

@@ -13,8 +13,8 @@ from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 from tusclient.uploader import Uploader
 
-from server.extensions import db
-from server.models import Blob
+from server.core.extensions import db
+from server.core.models import Blob
 from tests.server.test_uploads import blob_count, store, stored_blobs
 from tests.wsgi_thread import serving
 

@@ -15,10 +15,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from server.blobstore import blob_store
-from server.blobstore.filesystem import FilesystemBlobStore
-from server.extensions import db
-from server.models import Blob, Upload
+from server.core.blobstore import blob_store
+from server.core.blobstore.filesystem import FilesystemBlobStore
+from server.core.extensions import db
+from server.core.models import Blob, Upload
 from shared.vocab import MAX_ATTACHMENT_BYTES
 
 TUS = {"Tus-Resumable": "1.0.0"}

@@ -19,10 +19,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
-from server.blobstore import filesystem
-from server.extensions import db
-from server.models import Upload
-from server.timeutil import utcnow
+from server.core.blobstore import filesystem
+from server.core.extensions import db
+from server.core.models import Upload
+from server.core.timeutil import utcnow
 from shared.vocab import MAX_ATTACHMENT_BYTES
 from tests.server.conftest import assert_problem
 from tests.server.test_uploads import (

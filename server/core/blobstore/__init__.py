@@ -1,0 +1,91 @@
+"""Where biometric files live: content-addressed finished blobs, and partial uploads apart.
+
+Callers (the upload service) speak only to :class:`BlobStore` and :class:`PartialFile`; the
+folder implementation is :class:`~server.core.blobstore.filesystem.FilesystemBlobStore`. An
+S3-compatible store would implement the same two protocols (partials on local disk or as
+multipart uploads, ``promote`` as the final copy into the bucket) and be chosen in
+:func:`init_app`, without touching the callers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import BinaryIO, Protocol
+
+from flask import Flask, current_app
+
+EXTENSION_KEY = "jemput_blobs"
+
+
+class PartialFile(Protocol):
+    """An upload's bytes so far, held under an exclusive lock for one request."""
+
+    @property
+    def size(self) -> int:
+        """Bytes stored so far."""
+        ...
+
+    def read(self, start: int, length: int) -> bytes:
+        """Up to ``length`` stored bytes from ``start``."""
+        ...
+
+    def append(self, data: bytes) -> None:
+        """Write ``data`` at the end; :class:`~server.core.errors.StorageFull` when the disk is."""
+        ...
+
+    def truncate(self, size: int) -> None:
+        """Cut the stored bytes back to ``size`` (and make that durable)."""
+        ...
+
+    def sync(self) -> None:
+        """Make every appended byte durable before its offset is reported."""
+        ...
+
+    def sha256(self) -> str:
+        """SHA-256 (hex) of all stored bytes."""
+        ...
+
+
+class BlobStore(Protocol):
+    """Finished blobs by SHA-256, and the partial uploads that become them."""
+
+    def partial(self, upload_id: str) -> AbstractContextManager[PartialFile]:
+        """The partial upload ``upload_id`` (created empty when absent), locked exclusively.
+
+        Raises :class:`~server.core.errors.UploadBusy` at once when another request holds it.
+        """
+        ...
+
+    def promote(self, upload_id: str, sha256: str) -> None:
+        """Move the (verified, synced, locked) partial ``upload_id`` in as blob ``sha256``."""
+        ...
+
+    def discard(self, upload_id: str) -> bool:
+        """Delete partial ``upload_id``'s bytes; False when there were none."""
+        ...
+
+    def partial_ids(self) -> Iterator[str]:
+        """Every partial upload held, for cleaning up leftovers."""
+        ...
+
+    def has_blob(self, sha256: str) -> bool:
+        """Whether blob ``sha256`` is stored."""
+        ...
+
+    def open_blob(self, sha256: str) -> BinaryIO:
+        """Blob ``sha256`` for reading; FileNotFoundError when absent."""
+        ...
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's blob store from its configuration."""
+    from server.core.blobstore.filesystem import FilesystemBlobStore
+
+    app.extensions[EXTENSION_KEY] = FilesystemBlobStore(app.config["JEMPUT_BLOB_DIR"])
+
+
+def blob_store() -> BlobStore:
+    """The current app's blob store."""
+    store: BlobStore = current_app.extensions[EXTENSION_KEY]
+    return store

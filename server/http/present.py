@@ -1,0 +1,70 @@
+"""Shared by the office pages and the office JSON API: JSON values and CSV exports."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from flask import Response, send_file, stream_with_context
+
+from server.core.timeutil import isoformat_z
+from server.services import record_view
+
+CASE_COLUMNS = ("id", "kind", "state", "explanation", "desa_kode", "desa_nama", "team",
+                "device_id", "opened_at", "resolved_at", "resolved_by", "resolution", "version")
+RECORD_COLUMNS = ("id", "nik", "nama", "desa_kode", "desa_nama", "state", "state_reason",
+                  "team", "device_id", "seq", "captured_at", "received_at")
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with datetimes as ISO 8601 UTC and dataclasses as dicts, recursively."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if isinstance(value, dt.datetime):
+        return isoformat_z(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(jsonable(value))
+    # A cell starting like a formula would run in a spreadsheet (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def csv_response(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
+                 filename: str) -> Response:
+    """Stream ``rows`` as a UTF-8 CSV download (BOM first, so spreadsheets read it right)."""
+
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        yield "\ufeff" + buffer.getvalue()
+        for row in rows:
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow([_cell(row.get(column)) for column in columns])
+            yield buffer.getvalue()
+
+    response = Response(stream_with_context(generate()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def file_response(record_id: str, role: str) -> Response:
+    """A record's biometric file: never cached, never sniffed into another type."""
+    stream, media_type = record_view.open_file(record_id, role)
+    response = send_file(stream, mimetype=media_type, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,74 @@
+"""Errors as RFC 9457 problem+json: domain errors, werkzeug's HTTP errors and the rest as 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+from server.core.errors import JemputError
+from server.core.extensions import db
+from shared.protocol import PROBLEM_MEDIA_TYPE
+
+log = logging.getLogger(__name__)
+
+
+# Codes and Indonesian titles for the HTTP errors werkzeug raises by itself.
+_HTTP_PROBLEMS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "Permintaan tidak dapat dibaca"),
+    404: ("not_found", "Alamat tidak ditemukan"),
+    405: ("method_not_allowed", "Metode tidak diizinkan untuk alamat ini"),
+    413: ("payload_too_large", "Permintaan terlalu besar"),
+    415: ("unsupported_media_type", "Format kiriman tidak didukung"),
+}
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """An RFC 9457 problem+json response."""
+    body: dict[str, Any] = {
+        "type": f"urn:jemput:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
+    response.headers.update(headers or {})
+    return response
+
+
+def _handle_jemput_error(error: JemputError) -> Response:
+    return problem(error.status, error.code, error.title, error.detail, error.errors, error.headers)
+
+
+def _handle_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    code, title = _HTTP_PROBLEMS.get(status, (f"http_{status}", error.name))
+    # Keep only the headers that mean something to a client (Allow on 405).
+    headers = {k: v for k, v in error.get_headers() if k.lower() == "allow"}
+    return problem(status, code, title, error.description or title, headers=headers)
+
+
+def _handle_unexpected(error: Exception) -> Response:
+    db.session.rollback()
+    # Type and traceback only: request bodies carry residents' data and are never logged.
+    log.exception("Unhandled %s", type(error).__name__)
+    return problem(500, JemputError.code, JemputError.title, "Kesalahan internal; coba lagi nanti.")
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers: domain errors, HTTP errors, then everything else as a 500."""
+    app.register_error_handler(JemputError, _handle_jemput_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(Exception, _handle_unexpected)
