@@ -30,13 +30,14 @@ from sqlalchemy import func, select
 from bench.reconcile import ENROLLMENT_COLUMNS, setup
 from bench.timing import median_ms, on_databases
 from server import demo_population
+from server.accounts import users
 from server.core.bulk import insert_rows
 from server.core.extensions import db, dispose_engines
 from server.core.models import Device, Enrollment, Resident
 from server.core.models.base import table_of
 from server.core.timeutil import utcnow
-from server.services import coverage, users
-from server.services.wajib import RECORDING_STATES, is_wajib
+from server.registry.wajib import RECORDING_STATES, is_wajib
+from server.services import coverage
 
 TARGET_MS = 300
 AT = dt.date(2026, 11, 29)

@@ -19,9 +19,10 @@ from sqlalchemy import select
 
 from bench.reconcile import fill, setup
 from bench.timing import median_ms
+from server.accounts import users
 from server.core.extensions import db, dispose_engines
 from server.core.models import Case, CaseRecord
-from server.services import checks, dashboard, queue, users
+from server.services import checks, dashboard, queue
 
 TARGET_MS = 300
 

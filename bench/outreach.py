@@ -25,12 +25,13 @@ from sqlalchemy import func, select
 from bench.coverage import AT, add_records, load
 from bench.reconcile import setup
 from bench.timing import median_ms, on_databases
+from server.accounts import users
+from server.accounts.actor import Actor
 from server.core.extensions import db, dispose_engines
 from server.core.models import Device, Resident
 from server.core.tokens import hash_token
 from server.http.present import jsonable
-from server.services import outreach, users
-from server.services.review import Actor
+from server.services import outreach
 
 PLANNER = Actor("bench", "supervisor")
 DEVICE_TOKEN = "bench-outreach-device-token-0123456789abcdef"

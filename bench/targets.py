@@ -103,9 +103,9 @@ def fill(targets: int, others: int, demo: bool) -> None:
 def plan_visit(device_id: str) -> tuple[str, int]:
     """Plan a visit to DESA today for the device; (visit id, target count)."""
     from server import create_app
+    from server.accounts.actor import Actor
     from server.core.extensions import dispose_engines
     from server.services import outreach
-    from server.services.review import Actor
 
     app = create_app()
     with app.app_context():

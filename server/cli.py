@@ -19,22 +19,16 @@ from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from tqdm import tqdm
 
-from server import cli_blanko, cli_coverage, cli_operators, cli_outreach, cli_suket
+from server import cli_blanko, cli_coverage, cli_outreach, cli_suket
+from server.accounts import cli as cli_operators
+from server.accounts import devices, setup, users
 from server.core import audit
 from server.core.errors import JemputError
 from server.core.models import ROLES
 from server.core.timeutil import utcnow
-from server.services import (
-    checks,
-    completeness,
-    devices,
-    population,
-    regions,
-    setup,
-    uploads,
-    users,
-)
-from server.services.regions import ImportReport, Progress
+from server.registry import population, regions
+from server.registry.regions import ImportReport, Progress
+from server.services import checks, completeness, uploads
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_REFUSED_SHOWN = 50

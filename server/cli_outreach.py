@@ -8,10 +8,10 @@ import json
 import click
 from flask.cli import with_appcontext
 
+from server.accounts.actor import Actor
 from server.cli_errors import plain_errors
 from server.http.present import jsonable
 from server.services import coverage, outreach
-from server.services.review import Actor
 
 #: Who plans from the command line: whoever may run the server's CLI is its administrator.
 CLI_ACTOR = Actor("cli", "admin")

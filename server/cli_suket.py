@@ -9,10 +9,10 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from server.accounts.actor import Actor
 from server.cli_errors import plain_errors
 from server.http.present import jsonable
 from server.services import suket, suket_pdf
-from server.services.review import Actor
 
 #: Whoever may run the server's CLI is its administrator.
 CLI_ACTOR = Actor("cli", "admin")

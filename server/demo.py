@@ -28,21 +28,14 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from field_client import FieldClient
 from field_client.sync import SyncReport
 from server import demo_cards, demo_office, demo_population
+from server.accounts import devices, operators, setup
+from server.accounts.actor import Actor
 from server.core.errors import Conflict, JemputError
 from server.core.extensions import db
 from server.core.models import Device, Enrollment, OutreachVisit, Resident
 from server.demo_data import NANGA_MAHAP, synthetic_biometrics, synthetic_residents
-from server.services import (
-    coverage,
-    devices,
-    operators,
-    outreach,
-    outreach_report,
-    overview,
-    setup,
-)
+from server.services import coverage, outreach, outreach_report, overview
 from server.services.coverage import CoverageRow, format_number, format_percent
-from server.services.review import Actor
 
 TEAM = "TIM JEMPUT BOLA NANGA MAHAP"
 OPERATOR = "op.demo"

@@ -17,12 +17,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from server.accounts import devices
+from server.accounts.actor import Actor
 from server.core.extensions import db
 from server.core.models import Resident
 from server.core.timeutil import isoformat_z, utcnow
-from server.services import blanko, checks, devices, ingest, printing, review, suket, suket_pdf
+from server.services import blanko, checks, ingest, printing, review, suket, suket_pdf
 from server.services.coverage import format_number
-from server.services.review import Actor
 from shared.canonical import seal
 
 OFFICE = Actor("admin", "admin")

@@ -53,7 +53,8 @@ _MAGIC = {
 @cache
 def sekadau_regions() -> dict[str, str]:
     """Kemendagri code -> name for Kalimantan Barat, Sekadau, its kecamatan and desa."""
-    text = resources.files("server").joinpath("data/sekadau_wilayah.csv").read_text("utf-8")
+    csv_file = resources.files("server.registry").joinpath("data/sekadau_wilayah.csv")
+    text = csv_file.read_text("utf-8")
     return {row["kode"]: row["nama"] for row in csv.DictReader(text.splitlines())}
 
 

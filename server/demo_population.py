@@ -29,8 +29,8 @@ from server.core.extensions import db
 from server.core.models import Resident
 from server.core.models.base import table_of
 from server.core.timeutil import utcnow
-from server.services import population, regions
-from server.services.wajib import EVER_MARRIED, adult_cutoff, years_before
+from server.registry import population, regions
+from server.registry.wajib import EVER_MARRIED, adult_cutoff, years_before
 from shared import vocab
 
 log = logging.getLogger(__name__)

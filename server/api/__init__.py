@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from server.accounts import api as devices
+from server.accounts import profile_api as device_profile
 from server.api import (  # noqa: F401  (office_*: routes on office.bp)
-    device_profile,
-    devices,
     office,
     office_blanko,
     office_coverage,

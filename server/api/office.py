@@ -13,7 +13,9 @@ from typing import Any, TypeVar, cast
 from flask import Blueprint, g, request
 from werkzeug.wrappers import Response
 
-from server.auth import bearer_token
+from server.accounts import users
+from server.accounts.actor import Actor
+from server.accounts.device_auth import bearer_token
 from server.core.errors import InvalidInput
 from server.http.present import (
     CASE_COLUMNS,
@@ -22,8 +24,7 @@ from server.http.present import (
     file_response,
     jsonable,
 )
-from server.services import dashboard, queue, record_view, review, users
-from server.services.review import Actor
+from server.services import dashboard, queue, record_view, review
 from shared.protocol import API_PREFIX
 
 bp = Blueprint("office_api", __name__, url_prefix=f"{API_PREFIX}/office")

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 
-from server.auth import device_required
+from server.accounts.device_auth import device_required
 from server.services import outreach
 from shared.protocol import API_PREFIX
 from shared.schemas import TargetListSchema

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, g
 
-from server.auth import device_required
+from server.accounts.device_auth import device_required
 from server.core.errors import TooManyRecords
 from server.http.body import json_object, load, load_query
 from server.services import feed, ingest

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from flask import Blueprint, Response, g, request, url_for
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
+from server.accounts.device_auth import device_required
 from server.api import tus
-from server.auth import device_required
 from server.core.errors import TusVersionUnsupported, UnsupportedMediaType, UploadTooLarge
 from server.services import upload_writes, uploads
 from shared.protocol import API_PREFIX

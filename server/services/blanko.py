@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from server.accounts.actor import Actor
 from server.core import audit
 from server.core.errors import Conflict, Forbidden, InvalidInput
 from server.core.extensions import db
@@ -25,7 +26,6 @@ from server.core.models import AuditEvent, BlankoEntry, BlankoHead, Enrollment, 
 from server.core.models.base import table_of
 from server.core.models.blanko import MISPRINTED, RECEIVED, RETURNED, SIGN, SPOILED, USED
 from server.core.timeutil import WIB, office_today, utcnow
-from server.services.review import Actor
 
 HEAD_ID = 1
 MAX_QUANTITY = 100_000

@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, String, func, select, type_coerce
 
+from server.accounts.devices import device_progress
 from server.core.extensions import db
 from server.core.models import Attachment, Device, Enrollment, Region, Resident
 from server.core.models.region import KECAMATAN
 from server.services.cases import chunks
-from server.services.devices import device_progress
 from server.services.findings import DeviceInfo, Registered, Row
 from shared.protocol import ServerState
 

@@ -3,7 +3,7 @@
 Residents are counted where the registry says they live (``resident.desa_kode``). A resident
 SIAK already lists as recorded counts as ``recorded_siak`` only; otherwise a standing Jemput
 record of the NIK (``wajib.RECORDING_STATES``) makes them ``recorded_jemput``, once, under the
-most advanced state among their records. Definitions: ``server.services.wajib``.
+most advanced state among their records. Definitions: ``server.registry.wajib``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from server.core.extensions import db
 from server.core.models import Enrollment, Region, Resident
 from server.core.models.region import DESA, KECAMATAN, REGENCY
 from server.core.timeutil import WIB, office_today
-from server.services.wajib import RECORDING_STATES, is_wajib, turns_17_within
+from server.registry.wajib import RECORDING_STATES, is_wajib, turns_17_within
 from shared.protocol import ServerState
 
 REGION_CODE = re.compile(r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$")

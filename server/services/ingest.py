@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from server.accounts.devices import device_progress
 from server.core.bulk import insert_rows
 from server.core.errors import NotFound, ServiceUnavailable, TooManyRecords
 from server.core.extensions import db
@@ -25,7 +26,6 @@ from server.core.timeutil import utcnow
 from server.services import review
 from server.services.blobs import missing_blobs
 from server.services.completeness import check_completed, complete_ready
-from server.services.devices import device_progress
 from server.services.ingest_check import Outcome, classify, is_id, load_known
 from server.services.transitions import CHANGE_COLUMNS, Move, move_records
 from shared.protocol import MAX_PUSH_RECORDS, ChangeKind, PushStatus, ServerState

@@ -18,6 +18,7 @@ from typing import Any, cast
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 from sqlalchemy import func, insert, literal, select, update
 
+from server.accounts.actor import Actor
 from server.core import audit
 from server.core.errors import Conflict, Forbidden, InvalidInput, JemputError, NotFound
 from server.core.extensions import db
@@ -25,6 +26,7 @@ from server.core.models import Change, Device, OutreachTarget, OutreachVisit, Re
 from server.core.models.outreach import CANCELLED, CLOSED, PLANNED
 from server.core.models.region import DESA
 from server.core.timeutil import office_today, utcnow
+from server.registry.wajib import is_unrecorded, is_wajib
 from server.services.outreach_report import (
     DeviceChoice,
     RankedDesa,
@@ -36,9 +38,7 @@ from server.services.outreach_report import (
     visit_progress,
     visits,
 )
-from server.services.review import Actor
 from server.services.transitions import lock_devices
-from server.services.wajib import is_unrecorded, is_wajib
 from shared.protocol import ChangeKind
 
 __all__ = [  # the read side lives in outreach_report; one import serves both

@@ -20,8 +20,8 @@ from server.core.extensions import db
 from server.core.models import Device, Enrollment, OutreachTarget, OutreachVisit, Region, Resident
 from server.core.models.outreach import CANCELLED, PLANNED
 from server.core.models.region import DESA
+from server.registry.wajib import RECORDING_STATES, recorded_in_jemput
 from server.services import coverage
-from server.services.wajib import RECORDING_STATES, recorded_in_jemput
 
 MAX_VISITS = 500
 

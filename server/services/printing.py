@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, select
 
+from server.accounts.actor import Actor
 from server.core import audit
 from server.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.core.extensions import db
@@ -28,7 +29,6 @@ from server.core.models.blanko import MISPRINTED, PRINTED, USED
 from server.core.models.region import KECAMATAN
 from server.core.timeutil import WIB, utcnow
 from server.services import blanko, suket
-from server.services.review import Actor
 from server.services.transitions import Move, move_records
 from shared.protocol import ServerState
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
+from server.accounts.actor import Actor
 from server.core import audit
 from server.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.core.extensions import db
@@ -49,19 +50,6 @@ CASE_ACTIONS: dict[str, tuple[CaseResolution, frozenset[str], str | None]] = {
 #: Single-record decisions from the record page: action -> target state.
 RECORD_ACTIONS = {"approve": APPROVED, "reject": REJECTED, "needs_fix": NEEDS_FIX}
 NEEDS_REASON = frozenset({"reject", "needs_fix"})
-
-
-@dataclass(frozen=True)
-class Actor:
-    """An office user acting: who (``username``) and with which ``role``."""
-
-    username: str
-    role: str
-
-    @property
-    def audit_name(self) -> str:
-        """How the audit chain names this user."""
-        return f"user:{self.username}"
 
 
 @dataclass(frozen=True)

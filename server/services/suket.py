@@ -30,6 +30,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from server.accounts.actor import Actor
 from server.core import audit
 from server.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.core.extensions import db
@@ -37,10 +38,9 @@ from server.core.models import Enrollment, Region, Suket
 from server.core.models.base import table_of
 from server.core.models.blanko import SUKET_SUPERSEDED, SUKET_VALID
 from server.core.timeutil import office_today, utcnow
+from server.registry.wajib import add_months
 from server.services import blanko
-from server.services.review import Actor
 from server.services.transitions import Move, move_records
-from server.services.wajib import add_months
 from shared.protocol import ServerState
 
 SUPERSEDED_ACTION = "suket_superseded"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from server.accounts import office_auth as auth
 from server.core.config import OFFICE_SESSION_HOURS
 from server.web import (  # noqa: F401  (the *views modules: the pages' routes on auth.bp)
-    auth,
     blanko_views,
     coverage_views,
     labels,

@@ -9,10 +9,10 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from server.accounts.office_auth import bp, current_actor, login_required
 from server.core.errors import InvalidInput, NotFound
 from server.http.present import csv_response, jsonable
 from server.services import blanko, printing
-from server.web.auth import bp, current_actor, login_required
 
 LEDGER_ROWS = 100
 CHART_W, CHART_H, CHART_BAR = 560, 160, 40

@@ -7,9 +7,9 @@ from decimal import Decimal
 from flask import render_template, request
 from werkzeug.wrappers import Response
 
+from server.accounts.office_auth import bp, login_required
 from server.http.present import csv_response
 from server.services import coverage
-from server.web.auth import bp, login_required
 
 TREND_DAYS = 30
 

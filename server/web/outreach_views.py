@@ -8,10 +8,10 @@ from flask import flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
+from server.accounts.office_auth import bp, current_actor, login_required
 from server.core.errors import InvalidInput
 from server.core.models.outreach import PLANNED
 from server.services import coverage, outreach
-from server.web.auth import bp, current_actor, login_required
 
 #: Visits shown under the ranking besides the planned ones.
 RECENT_VISITS = 20

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from server.accounts.office_auth import bp, current_actor, login_required
 from server.core.errors import InvalidInput
 from server.services import suket, suket_pdf
-from server.web.auth import bp, current_actor, login_required
 
 PAGE_SIZE = 200
 STATUS_TABS = (("waiting", "Menunggu KTP-el"), ("valid", "Berlaku"),

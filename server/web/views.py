@@ -7,10 +7,10 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from server.accounts.office_auth import bp, current_actor, login_required
 from server.http.present import CASE_COLUMNS, RECORD_COLUMNS, csv_response, file_response
 from server.services import dashboard as dashboard_service
 from server.services import queue, record_view, review
-from server.web.auth import bp, current_actor, login_required
 
 RESOLVED_TEXT = {"approve": "disetujui", "reject": "ditolak", "duplicate": "ditandai duplikat",
                  "needs_fix": "dikembalikan untuk perbaikan", "acknowledge": "dicatat"}

@@ -13,12 +13,14 @@ import flask_migrate
 from flask import Flask
 from sqlalchemy import select
 
+from server.accounts import devices, users
 from server.core.blobstore import blob_store
 from server.core.blobstore.filesystem import FilesystemBlobStore
 from server.core.extensions import db
 from server.core.models import Blob, Case
 from server.core.timeutil import utcnow
-from server.services import devices, ingest, regions, users
+from server.registry import regions
+from server.services import ingest
 from shared.canonical import seal
 from tests.server.conftest import add_residents, build_record, make_app
 

@@ -12,9 +12,10 @@ import flask_migrate
 from sqlalchemy import func, select
 
 from server import demo_population
+from server.accounts import devices, users
 from server.core.extensions import db, dispose_engines
 from server.core.models import Change, OutreachTarget, OutreachVisit
-from server.services import coverage, devices, users
+from server.services import coverage
 from server.services.outreach import office_today
 from tests.server.conftest import make_app
 from tests.wsgi_thread import serving

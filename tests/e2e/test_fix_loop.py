@@ -34,8 +34,9 @@ def send_back(server: ServerProcess, record_id: str, monkeypatch: pytest.MonkeyP
     """As a reviewer: resolve the record's open case (the checks found it is not in the empty
     population registry) with ``needs_fix`` and a reason, through the review workflow."""
     from server import create_app
+    from server.accounts.actor import Actor
     from server.core.extensions import dispose_engines
-    from server.services.review import Actor, resolve_case
+    from server.services.review import resolve_case
 
     [(state,)] = query(server, "SELECT state FROM enrollment WHERE id = ?", record_id)
     assert state == "needs_review"

@@ -128,11 +128,11 @@ def plan_visit(
 ) -> str:
     """As the office: fill the registry (``extra`` more unrecorded adults in DESA) and plan a
     visit to DESA today for the device."""
+    from server.accounts.actor import Actor
     from server.core.extensions import db
     from server.core.models import Resident
     from server.core.timeutil import utcnow
     from server.services import outreach
-    from server.services.review import Actor
 
     with office(server, monkeypatch):
         today = outreach.office_today()
@@ -156,8 +156,8 @@ def progress(server: ServerProcess, monkeypatch: pytest.MonkeyPatch, visit_id: s
 
 
 def close(server: ServerProcess, monkeypatch: pytest.MonkeyPatch, visit_id: str) -> None:
+    from server.accounts.actor import Actor
     from server.services import outreach
-    from server.services.review import Actor
 
     with office(server, monkeypatch):
         outreach.close_visit(visit_id, actor=Actor("spv", "supervisor"))

@@ -71,14 +71,14 @@ class LiveServer:
 
     def registration_code(self, team: str = "TIM-1") -> str:
         """A fresh one-time device registration code."""
-        from server.services.devices import create_registration_code
+        from server.accounts.devices import create_registration_code
 
         with self.app.app_context():
             return create_registration_code(team)
 
     def revoke(self, device_id: str) -> None:
         """Revoke a device's token."""
-        from server.services.devices import revoke_device
+        from server.accounts.devices import revoke_device
 
         with self.app.app_context():
             revoke_device(device_id)
@@ -126,7 +126,7 @@ def live_server_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import flask_migrate
 
     from server.core.extensions import dispose_engines
-    from server.services.regions import seed_sekadau
+    from server.registry.regions import seed_sekadau
 
     folder = tmp_path_factory.mktemp("live-template")
     database = folder / "s.db"

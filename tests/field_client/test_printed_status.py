@@ -100,10 +100,10 @@ def test_a_card_printed_at_the_office_reaches_the_device(home: Path, live_server
     """The real server: print_card's feed entry carries its time; the device shows the day."""
     from sqlalchemy import update
 
+    from server.accounts.actor import Actor
     from server.core.extensions import db
     from server.core.models import Enrollment
     from server.services import blanko, printing
-    from server.services.review import Actor
 
     boss = Actor("sari", "supervisor")
     with FieldClient(settings=Settings(home=home, read_timeout=10)) as device:

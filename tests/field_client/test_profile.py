@@ -177,7 +177,7 @@ def test_an_outbox_of_schema_5_gains_the_tables_and_keeps_its_data(settings: Set
 
 
 def add_operator(live_server: Any, username: str, team: str) -> str:
-    from server.services.operators import create_operator
+    from server.accounts.operators import create_operator
 
     with live_server.app.app_context():
         live_server.app.config["PIN_ITERATIONS"] = 1000

@@ -27,12 +27,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from server import create_app
+from server.accounts import devices
 from server.core.config import normalise_database_url
 from server.core.extensions import db as database
 from server.core.extensions import dispose_engines
 from server.core.models import Resident
 from server.core.timeutil import utcnow
-from server.services import devices, regions
+from server.registry import regions
 from shared import vocab
 from shared.canonical import seal
 

@@ -10,9 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from server.accounts import users
 from server.core.extensions import db
 from server.core.models import AuditEvent, Case, Enrollment
-from server.services import users
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -8,10 +8,10 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
+from server.accounts.actor import Actor
 from server.core.extensions import db
 from server.core.models import AuditEvent, Change, OutreachTarget, OutreachVisit, Resident
 from server.core.timeutil import utcnow
-from server.services.review import Actor
 from tests.server.conftest import DESA, nik_for
 
 PLANNER = Actor("sari", "supervisor")

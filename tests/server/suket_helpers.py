@@ -15,6 +15,7 @@ from PIL import Image
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
+from server.accounts.actor import Actor
 from server.core.blobstore import blob_store
 from server.core.extensions import db
 from server.core.models import (
@@ -28,7 +29,6 @@ from server.core.models import (
 )
 from server.core.timeutil import utcnow
 from server.services import review
-from server.services.review import Actor
 from tests.server.conftest import add_residents
 
 SUPERVISOR = Actor("sari", "supervisor")

@@ -9,11 +9,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from server.accounts.actor import Actor
 from server.core.errors import Forbidden, InvalidInput
 from server.core.extensions import db
 from server.core.models import AuditEvent, BlankoEntry, BlankoHead
 from server.services import blanko
-from server.services.review import Actor
 
 SUPERVISOR = Actor("sari", "supervisor")
 ADMIN = Actor("root", "admin")

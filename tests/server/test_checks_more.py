@@ -11,10 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 
+from server.accounts import devices
 from server.core.errors import InvalidInput
 from server.core.extensions import db
 from server.core.models import Device, Enrollment, RegistrationCode
-from server.services import checks, devices
+from server.services import checks
 from server.services.findings import DeviceInfo, Row, duplicate_findings, normalise_name
 from server.services.transitions import Move, move_records
 from tests.server.conftest import add_residents

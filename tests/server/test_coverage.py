@@ -14,11 +14,12 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 
+from server.accounts import users
 from server.core.errors import InvalidInput, NotFound
 from server.core.extensions import db
 from server.core.models import Enrollment, Resident
 from server.core.timeutil import utcnow
-from server.services import coverage, users
+from server.services import coverage
 from tests.server.conftest import assert_problem, nik_for
 from tests.server.office_helpers import login, make_user
 

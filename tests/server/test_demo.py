@@ -14,13 +14,14 @@ from sqlalchemy import func, select
 
 from field_client import capture
 from server import demo_population
+from server.accounts import devices, setup
+from server.accounts.actor import Actor
 from server.core.extensions import db
 from server.core.models import Device, OutreachVisit, Resident
 from server.demo import DEMO_MARKER, DemoRefused, run_demo
 from server.demo_data import synthetic_biometrics
-from server.services import coverage, devices, outreach, outreach_report, overview, setup
+from server.services import coverage, outreach, outreach_report, overview
 from server.services.coverage import format_number
-from server.services.review import Actor
 from shared import vocab
 from shared.biometrics import FILE_RULES, missing_roles
 from tests.factories import payload

@@ -15,9 +15,9 @@ from server import demo_population as dp
 from server.core.errors import Conflict, InvalidInput
 from server.core.extensions import db
 from server.core.models import Resident
+from server.registry.population import FIELDS
+from server.registry.wajib import EVER_MARRIED, add_months, adult_cutoff
 from server.services import coverage
-from server.services.population import FIELDS
-from server.services.wajib import EVER_MARRIED, add_months, adult_cutoff
 from shared import vocab
 from shared.nik import check_nik_against_record, parse_nik
 

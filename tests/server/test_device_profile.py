@@ -11,10 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from server.accounts import devices, operators
 from server.core.extensions import db
 from server.core.models import Region
 from server.core.models.region import DESA
-from server.services import devices, operators, outreach
+from server.services import outreach
 from shared.canonical import canonical_json
 from shared.pin import verify_pin
 from shared.protocol import PROBLEM_MEDIA_TYPE

@@ -13,11 +13,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
+from server.accounts import devices
 from server.core.extensions import db
 from server.core.models import Device, RegistrationCode
 from server.core.timeutil import utcnow
 from server.core.tokens import hash_token
-from server.services import devices
 from tests.server.conftest import assert_problem
 
 REGISTER = "/api/v1/devices"

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from server.services import users
+from server.accounts import users
 from tests.server.conftest import add_residents, assert_problem
 from tests.server.office_helpers import duplicate_case, make_user, snapshot
 

@@ -11,10 +11,10 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
+from server.accounts import operators
 from server.core.errors import Conflict, InvalidInput, NotFound
 from server.core.extensions import db
 from server.core.models import AuditEvent, Operator
-from server.services import operators
 from shared.pin import PIN_RE, is_trivial, verify_pin
 
 FAST_PINS = 1_000  # PBKDF2 iterations in tests; the real cost is measured in tests/shared

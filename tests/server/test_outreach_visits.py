@@ -13,11 +13,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from server.accounts import devices
+from server.accounts.actor import Actor
 from server.core.errors import Conflict, Forbidden, InvalidInput
 from server.core.extensions import db
 from server.core.models import AuditEvent, Change, OutreachTarget
-from server.services import devices, outreach
-from server.services.review import Actor
+from server.services import outreach
 from tests.server.conftest import DESA, assert_problem, nik_for
 from tests.server.outreach_helpers import (
     OTHER_DESA,

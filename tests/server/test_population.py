@@ -19,7 +19,7 @@ from server import cli
 from server.core.errors import Conflict, InvalidInput
 from server.core.models import Region, Resident
 from server.core.timeutil import utcnow
-from server.services import population, regions
+from server.registry import population, regions
 from tests.server.conftest import DESA, nik_for
 
 HEADER = ("nik", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin", "golongan_darah",

@@ -10,12 +10,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from server.accounts.actor import Actor
 from server.core.errors import Forbidden, InvalidInput, NotFound
 from server.core.extensions import db
 from server.core.models import AuditEvent, BlankoEntry, Change, Enrollment, PrintJob, Suket
 from server.core.timeutil import utcnow
 from server.services import blanko, printing
-from server.services.review import Actor
 from tests.server.suket_helpers import SUPERVISOR, add_stock, approved_record, counts
 
 Push = Callable[..., Any]

@@ -9,7 +9,7 @@ import pytest
 
 from server.core.errors import InvalidInput
 from server.core.models import Region
-from server.services import regions
+from server.registry import regions
 from tests.server.conftest import SHARED_DATA
 
 

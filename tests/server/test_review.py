@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from server.accounts.actor import Actor
 from server.core import audit
 from server.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.core.extensions import db
 from server.core.models import AuditEvent, Case, CaseRecord, Change, Enrollment
 from server.core.timeutil import utcnow
-from server.services.review import Actor, bulk_approve, decide_record, resolve_case
+from server.services.review import bulk_approve, decide_record, resolve_case
 from tests.factories import payload
 
 ALICE = Actor("alice", "reviewer")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from server.services.wajib import add_months, adult_cutoff, years_before
+from server.registry.wajib import add_months, adult_cutoff, years_before
 
 
 def test_years_before_moves_a_leap_day_to_28_february() -> None:

@@ -15,7 +15,7 @@ class Operator(Base):
     """A field operator of one team; the PIN is stored only as a ``shared.pin`` hash.
 
     The hash is sent to the team's devices (the operator logs in offline there), which is why
-    it is a slow one; see ``server/services/operators.py``.
+    it is a slow one; see ``server/accounts/operators.py``.
     """
 
     __tablename__ = "operator"

@@ -14,9 +14,9 @@ from server.core.extensions import db
 from server.core.models import Region
 from server.core.models.base import table_of
 from server.core.models.region import DESA
-from server.services.csv_files import Progress, Row, open_csv
+from server.registry.csv_files import Progress, Row, open_csv
 
-SEKADAU_CSV = Path(__file__).resolve().parent.parent / "data" / "sekadau_wilayah.csv"
+SEKADAU_CSV = Path(__file__).resolve().parent / "data" / "sekadau_wilayah.csv"
 REGION_CODE = re.compile(r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$")
 MAX_NAMA = 120
 CHUNK_ROWS = 5000

@@ -20,8 +20,8 @@ from server.core.models import Region, Resident
 from server.core.models.base import table_of
 from server.core.models.region import DESA
 from server.core.timeutil import utcnow
-from server.services.csv_files import Progress, Row, column_map, open_csv
-from server.services.regions import ImportReport
+from server.registry.csv_files import Progress, Row, column_map, open_csv
+from server.registry.regions import ImportReport
 from shared import vocab
 from shared.errors import InvalidNik
 from shared.nik import parse_nik

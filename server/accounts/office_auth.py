@@ -22,10 +22,10 @@ from flask import (
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.wrappers import Response
 
+from server.accounts import users
+from server.accounts.actor import Actor
 from server.core.errors import JemputError, Unauthorized
 from server.core.extensions import db
-from server.services import users
-from server.services.review import Actor
 
 log = logging.getLogger(__name__)
 bp = Blueprint("office", __name__, url_prefix="/office")

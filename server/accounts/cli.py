@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from server.accounts import operators
 from server.cli_errors import plain_errors
-from server.services import operators
 
 NEXT_SYNC = ("Perangkat tim {team} menerimanya pada sinkron berikutnya; setelah itu operator "
              "dapat masuk di laptop tanpa jaringan.")

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import flask_migrate
 
-from server.services.regions import ImportReport, seed_sekadau
-from server.services.users import ensure_admin
+from server.accounts.users import ensure_admin
+from server.registry.regions import ImportReport, seed_sekadau
 
 
 @dataclass(frozen=True)

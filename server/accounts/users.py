@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from server.accounts.actor import Actor
 from server.core import tokens
 from server.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from server.core.extensions import db
 from server.core.models import ROLES, User
-from server.services.review import Actor
 
 ADMIN_USERNAME = "admin"
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")

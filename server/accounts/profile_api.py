@@ -6,8 +6,8 @@ import json
 
 from flask import Blueprint, Response, g, request
 
-from server.auth import device_required
-from server.services import operators
+from server.accounts import operators
+from server.accounts.device_auth import device_required
 from shared.protocol import API_PREFIX
 from shared.schemas import DeviceProfileSchema
 

@@ -9,8 +9,8 @@ from typing import Any, TypeVar, cast
 
 from flask import g, request
 
+from server.accounts import devices
 from server.core.errors import Unauthorized
-from server.services import devices
 
 F = TypeVar("F", bound=Callable[..., Any])
 # URL-safe base64 of 32 bytes is 43 characters; allow some room, refuse anything odd early.

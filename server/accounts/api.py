@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Blueprint
 
+from server.accounts import devices
 from server.core.timeutil import isoformat_z, utcnow
 from server.http.body import json_object, load
-from server.services import devices
 from shared.protocol import API_PREFIX, PROTOCOL_VERSION
 from shared.schemas import RegisterRequestSchema, RegisterResponseSchema
 
