@@ -22,7 +22,7 @@ from bench.timing import median_ms
 from server.accounts import users
 from server.core.extensions import db, dispose_engines
 from server.core.models import Case, CaseRecord
-from server.services import checks, dashboard, queue
+from server.review import checks, dashboard, queue
 
 TARGET_MS = 300
 

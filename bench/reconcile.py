@@ -41,7 +41,7 @@ from server.core.models.base import table_of
 from server.core.timeutil import utcnow
 from server.demo_data import desa_of
 from server.registry import regions
-from server.services import checks
+from server.review import checks
 from shared import vocab
 
 KECAMATAN = ("61.09.01", "61.09.02", "61.09.03", "61.09.04", "61.09.05", "61.09.06", "61.09.07")

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from server import api, cli, web
+from server import api, cli, review, web
 from server.core import blobstore, config, extensions, logs
 from server.http import problems
 
@@ -20,6 +20,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     extensions.init_app(app)
     blobstore.init_app(app)
     problems.init_app(app)
+    review.init_app(app)
     api.init_app(app)
     web.init_app(app)
     cli.init_app(app)

@@ -28,7 +28,9 @@ from server.core.models import ROLES
 from server.core.timeutil import utcnow
 from server.registry import population, regions
 from server.registry.regions import ImportReport, Progress
-from server.services import checks, completeness, uploads
+from server.review import checks
+from server.sync import completeness
+from server.sync.uploads import lifecycle
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_REFUSED_SHOWN = 50
@@ -173,7 +175,7 @@ def _print_import(report: ImportReport) -> None:
 @user_errors
 def clean_uploads_command() -> None:
     """Delete expired partial uploads and leftovers; complete records whose files all arrived."""
-    report = uploads.clean_expired_uploads()
+    report = lifecycle.clean_expired_uploads()
     click.echo(f"Unggahan kedaluwarsa dibersihkan: {report.expired}.")
     click.echo(f"Berkas sisa tanpa unggahan aktif dihapus: {report.leftovers}.")
     click.echo(f"Rekaman yang ternyata sudah lengkap: {report.completed}.")

@@ -34,8 +34,9 @@ from server.core.errors import Conflict, JemputError
 from server.core.extensions import db
 from server.core.models import Device, Enrollment, OutreachVisit, Resident
 from server.demo_data import NANGA_MAHAP, synthetic_biometrics, synthetic_residents
-from server.services import coverage, outreach, outreach_report, overview
+from server.services import coverage, outreach, outreach_report
 from server.services.coverage import CoverageRow, format_number, format_percent
+from server.sync import overview
 
 TEAM = "TIM JEMPUT BOLA NANGA MAHAP"
 OPERATOR = "op.demo"

@@ -22,8 +22,10 @@ from server.accounts.actor import Actor
 from server.core.extensions import db
 from server.core.models import Resident
 from server.core.timeutil import isoformat_z, utcnow
-from server.services import blanko, checks, ingest, printing, review, suket, suket_pdf
+from server.review import checks, decisions
+from server.services import blanko, printing, suket, suket_pdf
 from server.services.coverage import format_number
+from server.sync import ingest
 from shared.canonical import seal
 
 OFFICE = Actor("admin", "admin")
@@ -55,7 +57,7 @@ def run(scale: float, folder: Path, base_url: str, echo: Echo) -> CardStory:
     stock = max(1, round(FIRST_ALLOCATION * scale))
     earlier = _earlier_rounds(stock + max(1, round(WAITING_BEYOND_STOCK * scale)))
     for kecamatan in KECAMATAN:
-        review.bulk_approve(actor=OFFICE, kecamatan_kode=kecamatan)
+        decisions.bulk_approve(actor=OFFICE, kecamatan_kode=kecamatan)
     waiting = printing.queue().total
     echo(f"Antrean cetak: {format_number(waiting)} rekaman disetujui ({format_number(earlier)} "
          "dari putaran perekaman sebelumnya) menunggu kartu.")

@@ -7,17 +7,17 @@ from flask import Flask
 from server.accounts import api as devices
 from server.accounts import profile_api as device_profile
 from server.api import (  # noqa: F401  (office_*: routes on office.bp)
-    office,
     office_blanko,
     office_coverage,
     office_outreach,
     office_suket,
     outreach,
-    sync,
-    uploads,
     verify,
 )
 from server.http import health, openapi
+from server.review import api as office
+from server.sync import api as sync
+from server.sync.uploads import api as uploads
 
 
 def init_app(app: Flask) -> None:

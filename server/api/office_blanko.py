@@ -9,12 +9,12 @@ from typing import Any
 from flask import g, request
 from marshmallow import RAISE, Schema, fields, validate
 
-from server.api.office import bp, user_required
 from server.core.errors import InvalidInput, NotFound
 from server.core.models import BlankoEntry, PrintJob
 from server.core.models.blanko import RECEIVED, RETURNED, SPOILED
 from server.http.body import json_object, load, load_query
 from server.http.present import jsonable
+from server.review.api import bp, user_required
 from server.services import blanko, printing
 
 

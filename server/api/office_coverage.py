@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import request
 
-from server.api.office import bp, user_required
 from server.core.errors import InvalidInput
 from server.http.present import csv_response, jsonable
+from server.review.api import bp, user_required
 from server.services import coverage
 
 DEFAULT_TREND_DAYS = 30

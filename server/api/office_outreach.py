@@ -7,11 +7,11 @@ from typing import Any
 from flask import g, request
 from marshmallow import RAISE, Schema, fields
 
-from server.api.office import bp, user_required
 from server.core.errors import InvalidInput
 from server.core.models.outreach import VISIT_STATES
 from server.http.body import json_object, load
 from server.http.present import jsonable
+from server.review.api import bp, user_required
 from server.services import coverage, outreach
 
 

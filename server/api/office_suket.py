@@ -7,9 +7,9 @@ from typing import Any
 from flask import current_app, g, request
 from marshmallow import RAISE, Schema, fields, validate
 
-from server.api.office import bp, user_required
 from server.http.body import json_object, load, load_query
 from server.http.present import jsonable
+from server.review.api import bp, user_required
 from server.services import suket
 
 

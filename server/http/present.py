@@ -7,17 +7,11 @@ import dataclasses
 import datetime as dt
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 from flask import Response, send_file, stream_with_context
 
 from server.core.timeutil import isoformat_z
-from server.services import record_view
-
-CASE_COLUMNS = ("id", "kind", "state", "explanation", "desa_kode", "desa_nama", "team",
-                "device_id", "opened_at", "resolved_at", "resolved_by", "resolution", "version")
-RECORD_COLUMNS = ("id", "nik", "nama", "desa_kode", "desa_nama", "state", "state_reason",
-                  "team", "device_id", "seq", "captured_at", "received_at")
 
 
 def jsonable(value: Any) -> Any:
@@ -61,9 +55,8 @@ def csv_response(rows: Iterable[Mapping[str, Any]], columns: Sequence[str],
     return response
 
 
-def file_response(record_id: str, role: str) -> Response:
-    """A record's biometric file: never cached, never sniffed into another type."""
-    stream, media_type = record_view.open_file(record_id, role)
+def file_response(stream: BinaryIO, media_type: str) -> Response:
+    """A biometric file: never cached, never sniffed into another type."""
     response = send_file(stream, mimetype=media_type, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"

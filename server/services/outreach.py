@@ -38,7 +38,7 @@ from server.services.outreach_report import (
     visit_progress,
     visits,
 )
-from server.services.transitions import lock_devices
+from server.sync.transitions import lock_devices
 from shared.protocol import ChangeKind
 
 __all__ = [  # the read side lives in outreach_report; one import serves both

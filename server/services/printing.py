@@ -29,7 +29,7 @@ from server.core.models.blanko import MISPRINTED, PRINTED, USED
 from server.core.models.region import KECAMATAN
 from server.core.timeutil import WIB, utcnow
 from server.services import blanko, suket
-from server.services.transitions import Move, move_records
+from server.sync.transitions import Move, move_records
 from shared.protocol import ServerState
 
 PRINTERS = frozenset({"supervisor", "admin"})

@@ -40,7 +40,7 @@ from server.core.models.blanko import SUKET_SUPERSEDED, SUKET_VALID
 from server.core.timeutil import office_today, utcnow
 from server.registry.wajib import add_months
 from server.services import blanko
-from server.services.transitions import Move, move_records
+from server.sync.transitions import Move, move_records
 from shared.protocol import ServerState
 
 SUPERSEDED_ACTION = "suket_superseded"

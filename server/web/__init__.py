@@ -6,13 +6,13 @@ from flask import Flask
 
 from server.accounts import office_auth as auth
 from server.core.config import OFFICE_SESSION_HOURS
+from server.review import views  # noqa: F401
 from server.web import (  # noqa: F401  (the *views modules: the pages' routes on auth.bp)
     blanko_views,
     coverage_views,
     labels,
     outreach_views,
     suket_views,
-    views,
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.services.record_view import FIELDS
+from server.review.record_view import FIELDS
 
 STATE_LABELS = {
     "received": "diterima (berkas belum lengkap)", "complete": "lengkap",

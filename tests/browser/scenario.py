@@ -20,7 +20,7 @@ from server.core.extensions import db
 from server.core.models import Blob, Case
 from server.core.timeutil import utcnow
 from server.registry import regions
-from server.services import ingest
+from server.sync import ingest
 from shared.canonical import seal
 from tests.server.conftest import add_residents, build_record, make_app
 

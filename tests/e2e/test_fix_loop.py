@@ -36,7 +36,7 @@ def send_back(server: ServerProcess, record_id: str, monkeypatch: pytest.MonkeyP
     from server import create_app
     from server.accounts.actor import Actor
     from server.core.extensions import dispose_engines
-    from server.services.review import resolve_case
+    from server.review.decisions import resolve_case
 
     [(state,)] = query(server, "SELECT state FROM enrollment WHERE id = ?", record_id)
     assert state == "needs_review"

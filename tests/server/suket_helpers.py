@@ -28,7 +28,7 @@ from server.core.models import (
     Suket,
 )
 from server.core.timeutil import utcnow
-from server.services import review
+from server.review import decisions
 from tests.server.conftest import add_residents
 
 SUPERVISOR = Actor("sari", "supervisor")
@@ -43,7 +43,7 @@ def approved_record(app: Flask, push: Callable[..., Any],
     answer = push([record])
     assert answer.status_code == 200, answer.json
     with app.app_context():
-        review.decide_record(record["id"], actor=SUPERVISOR, action=action,
+        decisions.decide_record(record["id"], actor=SUPERVISOR, action=action,
                              reason=None if action == "approve" else "foto buram")
     return str(record["id"])
 

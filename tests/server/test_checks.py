@@ -14,8 +14,8 @@ from sqlalchemy import func, select, update
 from server.core import audit
 from server.core.extensions import db
 from server.core.models import AuditEvent, Case, CaseRecord, Change, Device, Enrollment
-from server.services import checks
-from server.services.transitions import Move, move_records
+from server.review import checks
+from server.sync.transitions import Move, move_records
 from tests.server.conftest import add_residents, nik_for
 
 Push = Callable[..., Any]

@@ -15,9 +15,9 @@ from server.accounts import devices
 from server.core.errors import InvalidInput
 from server.core.extensions import db
 from server.core.models import Device, Enrollment, RegistrationCode
-from server.services import checks
-from server.services.findings import DeviceInfo, Row, duplicate_findings, normalise_name
-from server.services.transitions import Move, move_records
+from server.review import checks
+from server.review.findings import DeviceInfo, Row, duplicate_findings, normalise_name
+from server.sync.transitions import Move, move_records
 from tests.server.conftest import add_residents
 from tests.server.test_checks import Make, Push, cases_of, state_of
 

@@ -15,7 +15,7 @@ from sqlalchemy import event, select
 from server.core.extensions import db
 from server.core.models import Blob, Case, Change, Enrollment
 from server.core.timeutil import utcnow
-from server.services import ingest_check
+from server.sync import ingest_check
 from shared import vocab
 from shared.canonical import seal
 from tests.server.conftest import add_residents
@@ -259,7 +259,7 @@ def test_a_failing_completion_step_never_fails_the_finished_upload(
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
-    from server.services import completeness
+    from server.sync import completeness
 
     files = [os.urandom(2500)]
     record = with_files(make_record, files)

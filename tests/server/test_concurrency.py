@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from server.core.errors import ServiceUnavailable
 from server.core.extensions import db
 from server.core.models import Attachment, Change, Device, Enrollment
-from server.services import ingest
+from server.sync import ingest
 
 
 def test_same_batch_pushed_twice_at_once_is_stored_exactly_once(

@@ -20,8 +20,9 @@ from server.core.extensions import db
 from server.core.models import Device, OutreachVisit, Resident
 from server.demo import DEMO_MARKER, DemoRefused, run_demo
 from server.demo_data import synthetic_biometrics
-from server.services import coverage, outreach, outreach_report, overview
+from server.services import coverage, outreach, outreach_report
 from server.services.coverage import format_number
+from server.sync import overview
 from shared import vocab
 from shared.biometrics import FILE_RULES, missing_roles
 from tests.factories import payload

@@ -219,7 +219,7 @@ def test_sequence_gap_on_dashboard_and_acknowledged(
 
     from server.core.extensions import db
     from server.core.models import Case
-    from server.services import checks
+    from server.review import checks
 
     one, three = make_record(1, attachments=0), make_record(3, attachments=0)
     add_residents(app, one, three)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError
 
-from server.services.record_schema import ATTACHMENT, PAYLOAD, IngestRecordSchema
+from server.sync.record_schema import ATTACHMENT, PAYLOAD, IngestRecordSchema
 from shared.schemas import AttachmentSchema, EnrollmentPayloadSchema, RecordSchema
 from tests.server.conftest import build_record
 

@@ -16,7 +16,7 @@ from server.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.core.extensions import db
 from server.core.models import AuditEvent, Case, CaseRecord, Change, Enrollment
 from server.core.timeutil import utcnow
-from server.services.review import bulk_approve, decide_record, resolve_case
+from server.review.decisions import bulk_approve, decide_record, resolve_case
 from tests.factories import payload
 
 ALICE = Actor("alice", "reviewer")

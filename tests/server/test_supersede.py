@@ -14,8 +14,8 @@ from server.core.errors import NotFound
 from server.core.extensions import db
 from server.core.models import AuditEvent, Case, CaseRecord, Change, Enrollment
 from server.core.timeutil import utcnow
-from server.services.ingest import versions
-from server.services.transitions import Move, move_records
+from server.sync.ingest import versions
+from server.sync.transitions import Move, move_records
 
 Push = Callable[..., Any]
 Make = Callable[..., dict[str, Any]]

@@ -9,7 +9,7 @@ from flask import Blueprint, g
 from server.accounts.device_auth import device_required
 from server.core.errors import TooManyRecords
 from server.http.body import json_object, load, load_query
-from server.services import feed, ingest
+from server.sync import feed, ingest
 from shared.protocol import API_PREFIX, MAX_PUSH_RECORDS
 from shared.schemas import (
     PullQuerySchema,

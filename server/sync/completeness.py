@@ -12,8 +12,9 @@ each check reads the database only after its own write committed. Let the blob c
 ``Rp > Cp > Sb > Cb`` and the re-check sees the blob. Both may see it: the update is conditional
 (``state = 'received'``) and only the rows it actually changed get a feed entry.
 
-Records that became complete are then checked (:func:`check_completed`): a failure there leaves
-them complete, for ``jemput-server run-checks`` to decide later.
+Records that became complete are then announced to the checks (:func:`check_completed`, a
+signal review receives): a failure there leaves them complete, for ``jemput-server run-checks``
+to decide later.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from server.core.extensions import db
 from server.core.models import Attachment, Blob, Change, Device, Enrollment
 from server.core.models.base import table_of
 from server.core.timeutil import isoformat_z, utcnow
-from server.services import checks
-from server.services.transitions import CHANGE_COLUMNS
+from server.sync import signals
+from server.sync.transitions import CHANGE_COLUMNS
 from shared.protocol import ChangeKind, ServerState
 
 log = logging.getLogger(__name__)
@@ -120,32 +121,11 @@ def _complete(rows: Sequence[Any]) -> list[str]:
     return [row.id for row in done]
 
 
-def check_completed(record_ids: Collection[str], attempts: int = 3,
-                    pushed_by: str | None = None) -> None:
-    """Run the checks on records that just became complete; never fails the caller.
-
-    ``pushed_by``: the device whose push just stored or refused records, so its sequence gaps
-    are looked at too.
-
-    The records are committed as complete already: a lock timeout here must not turn the push
-    or upload that completed them into an error. What still fails stays complete until the
-    next ``jemput-server run-checks``.
-    """
+def check_completed(record_ids: Collection[str], pushed_by: str | None = None) -> None:
+    """Announce records that just became complete (and a push's device) to the checks."""
     if not record_ids and pushed_by is None:
         return
-    for attempt in range(1, attempts + 1):
-        try:
-            checks.run_checks(record_ids, gap_devices=[pushed_by] if pushed_by else [])
-            return
-        except SQLAlchemyError:
-            db.session.rollback()
-            log.warning("Checks of %d completed record(s) failed (attempt %d)",
-                        len(record_ids), attempt)
-        except Exception as exc:  # a bug must not fail an upload that succeeded
-            db.session.rollback()
-            log.error("Checks of %d completed record(s) failed: %s", len(record_ids),
-                      type(exc).__name__)
-            return
+    signals.announce(signals.records_completed, record_ids, pushed_by=pushed_by)
 
 
 def incomplete_records(device_id: str | None = None) -> list[dict[str, Any]]:

@@ -8,9 +8,9 @@ from flask import Blueprint, Response, g, request, url_for
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from server.accounts.device_auth import device_required
-from server.api import tus
 from server.core.errors import TusVersionUnsupported, UnsupportedMediaType, UploadTooLarge
-from server.services import upload_writes, uploads
+from server.sync.uploads import lifecycle, tus
+from server.sync.uploads import writes as upload_writes
 from shared.protocol import API_PREFIX
 from shared.vocab import MAX_ATTACHMENT_BYTES
 
@@ -57,7 +57,7 @@ def options(upload_id: str | None = None) -> Response:
 def create() -> Response:
     """Create an upload of one file (or find the one that already has it)."""
     meta = tus.metadata(request.headers.get("Upload-Metadata"))
-    info = uploads.create_upload(g.device.id, tus.upload_length(request.headers),
+    info = lifecycle.create_upload(g.device.id, tus.upload_length(request.headers),
                                  meta["sha256"], meta["media_type"], meta.get("filename") or None)
     headers = tus.progress_headers(info)
     headers["Location"] = url_for(".upload", upload_id=info.id, _external=True)
@@ -68,7 +68,7 @@ def create() -> Response:
 @device_required
 def status(upload_id: str) -> Response:
     """How many bytes of this upload the server holds."""
-    info = uploads.upload_status(g.device.id, upload_id)
+    info = lifecycle.upload_status(g.device.id, upload_id)
     headers = tus.progress_headers(info)
     headers.update({"Upload-Length": str(info.length), "Upload-Metadata": tus.encode_metadata(info),
                     "Cache-Control": "no-store"})
@@ -95,7 +95,7 @@ def append(upload_id: str) -> Response:
 @device_required
 def terminate(upload_id: str) -> Response:
     """Stop an upload and delete its partial bytes."""
-    uploads.terminate_upload(g.device.id, upload_id)
+    lifecycle.terminate_upload(g.device.id, upload_id)
     return Response(status=204)
 
 

@@ -1,7 +1,7 @@
 """tus uploads of biometric files: create, look up, terminate, expire.
 
 An upload belongs to the device that created it; any other device is told it does not exist.
-Writing (PATCH) lives in :mod:`server.services.upload_writes`. The database row is the truth
+Writing (PATCH) lives in :mod:`server.sync.uploads.writes`. The database row is the truth
 about an upload's offset and state; the blob store holds its bytes.
 """
 
@@ -28,7 +28,7 @@ from server.core.errors import (
 from server.core.extensions import db
 from server.core.models import Blob, Upload
 from server.core.timeutil import as_utc, utcnow
-from server.services.completeness import complete_all_ready, complete_for_blob
+from server.sync.completeness import complete_all_ready, complete_for_blob
 from shared.vocab import MAX_ATTACHMENT_BYTES, MEDIA_TYPES
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from server.core.extensions import db
 from server.core.models import Case, CaseRecord, Enrollment
 from server.core.models.base import table_of
 from server.core.models.case import OPEN, RESOLVED
-from server.services.findings import Finding
+from server.review.findings import Finding
 from shared.protocol import CaseKind, CaseResolution
 
 CHUNK = 2000

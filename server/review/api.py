@@ -18,13 +18,11 @@ from server.accounts.actor import Actor
 from server.accounts.device_auth import bearer_token
 from server.core.errors import InvalidInput
 from server.http.present import (
-    CASE_COLUMNS,
-    RECORD_COLUMNS,
     csv_response,
     file_response,
     jsonable,
 )
-from server.services import dashboard, queue, record_view, review
+from server.review import dashboard, decisions, queue, record_view
 from shared.protocol import API_PREFIX
 
 bp = Blueprint("office_api", __name__, url_prefix=f"{API_PREFIX}/office")
@@ -79,7 +77,7 @@ def list_cases() -> Any:
     """Cases (open by default) filtered by kecamatan/desa/kind/team; ``?format=csv`` too."""
     filters = queue.Filters.from_args(request.args)
     if request.args.get("format") == "csv":
-        return csv_response(queue.all_cases(filters), CASE_COLUMNS, "kasus.csv")
+        return csv_response(queue.all_cases(filters), queue.CASE_COLUMNS, "kasus.csv")
     return _page(queue.cases(filters, request.args.get("after"),
                              queue.page_size(request.args.get("limit"))))
 
@@ -98,7 +96,7 @@ def get_case(case_id: str) -> Any:
 def resolve_case(case_id: str) -> Any:
     """``{action, version, reason?, duplicate_id?}``: resolve the case seen at ``version``."""
     body = _body()
-    case = review.resolve_case(queue.case_number(case_id), actor=_actor(),
+    case = decisions.resolve_case(queue.case_number(case_id), actor=_actor(),
                                action=_text(body, "action") or "",
                                version=body.get("version", ""), reason=_text(body, "reason"),
                                duplicate_id=_text(body, "duplicate_id"))
@@ -111,7 +109,7 @@ def list_records() -> Any:
     """Records filtered by state/kecamatan/desa/team; ``?format=csv`` too."""
     filters = queue.Filters.from_args(request.args)
     if request.args.get("format") == "csv":
-        return csv_response(queue.all_records(filters), RECORD_COLUMNS, "rekaman.csv")
+        return csv_response(queue.all_records(filters), queue.RECORD_COLUMNS, "rekaman.csv")
     return _page(queue.records(filters, request.args.get("after"),
                                queue.page_size(request.args.get("limit"))))
 
@@ -121,7 +119,7 @@ def list_records() -> Any:
 def bulk_approve() -> Any:
     """``{desa_kode}`` or ``{kecamatan_kode}``: approve its verified records (supervisors)."""
     body = _body()
-    count = review.bulk_approve(actor=_actor(), desa_kode=_text(body, "desa_kode"),
+    count = decisions.bulk_approve(actor=_actor(), desa_kode=_text(body, "desa_kode"),
                                 kecamatan_kode=_text(body, "kecamatan_kode"))
     return {"approved": count}
 
@@ -138,7 +136,7 @@ def get_record(record_id: str) -> Any:
 def decide_record(record_id: str) -> Any:
     """``{action, reason?}``: approve, reject or send back one record."""
     body = _body()
-    review.decide_record(record_id, actor=_actor(), action=_text(body, "action") or "",
+    decisions.decide_record(record_id, actor=_actor(), action=_text(body, "action") or "",
                          reason=_text(body, "reason"))
     return jsonable({"record": record_view.record_view(record_id).record})
 
@@ -147,4 +145,4 @@ def decide_record(record_id: str) -> Any:
 @user_required
 def record_file(record_id: str, role: str) -> Response:
     """A record's biometric file."""
-    return file_response(record_id, role)
+    return file_response(*record_view.open_file(record_id, role))

@@ -14,8 +14,8 @@ from server.core.errors import NotFound
 from server.core.extensions import db
 from server.core.models import Attachment, Case, CaseRecord, Device, Enrollment, Region, Resident
 from server.core.models.case import OPEN
-from server.services import ingest
-from server.services.findings import normalise_name
+from server.review.findings import normalise_name
+from server.sync import ingest
 
 #: Card fields shown beside the registry, in the order of the e-KTP.
 FIELDS = ("nik", "nama", "tempat_lahir", "tanggal_lahir", "jenis_kelamin", "golongan_darah",

@@ -11,11 +11,14 @@ finding (:mod:`cases`) and moves records: complete/verified with an open case ->
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from flask import Flask
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from server.core import audit
 from server.core.errors import NotFound
@@ -23,11 +26,13 @@ from server.core.extensions import db
 from server.core.models import AuditHead, Enrollment
 from server.core.models.base import table_of
 from server.core.timeutil import utcnow
-from server.services import cases, check_data, findings
-from server.services.check_data import Loaded
-from server.services.findings import KIND_LABELS, Finding
-from server.services.transitions import Move, move_records
+from server.review import cases, check_data, findings
+from server.review.check_data import Loaded
+from server.review.findings import KIND_LABELS, Finding
+from server.sync.transitions import Move, move_records
 from shared.protocol import CaseKind, ServerState
+
+log = logging.getLogger(__name__)
 
 COMPLETE, VERIFIED = ServerState.COMPLETE.value, ServerState.VERIFIED.value
 NEEDS_REVIEW = ServerState.NEEDS_REVIEW.value
@@ -45,6 +50,24 @@ class CheckReport:
     cases_opened: int = 0  # new cases and system-cleared ones that came back
     cases_cleared: int = 0
     seconds: float = 0.0
+
+
+def check_completed(_app: Flask, record_ids: Collection[str], pushed_by: str | None = None,
+                    attempts: int = 3) -> None:
+    """Receiver of ``records_completed``: check the records that just became complete.
+
+    They are committed as complete already: a lock timeout here must not turn the push or
+    upload that completed them into an error. What still fails stays complete until the
+    next ``jemput-server run-checks``.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            run_checks(record_ids, gap_devices=[pushed_by] if pushed_by else [])
+            return
+        except SQLAlchemyError:
+            db.session.rollback()
+            log.warning("Checks of %d completed record(s) failed (attempt %d)",
+                        len(record_ids), attempt)
 
 
 def run_checks(

@@ -20,6 +20,11 @@ MAX_PAGE_SIZE = 500
 EXPORT_CHUNK = 2000
 KINDS = tuple(kind.value for kind in CaseKind)
 STATES = tuple(state.value for state in ServerState)
+#: The columns of the CSV exports of cases and records.
+CASE_COLUMNS = ("id", "kind", "state", "explanation", "desa_kode", "desa_nama", "team",
+                "device_id", "opened_at", "resolved_at", "resolved_by", "resolution", "version")
+RECORD_COLUMNS = ("id", "nik", "nama", "desa_kode", "desa_nama", "state", "state_reason",
+                  "team", "device_id", "seq", "captured_at", "received_at")
 
 
 @dataclass(frozen=True)

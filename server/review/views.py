@@ -8,9 +8,9 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from server.accounts.office_auth import bp, current_actor, login_required
-from server.http.present import CASE_COLUMNS, RECORD_COLUMNS, csv_response, file_response
-from server.services import dashboard as dashboard_service
-from server.services import queue, record_view, review
+from server.http.present import csv_response, file_response
+from server.review import dashboard as dashboard_service
+from server.review import decisions, queue, record_view
 
 RESOLVED_TEXT = {"approve": "disetujui", "reject": "ditolak", "duplicate": "ditandai duplikat",
                  "needs_fix": "dikembalikan untuk perbaikan", "acknowledge": "dicatat"}
@@ -36,7 +36,7 @@ def dashboard() -> str:
 @login_required
 def cases_csv() -> Response:
     """The filtered review queue as CSV."""
-    return csv_response(queue.all_cases(queue.Filters.from_args(request.args)), CASE_COLUMNS,
+    return csv_response(queue.all_cases(queue.Filters.from_args(request.args)), queue.CASE_COLUMNS,
                         "kasus.csv")
 
 
@@ -46,7 +46,7 @@ def cases() -> Any:
     """The review queue (open cases by default), filtered; CSV with ``?format=csv``."""
     filters = queue.Filters.from_args(request.args)
     if _wants_csv():
-        return csv_response(queue.all_cases(filters), CASE_COLUMNS, "kasus.csv")
+        return csv_response(queue.all_cases(filters), queue.CASE_COLUMNS, "kasus.csv")
     page = queue.cases(filters, request.args.get("after"),
                        queue.page_size(request.args.get("limit")))
     return render_template("queue.html", page=page, filters=filters, kinds=queue.KINDS)
@@ -64,7 +64,7 @@ def case(case_id: str) -> str:
 def resolve(case_id: str) -> Response:
     """Resolve a case as the form says; a stale version is a 409 page, nothing changed."""
     action = request.form.get("action", "")
-    review.resolve_case(queue.case_number(case_id), actor=current_actor(), action=action,
+    decisions.resolve_case(queue.case_number(case_id), actor=current_actor(), action=action,
                         version=request.form.get("version", ""),  # type: ignore[arg-type]
                         reason=_form_text("reason"), duplicate_id=_form_text("duplicate_id"))
     flash(f"Kasus {case_id} {RESOLVED_TEXT.get(action, 'diselesaikan')}.", "success")
@@ -76,7 +76,7 @@ def resolve(case_id: str) -> Response:
 def records_csv() -> Response:
     """The filtered records list as CSV."""
     return csv_response(queue.all_records(queue.Filters.from_args(request.args)),
-                        RECORD_COLUMNS, "rekaman.csv")
+                        queue.RECORD_COLUMNS, "rekaman.csv")
 
 
 @bp.get("/records")
@@ -85,7 +85,7 @@ def records() -> Any:
     """Records filtered by state, area and team; CSV with ``?format=csv``."""
     filters = queue.Filters.from_args(request.args)
     if _wants_csv():
-        return csv_response(queue.all_records(filters), RECORD_COLUMNS, "rekaman.csv")
+        return csv_response(queue.all_records(filters), queue.RECORD_COLUMNS, "rekaman.csv")
     page = queue.records(filters, request.args.get("after"),
                          queue.page_size(request.args.get("limit")))
     return render_template("records.html", page=page, filters=filters, states=queue.STATES)
@@ -96,7 +96,7 @@ def records() -> Any:
 def bulk_approve() -> Response:
     """Approve every verified record of one desa or kecamatan (supervisors)."""
     desa, kecamatan = _form_text("desa"), _form_text("kecamatan")
-    count = review.bulk_approve(actor=current_actor(), desa_kode=desa,
+    count = decisions.bulk_approve(actor=current_actor(), desa_kode=desa,
                                 kecamatan_kode=None if desa else kecamatan)
     flash(f"{count} rekaman terverifikasi di {desa or kecamatan} disetujui.", "success")
     return redirect(url_for("office.records", desa=desa or "", kecamatan=kecamatan or ""))
@@ -114,7 +114,7 @@ def record(record_id: str) -> str:
 def decide(record_id: str) -> Response:
     """Approve, reject or send back one record from its page."""
     action = request.form.get("action", "")
-    review.decide_record(record_id, actor=current_actor(), action=action,
+    decisions.decide_record(record_id, actor=current_actor(), action=action,
                          reason=_form_text("reason"))
     flash(f"Rekaman {RESOLVED_TEXT.get(action, 'diputuskan')}.", "success")
     return redirect(url_for("office.record", record_id=record_id))
@@ -124,4 +124,4 @@ def decide(record_id: str) -> Response:
 @login_required
 def record_file(record_id: str, role: str) -> Response:
     """A record's photo, signature or other biometric file (logged-in users only)."""
-    return file_response(record_id, role)
+    return file_response(*record_view.open_file(record_id, role))

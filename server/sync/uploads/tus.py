@@ -10,7 +10,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.http import http_date
 
 from server.core.errors import BadUploadRequest, ChecksumAlgorithmUnsupported
-from server.services.uploads import UploadInfo
+from server.sync.uploads.lifecycle import UploadInfo
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,checksum,expiration,termination"

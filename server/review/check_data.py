@@ -18,8 +18,8 @@ from server.accounts.devices import device_progress
 from server.core.extensions import db
 from server.core.models import Attachment, Device, Enrollment, Region, Resident
 from server.core.models.region import KECAMATAN
-from server.services.cases import chunks
-from server.services.findings import DeviceInfo, Registered, Row
+from server.review.cases import chunks
+from server.review.findings import DeviceInfo, Registered, Row
 from shared.protocol import ServerState
 
 #: States whose records the checks decide about.

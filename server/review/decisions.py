@@ -10,10 +10,13 @@ the other just changed.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from flask import Flask
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from server.accounts.actor import Actor
 from server.core import audit
@@ -24,9 +27,11 @@ from server.core.models.base import table_of
 from server.core.models.case import OPEN, RESOLVED
 from server.core.models.region import DESA, KECAMATAN
 from server.core.timeutil import as_utc, utcnow
-from server.services import cases, checks
-from server.services.transitions import Move, move_records
+from server.review import cases, checks
+from server.sync.transitions import Move, move_records
 from shared.protocol import CaseKind, CaseResolution, ServerState
+
+log = logging.getLogger(__name__)
 
 #: Kinds whose records may be the same person recorded twice.
 DUPLICATE_KINDS = frozenset({CaseKind.DUPLICATE_NIK.value, CaseKind.SHARED_BIOMETRIC.value})
@@ -140,6 +145,20 @@ def bulk_approve(*, actor: Actor, desa_kode: str | None = None,
         db.session.rollback()
         raise
     return len(moved)
+
+
+def clear_replaced(_app: Flask, record_ids: Collection[str]) -> None:
+    """Receiver of ``records_replaced``: close the cases of records new versions replaced.
+
+    After the push's commit, like the checks: the push holds device rows, a decision holds
+    case rows first, and taking both in one transaction in different orders could deadlock.
+    A failure is left to run-checks.
+    """
+    try:
+        clear_settled(record_ids)
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.warning("Closing the cases of %d replaced records failed", len(record_ids))
 
 
 def clear_settled(record_ids: Collection[str]) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import case, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from server.accounts.devices import device_progress
 from server.core.bulk import insert_rows
@@ -23,11 +23,11 @@ from server.core.extensions import db
 from server.core.models import Attachment, Change, Device, Enrollment, RejectedPush
 from server.core.models.base import table_of
 from server.core.timeutil import utcnow
-from server.services import review
-from server.services.blobs import missing_blobs
-from server.services.completeness import check_completed, complete_ready
-from server.services.ingest_check import Outcome, classify, is_id, load_known
-from server.services.transitions import CHANGE_COLUMNS, Move, move_records
+from server.sync import signals
+from server.sync.blobs import missing_blobs
+from server.sync.completeness import check_completed, complete_ready
+from server.sync.ingest_check import Outcome, classify, is_id, load_known
+from server.sync.transitions import CHANGE_COLUMNS, Move, move_records
 from shared.protocol import MAX_PUSH_RECORDS, ChangeKind, PushStatus, ServerState
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,8 @@ def push(device_id: str, raw_records: Sequence[Any]) -> dict[str, Any]:
         # The others were checked as they completed; new seqs may have opened or closed a gap.
         arrived = any(o.status is not PushStatus.DUPLICATE for o in outcomes)
         check_completed(stored_complete, pushed_by=device_id if arrived else None)
-        _close_replaced_cases(replaced)
+        if replaced:
+            signals.announce(signals.records_replaced, replaced)
         return {
             "results": [outcome.result() for outcome in outcomes],
             "device": device_progress(device_id),
@@ -96,19 +97,6 @@ def _complete_arrived(outcomes: list[Outcome]) -> None:
     for outcome in outcomes:
         if outcome.id in done:
             outcome.state, outcome.missing_blobs = ServerState.COMPLETE.value, []
-
-
-def _close_replaced_cases(record_ids: set[str]) -> None:
-    """Close the cases of the records new versions replaced; a failure is left to run-checks.
-
-    After the commit, like the checks: the push holds device rows, a decision holds case rows
-    first, and taking both in one transaction in different orders could deadlock.
-    """
-    try:
-        review.clear_settled(record_ids)
-    except SQLAlchemyError:
-        db.session.rollback()
-        log.warning("Closing the cases of %d replaced records failed", len(record_ids))
 
 
 def _write(device_id: str, outcomes: list[Outcome], now: dt.datetime) -> set[str]:

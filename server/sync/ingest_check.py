@@ -16,8 +16,8 @@ from sqlalchemy import select
 from server.core.extensions import db
 from server.core.models import Enrollment
 from server.registry.regions import known_desa
-from server.services.blobs import missing_blobs
-from server.services.record_schema import IngestRecordSchema
+from server.sync.blobs import missing_blobs
+from server.sync.record_schema import IngestRecordSchema
 from shared.biometrics import incomplete_warning
 from shared.canonical import record_sha256
 from shared.nik import check_nik_against_record, parse_nik

@@ -1,7 +1,7 @@
 """What the reconciliation checks find, computed in memory from rows loaded in bulk.
 
-No database access here: :mod:`server.services.checks` loads the columns, these functions turn
-them into :class:`Finding` objects (one per future case), and :mod:`server.services.cases`
+No database access here: :mod:`server.review.checks` loads the columns, these functions turn
+them into :class:`Finding` objects (one per future case), and :mod:`server.review.cases`
 writes them. Explanations are plain Indonesian for the office.
 """
 

@@ -27,8 +27,8 @@ from server.core.errors import (
 from server.core.extensions import db
 from server.core.models import Blob, Upload
 from server.core.timeutil import utcnow
-from server.services.completeness import complete_after_upload
-from server.services.uploads import (
+from server.sync.completeness import complete_after_upload
+from server.sync.uploads.lifecycle import (
     FAILED,
     FINISHED,
     UPLOADING,
