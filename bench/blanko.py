@@ -24,10 +24,10 @@ from sqlalchemy import text, update
 from bench.reconcile import fill, insert, setup
 from bench.timing import median_ms, on_databases
 from server.accounts.actor import Actor
+from server.cards import blanko, printing
 from server.core.extensions import db, dispose_engines
 from server.core.models import Enrollment
 from server.core.timeutil import utcnow
-from server.services import blanko, printing
 
 BOSS = Actor("bench", "supervisor")
 

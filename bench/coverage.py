@@ -1,6 +1,6 @@
 """Coverage at full scale: the demo population's generation and load, then the coverage reports.
 
-Loads the synthetic Sekadau registry (``server/demo_population.py``, 225,494 residents, 148,293
+Loads the synthetic Sekadau registry (``server/demo/population.py``, 225,494 residents, 148,293
 wajib KTP at scale 1) into a temporary SQLite database (and optionally a scratch PostgreSQL
 one), adds Jemput records for some unrecorded residents spread over the last 30 days, then times
 the coverage service, the office page (login and template rendering included), its CSV, the
@@ -29,15 +29,15 @@ from sqlalchemy import func, select
 
 from bench.reconcile import ENROLLMENT_COLUMNS, setup
 from bench.timing import median_ms, on_databases
-from server import demo_population
 from server.accounts import users
 from server.core.bulk import insert_rows
 from server.core.extensions import db, dispose_engines
 from server.core.models import Device, Enrollment, Resident
 from server.core.models.base import table_of
 from server.core.timeutil import utcnow
+from server.coverage import figures as coverage
+from server.demo import population as demo_population
 from server.registry.wajib import RECORDING_STATES, is_wajib
-from server.services import coverage
 
 TARGET_MS = 300
 AT = dt.date(2026, 11, 29)

@@ -26,7 +26,7 @@ import requests
 import uuid6
 from benchserver import Server
 
-from server.demo_data import synthetic_residents
+from server.demo.residents import synthetic_residents
 from shared import vocab
 from shared.canonical import seal
 

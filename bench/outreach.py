@@ -1,6 +1,6 @@
 """Outreach planning at full scale: the ranking, planning visits, target lists, progress.
 
-Loads the synthetic Sekadau registry (``server/demo_population.py``; 148,293 wajib KTP at scale
+Loads the synthetic Sekadau registry (``server/demo/population.py``; 148,293 wajib KTP at scale
 1) into a temporary SQLite database (and optionally a scratch PostgreSQL one), adds Jemput
 records as ``bench/coverage.py`` does, then times the ranking (service, office JSON, office
 page), planning a visit to each of the top desa (target-list snapshot included), the device's
@@ -31,7 +31,7 @@ from server.core.extensions import db, dispose_engines
 from server.core.models import Device, Resident
 from server.core.tokens import hash_token
 from server.http.present import jsonable
-from server.services import outreach
+from server.outreach import visits as outreach
 
 PLANNER = Actor("bench", "supervisor")
 DEVICE_TOKEN = "bench-outreach-device-token-0123456789abcdef"

@@ -39,7 +39,7 @@ from server.core.extensions import db, dispose_engines
 from server.core.models import Attachment, Case, Device, Enrollment, Resident
 from server.core.models.base import table_of
 from server.core.timeutil import utcnow
-from server.demo_data import desa_of
+from server.demo.residents import desa_of
 from server.registry import regions
 from server.review import checks
 from shared import vocab

@@ -84,11 +84,11 @@ def fill(targets: int, others: int, demo: bool) -> None:
     app = create_app()
     with app.app_context():
         if demo:
-            from server import demo_population
-            from server.services import coverage
+            from server.coverage import figures
+            from server.demo import population as demo_population
 
             demo_population.load(1.0, at=dt.date.today())
-            targets -= coverage.desa_unrecorded(dt.date.today()).get(DESA, 0)
+            targets -= figures.desa_unrecorded(dt.date.today()).get(DESA, 0)
         else:
             used: set[str] = set()
             insert_rows(table_of(Resident), RESIDENT_COLUMNS,
@@ -105,11 +105,11 @@ def plan_visit(device_id: str) -> tuple[str, int]:
     from server import create_app
     from server.accounts.actor import Actor
     from server.core.extensions import dispose_engines
-    from server.services import outreach
+    from server.outreach import visits
 
     app = create_app()
     with app.app_context():
-        made = outreach.create_visit(DESA, outreach.office_today(), "BENCH", device_id,
+        made = visits.create_visit(DESA, visits.office_today(), "BENCH", device_id,
                                      actor=Actor("bench", "admin"))
         visit_id, count = str(made.id), int(made.target_count)
     dispose_engines(app)

@@ -45,7 +45,7 @@ from field_client.errors import (
     FieldClientError,
     NetworkUnavailable,
 )
-from field_client.labels import STATE_LABELS
+from shared.labels import STATE_LABELS
 from field_client.records import CLIENT_STATES
 from field_client.sync import SyncReport
 from shared.schemas import EnrollmentPayloadSchema

@@ -1,4 +1,10 @@
-"""Jemput server: the central office's Flask application."""
+"""Jemput server: the central office's Flask application.
+
+One package per domain, lowest first: ``registry`` < ``accounts`` < ``sync`` < ``review`` <
+``coverage`` < ``outreach`` < ``cards`` < ``demo``; below them ``core`` (configuration,
+database, models, audit chain, blob store) and ``http`` (web plumbing). A domain imports only
+from below it (``make lint`` checks this).
+"""
 
 from __future__ import annotations
 
@@ -7,21 +13,19 @@ from typing import Any
 
 from flask import Flask
 
-from server import api, cli, review, web
-from server.core import blobstore, config, extensions, logs
-from server.http import problems
-
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: configuration, logging, extensions, error handlers, blueprints, CLI."""
-    app = Flask(__name__, instance_path=config.instance_path())
+    """Build the app: configuration, logging, database, blob store, web plumbing, domains."""
+    from server import accounts, cards, coverage, demo, http, outreach, registry, review, sync
+    from server.core import blobstore, config, extensions, logs
+
+    app = Flask(__name__, instance_path=config.instance_path(),
+                static_folder="http/static", template_folder="http/templates")
     config.load(app, test_config)
     logs.init_app(app)
     extensions.init_app(app)
     blobstore.init_app(app)
-    problems.init_app(app)
-    review.init_app(app)
-    api.init_app(app)
-    web.init_app(app)
-    cli.init_app(app)
+    http.init_app(app)
+    for domain in (registry, accounts, sync, review, coverage, outreach, cards, demo):
+        domain.init_app(app)
     return app

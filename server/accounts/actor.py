@@ -16,3 +16,7 @@ class Actor:
     def audit_name(self) -> str:
         """How the audit chain names this user."""
         return f"user:{self.username}"
+
+
+#: Whoever may run the server's command line is its administrator.
+CLI_ACTOR = Actor("cli", "admin")

@@ -1,15 +1,85 @@
-"""``jemput-server`` commands for field operators and their PINs (registered by server/cli.py)."""
+"""``jemput-server`` commands for accounts: first setup, office users, devices, field operators."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import click
 from flask.cli import with_appcontext
 
-from server.accounts import operators
-from server.cli_errors import plain_errors
+from server.accounts import devices, operators, setup, users
+from server.core.commands import plain_errors
+from server.core.models import ROLES
+from server.core.timeutil import utcnow
 
 NEXT_SYNC = ("Perangkat tim {team} menerimanya pada sinkron berikutnya; setelah itu operator "
              "dapat masuk di laptop tanpa jaringan.")
+
+
+@click.command("init")
+@with_appcontext
+@plain_errors()
+def init_command() -> None:
+    """Create or upgrade the database, load the Sekadau regions, create the first admin."""
+    report = setup.initialize()
+    click.echo(f"Basis data siap. Wilayah Sekadau: {report.regions.imported} baru, "
+               f"{report.regions.updated} diperbarui.")
+    if report.admin_password is None:
+        click.echo("Pengguna 'admin' sudah ada; kata sandinya tidak ditampilkan lagi.")
+    else:
+        click.echo("Pengguna 'admin' dibuat. Kata sandi (catat sekarang, hanya tampil sekali):")
+        click.echo(f"  {report.admin_password}")
+
+
+@click.command("create-user")
+@click.argument("name")
+@click.option("--role", required=True, help=f"Peran: {', '.join(ROLES)}.")
+@with_appcontext
+@plain_errors()
+def create_user_command(name: str, role: str) -> None:
+    """Create an office user and print its password once."""
+    password = users.create_user(name, role)
+    click.echo(f"Pengguna '{name.strip().lower()}' ({role}) dibuat. Kata sandi (hanya tampil "
+               f"sekali):\n  {password}")
+
+
+@click.command("user-token")
+@click.argument("name")
+@with_appcontext
+@plain_errors()
+def user_token_command(name: str) -> None:
+    """Issue an API token for an office user's scripts (replaces the user's older token)."""
+    token = users.issue_api_token(name)
+    click.echo(f"Token API untuk '{name.strip().lower()}' (hanya tampil sekali; token lama tidak "
+               f"berlaku lagi):\n  {token}")
+
+
+@click.command("device-code")
+@click.option("--team", required=True, help="Tim penjangkauan yang memakai perangkat.")
+@click.option("--ttl-hours", type=click.FloatRange(min=0, min_open=True), default=24.0,
+              show_default=True, help="Masa berlaku kode, dalam jam.")
+@click.option("--kecamatan", help="Kode kecamatan tugas tim, mis. 61.09.04.")
+@with_appcontext
+@plain_errors()
+def device_code_command(team: str, ttl_hours: float, kecamatan: str | None) -> None:
+    """Create a one-time code that registers one field device."""
+    ttl = dt.timedelta(hours=ttl_hours)
+    code = devices.create_registration_code(team, ttl=ttl, kecamatan_kode=kecamatan)
+    expires = (utcnow() + ttl).strftime("%Y-%m-%d %H:%M UTC")
+    click.echo(f"Kode pendaftaran untuk tim {team}: {code}")
+    if kecamatan:
+        click.echo(f"Wilayah tugas: kecamatan {kecamatan.strip()}.")
+    click.echo(f"Berlaku sekali pakai, sampai {expires}.")
+
+
+@click.command("revoke-device")
+@click.argument("device_id")
+@with_appcontext
+@plain_errors()
+def revoke_device_command(device_id: str) -> None:
+    """Revoke a device: its token stops working at once."""
+    devices.revoke_device(device_id)
+    click.echo(f"Perangkat {device_id} dicabut aksesnya.")
 
 
 @click.command("operator-add")
@@ -91,6 +161,12 @@ def operators_command(team: str | None) -> None:
                    f"{status:<9} {changed}")
 
 
-COMMANDS: list[click.Command] = [operator_add_command, operator_pin_command,
+COMMANDS: list[click.Command] = [
+    init_command,
+    create_user_command,
+    user_token_command,
+    device_code_command,
+    revoke_device_command,
+    operator_add_command, operator_pin_command,
                                  operator_disable_command, operator_enable_command,
                                  operators_command]

@@ -1,4 +1,10 @@
-"""Office login: the blueprint, the session, who is acting, and the login/logout pages."""
+"""How office users are let in: a session for the pages, a user token for the office API.
+
+Every domain's office pages live on their own blueprint made by :func:`office_blueprint`
+(under ``/office``, CSRF on every POST, refusals as an HTML page), and its office JSON API on
+one made by :func:`office_api_blueprint` (under ``/api/v1/office``, user token only). This
+module also serves the login and logout pages.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    Flask,
     current_app,
     flash,
     g,
@@ -24,20 +31,63 @@ from werkzeug.wrappers import Response
 
 from server.accounts import users
 from server.accounts.actor import Actor
+from server.accounts.device_auth import bearer_token
+from server.core.config import OFFICE_SESSION_HOURS
 from server.core.errors import JemputError, Unauthorized
 from server.core.extensions import db
+from shared.protocol import API_PREFIX
 
 log = logging.getLogger(__name__)
-bp = Blueprint("office", __name__, url_prefix="/office")
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_USER = "user"
 csrf = CSRFProtect()
 
 
-@bp.before_request
 def _check_csrf() -> None:
     """Every POST to the office carries the form's CSRF token (checked before the view)."""
     csrf.protect()
+
+
+def _csrf_failed(error: CSRFError) -> tuple[str, int]:
+    """A form without a valid CSRF token: nothing was done."""
+    db.session.rollback()
+    message = ("Formulir ditolak: token keamanan (CSRF) tidak ada atau tidak sah. "
+               "Tidak ada yang diubah. Muat ulang halaman lalu coba lagi.")
+    return render_template("error.html", status=400, title="Permintaan ditolak",
+                           detail=message), 400
+
+
+def _domain_error(error: JemputError) -> tuple[str, int]:
+    """A refused action, as a page: 403 for a role, 409 for a stale case, 400/404 ..."""
+    db.session.rollback()
+    return render_template("error.html", status=error.status, title=error.title,
+                           detail=error.detail, back=request.referrer), error.status
+
+
+def init_csrf(app: Flask) -> None:
+    """CSRF for the office's forms only: the office blueprints check it themselves, and
+    ``/api/v1`` takes bearer tokens and never reads the session cookie."""
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    # A form token lives as long as the session (cookie settings: server/core/config.py).
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", OFFICE_SESSION_HOURS * 3600)
+    csrf.init_app(app)
+
+
+def office_blueprint(name: str, import_name: str) -> Blueprint:
+    """A blueprint of office pages: ``/office``, its own ``templates`` folder, CSRF, errors."""
+    blueprint = Blueprint(name, import_name, url_prefix="/office", template_folder="templates")
+    blueprint.before_request(_check_csrf)
+    blueprint.register_error_handler(CSRFError, _csrf_failed)
+    blueprint.register_error_handler(JemputError, _domain_error)
+    return blueprint
+
+
+def office_api_blueprint(name: str, import_name: str) -> Blueprint:
+    """A blueprint of the office's JSON API (``/api/v1/office``): see :func:`user_required`."""
+    return Blueprint(name, import_name, url_prefix=f"{API_PREFIX}/office")
+
+
+bp = office_blueprint("accounts", __name__)
 
 
 def login_required(view: F) -> F:
@@ -49,15 +99,27 @@ def login_required(view: F) -> F:
         actor = users.actor_of(username) if isinstance(username, str) else None
         if actor is None:
             session.clear()
-            return redirect(url_for("office.login", next=request.full_path))
+            return redirect(url_for("accounts.login", next=request.full_path))
         g.actor = actor
         return view(*args, **kwargs)
 
     return cast(F, wrapper)
 
 
+def user_required(view: F) -> F:
+    """Let only an office user's API token in (never the session cookie, so no CSRF token is
+    needed); the user is then ``flask.g.actor``."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.actor = users.authenticate_token(bearer_token())
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
 def current_actor() -> Actor:
-    """The logged-in user of this request."""
+    """The office user of this request (a page's session or an API call's token)."""
     actor: Actor = g.actor
     return actor
 
@@ -67,14 +129,14 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/office") and not urlsplit(target).netloc \
             and not target.startswith("//"):
         return target
-    return url_for("office.dashboard")
+    return url_for("review.dashboard")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     """Show the login form; on POST check the password and start a fresh session."""
     if request.method == "GET":
-        return render_template("login.html", next=request.args.get("next", ""),
+        return render_template("accounts/login.html", next=request.args.get("next", ""),
                                cookie_warning=_cookie_will_be_dropped())
     username = request.form.get("username", "")
     try:
@@ -82,7 +144,7 @@ def login() -> Any:
     except Unauthorized as error:
         # No name in the log (it may be a mistyped password); the address says where from.
         log.warning("Failed office login from %s", request.remote_addr)
-        return render_template("login.html", error=error.detail, username=username,
+        return render_template("accounts/login.html", error=error.detail, username=username,
                                next=request.form.get("next", "")), 401
     session.clear()  # no session fixation: a new session on every login
     session[SESSION_USER] = actor.username
@@ -103,7 +165,7 @@ def logout() -> Response:
     """End the session."""
     session.clear()
     flash("Anda sudah keluar.", "info")
-    return redirect(url_for("office.login"))
+    return redirect(url_for("accounts.login"))
 
 
 @bp.app_template_global()
@@ -114,21 +176,3 @@ def role_can(action: str) -> bool:
         return False
     allowed = {"resolve": {"reviewer", "supervisor", "admin"}, "bulk": {"supervisor", "admin"}}
     return actor.role in allowed.get(action, set())
-
-
-@bp.errorhandler(CSRFError)
-def csrf_failed(error: CSRFError) -> tuple[str, int]:
-    """A form without a valid CSRF token: nothing was done."""
-    db.session.rollback()
-    message = ("Formulir ditolak: token keamanan (CSRF) tidak ada atau tidak sah. "
-               "Tidak ada yang diubah. Muat ulang halaman lalu coba lagi.")
-    return render_template("error.html", status=400, title="Permintaan ditolak",
-                           detail=message), 400
-
-
-@bp.errorhandler(JemputError)
-def domain_error(error: JemputError) -> tuple[str, int]:
-    """A refused action, as a page: 403 for a role, 409 for a stale case, 400/404 ..."""
-    db.session.rollback()
-    return render_template("error.html", status=error.status, title=error.title,
-                           detail=error.detail, back=request.referrer), error.status

@@ -1,1 +1,16 @@
-"""http."""
+"""Web plumbing every domain shares: errors as problem+json, request bodies, JSON and CSV
+presenters, the templates' labels and filters, the OpenAPI document and the health check."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Error handlers, template globals and filters, ``/``, ``/healthz`` and the OpenAPI route."""
+    from server.http import health, openapi, problems, templating
+
+    problems.init_app(app)
+    templating.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)

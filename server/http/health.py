@@ -25,7 +25,7 @@ def index() -> dict[str, Any] | Response:
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     if best == "text/html" and request.accept_mimetypes["text/html"] > \
             request.accept_mimetypes["application/json"]:
-        return redirect(url_for("office.dashboard"))
+        return redirect(url_for("review.dashboard"))
     return {
         "name": "Jemput",
         "description": "Server kantor Disdukcapil untuk perekaman e-KTP jemput bola.",

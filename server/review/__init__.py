@@ -10,9 +10,15 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Check records as sync completes them; close the cases of records it replaced."""
-    from server.review import checks, decisions
+    """Blueprints, commands, and the receivers of sync's signals: check the records it
+    completes, close the cases of the records it replaced."""
+    from server.review import api, checks, cli, decisions, views
     from server.sync import signals
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(views.bp)
+    for command in cli.COMMANDS:
+        app.cli.add_command(command)
 
     signals.records_completed.connect(checks.check_completed, sender=app)
     signals.records_replaced.connect(decisions.clear_replaced, sender=app)

@@ -6,16 +6,12 @@ accepted, never the session cookie, so these endpoints need no CSRF token.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any
 
-from flask import Blueprint, g, request
+from flask import request
 from werkzeug.wrappers import Response
 
-from server.accounts import users
-from server.accounts.actor import Actor
-from server.accounts.device_auth import bearer_token
+from server.accounts.office_auth import current_actor, office_api_blueprint, user_required
 from server.core.errors import InvalidInput
 from server.http.present import (
     csv_response,
@@ -23,26 +19,9 @@ from server.http.present import (
     jsonable,
 )
 from server.review import dashboard, decisions, queue, record_view
-from shared.protocol import API_PREFIX
 
-bp = Blueprint("office_api", __name__, url_prefix=f"{API_PREFIX}/office")
-F = TypeVar("F", bound=Callable[..., Any])
+bp = office_api_blueprint("review_api", __name__)
 
-
-def user_required(view: F) -> F:
-    """Let only an office user's API token in; the user is then ``flask.g.actor``."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        g.actor = users.authenticate_token(bearer_token())
-        return view(*args, **kwargs)
-
-    return cast(F, wrapper)
-
-
-def _actor() -> Actor:
-    actor: Actor = g.actor
-    return actor
 
 
 def _body() -> dict[str, Any]:
@@ -96,7 +75,7 @@ def get_case(case_id: str) -> Any:
 def resolve_case(case_id: str) -> Any:
     """``{action, version, reason?, duplicate_id?}``: resolve the case seen at ``version``."""
     body = _body()
-    case = decisions.resolve_case(queue.case_number(case_id), actor=_actor(),
+    case = decisions.resolve_case(queue.case_number(case_id), actor=current_actor(),
                                action=_text(body, "action") or "",
                                version=body.get("version", ""), reason=_text(body, "reason"),
                                duplicate_id=_text(body, "duplicate_id"))
@@ -119,7 +98,7 @@ def list_records() -> Any:
 def bulk_approve() -> Any:
     """``{desa_kode}`` or ``{kecamatan_kode}``: approve its verified records (supervisors)."""
     body = _body()
-    count = decisions.bulk_approve(actor=_actor(), desa_kode=_text(body, "desa_kode"),
+    count = decisions.bulk_approve(actor=current_actor(), desa_kode=_text(body, "desa_kode"),
                                 kecamatan_kode=_text(body, "kecamatan_kode"))
     return {"approved": count}
 
@@ -136,7 +115,7 @@ def get_record(record_id: str) -> Any:
 def decide_record(record_id: str) -> Any:
     """``{action, reason?}``: approve, reject or send back one record."""
     body = _body()
-    decisions.decide_record(record_id, actor=_actor(), action=_text(body, "action") or "",
+    decisions.decide_record(record_id, actor=current_actor(), action=_text(body, "action") or "",
                          reason=_text(body, "reason"))
     return jsonable({"record": record_view.record_view(record_id).record})
 

@@ -7,10 +7,12 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from server.accounts.office_auth import bp, current_actor, login_required
+from server.accounts.office_auth import current_actor, login_required, office_blueprint
 from server.http.present import csv_response, file_response
 from server.review import dashboard as dashboard_service
 from server.review import decisions, queue, record_view
+
+bp = office_blueprint("review", __name__)
 
 RESOLVED_TEXT = {"approve": "disetujui", "reject": "ditolak", "duplicate": "ditandai duplikat",
                  "needs_fix": "dikembalikan untuk perbaikan", "acknowledge": "dicatat"}
@@ -29,7 +31,7 @@ def _form_text(name: str) -> str | None:
 @login_required
 def dashboard() -> str:
     """Arrivals, open cases by kind, devices and gaps."""
-    return render_template("dashboard.html", data=dashboard_service.dashboard())
+    return render_template("review/dashboard.html", data=dashboard_service.dashboard())
 
 
 @bp.get("/cases.csv")
@@ -49,14 +51,15 @@ def cases() -> Any:
         return csv_response(queue.all_cases(filters), queue.CASE_COLUMNS, "kasus.csv")
     page = queue.cases(filters, request.args.get("after"),
                        queue.page_size(request.args.get("limit")))
-    return render_template("queue.html", page=page, filters=filters, kinds=queue.KINDS)
+    return render_template("review/queue.html", page=page, filters=filters, kinds=queue.KINDS)
 
 
 @bp.get("/cases/<case_id>")
 @login_required
 def case(case_id: str) -> str:
     """One case, its records side by side, and the forms to resolve it."""
-    return render_template("case.html", view=queue.case_view(queue.case_number(case_id)))
+    return render_template("review/case.html", view=queue.case_view(queue.case_number(case_id)),
+                           card_fields=record_view.FIELDS)
 
 
 @bp.post("/cases/<case_id>/resolve")
@@ -68,7 +71,7 @@ def resolve(case_id: str) -> Response:
                         version=request.form.get("version", ""),  # type: ignore[arg-type]
                         reason=_form_text("reason"), duplicate_id=_form_text("duplicate_id"))
     flash(f"Kasus {case_id} {RESOLVED_TEXT.get(action, 'diselesaikan')}.", "success")
-    return redirect(url_for("office.case", case_id=case_id))
+    return redirect(url_for("review.case", case_id=case_id))
 
 
 @bp.get("/records.csv")
@@ -88,7 +91,7 @@ def records() -> Any:
         return csv_response(queue.all_records(filters), queue.RECORD_COLUMNS, "rekaman.csv")
     page = queue.records(filters, request.args.get("after"),
                          queue.page_size(request.args.get("limit")))
-    return render_template("records.html", page=page, filters=filters, states=queue.STATES)
+    return render_template("review/records.html", page=page, filters=filters, states=queue.STATES)
 
 
 @bp.post("/records/bulk-approve")
@@ -99,14 +102,14 @@ def bulk_approve() -> Response:
     count = decisions.bulk_approve(actor=current_actor(), desa_kode=desa,
                                 kecamatan_kode=None if desa else kecamatan)
     flash(f"{count} rekaman terverifikasi di {desa or kecamatan} disetujui.", "success")
-    return redirect(url_for("office.records", desa=desa or "", kecamatan=kecamatan or ""))
+    return redirect(url_for("review.records", desa=desa or "", kecamatan=kecamatan or ""))
 
 
 @bp.get("/records/<record_id>")
 @login_required
 def record(record_id: str) -> str:
     """One record: card beside the registry, files, versions, cases, audit trail."""
-    return render_template("record.html", view=record_view.record_view(record_id))
+    return render_template("review/record.html", view=record_view.record_view(record_id))
 
 
 @bp.post("/records/<record_id>/decide")
@@ -117,7 +120,7 @@ def decide(record_id: str) -> Response:
     decisions.decide_record(record_id, actor=current_actor(), action=action,
                          reason=_form_text("reason"))
     flash(f"Rekaman {RESOLVED_TEXT.get(action, 'diputuskan')}.", "success")
-    return redirect(url_for("office.record", record_id=record_id))
+    return redirect(url_for("review.record", record_id=record_id))
 
 
 @bp.get("/records/<record_id>/files/<role>")

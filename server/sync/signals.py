@@ -12,7 +12,7 @@ import logging
 from collections.abc import Collection
 from typing import Any
 
-from blinker import Namespace, NamedSignal
+from blinker import NamedSignal, Namespace
 from flask import current_app
 
 from server.core.extensions import db

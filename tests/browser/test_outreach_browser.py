@@ -11,12 +11,13 @@ from pathlib import Path
 import flask_migrate
 from sqlalchemy import func, select
 
-from server import demo_population
 from server.accounts import devices, users
 from server.core.extensions import db, dispose_engines
 from server.core.models import Change, OutreachTarget, OutreachVisit
-from server.services import coverage
-from server.services.outreach import office_today
+from server.coverage import figures as coverage
+from server.demo import population
+from server.outreach.visits import office_today
+from shared import display
 from tests.server.conftest import make_app
 from tests.wsgi_thread import serving
 
@@ -32,7 +33,7 @@ def test_supervisor_reads_coverage_and_plans_a_visit(
     today = office_today()
     with app.app_context():
         flask_migrate.upgrade()
-        demo_population.load(SCALE, at=today)
+        population.load(SCALE, at=today)
         password = users.create_user("sari", "supervisor")
         device, _ = devices.register_device(
             devices.create_registration_code("TIM MAHAP", ttl=dt.timedelta(hours=1)), "laptop-1")
@@ -50,8 +51,8 @@ def test_supervisor_reads_coverage_and_plans_a_visit(
             page.wait_for_selector("h1:has-text('Cakupan perekaman')")
             tiles = page.locator(".tile b").all_inner_texts()
             wajib, recorded = round(148_293 * SCALE), round(127_901 * SCALE)
-            assert tiles[0] == coverage.format_number(wajib)
-            assert tiles[1] == coverage.format_number(recorded)
+            assert tiles[0] == display.format_number(wajib)
+            assert tiles[1] == display.format_number(recorded)
             assert page.locator("svg.cov-bars rect.cov-track").count() == 7
             page.screenshot(path=str(shots / "coverage.png"), full_page=True)
 

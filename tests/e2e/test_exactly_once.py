@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from server.demo_data import synthetic_biometrics, synthetic_residents
+from server.demo.residents import synthetic_biometrics, synthetic_residents
 from tests.e2e.conftest import FieldCLI, ServerProcess
 from tests.e2e.faultproxy import PASS, Fault, FaultProxy, random_cuts
 

@@ -132,7 +132,7 @@ def plan_visit(
     from server.core.extensions import db
     from server.core.models import Resident
     from server.core.timeutil import utcnow
-    from server.services import outreach
+    from server.outreach import visits as outreach
 
     with office(server, monkeypatch):
         today = outreach.office_today()
@@ -149,15 +149,15 @@ def plan_visit(
 
 
 def progress(server: ServerProcess, monkeypatch: pytest.MonkeyPatch, visit_id: str) -> Any:
-    from server.services import outreach_report
+    from server.outreach import report
 
     with office(server, monkeypatch):
-        return outreach_report.visit_progress(visit_id)
+        return report.visit_progress(visit_id)
 
 
 def close(server: ServerProcess, monkeypatch: pytest.MonkeyPatch, visit_id: str) -> None:
     from server.accounts.actor import Actor
-    from server.services import outreach
+    from server.outreach import visits as outreach
 
     with office(server, monkeypatch):
         outreach.close_visit(visit_id, actor=Actor("spv", "supervisor"))

@@ -101,9 +101,9 @@ def test_a_card_printed_at_the_office_reaches_the_device(home: Path, live_server
     from sqlalchemy import update
 
     from server.accounts.actor import Actor
+    from server.cards import blanko, printing
     from server.core.extensions import db
     from server.core.models import Enrollment
-    from server.services import blanko, printing
 
     boss = Actor("sari", "supervisor")
     with FieldClient(settings=Settings(home=home, read_timeout=10)) as device:

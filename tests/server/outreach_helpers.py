@@ -70,11 +70,11 @@ def outreach_rows(app: Flask) -> dict[str, int]:
 
 def plan(app: Flask, device: str, **options: Any) -> str:
     """Plan a visit to Tembaga for ``device`` directly through the service; its id."""
-    from server.services import outreach
+    from server.outreach import visits
 
     with app.app_context():
         values: dict[str, Any] = {"desa_kode": DESA, "visit_date": VISIT_DATE, "team": "TIM-1",
                                   "device_id": device, "actor": PLANNER,
                                   "today": dt.date(2026, 12, 1)}
         values.update(options)
-        return outreach.create_visit(**values).id
+        return visits.create_visit(**values).id

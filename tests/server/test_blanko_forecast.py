@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from server.cards import blanko, printing
 from server.core.errors import InvalidInput
 from server.core.extensions import db
-from server.services import blanko, printing
 from tests.server.suket_helpers import SUPERVISOR, approved_record
 
 Push = Callable[..., Any]

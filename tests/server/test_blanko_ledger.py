@@ -10,10 +10,10 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from server.accounts.actor import Actor
+from server.cards import blanko
 from server.core.errors import Forbidden, InvalidInput
 from server.core.extensions import db
 from server.core.models import AuditEvent, BlankoEntry, BlankoHead
-from server.services import blanko
 
 SUPERVISOR = Actor("sari", "supervisor")
 ADMIN = Actor("root", "admin")

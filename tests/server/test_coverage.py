@@ -19,7 +19,8 @@ from server.core.errors import InvalidInput, NotFound
 from server.core.extensions import db
 from server.core.models import Enrollment, Resident
 from server.core.timeutil import utcnow
-from server.services import coverage
+from server.coverage import figures as coverage
+from shared import display
 from tests.server.conftest import assert_problem, nik_for
 from tests.server.office_helpers import login, make_user
 
@@ -134,8 +135,8 @@ def test_percent_rounds_half_up() -> None:
     assert coverage.share(1, 800) == Decimal("0.13")  # 0.125: half up, not to even
     assert coverage.share(2, 3) == Decimal("66.67")
     assert coverage.share(0, 0) is None
-    assert coverage.format_number(148_293) == "148.293"
-    assert coverage.format_percent(Decimal("86.25")) == "86,25"
+    assert display.format_number(148_293) == "148.293"
+    assert display.format_percent(Decimal("86.25")) == "86,25"
 
 
 def test_trend_counts_records_per_office_day(registry: Flask) -> None:

@@ -13,18 +13,20 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
 from field_client import capture
-from server import demo_population
 from server.accounts import devices, setup
 from server.accounts.actor import Actor
 from server.core.extensions import db
 from server.core.models import Device, OutreachVisit, Resident
-from server.demo import DEMO_MARKER, DemoRefused, run_demo
-from server.demo_data import synthetic_biometrics
-from server.services import coverage, outreach, outreach_report
-from server.services.coverage import format_number
+from server.coverage import figures
+from server.demo import population
+from server.demo.residents import synthetic_biometrics
+from server.demo.story import DEMO_MARKER, DemoRefused, run_demo
+from server.outreach import report
+from server.outreach import visits as outreach
 from server.sync import overview
 from shared import vocab
 from shared.biometrics import FILE_RULES, missing_roles
+from shared.display import format_number
 from tests.factories import payload
 from tests.server.conftest import add_residents
 
@@ -46,7 +48,7 @@ def test_demo_plans_an_outreach_records_offline_syncs_and_reports(app: Flask) ->
     assert visit.desa_kode.startswith("61.09.04.") and visit.target_count >= 6
     assert result.targets_on_device == visit.target_count
     with app.app_context():
-        unrecorded = coverage.desa_unrecorded(visit.visit_date, "61.09.04")
+        unrecorded = figures.desa_unrecorded(visit.visit_date, "61.09.04")
     # The other desa are as they were: none had more left than the visited one had.
     assert unrecorded.pop(visit.desa_kode) == visit.target_count - 5
     assert max(unrecorded.values()) <= visit.target_count
@@ -110,10 +112,10 @@ def test_a_demo_stopped_half_way_is_started_afresh(app: Flask) -> None:
     with app.app_context():
         setup.initialize()
         (Path(app.instance_path) / DEMO_MARKER).touch()
-        demo_population.load(0.01, at=outreach.office_today())
+        population.load(0.01, at=outreach.office_today())
         code = devices.create_registration_code("TIM", kecamatan_kode="61.09.04")
         device, _ = devices.register_device(code, "laptop-lama")
-        desa = outreach_report.ranking(outreach.office_today(), "61.09.04")[0].desa_kode
+        desa = report.ranking(outreach.office_today(), "61.09.04")[0].desa_kode
         outreach.create_visit(desa, outreach.office_today(), "TIM", device.id,
                               actor=Actor("admin", "admin"))  # stopped here: no records
     result = run_demo(app, count=2, port=0, scale=0.01, serve=False, echo=lambda _: None)

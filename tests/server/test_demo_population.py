@@ -11,13 +11,13 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 from stdnum.id import nik as stdnum_nik
 
-from server import demo_population as dp
 from server.core.errors import Conflict, InvalidInput
 from server.core.extensions import db
 from server.core.models import Resident
+from server.coverage import figures
+from server.demo import population as dp
 from server.registry.population import FIELDS
 from server.registry.wajib import EVER_MARRIED, add_months, adult_cutoff
-from server.services import coverage
 from shared import vocab
 from shared.nik import check_nik_against_record, parse_nik
 
@@ -141,7 +141,7 @@ def test_deterministic_for_a_seed() -> None:
 def test_load_matches_the_coverage_report(app: Flask) -> None:
     with app.app_context():
         summary = dp.load(0.01, at=AT)
-        report = coverage.report(AT)
+        report = figures.report(AT)
     assert (summary.residents, summary.wajib, summary.recorded, summary.desa) == (
         2_255, 1_483, 1_279, 94)
     top = report.top

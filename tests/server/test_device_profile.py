@@ -15,7 +15,7 @@ from server.accounts import devices, operators
 from server.core.extensions import db
 from server.core.models import Region
 from server.core.models.region import DESA
-from server.services import outreach
+from server.outreach import visits
 from shared.canonical import canonical_json
 from shared.pin import verify_pin
 from shared.protocol import PROBLEM_MEDIA_TYPE
@@ -97,7 +97,7 @@ def test_desa_of_closed_or_cancelled_visits_and_other_devices_are_left_out(
     plan(app, other_id, desa_kode="61.09.01.2002")
     assert fetch(client, token)["desa"] == [{"kode": ELSEWHERE, "nama": "Sungai Ringin"}]
     with app.app_context():
-        outreach.close_visit(closed, actor=PLANNER, cancel=True)
+        visits.close_visit(closed, actor=PLANNER, cancel=True)
     profile = fetch(client, token)
     assert profile["kecamatan"] is None and profile["desa"] == []
     assert profile["operators"] == []

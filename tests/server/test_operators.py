@@ -234,13 +234,13 @@ def test_pin_changed_at_is_utc(app: Flask) -> None:
 
 
 def test_the_demo_operator_is_made_once_and_gets_a_new_pin_on_a_rerun(app: Flask) -> None:
-    from server import demo
+    from server.demo import story
 
     with app.app_context():
-        first = demo._demo_operator()
-        operators.set_active(demo.OPERATOR, False)
-        second = demo._demo_operator()
-        listed = operators.listing(demo.TEAM)
-    assert [(o["username"], o["active"]) for o in listed] == [(demo.OPERATOR, True)]
-    assert verify_pin(second, stored(app, demo.OPERATOR).pin_hash)
-    assert first == second or not verify_pin(first, stored(app, demo.OPERATOR).pin_hash)
+        first = story._demo_operator()
+        operators.set_active(story.OPERATOR, False)
+        second = story._demo_operator()
+        listed = operators.listing(story.TEAM)
+    assert [(o["username"], o["active"]) for o in listed] == [(story.OPERATOR, True)]
+    assert verify_pin(second, stored(app, story.OPERATOR).pin_hash)
+    assert first == second or not verify_pin(first, stored(app, story.OPERATOR).pin_hash)

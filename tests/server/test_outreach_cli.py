@@ -8,13 +8,13 @@ import json
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from server.services import outreach
+from server.outreach import visits
 from tests.server.conftest import DESA
 from tests.server.outreach_helpers import outreach_rows, populate
 
 
 def _date(days: int = 5) -> str:
-    return (outreach.office_today() + dt.timedelta(days=days)).isoformat()
+    return (visits.office_today() + dt.timedelta(days=days)).isoformat()
 
 
 def test_rank_create_show_close(app: Flask, runner: FlaskCliRunner,
@@ -33,7 +33,7 @@ def test_rank_create_show_close(app: Flask, runner: FlaskCliRunner,
     assert "4 sasaran" in created.output
     visit_id = created.output.split()[1]
     with app.app_context():
-        assert outreach.visit_info(visit_id).created_by == "cli"
+        assert visits.visit_info(visit_id).created_by == "cli"
     shown = runner.invoke(args=["outreach-show", visit_id])
     assert "Sasaran 4, sudah rekam 0 (0.00 %)" in shown.output
     detail = json.loads(runner.invoke(args=["outreach-show", visit_id, "--json"]).output)

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from server.services import outreach
+from server.outreach import visits as outreach
 from tests.server.conftest import DESA, assert_problem
 from tests.server.outreach_helpers import outreach_rows, populate
 from tests.server.test_office_api import token_for

@@ -14,7 +14,7 @@ from server.core.errors import InvalidInput, NotFound
 from server.core.extensions import db
 from server.core.models import Resident
 from server.core.timeutil import utcnow
-from server.services import outreach
+from server.outreach import visits
 from tests.server.conftest import DESA, build_record
 from tests.server.outreach_helpers import OTHER_DESA, PLANNER, VISIT_DATE, plan, populate
 
@@ -27,7 +27,7 @@ def test_ranking_most_unrecorded_first_then_longest_unvisited(
     populate(app, unrecorded=3)  # Tembaga: 4 unrecorded; Nanga Mahap: 1
     device_id = register()[0]
     with app.app_context():
-        ranked = outreach.ranking(AT, "61.09.04")
+        ranked = visits.ranking(AT, "61.09.04")
     assert [(r.desa_kode, r.not_recorded) for r in ranked[:2]] == [(DESA, 4), (OTHER_DESA, 1)]
     assert all(r.kecamatan_kode == "61.09.04" for r in ranked)
     assert ranked[0].last_visit is None and ranked[0].days_since_last_visit is None
@@ -53,9 +53,9 @@ def test_ranking_most_unrecorded_first_then_longest_unvisited(
                      today=dt.date(2026, 9, 1))
     upcoming = plan(app, device_id, visit_date=VISIT_DATE)
     with app.app_context():
-        outreach.close_visit(old, actor=PLANNER)
-        outreach.close_visit(cancelled, actor=PLANNER, cancel=True)
-        ranked = outreach.ranking(AT, "61.09.04")
+        visits.close_visit(old, actor=PLANNER)
+        visits.close_visit(cancelled, actor=PLANNER, cancel=True)
+        ranked = visits.ranking(AT, "61.09.04")
     order = [(r.desa_kode, r.last_visit, r.days_since_last_visit) for r in ranked[:4]]
     assert order == [(DESA, None, None), (OTHER_DESA, None, None),  # cancelled: not a visit
                      (third, dt.date(2026, 10, 1), 61), (fourth, dt.date(2026, 11, 20), 11)]
@@ -67,12 +67,12 @@ def test_ranking_most_unrecorded_first_then_longest_unvisited(
 def test_ranking_over_the_regency_and_bad_regions(app: Flask) -> None:
     populate(app)
     with app.app_context():
-        assert len(outreach.ranking(AT)) == 94
-        assert [r.desa_kode for r in outreach.ranking(AT, DESA)] == [DESA]
+        assert len(visits.ranking(AT)) == 94
+        assert [r.desa_kode for r in visits.ranking(AT, DESA)] == [DESA]
         with pytest.raises(NotFound):
-            outreach.ranking(AT, "61.09.99")
+            visits.ranking(AT, "61.09.99")
         with pytest.raises(InvalidInput):
-            outreach.ranking(AT, "61.09.04'--")
+            visits.ranking(AT, "61.09.04'--")
 
 
 def test_progress_moves_as_targets_get_recorded(
@@ -81,7 +81,7 @@ def test_progress_moves_as_targets_get_recorded(
     groups = populate(app, unrecorded=3)
     visit_id = plan(app, device[0])
     with app.app_context():
-        before = outreach.visit_progress(visit_id)
+        before = visits.visit_progress(visit_id)
     assert (before.done, before.records, before.percent) == (0, 0, Decimal("0.00"))
     assert len(before.targets) == 4 and not any(t["done"] for t in before.targets)
     assert set(before.targets[0]) == {"nik", "nama", "tanggal_lahir", "jenis_kelamin",
@@ -93,11 +93,11 @@ def test_progress_moves_as_targets_get_recorded(
     with app.app_context():  # SIAK says a second one was recorded meanwhile
         db.session.get(Resident, groups["targets"][1]).recorded = True  # type: ignore[union-attr]
         db.session.commit()
-        after = outreach.visit_progress(visit_id)
+        after = visits.visit_progress(visit_id)
     assert (after.done, after.records, after.percent) == (2, 1, Decimal("50.00"))
     assert [t["done"] for t in after.targets] == [False, False, True, True]  # open ones first
     with app.app_context(), pytest.raises(NotFound):
-        outreach.visit_progress("no-such-visit")
+        visits.visit_progress("no-such-visit")
 
 
 def test_records_captured_after_the_visit_closed_do_not_count_for_it(
@@ -106,7 +106,7 @@ def test_records_captured_after_the_visit_closed_do_not_count_for_it(
     groups = populate(app, unrecorded=3)
     visit_id = plan(app, device[0])
     with app.app_context():
-        closed_at = outreach.close_visit(visit_id, actor=PLANNER).closed_at
+        closed_at = visits.close_visit(visit_id, actor=PLANNER).closed_at
     assert closed_at is not None
     later = (closed_at + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     record = build_record(1, attachments=0, sex="LAKI-LAKI", birth=dt.date(1980, 5, 1),
@@ -114,7 +114,7 @@ def test_records_captured_after_the_visit_closed_do_not_count_for_it(
     assert record["payload"]["nik"] == groups["targets"][0]
     assert push([record]).status_code == 200
     with app.app_context():
-        progress = outreach.visit_progress(visit_id)
+        progress = visits.visit_progress(visit_id)
     assert (progress.done, progress.records) == (1, 0)  # recorded, but not on this visit
 
 
@@ -123,9 +123,9 @@ def test_visits_list(app: Flask, device: tuple[str, str]) -> None:
     later = plan(app, device[0], visit_date=VISIT_DATE + dt.timedelta(days=5))
     first = plan(app, device[0], desa_kode=OTHER_DESA)
     with app.app_context():
-        outreach.close_visit(later, actor=PLANNER)
-        assert [v.id for v in outreach.visits()] == [first, later]
-        assert [v.id for v in outreach.visits(newest_first=True, limit=1)] == [later]
-        assert [v.id for v in outreach.visits(state="planned")] == [first]
-        assert [v.id for v in outreach.visits(desa_kode=DESA)] == [later]
-        assert outreach.visits()[0].device_name == "laptop-1"
+        visits.close_visit(later, actor=PLANNER)
+        assert [v.id for v in visits.visits()] == [first, later]
+        assert [v.id for v in visits.visits(newest_first=True, limit=1)] == [later]
+        assert [v.id for v in visits.visits(state="planned")] == [first]
+        assert [v.id for v in visits.visits(desa_kode=DESA)] == [later]
+        assert visits.visits()[0].device_name == "laptop-1"

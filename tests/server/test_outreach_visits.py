@@ -18,7 +18,7 @@ from server.accounts.actor import Actor
 from server.core.errors import Conflict, Forbidden, InvalidInput
 from server.core.extensions import db
 from server.core.models import AuditEvent, Change, OutreachTarget
-from server.services import outreach
+from server.outreach import visits as outreach
 from tests.server.conftest import DESA, assert_problem, nik_for
 from tests.server.outreach_helpers import (
     OTHER_DESA,

@@ -7,7 +7,7 @@ import datetime as dt
 from flask import Flask
 from flask.testing import FlaskClient
 
-from server.services import outreach
+from server.outreach import visits as outreach
 from tests.server.conftest import DESA
 from tests.server.office_helpers import csrf_token, login
 from tests.server.outreach_helpers import outreach_rows, plan, populate

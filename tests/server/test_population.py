@@ -15,7 +15,7 @@ from flask.testing import FlaskCliRunner
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import func, select
 
-from server import cli
+from server.core import commands
 from server.core.errors import Conflict, InvalidInput
 from server.core.models import Region, Resident
 from server.core.timeutil import utcnow
@@ -321,8 +321,8 @@ def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
             return True
 
     screen = Terminal()
-    monkeypatch.setattr(cli.sys, "stderr", screen)
-    with cli._progress_bar("Impor penduduk") as progress:
+    monkeypatch.setattr(commands.sys, "stderr", screen)
+    with commands.progress_bar("Impor penduduk") as progress:
         assert progress is not None
         progress(512, 1024)
         progress(1024, 1024)

@@ -11,11 +11,11 @@ from flask import Flask
 from sqlalchemy import select
 
 from server.accounts.actor import Actor
+from server.cards import blanko, printing
 from server.core.errors import Forbidden, InvalidInput, NotFound
 from server.core.extensions import db
 from server.core.models import AuditEvent, BlankoEntry, Change, Enrollment, PrintJob, Suket
 from server.core.timeutil import utcnow
-from server.services import blanko, printing
 from tests.server.suket_helpers import SUPERVISOR, add_stock, approved_record, counts
 
 Push = Callable[..., Any]

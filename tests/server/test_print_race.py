@@ -17,11 +17,11 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import case, func, select
 
+from server.cards import blanko, printing
 from server.core.errors import JemputError
 from server.core.extensions import db
 from server.core.models import BlankoEntry, Enrollment, PrintJob
 from server.core.models.blanko import SIGN
-from server.services import blanko, printing
 from tests.server.conftest import make_app
 from tests.server.suket_helpers import SUPERVISOR, add_stock, approved_record
 

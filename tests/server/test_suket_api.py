@@ -11,11 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from server.cards import suket
 from server.core.extensions import db
 from server.core.models import AuditEvent, Change, Suket
 from server.core.timeutil import utcnow
 from server.registry.wajib import add_months
-from server.services import suket
 from tests.server.conftest import assert_problem
 from tests.server.suket_helpers import add_stock, approved_record, counts, fake_print_job
 from tests.server.test_office_api import token_for

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from flask.testing import FlaskClient
 
-from server.services import blanko, printing, suket, suket_pdf
+from server.cards import blanko, printing, suket, suket_pdf
 from tests.server.conftest import assert_problem
 from tests.server.suket_helpers import (
     SUPERVISOR,

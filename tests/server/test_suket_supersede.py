@@ -9,10 +9,10 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
+from server.cards import suket
 from server.core.extensions import db
 from server.core.models import AuditEvent, Suket
 from server.core.timeutil import utcnow
-from server.services import suket
 from tests.server.suket_helpers import SUPERVISOR, approved_record, fake_print_job
 
 
@@ -55,7 +55,7 @@ def test_supersede_for_print_retires_valid_sukets(app: Flask, push: Callable[...
 def test_a_suket_holder_keeps_their_place_ahead_of_later_approvals(
     app: Flask, push: Callable[..., Any], make_record: Callable[..., Any]
 ) -> None:
-    from server.services import printing
+    from server.cards import printing
 
     first = approved_record(app, push, make_record)
     later = approved_record(app, push, make_record)

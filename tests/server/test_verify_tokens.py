@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from server.services import suket
+from server.cards import suket
 from tests.server.conftest import assert_problem
 from tests.server.suket_helpers import SUPERVISOR, approved_record, counts
 

@@ -1,0 +1,15 @@
+"""Coverage: per kabupaten, kecamatan and desa, who must hold an e-KTP and who is recorded."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the coverage blueprints and commands."""
+    from server.coverage import api, cli, views
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(views.bp)
+    for command in cli.COMMANDS:
+        app.cli.add_command(command)

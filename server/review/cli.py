@@ -1,0 +1,47 @@
+"""``jemput-server`` commands for review: run the checks, verify the audit chain."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+from server.core import audit
+from server.core.commands import echo_limited, plain_errors
+from server.review import checks
+
+
+@click.command("run-checks")
+@click.option("--record", "record_ids", multiple=True,
+              help="Hanya rekaman ini (boleh diulang); tanpa opsi: semua rekaman.")
+@with_appcontext
+@plain_errors()
+def run_checks_command(record_ids: tuple[str, ...]) -> None:
+    """Run the reconciliation checks (all records, or the given ones) and print the outcome."""
+    if record_ids:
+        checks.require_known(record_ids)
+    report = checks.run_checks(record_ids or None)
+    click.echo(f"Rekaman diperiksa: {report.checked} ({report.seconds:.1f} detik).")
+    click.echo(f"Menjadi terverifikasi: {report.verified}; menjadi perlu ditinjau: "
+               f"{report.needs_review}.")
+    click.echo(f"Kasus baru: {report.cases_opened}; kasus selesai sendiri: "
+               f"{report.cases_cleared}.")
+
+
+@click.command("verify-audit")
+@with_appcontext
+@plain_errors()
+def verify_audit_command() -> None:
+    """Recompute the audit chain's hashes; exit 1 listing the problems when it was tampered with."""
+    report = audit.verify_chain()
+    click.echo(f"Peristiwa audit diperiksa: {report.checked}.")
+    if report.ok:
+        click.echo("Rantai audit utuh.")
+        return
+    echo_limited(report.problems, "masalah")
+    raise click.ClickException(
+        f"Rantai audit RUSAK: {len(report.problems)} masalah. Log audit telah diubah, dihapus "
+        "atau diacak di luar aplikasi."
+    )
+
+
+COMMANDS: list[click.Command] = [run_checks_command, verify_audit_command]

@@ -1,1 +1,0 @@
-"""The service layer: plain values in, owns the transaction, raises ``server.core.errors``."""
