@@ -45,9 +45,9 @@ from field_client.errors import (
     FieldClientError,
     NetworkUnavailable,
 )
-from shared.labels import STATE_LABELS
 from field_client.records import CLIENT_STATES
 from field_client.sync import SyncReport
+from shared.labels import STATE_LABELS
 from shared.schemas import EnrollmentPayloadSchema
 from shared.vocab import BIOMETRIC_ROLES, EXCEPTION_REASONS
 

@@ -18,10 +18,14 @@ from field_client.errors import (
     PayloadTooLarge,
     ServerRefused,
 )
+from shared import problems
 from shared.protocol import PROBLEM_MEDIA_TYPE
 
 #: Statuses that mean "not now" whoever sends them (request timeout, locked, too many requests).
 TEMPORARY_STATUSES = frozenset({408, 423, 429})
+#: A request body over a limit of the server's.
+TOO_LARGE = frozenset({problems.PAYLOAD_TOO_LARGE.code, problems.TOO_MANY_RECORDS.code,
+                       problems.UPLOAD_TOO_LARGE.code})
 REVOKED = (
     "Server menolak perangkat ini (token tidak berlaku atau dicabut). Minta kode baru ke kantor "
     "lalu daftar ulang: jemput-field register --force ... Rekaman tetap aman di antrean."
@@ -45,7 +49,11 @@ def network_message(server: str, exc: requests.RequestException) -> str:
 
 
 def http_error(response: requests.Response) -> FieldClientError:
-    """The error an HTTP status >= 400 means; only a Jemput problem+json can be a refusal."""
+    """The error an HTTP status >= 400 means; only a Jemput problem+json can be a refusal.
+
+    A Jemput answer is read by its problem ``code`` (``shared.problems``); an answer from
+    anyone else (a proxy, a hotspot) has none, and only its status says anything.
+    """
     status = response.status_code
     problem = jemput_problem(response)
     if status >= 500:
@@ -54,11 +62,11 @@ def http_error(response: requests.Response) -> FieldClientError:
             f"{who} sedang bermasalah (HTTP {status}). Rekaman tetap aman di antrean; coba "
             "lagi nanti."
         )
-    code = problem.get("code") if problem is not None else None
-    if status == 413:
-        # Checked before the Jemput-or-not test on purpose: a reverse proxy's body limit answers
-        # 413 in HTML, and the sync engine must still halve the batch (and at one record keep
-        # it ready) instead of stopping the whole queue behind one large record.
+    code = problems.code_of(problem["code"], status) if problem is not None else None
+    if code in TOO_LARGE or (problem is None and status == 413):
+        # A reverse proxy's body limit answers 413 in HTML, and the sync engine must still
+        # halve the batch (and at one record keep it ready) instead of stopping the whole
+        # queue behind one large record.
         who = "server" if problem is not None else "server atau proxy di depannya"
         return PayloadTooLarge(
             f"Kiriman terlalu besar untuk batas ukuran {who} (HTTP 413): "
@@ -76,17 +84,17 @@ def http_error(response: requests.Response) -> FieldClientError:
             "bukan server Jemput. Rekaman tetap aman di antrean; bila perlu login dulu ke "
             "jaringan (buka peramban), lalu sinkron lagi."
         )
-    if status in TEMPORARY_STATUSES:
+    if code in problems.TRY_AGAIN_LATER or status in TEMPORARY_STATUSES:
         return NetworkUnavailable(
             f"Server sedang sibuk (HTTP {status}). Rekaman tetap aman di antrean dan akan "
             "dikirim ulang nanti."
         )
-    if status == 401:
+    if code == problems.UNAUTHORIZED.code:
         return DeviceRevoked(REVOKED)
     return ServerRefused(
         f"Server menolak permintaan (HTTP {status}): {detail(problem, response)}",
         status=status,
-        code=code,
+        code=problem["code"],
         problem=problem,
     )
 

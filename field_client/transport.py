@@ -33,7 +33,8 @@ from field_client.errors import (
     UsageInvalid,
 )
 from field_client.http_errors import http_error, network_message
-from shared.protocol import API_PREFIX
+from shared import problems
+from shared.protocol import API_PREFIX, TUS_OFFSET_STREAM
 from shared.schemas import (
     DeviceProfileSchema,
     PullResponseSchema,
@@ -48,11 +49,13 @@ GZIP_THRESHOLD = 8 * 1024
 UPLOADS_PATH = f"{API_PREFIX}/uploads"
 _UNKNOWN_FIELD = "Unknown field."
 _REGISTRATION_MESSAGES = {
-    "registration_code_used": "Kode pendaftaran ini sudah dipakai. Minta kode baru ke kantor "
-    "(jemput-server device-code).",
-    "registration_code_expired": "Kode pendaftaran sudah kedaluwarsa. Minta kode baru ke kantor.",
-    "registration_code_invalid": "Kode pendaftaran tidak dikenal. Periksa penulisannya atau "
-    "minta kode baru.",
+    problems.REGISTRATION_CODE_USED.code:
+        "Kode pendaftaran ini sudah dipakai. Minta kode baru ke kantor (jemput-server "
+        "device-code).",
+    problems.REGISTRATION_CODE_EXPIRED.code:
+        "Kode pendaftaran sudah kedaluwarsa. Minta kode baru ke kantor.",
+    problems.REGISTRATION_CODE_INVALID.code:
+        "Kode pendaftaran tidak dikenal. Periksa penulisannya atau minta kode baru.",
 }
 
 
@@ -217,7 +220,7 @@ class Transport:
         headers = {
             "Upload-Offset": str(offset),
             "Upload-Checksum": tus.chunk_checksum(data),
-            "Content-Type": tus.OFFSET_STREAM,
+            "Content-Type": TUS_OFFSET_STREAM,
         }
         response = self._tus("PATCH", self.upload_url(url), headers, data=data, expect=204)
         new_offset = tus.required_offset(response.headers)

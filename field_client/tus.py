@@ -21,9 +21,9 @@ from field_client.errors import (
     UploadTooLarge,
 )
 from field_client.http_errors import REVOKED, detail, http_error, jemput_problem
+from shared import problems
+from shared.protocol import TUS_VERSION
 
-TUS_VERSION = "1.0.0"
-OFFSET_STREAM = "application/offset+octet-stream"
 #: Sent with every upload request: the server answers 412 without it.
 TUS_HEADERS = {"Tus-Resumable": TUS_VERSION}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -79,46 +79,60 @@ def network_message(server: str, exc: requests.RequestException) -> str:
 
 
 def upload_error(response: requests.Response) -> FieldClientError:
-    """The error of an upload answer >= 400, by meaning (the contract of issue 3).
+    """The error of an upload answer >= 400, by its problem code (the contract of issue 3).
 
     Only the tus server's own answers carry meaning: a Jemput problem+json, or (a HEAD answer
-    has no body) a bodiless answer with ``Tus-Resumable``; anything else is :func:`http_error`.
+    has no body) a bodiless answer with ``Tus-Resumable``, read by its status; anything else
+    is :func:`http_error`.
     """
     status = response.status_code
     problem = jemput_problem(response)
     is_head = response.request is not None and response.request.method == "HEAD"
     if problem is None and not (is_head and response.headers.get("Tus-Resumable")):
         return http_error(response)
-    code = problem.get("code") if problem else None
+    code = problems.code_of(problem["code"] if problem else None, status, _BY_STATUS)
+    sent = problem["code"] if problem else None
     why = detail(problem, response)
-    if status in (404, 410):
-        return UploadGone(f"Unggahan tidak ada lagi di server (HTTP {status}): {why}", code)
-    if status == 409 or code == "upload_interrupted":
+    if code in _GONE:
+        return UploadGone(f"Unggahan tidak ada lagi di server (HTTP {status}): {why}", sent)
+    if code in _OFFSET_LOST:
         # A cut body (upload_interrupted) is the network's doing: re-read the offset and go on.
         return UploadOffsetMismatch(
-            f"Posisi unggahan berbeda dengan server (HTTP 409): {why}", offset_of(response.headers)
+            f"Posisi unggahan berbeda dengan server (HTTP {status}): {why}",
+            offset_of(response.headers),
         )
-    if status == 460:
-        return ChecksumMismatch(f"Checksum tidak cocok (HTTP 460): {why}", code)
-    if status == 413:
+    if code in _BYTES_DIFFER:
+        return ChecksumMismatch(f"Checksum tidak cocok (HTTP {status}): {why}", sent)
+    if code in _TOO_LARGE:
         return UploadTooLarge(
-            f"Berkas lebih besar dari batas server (HTTP 413): {why}",
+            f"Berkas lebih besar dari batas server (HTTP {status}): {why}",
             status=status,
-            code=code,
+            code=sent,
             problem=problem or {},
         )
-    if status == 423:  # another process of this device (a copied home folder, say) is writing
+    if code == problems.UPLOAD_BUSY.code:  # another process of this device is writing it
         return UploadBusy(
-            f"Unggahan yang sama sedang ditulis permintaan lain (HTTP 423): {why}. Berkas dan "
-            "rekaman tetap aman di perangkat; dilanjutkan dari posisi terakhir."
+            f"Unggahan yang sama sedang ditulis permintaan lain (HTTP {status}): {why}. Berkas "
+            "dan rekaman tetap aman di perangkat; dilanjutkan dari posisi terakhir."
         )
-    if status == 507:
+    if code == problems.STORAGE_FULL.code:
         return ServerStorageFull(_STORAGE_FULL)
-    if status == 401:
+    if code == problems.UNAUTHORIZED.code:
         return DeviceRevoked(REVOKED)
     return http_error(response)
 
 
+_GONE = frozenset({problems.UPLOAD_NOT_FOUND.code, problems.UPLOAD_EXPIRED.code,
+                   problems.UPLOAD_FAILED.code, problems.NOT_FOUND.code})
+_OFFSET_LOST = frozenset({problems.UPLOAD_OFFSET_MISMATCH.code, problems.UPLOAD_INTERRUPTED.code})
+_BYTES_DIFFER = frozenset({problems.CHECKSUM_MISMATCH.code, problems.BLOB_HASH_MISMATCH.code})
+_TOO_LARGE = frozenset({problems.UPLOAD_TOO_LARGE.code, problems.PAYLOAD_TOO_LARGE.code})
+#: A HEAD answer has no body, and a newer server may send a code this client does not know:
+#: then the status stands for the upload code the server would have sent.
+_BY_STATUS = {problem.status: problem for problem in (
+    problems.UPLOAD_NOT_FOUND, problems.UPLOAD_EXPIRED, problems.UPLOAD_OFFSET_MISMATCH,
+    problems.UPLOAD_TOO_LARGE, problems.UPLOAD_BUSY, problems.CHECKSUM_MISMATCH,
+    problems.STORAGE_FULL, problems.UNAUTHORIZED)}
 _STORAGE_FULL = (
     "Penyimpanan server kantor penuh (HTTP 507): server tidak dapat menerima berkas sekarang. "
     "Bagian yang sudah diterima tetap tersimpan; unggahan dilanjutkan dari posisi terakhir pada "

@@ -37,6 +37,7 @@ from field_client.errors import (
 from field_client.outbox import Outbox
 from field_client.transport import Transport
 from field_client.upload_rows import UploadRow
+from shared import problems
 from shared.biometrics import label
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ ByteProgress = Callable[[int, int], None]
 MAX_STALLS = 3
 #: Seconds to wait after a 423 (times the stalls so far): another request holds the upload.
 BUSY_PAUSE = 0.5
-BLOB_HASH_MISMATCH = "blob_hash_mismatch"
+BLOB_HASH_MISMATCH = problems.BLOB_HASH_MISMATCH.code
 _READ = 1024 * 1024
 _CONFIRMED = tuple(state.value for state in records.CONFIRMED_COMPLETE)
 _SUFFIX = {kind: suffix for suffix, kind in reversed(MEDIA_TYPE_BY_SUFFIX.items())}

@@ -1,4 +1,4 @@
-"""Protocol constants of API version 1: statuses, states, error codes, limits."""
+"""Protocol constants of API version 1: statuses, states, error codes, limits, tus."""
 
 from __future__ import annotations
 
@@ -7,6 +7,13 @@ from enum import StrEnum
 PROTOCOL_VERSION = 1
 API_PREFIX = "/api/v1"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+#: tus 1.0.0 as the upload endpoint speaks it (``/api/v1/uploads``): the version every request
+#: names, the extensions it offers, the chunk checksum algorithm and the PATCH body's type.
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = "creation,checksum,expiration,termination"
+TUS_CHECKSUM_ALGORITHM = "sha256"
+TUS_OFFSET_STREAM = "application/offset+octet-stream"
 
 #: Most records one push may carry; a larger batch is refused whole with 413.
 MAX_PUSH_RECORDS = 1000

@@ -59,15 +59,33 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
+def _nik_rules(value: str) -> None:
+    """A NIK as ``shared.nik`` parses it, written as its 16 digits."""
+    try:
+        facts = parse_nik(value)
+    except InvalidNik as exc:
+        raise ValidationError(exc.message) from exc
+    if facts.nik != value:
+        raise ValidationError("NIK harus ditulis sebagai 16 angka tanpa spasi atau tanda.")
+
+
+def _plausible_birth_date(value: dt.date) -> None:
+    """Not in the future, not before ``OLDEST_BIRTH_YEAR``."""
+    if value > dt.date.today():
+        raise ValidationError("Tanggal lahir tidak boleh di masa depan.")
+    if value.year < OLDEST_BIRTH_YEAR:
+        raise ValidationError(f"Tanggal lahir sebelum {OLDEST_BIRTH_YEAR} tidak mungkin.")
+
+
 class EnrollmentPayloadSchema(StrictSchema):
     """The resident's card data (SIAK field names), values already normalised to upper case."""
 
-    nik = fields.String(required=True)
+    nik = fields.String(required=True, validate=_nik_rules)
     nama = fields.String(required=True, validate=_text(NAMA, MAX_NAMA, "Nama"))
     tempat_lahir = fields.String(
         required=True, validate=_text(PLACE, MAX_TEMPAT_LAHIR, "Tempat lahir")
     )
-    tanggal_lahir = fields.Date(required=True, format="iso")
+    tanggal_lahir = fields.Date(required=True, format="iso", validate=_plausible_birth_date)
     jenis_kelamin = fields.String(required=True, validate=_choice(vocab.JENIS_KELAMIN))
     golongan_darah = fields.String(required=True, validate=_choice(vocab.GOLONGAN_DARAH))
     alamat = fields.String(required=True, validate=_text(PLACE, MAX_ALAMAT, "Alamat"))
@@ -81,22 +99,6 @@ class EnrollmentPayloadSchema(StrictSchema):
     status_perkawinan = fields.String(required=True, validate=_choice(vocab.STATUS_PERKAWINAN))
     pekerjaan = fields.String(required=True, validate=_choice(vocab.PEKERJAAN))
     kewarganegaraan = fields.String(required=True, validate=_choice(vocab.KEWARGANEGARAAN))
-
-    @validates("nik")
-    def _nik(self, value: str, **_: Any) -> None:
-        try:
-            facts = parse_nik(value)
-        except InvalidNik as exc:
-            raise ValidationError(exc.message) from exc
-        if facts.nik != value:
-            raise ValidationError("NIK harus ditulis sebagai 16 angka tanpa spasi atau tanda.")
-
-    @validates("tanggal_lahir")
-    def _tanggal_lahir(self, value: dt.date, **_: Any) -> None:
-        if value > dt.date.today():
-            raise ValidationError("Tanggal lahir tidak boleh di masa depan.")
-        if value.year < OLDEST_BIRTH_YEAR:
-            raise ValidationError(f"Tanggal lahir sebelum {OLDEST_BIRTH_YEAR} tidak mungkin.")
 
 
 class AttachmentSchema(StrictSchema):

@@ -6,11 +6,11 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 
-from shared.labels import STATE_LABELS
 from field_client.records import CLIENT_STATES
 from field_client.ui.access import client
 from field_client.ui.session_auth import login_required
 from field_client.ui.sync_views import runner
+from shared.labels import STATE_LABELS
 
 bp = Blueprint("queue", __name__)
 #: States with a next step for the operator, and the button's wording.

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server.accounts.actor import Actor
 from server.core import audit
-from server.core.errors import Conflict, Forbidden, InvalidInput
+from server.core.errors import Forbidden, InvalidInput, NotEnoughStock
 from server.core.extensions import db
 from server.core.models import AuditEvent, BlankoEntry, BlankoHead, Enrollment, PrintJob, Suket
 from server.core.models.base import table_of
@@ -33,15 +33,6 @@ MAX_REFERENCE, MAX_REASON = 120, 300
 #: Who may move stock: the people who sign for it.
 STOCK_KEEPERS = frozenset({"supervisor", "admin"})
 ACTIONS = {RECEIVED: "blanko_received", SPOILED: "blanko_spoiled", RETURNED: "blanko_returned"}
-
-
-class OutOfStock(Conflict):
-    code, title = "out_of_stock", "Stok blanko habis"
-
-
-class NotEnoughStock(Conflict):
-    code, title = "not_enough_stock", "Stok blanko tidak cukup"
-
 
 
 # --- the balance -------------------------------------------------------------------------

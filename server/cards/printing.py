@@ -23,7 +23,14 @@ from sqlalchemy import and_, delete, func, select
 from server.accounts.actor import Actor
 from server.cards import blanko, suket
 from server.core import audit
-from server.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from server.core.errors import (
+    AlreadySpoiled,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    NotPrintable,
+    OutOfStock,
+)
 from server.core.extensions import db
 from server.core.models import Enrollment, PrintJob, PrintPriority, Region
 from server.core.models.blanko import MISPRINTED, PRINTED, USED
@@ -39,14 +46,6 @@ PRINTED_STATE = ServerState.PRINTED.value
 PRINTABLE = (APPROVED, SUKET_ISSUED)
 MAX_PER_PAGE, MAX_REASON, MAX_PRIORITY_REASON = 200, 300, 120
 KECAMATAN_CODE = 8  # "61.09.04"
-
-
-class NotPrintable(Conflict):
-    code, title = "not_printable", "Rekaman tidak dapat dicetak"
-
-
-class AlreadySpoiled(Conflict):
-    code, title = "already_spoiled", "Cetakan ini sudah dicatat rusak"
 
 
 @dataclass(frozen=True)
@@ -272,7 +271,7 @@ def spoil_and_reprint(print_job_id: int, reason: Any, *, actor: Actor,
             raise AlreadySpoiled(f"Cetakan {print_job_id} sudah dicatat rusak "
                                  f"({job.spoil_reason}); cetak ulang dari cetakan terbaru.")
         if stock <= 0:
-            raise blanko.OutOfStock("Stok blanko habis: salah cetak belum bisa dicetak ulang. "
+            raise OutOfStock("Stok blanko habis: salah cetak belum bisa dicetak ulang. "
                                     "Catat setelah blanko baru diterima.")
         job.state, job.spoil_reason = MISPRINTED, why
         audit.append([audit.Event(actor=actor.audit_name, action="print_spoiled",
@@ -297,7 +296,7 @@ def _print(record_id: str, actor: Actor, at: dt.datetime, *,
     if record.state not in PRINTABLE:
         raise NotPrintable(_not_printable(record))
     if stock <= 0:
-        raise blanko.OutOfStock("Stok blanko habis: tidak ada blanko untuk dicetak. Terbitkan "
+        raise OutOfStock("Stok blanko habis: tidak ada blanko untuk dicetak. Terbitkan "
                                 "Suket atau catat penerimaan blanko baru.")
     job = _new_job(record_id, actor, at, reprint_of=reprint_of)
     moved = move_records([Move(record.id, record.device_id, record.state, PRINTED_STATE)],

@@ -33,7 +33,17 @@ from sqlalchemy.exc import IntegrityError
 from server.accounts.actor import Actor
 from server.cards import blanko
 from server.core import audit
-from server.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from server.core.errors import (
+    BlankoAvailable,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotEligible,
+    NotFound,
+    RenewalNotDue,
+    SuketExists,
+    SuketSuperseded,
+)
 from server.core.extensions import db
 from server.core.models import Enrollment, Region, Suket
 from server.core.models.base import table_of
@@ -61,28 +71,6 @@ TOKEN = re.compile(r"([1-9][0-9]{0,17})\.([A-Za-z0-9_-]{24})")
 STATUSES = ("valid", "expiring", "expired", "superseded", "waiting", "all")
 STATUS_LABELS = {"valid": "berlaku", "expired": "kedaluwarsa",
                  "superseded": "diganti KTP-el"}
-
-
-class NotEligible(Conflict):
-    code, title = "not_eligible", "Rekaman tidak dapat diberi Suket"
-
-
-class BlankoAvailable(Conflict):
-    code, title = "blanko_available", "Blanko masih tersedia: cetak KTP-el saja"
-
-
-class SuketExists(Conflict):
-    code, title = "suket_exists", "Rekaman sudah punya Suket yang berlaku"
-
-
-class SuketSuperseded(Conflict):
-    code, title = "suket_superseded", "Suket sudah diganti KTP-el"
-
-
-class RenewalNotDue(Conflict):
-    """A Suket renewed while it still has more than ``EXPIRING_DAYS`` to run."""
-
-    code, title = "renewal_not_due", "Suket belum waktunya diperpanjang"
 
 
 @dataclass(frozen=True)

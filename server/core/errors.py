@@ -1,16 +1,24 @@
-"""The server's one error root and its subclasses: each names its HTTP status, code and title."""
+"""The server's one error root and every error it raises on purpose.
+
+Each class takes its HTTP status, code and title from the catalogue in ``shared.problems``
+(the field client matches on the same codes); ``server.http.problems`` answers them as
+problem+json and the office pages as an error page.
+"""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from shared import problems
+
 
 class JemputError(Exception):
     """Root of every domain error; ``status``, ``code`` and ``title`` describe the problem."""
 
-    status: ClassVar[int] = 500
-    code: ClassVar[str] = "internal_error"
-    title: ClassVar[str] = "Terjadi kesalahan pada server"
+    status: ClassVar[int]
+    code: ClassVar[str]
+    title: ClassVar[str]
+    status, code, title = problems.INTERNAL_ERROR
 
     def __init__(
         self,
@@ -25,11 +33,11 @@ class JemputError(Exception):
 
 
 class InvalidInput(JemputError):
-    status, code, title = 400, "invalid_input", "Data yang dikirim tidak valid"
+    status, code, title = problems.INVALID_INPUT
 
 
 class Unauthorized(JemputError):
-    status, code, title = 401, "unauthorized", "Token perangkat tidak sah"
+    status, code, title = problems.UNAUTHORIZED
 
     def __init__(self, detail: str | None = None, error: str | None = None) -> None:
         # RFC 6750: a bare challenge when no token came, error="..." when one was wrong.
@@ -38,93 +46,159 @@ class Unauthorized(JemputError):
 
 
 class Forbidden(JemputError):
-    status, code, title = 403, "forbidden", "Akses ditolak"
+    status, code, title = problems.FORBIDDEN
 
 
 class NotFound(JemputError):
-    status, code, title = 404, "not_found", "Tidak ditemukan"
+    status, code, title = problems.NOT_FOUND
 
 
 class Conflict(JemputError):
-    status, code, title = 409, "conflict", "Bertentangan dengan data yang sudah ada"
+    status, code, title = problems.CONFLICT
 
 
 class PayloadTooLarge(JemputError):
-    status, code, title = 413, "payload_too_large", "Permintaan terlalu besar"
-
-
-class TooManyRecords(PayloadTooLarge):
-    code, title = "too_many_records", "Terlalu banyak rekaman dalam satu kiriman"
+    status, code, title = problems.PAYLOAD_TOO_LARGE
 
 
 class UnsupportedMediaType(JemputError):
-    status, code, title = 415, "unsupported_media_type", "Format kiriman tidak didukung"
-
-
-class RegistrationCodeInvalid(JemputError):
-    status, code, title = 400, "registration_code_invalid", "Kode pendaftaran tidak dikenal"
-
-
-class RegistrationCodeUsed(JemputError):
-    status, code, title = 409, "registration_code_used", "Kode pendaftaran sudah dipakai"
-
-
-class RegistrationCodeExpired(JemputError):
-    status, code, title = 410, "registration_code_expired", "Kode pendaftaran sudah kedaluwarsa"
+    status, code, title = problems.UNSUPPORTED_MEDIA_TYPE
 
 
 class ServiceUnavailable(JemputError):
-    status, code, title = 503, "service_unavailable", "Layanan sedang tidak tersedia; coba lagi"
+    status, code, title = problems.SERVICE_UNAVAILABLE
 
 
-# tus uploads (issue 3): codes as the upload contract names them.
+# -- devices and sync
+
+
+class RegistrationCodeInvalid(JemputError):
+    status, code, title = problems.REGISTRATION_CODE_INVALID
+
+
+class RegistrationCodeUsed(JemputError):
+    status, code, title = problems.REGISTRATION_CODE_USED
+
+
+class RegistrationCodeExpired(JemputError):
+    status, code, title = problems.REGISTRATION_CODE_EXPIRED
+
+
+class TooManyRecords(PayloadTooLarge):
+    status, code, title = problems.TOO_MANY_RECORDS
+
+
+# -- tus uploads
+
+
 class BadUploadRequest(JemputError):
-    status, code, title = 400, "bad_upload_request", "Permintaan unggah tidak valid"
+    status, code, title = problems.BAD_UPLOAD_REQUEST
 
 
 class ChecksumAlgorithmUnsupported(JemputError):
-    status, code, title = 400, "checksum_algorithm_unsupported", "Algoritma checksum tidak didukung"
+    status, code, title = problems.CHECKSUM_ALGORITHM_UNSUPPORTED
 
 
 class UploadInterrupted(JemputError):
-    status, code, title = 400, "upload_interrupted", "Kiriman terputus di tengah jalan"
+    status, code, title = problems.UPLOAD_INTERRUPTED
 
 
 class UploadNotFound(JemputError):
-    status, code, title = 404, "upload_not_found", "Unggahan tidak ditemukan"
+    status, code, title = problems.UPLOAD_NOT_FOUND
 
 
 class UploadOffsetMismatch(JemputError):
-    status, code, title = 409, "upload_offset_mismatch", "Upload-Offset tidak cocok"
+    status, code, title = problems.UPLOAD_OFFSET_MISMATCH
 
 
 class UploadExpired(JemputError):
-    status, code, title = 410, "upload_expired", "Unggahan sudah kedaluwarsa"
+    status, code, title = problems.UPLOAD_EXPIRED
 
 
 class UploadFailed(JemputError):
-    status, code, title = 410, "upload_failed", "Unggahan gagal diverifikasi dan dibuang"
+    status, code, title = problems.UPLOAD_FAILED
 
 
 class TusVersionUnsupported(JemputError):
-    status, code, title = 412, "tus_version_unsupported", "Versi tus tidak didukung"
+    status, code, title = problems.TUS_VERSION_UNSUPPORTED
 
 
 class UploadTooLarge(PayloadTooLarge):
-    code, title = "upload_too_large", "Berkas terlalu besar"
+    status, code, title = problems.UPLOAD_TOO_LARGE
 
 
 class UploadBusy(JemputError):
-    status, code, title = 423, "upload_busy", "Unggahan ini sedang ditulis permintaan lain"
+    status, code, title = problems.UPLOAD_BUSY
 
 
 class ChecksumMismatch(JemputError):
-    status, code, title = 460, "checksum_mismatch", "Checksum potongan tidak cocok"
+    status, code, title = problems.CHECKSUM_MISMATCH
 
 
 class BlobHashMismatch(JemputError):
-    status, code, title = 460, "blob_hash_mismatch", "Hash berkas tidak cocok dengan sha256"
+    status, code, title = problems.BLOB_HASH_MISMATCH
 
 
 class StorageFull(JemputError):
-    status, code, title = 507, "storage_full", "Penyimpanan server penuh"
+    status, code, title = problems.STORAGE_FULL
+
+
+# -- outreach
+
+
+class NotAssigned(Forbidden):
+    status, code, title = problems.NOT_ASSIGNED
+
+
+class VisitClosed(JemputError):
+    status, code, title = problems.VISIT_CLOSED
+
+
+# -- cards
+
+
+class OutOfStock(Conflict):
+    status, code, title = problems.OUT_OF_STOCK
+
+
+class NotEnoughStock(Conflict):
+    status, code, title = problems.NOT_ENOUGH_STOCK
+
+
+class NotPrintable(Conflict):
+    status, code, title = problems.NOT_PRINTABLE
+
+
+class AlreadySpoiled(Conflict):
+    status, code, title = problems.ALREADY_SPOILED
+
+
+class NotEligible(Conflict):
+    status, code, title = problems.NOT_ELIGIBLE
+
+
+class BlankoAvailable(Conflict):
+    status, code, title = problems.BLANKO_AVAILABLE
+
+
+class SuketExists(Conflict):
+    status, code, title = problems.SUKET_EXISTS
+
+
+class SuketSuperseded(Conflict):
+    status, code, title = problems.SUKET_SUPERSEDED
+
+
+class RenewalNotDue(Conflict):
+    """A Suket renewed while it still has more than ``EXPIRING_DAYS`` to run."""
+
+    status, code, title = problems.RENEWAL_NOT_DUE
+
+
+# -- the demo
+
+
+class DemoRefused(JemputError):
+    """The instance holds data the demo did not make: the demo will not touch it."""
+
+    status, code, title = problems.DEMO_REFUSED

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from server.accounts import devices
 from server.accounts.actor import Actor
 from server.cards import blanko, printing, suket, suket_pdf
+from server.core.errors import OutOfStock
 from server.core.extensions import db
 from server.core.models import Resident
 from server.core.timeutil import isoformat_z, utcnow
@@ -140,7 +141,7 @@ def _print_until_out() -> int:
         for item in page.items:
             try:
                 printing.print_card(item.id, actor=OFFICE)
-            except blanko.OutOfStock:
+            except OutOfStock:
                 return printed
             printed += 1
     return printed

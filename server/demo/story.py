@@ -29,7 +29,7 @@ from field_client import FieldClient
 from field_client.sync import SyncReport
 from server.accounts import devices, operators, setup
 from server.accounts.actor import Actor
-from server.core.errors import Conflict, JemputError
+from server.core.errors import Conflict, DemoRefused
 from server.core.extensions import db
 from server.core.models import Device, Enrollment, OutreachVisit, Resident
 from server.coverage import figures as coverage
@@ -55,12 +55,6 @@ OTHER_BIRTH_DATE, NOT_REGISTERED, SPELLED_DIFFERENTLY, RECORDED_TWICE = 1, 2, 3,
 #: Marks an instance folder the demo filled; only such an instance is reset by a new demo run.
 DEMO_MARKER = "demo-instance"
 Echo = Callable[[str], None]
-
-
-class DemoRefused(JemputError):
-    """The instance holds data the demo did not make: the demo will not touch it."""
-
-    status, code, title = 409, "demo_refused", "Demo tidak dijalankan"
 
 
 @dataclass(frozen=True)

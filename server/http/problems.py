@@ -10,19 +10,10 @@ from werkzeug.exceptions import HTTPException
 
 from server.core.errors import JemputError
 from server.core.extensions import db
+from shared.problems import HTTP_PROBLEMS
 from shared.protocol import PROBLEM_MEDIA_TYPE
 
 log = logging.getLogger(__name__)
-
-
-# Codes and Indonesian titles for the HTTP errors werkzeug raises by itself.
-_HTTP_PROBLEMS: dict[int, tuple[str, str]] = {
-    400: ("bad_request", "Permintaan tidak dapat dibaca"),
-    404: ("not_found", "Alamat tidak ditemukan"),
-    405: ("method_not_allowed", "Metode tidak diizinkan untuk alamat ini"),
-    413: ("payload_too_large", "Permintaan terlalu besar"),
-    415: ("unsupported_media_type", "Format kiriman tidak didukung"),
-}
 
 
 def problem(
@@ -54,7 +45,8 @@ def _handle_jemput_error(error: JemputError) -> Response:
 
 def _handle_http_exception(error: HTTPException) -> Response:
     status = error.code or 500
-    code, title = _HTTP_PROBLEMS.get(status, (f"http_{status}", error.name))
+    known = HTTP_PROBLEMS.get(status)
+    code, title = (known.code, known.title) if known else (f"http_{status}", error.name)
     # Keep only the headers that mean something to a client (Allow on 405).
     headers = {k: v for k, v in error.get_headers() if k.lower() == "allow"}
     return problem(status, code, title, error.description or title, headers=headers)

@@ -20,7 +20,14 @@ from sqlalchemy import func, insert, literal, select, update
 
 from server.accounts.actor import Actor
 from server.core import audit
-from server.core.errors import Conflict, Forbidden, InvalidInput, JemputError, NotFound
+from server.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotAssigned,
+    NotFound,
+    VisitClosed,
+)
 from server.core.extensions import db
 from server.core.models import Change, Device, OutreachTarget, OutreachVisit, Region, Resident
 from server.core.models.outreach import CANCELLED, CLOSED, PLANNED
@@ -54,14 +61,6 @@ MAX_TEAM = 120
 DESA_KODE = re.compile(r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")
 #: The resident fields a device gets for each target: enough to find and prefill, nothing more.
 TARGET_FIELDS = ("nik", "nama", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw")
-
-
-class NotAssigned(Forbidden):
-    code, title = "not_assigned", "Kunjungan ini bukan tugas perangkat ini"
-
-
-class VisitClosed(JemputError):
-    status, code, title = 410, "visit_closed", "Kunjungan sudah ditutup atau dibatalkan"
 
 
 class VisitRequestSchema(Schema):

@@ -3,13 +3,14 @@
 A push carries up to 1,000 records with about 13 attachments each, and marshmallow's per-field
 machinery dominates the cost of checking them. :class:`FastLoader` reads the rules a nested
 schema declares (field types and validators) once and checks plain fields directly; fields
-with their own ``@validates`` hooks or richer types still go through the schema itself. Nothing
+with validators of their own or richer types still go through the schema itself. Nothing
 is restated here, so the rules cannot drift from ``shared``; and whenever the fast path does not
 accept a value, the real schema loads it again, so clients get the shared schema's messages.
 """
 
 from __future__ import annotations
 
+import inspect
 import operator
 from collections.abc import Callable
 from itertools import repeat
@@ -28,19 +29,18 @@ class FastLoader:
     """Loads valid input of a hook-free, all-required nested schema quickly; None otherwise."""
 
     def __init__(self, schema_class: type[Schema]) -> None:
-        extra_hooks = [tag for tag, hooks in schema_class._hooks.items()
-                       if hooks and tag != "validates"]
-        if extra_hooks:  # schema-level hooks would be skipped by the split below
-            raise TypeError(f"{schema_class.__name__} has {extra_hooks} hooks")
-        hooked = {name for _, _, kwargs in schema_class._hooks.get("validates", [])
-                  for name in kwargs["field_names"]}
+        methods = [name for klass in schema_class.__mro__
+                   if issubclass(klass, Schema) and klass is not Schema
+                   for name, value in vars(klass).items() if inspect.isfunction(value)]
+        if methods:  # a method may hook into loading (pre/post load, validates), never skip it
+            raise TypeError(f"{schema_class.__name__} has methods of its own: {methods}")
         schema = schema_class()
         self.rules: list[Rule] = []
         slow: list[str] = []
         for name, field in schema.fields.items():
             if field.data_key not in (None, name) or not field.required or field.allow_none:
                 raise TypeError(f"{schema_class.__name__}.{name} is not a plain required field")
-            rule = None if name in hooked else _compile_field(name, field)
+            rule = _compile_field(name, field)
             if rule is None:
                 slow.append(name)
             else:
@@ -151,7 +151,7 @@ class _FastPayload(fields.Nested):
 
 def _like(name: str) -> dict[str, Any]:
     """The declared options of a ``RecordSchema`` field, to keep them when overriding it."""
-    declared = RecordSchema._declared_fields[name]
+    declared = RecordSchema().fields[name]
     return {"required": declared.required, "validate": declared.validators}
 
 

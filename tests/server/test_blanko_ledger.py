@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from server.accounts.actor import Actor
 from server.cards import blanko
-from server.core.errors import Forbidden, InvalidInput
+from server.core.errors import Forbidden, InvalidInput, NotEnoughStock
 from server.core.extensions import db
 from server.core.models import AuditEvent, BlankoEntry, BlankoHead
 
@@ -116,10 +116,10 @@ def test_spoil_or_return_beyond_the_stock_is_refused(app: Flask) -> None:
         blanko.receive(5, "470/1/DUKCAPIL", actor=SUPERVISOR)
     before = ledger(app)
     with app.app_context():
-        with pytest.raises(blanko.NotEnoughStock, match="hanya 5") as raised:
+        with pytest.raises(NotEnoughStock, match="hanya 5") as raised:
             blanko.spoil(6, "rusak", actor=SUPERVISOR)
         assert (raised.value.status, raised.value.code) == (409, "not_enough_stock")
-        with pytest.raises(blanko.NotEnoughStock, match="di bawah 0"):
+        with pytest.raises(NotEnoughStock, match="di bawah 0"):
             blanko.return_(6, None, "kembali", actor=SUPERVISOR)
         assert blanko.available() == 5
     assert ledger(app) == before

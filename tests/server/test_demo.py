@@ -15,12 +15,13 @@ from sqlalchemy import func, select
 from field_client import capture
 from server.accounts import devices, setup
 from server.accounts.actor import Actor
+from server.core.errors import DemoRefused
 from server.core.extensions import db
 from server.core.models import Device, OutreachVisit, Resident
 from server.coverage import figures
 from server.demo import population
 from server.demo.residents import synthetic_biometrics
-from server.demo.story import DEMO_MARKER, DemoRefused, run_demo
+from server.demo.story import DEMO_MARKER, run_demo
 from server.outreach import report
 from server.outreach import visits as outreach
 from server.sync import overview

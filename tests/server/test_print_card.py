@@ -12,7 +12,14 @@ from sqlalchemy import select
 
 from server.accounts.actor import Actor
 from server.cards import blanko, printing
-from server.core.errors import Forbidden, InvalidInput, NotFound
+from server.core.errors import (
+    AlreadySpoiled,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    NotPrintable,
+    OutOfStock,
+)
 from server.core.extensions import db
 from server.core.models import AuditEvent, BlankoEntry, Change, Enrollment, PrintJob, Suket
 from server.core.timeutil import utcnow
@@ -61,7 +68,7 @@ def test_zero_stock_is_refused_and_writes_nothing(app: Flask, push: Push,
                                                   make_record: Make) -> None:
     record_id = approved_record(app, push, make_record)
     before = counts(app)
-    with app.app_context(), pytest.raises(blanko.OutOfStock, match="habis") as raised:
+    with app.app_context(), pytest.raises(OutOfStock, match="habis") as raised:
         printing.print_card(record_id, actor=SUPERVISOR)
     assert (raised.value.status, raised.value.code) == (409, "out_of_stock")
     assert counts(app) == before
@@ -74,7 +81,7 @@ def test_stock_used_up_by_spoils_is_out_of_stock(app: Flask, push: Push,
         blanko.receive(1, "470/1/DUKCAPIL", actor=SUPERVISOR)
         blanko.spoil(1, "tergores", actor=SUPERVISOR)
     before = counts(app)
-    with app.app_context(), pytest.raises(blanko.OutOfStock):
+    with app.app_context(), pytest.raises(OutOfStock):
         printing.print_card(record_id, actor=SUPERVISOR)
     assert counts(app) == before
 
@@ -85,7 +92,7 @@ def test_a_record_not_approved_is_not_printable(app: Flask, push: Push, make_rec
     record_id = approved_record(app, push, make_record, action=action)
     add_stock(app, 5)
     before = counts(app)
-    with app.app_context(), pytest.raises(printing.NotPrintable, match=word) as raised:
+    with app.app_context(), pytest.raises(NotPrintable, match=word) as raised:
         printing.print_card(record_id, actor=SUPERVISOR)
     assert (raised.value.status, raised.value.code) == (409, "not_printable")
     assert counts(app) == before
@@ -98,7 +105,7 @@ def test_already_printed_says_so_and_writes_nothing(app: Flask, push: Push,
     with app.app_context():
         printing.print_card(record_id, actor=SUPERVISOR)
     before = counts(app)
-    with app.app_context(), pytest.raises(printing.NotPrintable, match="sudah dicetak pada"):
+    with app.app_context(), pytest.raises(NotPrintable, match="sudah dicetak pada"):
         printing.print_card(record_id, actor=SUPERVISOR)
     assert counts(app) == before
 
@@ -138,7 +145,7 @@ def test_spoil_and_reprint_counts_each_card_once(app: Flask, push: Push,
             (first.id, "spoiled", None), (second.id, "printed", first.id)]
         db.session.commit()
     with app.app_context():
-        with pytest.raises(printing.AlreadySpoiled):
+        with pytest.raises(AlreadySpoiled):
             printing.spoil_and_reprint(first.id, "lagi", actor=SUPERVISOR)
         with pytest.raises(InvalidInput, match="Alasan"):
             printing.spoil_and_reprint(second.id, "  ", actor=SUPERVISOR)
@@ -148,7 +155,7 @@ def test_spoil_and_reprint_counts_each_card_once(app: Flask, push: Push,
             printing.spoil_and_reprint(second.id, "rusak", actor=Actor("v", "viewer"))
         blanko.spoil(1, "tergores", actor=SUPERVISOR)
     before = counts(app)
-    with app.app_context(), pytest.raises(blanko.OutOfStock, match="cetak ulang"):
+    with app.app_context(), pytest.raises(OutOfStock, match="cetak ulang"):
         printing.spoil_and_reprint(second.id, "rusak", actor=SUPERVISOR)
     assert counts(app) == before
 
@@ -195,7 +202,7 @@ def test_bad_queue_filters_and_priority_refusals(app: Flask, push: Push,
                 printing.queue(bad)
         with pytest.raises(InvalidInput):
             printing.queue(page=0)
-        with pytest.raises(printing.NotPrintable, match="ditolak"):
+        with pytest.raises(NotPrintable, match="ditolak"):
             printing.set_priority(rejected, "lansia", actor=SUPERVISOR)
         with pytest.raises(InvalidInput, match="Alasan"):
             printing.set_priority(record_id, "", actor=SUPERVISOR)

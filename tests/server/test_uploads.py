@@ -19,11 +19,11 @@ from server.core.blobstore import blob_store
 from server.core.blobstore.filesystem import FilesystemBlobStore
 from server.core.extensions import db
 from server.core.models import Blob, Upload
+from shared.protocol import TUS_OFFSET_STREAM
 from shared.vocab import MAX_ATTACHMENT_BYTES
 
 TUS = {"Tus-Resumable": "1.0.0"}
 BASE = "/api/v1/uploads"
-OFFSET_STREAM = "application/offset+octet-stream"
 
 
 def sha(data: bytes) -> str:
@@ -63,7 +63,7 @@ def path_of(answer: Any) -> str:
 def patch(client: FlaskClient, auth: dict[str, str], path: str, offset: int, data: bytes,
           checksum: bool = True, **headers: str) -> Any:
     """PATCH ``data`` at ``offset`` (with its sha256 Upload-Checksum unless told not to)."""
-    sent = {**TUS, **auth, "Upload-Offset": str(offset), "Content-Type": OFFSET_STREAM}
+    sent = {**TUS, **auth, "Upload-Offset": str(offset), "Content-Type": TUS_OFFSET_STREAM}
     if checksum:
         sent["Upload-Checksum"] = chunk_checksum(data)
     sent.update(headers)

@@ -23,11 +23,11 @@ from server.core.blobstore import filesystem
 from server.core.extensions import db
 from server.core.models import Upload
 from server.core.timeutil import utcnow
+from shared.protocol import TUS_OFFSET_STREAM
 from shared.vocab import MAX_ATTACHMENT_BYTES
 from tests.server.conftest import assert_problem
 from tests.server.test_uploads import (
     BASE,
-    OFFSET_STREAM,
     TUS,
     Auth,
     Register,
@@ -87,7 +87,7 @@ def test_missing_tus_resumable_is_412(app: Flask, client: FlaskClient, auth_head
                                    "Upload-Metadata": metadata(sha(b"x" * 10))}),
         client.head(path, headers=auth_headers),
         client.patch(path, data=DATA[10_000:], headers={
-            **auth_headers, "Upload-Offset": "10000", "Content-Type": OFFSET_STREAM}),
+            **auth_headers, "Upload-Offset": "10000", "Content-Type": TUS_OFFSET_STREAM}),
         client.delete(path, headers={**auth_headers, "Tus-Resumable": "0.2.2"}),
     ]
     for answer in answers:
@@ -109,7 +109,7 @@ def test_missing_or_bad_token_is_401(
     answers = [
         create(client, bad, b"y" * 10),
         client.patch(path, data=DATA[10_000:], headers={
-            **TUS, **bad, "Upload-Offset": "10000", "Content-Type": OFFSET_STREAM}),
+            **TUS, **bad, "Upload-Offset": "10000", "Content-Type": TUS_OFFSET_STREAM}),
         client.delete(path, headers={**TUS, **bad}),
     ]
     for answer in answers:
@@ -211,7 +211,7 @@ def test_bytes_past_upload_length_are_413_and_not_appended(
     # The same without Content-Length (a chunked body): refused once it runs past the end.
     body = DATA[10_000:] + b"extra"
     chunked = client.patch(path, data=body, headers={
-        **TUS, **auth_headers, "Upload-Offset": "10000", "Content-Type": OFFSET_STREAM,
+        **TUS, **auth_headers, "Upload-Offset": "10000", "Content-Type": TUS_OFFSET_STREAM,
     }, environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True})
     assert_problem(chunked, 413, "upload_too_large")
     assert snapshot(app, path) == Snapshot(10_000, "uploading", 10_000, 0)
@@ -284,7 +284,7 @@ def test_disk_full_is_507_and_the_partial_is_cut_back(
     monkeypatch.setattr(filesystem, "_write_all", fill_disk)
     body = DATA[10_000:]
     answer = client.patch(path, data=body, headers={
-        **TUS, **auth_headers, "Upload-Offset": "10000", "Content-Type": OFFSET_STREAM,
+        **TUS, **auth_headers, "Upload-Offset": "10000", "Content-Type": TUS_OFFSET_STREAM,
     }, environ_overrides={"wsgi.input": Trickle(body, piece=20_000)})
     assert_problem(answer, 507, "storage_full")
     assert len(calls) == 2
@@ -322,7 +322,7 @@ def test_cut_body_without_checksum_keeps_what_arrived(
     stream: Any = Trickle(body, 8_192, cut_after=24_576) if how == "reset" else io.BytesIO(
         body[:24_576])
     answer = client.patch(path, data=body, headers={
-        **TUS, **auth_headers, "Upload-Offset": "10000", "Content-Type": OFFSET_STREAM,
+        **TUS, **auth_headers, "Upload-Offset": "10000", "Content-Type": TUS_OFFSET_STREAM,
     }, environ_overrides={"wsgi.input": stream})
     assert_problem(answer, 400, "upload_interrupted")
     assert answer.headers["Upload-Offset"] == str(10_000 + 24_576)
@@ -337,7 +337,7 @@ def test_cut_body_with_checksum_is_discarded(
     path = started(app, client, auth_headers, DATA, 10_000)
     body = DATA[10_000:]
     answer = client.patch(path, data=body, headers={
-        **TUS, **auth_headers, "Upload-Offset": "10000", "Content-Type": OFFSET_STREAM,
+        **TUS, **auth_headers, "Upload-Offset": "10000", "Content-Type": TUS_OFFSET_STREAM,
         "Upload-Checksum": chunk_checksum(body),
     }, environ_overrides={"wsgi.input": Trickle(body, 8_192, cut_after=24_576)})
     assert_problem(answer, 400, "upload_interrupted")
@@ -405,7 +405,7 @@ def test_patch_without_upload_offset_is_400(
 ) -> None:
     path = started(app, client, auth_headers, DATA, 10_000)
     answer = client.patch(path, data=DATA[10_000:], headers={
-        **TUS, **auth_headers, "Content-Type": OFFSET_STREAM})
+        **TUS, **auth_headers, "Content-Type": TUS_OFFSET_STREAM})
     assert_problem(answer, 400, "bad_upload_request")
     assert snapshot(app, path) == Snapshot(10_000, "uploading", 10_000, 0)
 

@@ -11,7 +11,13 @@ from server.accounts.device_auth import device_required
 from server.core.errors import TusVersionUnsupported, UnsupportedMediaType, UploadTooLarge
 from server.sync.uploads import lifecycle, tus
 from server.sync.uploads import writes as upload_writes
-from shared.protocol import API_PREFIX
+from shared.protocol import (
+    API_PREFIX,
+    TUS_CHECKSUM_ALGORITHM,
+    TUS_EXTENSIONS,
+    TUS_OFFSET_STREAM,
+    TUS_VERSION,
+)
 from shared.vocab import MAX_ATTACHMENT_BYTES
 
 bp = Blueprint("uploads", __name__, url_prefix=f"{API_PREFIX}/uploads")
@@ -24,10 +30,10 @@ NO_AUTO_OPTIONS = {"provide_automatic_options": False}
 @bp.before_request
 def require_tus_version() -> None:
     """412 for a request that does not speak tus 1.0.0 (OPTIONS is how a client asks)."""
-    if request.method != "OPTIONS" and request.headers.get("Tus-Resumable") != tus.TUS_VERSION:
+    if request.method != "OPTIONS" and request.headers.get("Tus-Resumable") != TUS_VERSION:
         raise TusVersionUnsupported(
-            f"Sertakan header Tus-Resumable: {tus.TUS_VERSION}.",
-            headers={"Tus-Version": tus.TUS_VERSION},
+            f"Sertakan header Tus-Resumable: {TUS_VERSION}.",
+            headers={"Tus-Version": TUS_VERSION},
         )
 
 
@@ -36,7 +42,7 @@ def tus_resumable(response: Response) -> Response:
     """Every answer under /uploads carries ``Tus-Resumable``, errors and 405s included."""
     prefix = bp.url_prefix or ""
     if request.path == prefix or request.path.startswith(prefix + "/"):
-        response.headers["Tus-Resumable"] = tus.TUS_VERSION
+        response.headers["Tus-Resumable"] = TUS_VERSION
     return response
 
 
@@ -45,10 +51,10 @@ def tus_resumable(response: Response) -> Response:
 def options(upload_id: str | None = None) -> Response:
     """What this tus server supports (no token needed: it tells nothing about anyone)."""
     return Response(status=204, headers={
-        "Tus-Version": tus.TUS_VERSION,
-        "Tus-Extension": tus.TUS_EXTENSIONS,
+        "Tus-Version": TUS_VERSION,
+        "Tus-Extension": TUS_EXTENSIONS,
         "Tus-Max-Size": str(MAX_ATTACHMENT_BYTES),
-        "Tus-Checksum-Algorithm": tus.CHECKSUM_ALGORITHM,
+        "Tus-Checksum-Algorithm": TUS_CHECKSUM_ALGORITHM,
     })
 
 
@@ -79,8 +85,8 @@ def status(upload_id: str) -> Response:
 @device_required
 def append(upload_id: str) -> Response:
     """Append the body at ``Upload-Offset``."""
-    if request.mimetype != tus.OFFSET_STREAM:
-        raise UnsupportedMediaType(f"PATCH memerlukan Content-Type: {tus.OFFSET_STREAM}.")
+    if request.mimetype != TUS_OFFSET_STREAM:
+        raise UnsupportedMediaType(f"PATCH memerlukan Content-Type: {TUS_OFFSET_STREAM}.")
     chunk = upload_writes.Chunk(
         offset=tus.non_negative(request.headers, "Upload-Offset"),
         length=request.content_length,

@@ -11,11 +11,8 @@ from werkzeug.http import http_date
 
 from server.core.errors import BadUploadRequest, ChecksumAlgorithmUnsupported
 from server.sync.uploads.lifecycle import UploadInfo
+from shared.protocol import TUS_CHECKSUM_ALGORITHM
 
-TUS_VERSION = "1.0.0"
-TUS_EXTENSIONS = "creation,checksum,expiration,termination"
-CHECKSUM_ALGORITHM = "sha256"
-OFFSET_STREAM = "application/offset+octet-stream"
 DIGITS = re.compile(r"^[0-9]{1,19}$")
 METADATA_KEY = re.compile(r"^[^\s,]+$")
 SHA256_DIGEST_BYTES = 32
@@ -67,9 +64,9 @@ def checksum(header: str | None) -> bytes | None:
     if header is None:
         return None
     algorithm, _, encoded = header.strip().partition(" ")
-    if algorithm.lower() != CHECKSUM_ALGORITHM:
+    if algorithm.lower() != TUS_CHECKSUM_ALGORITHM:
         raise ChecksumAlgorithmUnsupported(
-            f"Algoritma checksum '{algorithm}' tidak didukung; pakai {CHECKSUM_ALGORITHM}.")
+            f"Algoritma checksum '{algorithm}' tidak didukung; pakai {TUS_CHECKSUM_ALGORITHM}.")
     try:
         digest = base64.b64decode(encoded.strip(), validate=True)
     except binascii.Error as exc:
