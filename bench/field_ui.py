@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.timing import median_ms
-from field_client import records, targets
 from field_client.client import FieldClient
 from field_client.config import load_settings
+from field_client.store import records, targets
 from field_client.ui import create_app
 from shared.schemas import TargetListSchema
 from tests.field_client.helpers import biometric_files, person

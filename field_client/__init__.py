@@ -3,7 +3,8 @@
 A library first (:class:`FieldClient`); ``jemput-field`` is a thin CLI over it.
 """
 
-from field_client.capture import SavedRecord
+from field_client.capture.importer import ImportReport
+from field_client.capture.record import SavedRecord
 from field_client.client import FieldClient, Registration
 from field_client.errors import (
     CaptureInvalid,
@@ -17,8 +18,7 @@ from field_client.errors import (
     StorageError,
     SyncBusy,
 )
-from field_client.importer import ImportReport
-from field_client.sync import SyncReport
+from field_client.sync.report import SyncReport
 
 __all__ = [
     "CaptureInvalid",

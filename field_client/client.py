@@ -14,22 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from field_client import (
-    blobs,
-    capture,
-    drafts,
-    fixes,
-    importer,
-    login,
-    nik_check,
-    profile,
-    records,
-    retention,
-    targets,
-    upload_rows,
-)
+from field_client.capture import drafts, fixes, importer, login, nik_check
+from field_client.capture import record as capture
+from field_client.capture.drafts import Draft
 from field_client.config import Settings, load_settings
-from field_client.drafts import Draft
 from field_client.errors import (
     AlreadyRegistered,
     FieldClientError,
@@ -37,11 +25,13 @@ from field_client.errors import (
     OutboxBusy,
     UsageInvalid,
 )
-from field_client.outbox import Outbox, open_outbox
-from field_client.sync import ProgressCallback, SyncEngine, SyncReport, fetch_profile
-from field_client.transport import Transport, normalize_server_url
-from field_client.uploads import ByteProgress
-from field_client.watch import Backoff, CycleCallback, WatchSummary, watch
+from field_client.store import blobs, profile, records, retention, targets, upload_rows
+from field_client.store.outbox import Outbox, open_outbox
+from field_client.sync.engine import ProgressCallback, SyncEngine, fetch_profile
+from field_client.sync.report import SyncReport
+from field_client.sync.transport import Transport, normalize_server_url
+from field_client.sync.uploads import ByteProgress
+from field_client.sync.watch import Backoff, CycleCallback, WatchSummary, watch
 from shared.protocol import PROTOCOL_VERSION
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,7 @@ prints it without a traceback and exits with ``exit_code``.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from field_client.sync import SyncReport
+from typing import Any
 
 EX_ERROR = 1
 EX_TEMPFAIL = 75  # sysexits.h: a temporary failure, try again later
@@ -116,9 +113,10 @@ class NetworkUnavailable(FieldClientError):
 
     exit_code = EX_TEMPFAIL
 
-    def __init__(self, message: str, report: SyncReport | None = None) -> None:
+    def __init__(self, message: str, report: Any = None) -> None:
         super().__init__(message)
-        #: What the interrupted sync did before the network failed, when there was one.
+        #: What the interrupted sync did before the network failed, when there was one (a
+        #: ``field_client.sync.report.SyncReport``; errors sit below every layer that has one).
         self.report = report
 
 

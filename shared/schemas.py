@@ -101,6 +101,10 @@ class EnrollmentPayloadSchema(StrictSchema):
     kewarganegaraan = fields.String(required=True, validate=_choice(vocab.KEWARGANEGARAAN))
 
 
+#: The card fields of a record's payload, in the schema's order.
+PAYLOAD_FIELDS: tuple[str, ...] = tuple(EnrollmentPayloadSchema().fields)
+
+
 class AttachmentSchema(StrictSchema):
     """One biometric file named by its content hash."""
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from flask import Flask
 
-from field_client import records
 from field_client.client import TransportFactory
 from field_client.config import Settings, load_settings
 from field_client.errors import StorageError
+from field_client.store import records
 from field_client.ui import enroll_views, pages, queue_views, session_auth, sync_views
 from field_client.ui.access import init_access
 from field_client.ui.sync_runner import SyncRunner

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 
-from field_client.records import CLIENT_STATES
+from field_client.store.records import CLIENT_STATES
 from field_client.ui.access import client
 from field_client.ui.session_auth import login_required
 from field_client.ui.sync_views import runner

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from field_client import FieldClient
-from field_client.sync import SyncReport
+from field_client.sync.report import SyncReport
 from server.accounts import devices, operators, setup
 from server.accounts.actor import Actor
 from server.core.errors import Conflict, DemoRefused

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from field_client.client import FieldClient
 from field_client.config import Settings, load_settings
-from field_client.outbox import Outbox, open_outbox
+from field_client.store.outbox import Outbox, open_outbox
 from tests.wsgi_thread import serving
 
 

@@ -23,7 +23,7 @@ from werkzeug.wrappers import Request, Response
 
 from field_client.config import Settings
 from field_client.errors import FieldClientError, NetworkUnavailable, PayloadTooLarge
-from field_client.transport import Transport
+from field_client.sync.transport import Transport
 from shared.canonical import record_sha256
 from shared.vocab import MAX_ATTACHMENT_BYTES
 

@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from field_client import records
-from field_client.capture import SavedRecord
+from field_client.capture.record import SavedRecord
 from field_client.client import FieldClient
+from field_client.store import records
 from shared.vocab import BIOMETRIC_ROLES
 from tests.factories import BASE_PAYLOAD, payload
 

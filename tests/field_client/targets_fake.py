@@ -15,7 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from field_client.client import FieldClient
 from field_client.config import Settings
-from field_client.transport import Transport
+from field_client.sync.transport import Transport
 from tests.field_client.fakes import CutConnection, FakeServer, FakeTransport, WsgiAdapter, problem
 
 TODAY = dt.date(2026, 11, 27)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from field_client import records
 from field_client.client import FieldClient
 from field_client.errors import CaptureInvalid
+from field_client.store import records
 from shared.canonical import canonical_json, record_sha256, sha256_file
 from shared.schemas import RecordSchema
 from shared.vocab import BIOMETRIC_ROLES, MAX_ATTACHMENT_BYTES

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from field_client import cli
+from field_client.cli import main as cli
 from field_client.client import FieldClient
-from field_client.outbox import open_outbox
+from field_client.store.outbox import open_outbox
 from shared.vocab import BIOMETRIC_ROLES
 from tests.field_client.fakes import FakeServer
 from tests.field_client.helpers import (

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from field_client.cli import main
+from field_client.cli.main import main
 
 BIN = Path(sys.executable).parent
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from field_client import drafts
+from field_client.capture import drafts
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import CaptureInvalid, DraftClosed, DraftNotFound, FixRefused

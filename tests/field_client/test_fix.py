@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from field_client import cli, records
+from field_client.cli import main as cli
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import CaptureInvalid, FixRefused
+from field_client.store import records
 from tests.field_client.fakes import FakeServer, registered_client
 from tests.field_client.helpers import biometric_files, biometric_hashes, person, write_file
 

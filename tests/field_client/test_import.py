@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from field_client import importer
+from field_client.capture import importer
 from field_client.client import FieldClient
 from field_client.errors import StorageError, UsageInvalid
 from shared.vocab import BIOMETRIC_ROLES
@@ -100,7 +100,8 @@ def test_large_import_is_chunked_and_keeps_order(
     report = field_client.import_jsonl(write_lines(tmp_path / "in.jsonl", lines))
     assert report.ok and len(report.saved) == 30
     assert [r["seq"] for r in field_client.records()] == list(range(1, 31))
-    assert [r["nik"] for r in field_client.records()] == [person(i)["nik"] for i in range(1, 31)]
+    assert [r["nik"] for r in field_client.records()] == [person(i)["nik"]
+                                                          for i in range(1, 31)]
 
 
 def test_disk_full_mid_import_keeps_committed_chunks(

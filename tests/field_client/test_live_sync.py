@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from field_client import cli, records
-from field_client.capture import SavedRecord
+from field_client.capture.record import SavedRecord
+from field_client.cli import main as cli
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import (
@@ -18,7 +18,8 @@ from field_client.errors import (
     NetworkUnavailable,
     RegistrationRefused,
 )
-from field_client.transport import Transport
+from field_client.store import records
+from field_client.sync.transport import Transport
 from tests.field_client.conftest import LiveServer
 from tests.field_client.helpers import biometric_files, person, states, write_file
 

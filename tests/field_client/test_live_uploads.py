@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from field_client import cli
-from field_client.capture import SavedRecord
+from field_client.capture.record import SavedRecord
+from field_client.cli import main as cli
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import DeviceRevoked, NetworkUnavailable
-from field_client.transport import Transport
-from field_client.uploads import Uploader
+from field_client.sync.transport import Transport
+from field_client.sync.uploads import Uploader
 from shared.vocab import EXCEPTABLE_ROLES, MAX_ATTACHMENT_BYTES
 from tests.field_client.conftest import LiveServer
 from tests.field_client.helpers import local, person, sha_of, states

@@ -7,11 +7,12 @@ import time
 
 import pytest
 
-from field_client import login, profile
+from field_client.capture import login
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import LoginLocked, LoginRefused, NoOperators
-from field_client.outbox import Outbox
+from field_client.store import profile
+from field_client.store.outbox import Outbox
 from shared.pin import hash_pin
 
 PIN = "246810"

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from field_client import nik_check, profile
+from field_client.capture import nik_check
 from field_client.client import FieldClient
 from field_client.config import Settings
+from field_client.store import profile
 
 NIK = "6109045708900001"  # a woman born 17-08-1990, first registered in 61.09.04
 

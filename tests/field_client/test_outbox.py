@@ -11,7 +11,7 @@ import pytest
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import OutboxCorrupt, OutboxIncompatible, StorageError
-from field_client.outbox import SCHEMA_VERSION, Outbox, open_outbox
+from field_client.store.outbox import SCHEMA_VERSION, Outbox, open_outbox
 from tests.field_client.helpers import biometric_files, person, states
 
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from field_client import cli
-from field_client.cli_text import office_date, record_notes
+from field_client.cli import main as cli
+from field_client.cli.text import office_date, record_notes
 from field_client.client import FieldClient
 from field_client.config import Settings
-from field_client.outbox import SCHEMA_VERSION, open_outbox
+from field_client.store.outbox import SCHEMA_VERSION, open_outbox
 from tests.field_client.fakes import FakeServer, registered_client
 from tests.field_client.helpers import biometric_files, biometric_hashes, person
 

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from field_client import profile
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import NetworkUnavailable, ServerRefused
-from field_client.outbox import Outbox, open_outbox
-from field_client.transport import Transport
+from field_client.store import profile
+from field_client.store.outbox import Outbox, open_outbox
+from field_client.sync.transport import Transport
 from shared.pin import hash_pin
 from tests.field_client.fakes import FakeServer, WsgiAdapter, registered_client
 from tests.field_client.targets_fake import OutreachServer, outreach_client, target

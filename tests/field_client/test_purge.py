@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from field_client import records
 from field_client.client import FieldClient
+from field_client.store import records
 from tests.field_client.helpers import NOW, biometric_files, person, set_state
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from field_client import records
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import (
@@ -21,8 +20,9 @@ from field_client.errors import (
     StorageError,
     SyncBusy,
 )
-from field_client.outbox import translate_sqlite_error
-from field_client.sync import body_intact, sync_lock
+from field_client.store import records
+from field_client.store.outbox import translate_sqlite_error
+from field_client.sync.engine import body_intact, sync_lock
 from tests.field_client.fakes import FakeServer, registered_client
 from tests.field_client.helpers import (
     biometric_files,
@@ -269,7 +269,7 @@ def test_records_with_files_stay_sent_until_complete(
 def test_pull_applies_states_with_reasons_and_pages_through(
     client: FieldClient, server: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("field_client.sync.MAX_PULL_CHANGES", 2)
+    monkeypatch.setattr("field_client.sync.engine.MAX_PULL_CHANGES", 2)
     ids = enroll(client, 3)
     client.sync()
     server.status_change(ids[0], "needs_fix", "Foto buram, rekam ulang.")

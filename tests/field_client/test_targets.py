@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from field_client import cli, targets
+from field_client.cli import main as cli
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import OutboxBusy, UsageInvalid
-from field_client.targets import fold
+from field_client.store import targets
+from field_client.store.targets import fold
 from tests.field_client.helpers import biometric_files, biometric_hashes, person, set_state
 from tests.field_client.targets_fake import DESA, OutreachServer, outreach_client, target
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from field_client import targets
 from field_client.client import FieldClient
 from field_client.config import Settings
-from field_client.targets import FETCH_FAILURES_META, purge_expired
+from field_client.store import targets
+from field_client.store.targets import FETCH_FAILURES_META, purge_expired
 from shared.protocol import PROTOCOL_VERSION
 from shared.schemas import OutreachTargetSchema, OutreachVisitSchema
 from tests.field_client.helpers import biometric_files, biometric_hashes, person
@@ -202,8 +202,8 @@ def test_a_visit_not_finished_is_kept_however_old_the_list(client: FieldClient) 
 
 
 def test_the_sync_summary_says_a_list_was_given_up_or_refused() -> None:
-    from field_client.cli_text import visit_notes
-    from field_client.sync import SyncReport
+    from field_client.cli.text import visit_notes
+    from field_client.sync.report import SyncReport
 
     report = SyncReport()
     report.visits_refused = [{"visit_id": "v1", "status": None, "code": "fetch_failed"},

@@ -13,7 +13,7 @@ import pytest
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import DeviceRevoked
-from field_client.targets import purge_expired
+from field_client.store.targets import purge_expired
 from tests.field_client.helpers import biometric_files, biometric_hashes, person
 from tests.field_client.targets_fake import TODAY, OutreachServer, outreach_client, target
 

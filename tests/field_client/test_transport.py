@@ -21,7 +21,7 @@ from field_client.errors import (
     ServerRefused,
     UsageInvalid,
 )
-from field_client.transport import GZIP_THRESHOLD, Transport, normalize_server_url
+from field_client.sync.transport import GZIP_THRESHOLD, Transport, normalize_server_url
 from tests.wsgi_thread import serving
 
 PUSH_OK = {

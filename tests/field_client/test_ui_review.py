@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from field_client import profile
 from field_client.client import FieldClient
 from field_client.config import Settings
+from field_client.store import profile
 from tests.field_client.helpers import set_state
 from tests.field_client.ui_helpers import (
     draft_id_from,
@@ -77,7 +77,7 @@ def test_a_forged_form_key_is_refused_with_the_values_kept(
 def test_a_busy_outbox_shows_the_form_again_with_everything_typed(
     web: FlaskClient, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from field_client import outbox as outbox_module
+    from field_client.store import outbox as outbox_module
 
     monkeypatch.setattr(outbox_module, "BUSY_TIMEOUT_MS", 200)
     data = _new_form(web, tmp_path / "f", changes={"nama": "BUDI SANTOSO"})
@@ -173,7 +173,7 @@ def test_an_unchanged_fix_comes_back_to_the_form_with_the_reason(
 def test_a_draft_changed_in_another_window_is_not_saved_stale(
     web: FlaskClient, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from field_client import drafts
+    from field_client.capture import drafts
 
     answer = web.post("/rekam", data=_new_form(web, tmp_path / "a"),
                       content_type="multipart/form-data")

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from field_client import cli
-from field_client.capture import SavedRecord
+from field_client.capture.record import SavedRecord
+from field_client.cli import main as cli
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import DeviceRevoked, NetworkUnavailable, ServerStorageFull
-from field_client.uploads import Uploader
+from field_client.sync.uploads import Uploader
 from shared.vocab import EXCEPTABLE_ROLES
 from tests.field_client.fakes import FakeServer, FakeUpload, registered_client
 from tests.field_client.helpers import local, person, sha_of, states
@@ -335,7 +335,7 @@ def test_a_broken_server_means_try_later(
 def test_a_busy_upload_is_waited_for_and_continued_where_the_other_writer_left_it(
     client: FieldClient, server: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("field_client.uploads.BUSY_PAUSE", 0)
+    monkeypatch.setattr("field_client.sync.uploads.BUSY_PAUSE", 0)
     saved = record(client, 1)
     data = local(client, saved).read_bytes()
 
@@ -355,7 +355,7 @@ def test_a_busy_upload_is_waited_for_and_continued_where_the_other_writer_left_i
 def test_an_upload_busy_for_long_means_try_later(
     client: FieldClient, server: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("field_client.uploads.BUSY_PAUSE", 0)
+    monkeypatch.setattr("field_client.sync.uploads.BUSY_PAUSE", 0)
     saved = record(client, 1)
     server.tus.fail_next = [("PATCH", 423, "upload_busy")] * 3
     with pytest.raises(NetworkUnavailable) as caught:

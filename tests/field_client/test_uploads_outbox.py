@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from field_client import records, upload_rows
-from field_client.capture import SavedRecord
+from field_client.capture.record import SavedRecord
 from field_client.client import FieldClient
 from field_client.config import Settings
-from field_client.outbox import SCHEMA_VERSION, open_outbox
+from field_client.store import records, upload_rows
+from field_client.store.outbox import SCHEMA_VERSION, open_outbox
 from shared.vocab import EXCEPTABLE_ROLES
 from tests.field_client.fakes import FakeServer, registered_client
 from tests.field_client.helpers import NOW, person, set_state, sha_of, states

@@ -34,7 +34,7 @@ from field_client.errors import (
     UploadOffsetMismatch,
     UploadTooLarge,
 )
-from field_client.transport import Transport
+from field_client.sync.transport import Transport
 from tests.field_client.fakes import CutConnection, WsgiAdapter
 
 SERVER = "http://jemput.test"

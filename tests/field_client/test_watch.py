@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from field_client.errors import NetworkUnavailable, OutboxBusy, StorageError, SyncBusy
-from field_client.sync import SyncReport
-from field_client.watch import Backoff, watch
+from field_client.sync.report import SyncReport
+from field_client.sync.watch import Backoff, watch
 
 
 class Script:

@@ -10,9 +10,9 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from field_client import profile
 from field_client.client import FieldClient
 from field_client.config import Settings
+from field_client.store import profile
 from shared.canonical import canonical_json
 from shared.pin import hash_pin
 from shared.vocab import BIOMETRIC_ROLES, EXCEPTABLE_ROLES
@@ -111,7 +111,7 @@ def store_visit_with_targets(settings: Settings, count: int = 3) -> str:
     """A visit running today with ``count`` targets on the device; its id."""
     import datetime as dt
 
-    from field_client import records, targets
+    from field_client.store import records, targets
     from tests.field_client.targets_fake import target, visit
 
     planned = visit(start=dt.date.today(), days=3)

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
-from field_client import capture
+from field_client.capture import record as capture
 from server.accounts import devices, setup
 from server.accounts.actor import Actor
 from server.core.errors import DemoRefused

@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from field_client.cli_args import command
-from field_client.cli_text import out, target_line, visit_line
+from field_client.cli.args import command
+from field_client.cli.text import out, target_line, visit_line
 from field_client.client import FieldClient
 
 HEADER = f"{'NIK':<16}  {'NAMA':<40}  {'TGL LAHIR':<10}  DIREKAM"

@@ -23,9 +23,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from field_client import cli_fix, cli_targets, cli_ui
-from field_client.cli_args import command, pair, read_json_object, unique
-from field_client.cli_text import (
+from field_client.cli import fix as cli_fix
+from field_client.cli import targets as cli_targets
+from field_client.cli import ui as cli_ui
+from field_client.cli.args import (
+    add_biometric_options,
+    biometric_inputs,
+    command,
+    read_json_object,
+)
+from field_client.cli.text import (
     ProgressBar,
     err,
     files_note,
@@ -45,14 +52,13 @@ from field_client.errors import (
     FieldClientError,
     NetworkUnavailable,
 )
-from field_client.records import CLIENT_STATES
-from field_client.sync import SyncReport
+from field_client.store.records import CLIENT_STATES
+from field_client.sync.report import SyncReport
 from shared.labels import STATE_LABELS
-from shared.schemas import EnrollmentPayloadSchema
+from shared.schemas import PAYLOAD_FIELDS
 from shared.vocab import BIOMETRIC_ROLES, EXCEPTION_REASONS
 
 EX_OK, EX_ERROR, EX_USAGE, EX_INTERRUPTED = 0, 1, 2, 130
-PAYLOAD_FIELDS = tuple(EnrollmentPayloadSchema().fields)
 FIELD_HELP = {
     "nik": "16 angka",
     "tanggal_lahir": "TTTT-BB-HH, mis. 1990-08-17",
@@ -150,22 +156,11 @@ def _add_enroll(commands: Any) -> None:
         )
     enroll.add_argument("--json", type=Path, help="berkas JSON berisi data kartu")
     enroll.add_argument("--operator", help="nama operator (atau JEMPUT_OPERATOR)")
-    enroll.add_argument(
-        "--file",
-        action="append",
-        type=pair,
-        default=[],
-        metavar="PERAN=PATH",
-        help=f"berkas biometrik; PERAN: {', '.join(BIOMETRIC_ROLES)} (semua wajib: foto selalu, "
-        "yang lain berkas atau --exception)",
-    )
-    enroll.add_argument(
-        "--exception",
-        action="append",
-        type=pair,
-        default=[],
-        metavar="PERAN=ALASAN",
-        help=f"biometrik yang tidak dapat direkam (bukan foto); ALASAN: {REASONS}",
+    add_biometric_options(
+        enroll,
+        files_help=f"berkas biometrik; PERAN: {', '.join(BIOMETRIC_ROLES)} (semua wajib: foto "
+        "selalu, yang lain berkas atau --exception)",
+        exceptions_help=f"biometrik yang tidak dapat direkam (bukan foto); ALASAN: {REASONS}",
     )
     enroll.add_argument("--supersedes", help="id rekaman yang dikoreksi oleh rekaman ini")
     enroll.add_argument(
@@ -191,11 +186,12 @@ def _enroll(client: FieldClient, args: argparse.Namespace) -> int:
     if args.json:
         payload.update(read_json_object(args.json))
     payload.update({k: getattr(args, k) for k in PAYLOAD_FIELDS if getattr(args, k) is not None})
+    files, exceptions = biometric_inputs(args)
     saved = client.enroll(
         payload,
         operator=args.operator,
-        files=unique(args.file, "--file"),
-        exceptions=unique(args.exception, "--exception"),
+        files=files,
+        exceptions=exceptions,
         supersedes=args.supersedes,
     )
     out(f"Rekaman {saved.id} (seq {saved.seq}) tersimpan aman di antrean.")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from field_client import records
-from field_client.outbox import Outbox
+from field_client.store import records
+from field_client.store.outbox import Outbox
 
 VERSION_META = "profile_version"
 FETCHED_META = "profile_fetched_at"

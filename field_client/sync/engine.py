@@ -3,11 +3,11 @@ status changes and outreach target lists, exactly once.
 
 A record leaves ``ready`` only on the server's explicit per-record answer, and every batch's
 answer is applied in one outbox transaction, together with the files the server says it still
-lacks (``missing_blobs``: upload rows ``needed``). Those are sent by :mod:`field_client.uploads`
-(tus, resumable). A record stays ``sent`` until the server says ``complete`` (pull feed, or a
-push answer without missing files). Anything unclear (timeout, cut connection, 5xx, malformed
-answer) stops the run with everything kept, to be sent again later: the server stores a record
-and a file once however often they arrive.
+lacks (``missing_blobs``: upload rows ``needed``). Those are sent by
+:mod:`field_client.sync.uploads` (tus, resumable). A record stays ``sent`` until the server says
+``complete`` (pull feed, or a push answer without missing files). Anything unclear (timeout, cut
+connection, 5xx, malformed answer) stops the run with everything kept, to be sent again later:
+the server stores a record and a file once however often they arrive.
 
 Two answers look final but are not, and keep the record ``ready`` with a note (``held_back``):
 a 413 for a record sent alone (a server or proxy size limit said it, not a verdict on the
@@ -27,11 +27,9 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from field_client import profile, records, targets, upload_rows
 from field_client.config import Settings
 from field_client.errors import (
     FieldClientError,
@@ -41,10 +39,12 @@ from field_client.errors import (
     StorageError,
     SyncBusy,
 )
-from field_client.outbox import Outbox
-from field_client.records import PendingRecord
-from field_client.transport import Transport
-from field_client.uploads import ByteProgress, Uploader, UploadTally
+from field_client.store import profile, records, targets, upload_rows
+from field_client.store.outbox import Outbox
+from field_client.store.records import PendingRecord
+from field_client.sync.report import SyncReport
+from field_client.sync.transport import Transport
+from field_client.sync.uploads import ByteProgress, Uploader, UploadTally
 from shared.canonical import HASH_KEY, record_sha256
 from shared.protocol import (
     CLIENT_STATE_FOR_SERVER_STATE,
@@ -64,48 +64,6 @@ HASH_MISMATCH = RecordError.HASH_MISMATCH.value
 _MAX_PULL_PAGES = 10_000  # a server that always says "more" must not keep us here forever
 _CONFIRMED = tuple(state.value for state in records.CONFIRMED_COMPLETE)
 
-
-@dataclass
-class SyncReport:
-    """What one sync run did."""
-
-    pushed: int = 0  # records sent in requests the server answered
-    accepted: int = 0
-    duplicate: int = 0  # already on the server (a replay); as good as accepted
-    rejected: int = 0
-    unanswered: int = 0  # sent without a final per-record answer: still ready
-    pulled: int = 0  # status changes applied to local records
-    remaining: int = 0  # records still ready after the run
-    waiting_for_files: int = 0  # records the server holds without all of their files
-    last_seq: int | None = None  # highest seq the server has seen from this device
-    gaps: list[list[int]] = field(default_factory=list)  # seq ranges the server never got
-    rejections: list[dict[str, Any]] = field(default_factory=list)
-    #: Records kept ready this run with the reason ({id, seq, code, message}): a 413 alone, or a
-    #: hash_mismatch while the stored body is intact. They go again on the next run.
-    held_back: list[dict[str, Any]] = field(default_factory=list)
-    pull_error: str | None = None  # status changes could not be fetched (push went fine)
-    files_uploaded: int = 0  # files the server holds now thanks to this run (or already had)
-    bytes_uploaded: int = 0  # file bytes the server acknowledged this run
-    #: Files that could not be sent and need a person ({sha256, seq, role, code, message}):
-    #: missing or changed on disk, too large, refused. Their records stay ``sent``.
-    files_failed: list[dict[str, Any]] = field(default_factory=list)
-    files_waiting: int = 0  # files the server still lacks after the run (not failed)
-    visits_received: int = 0  # outreach visits whose target list was stored (or replaced)
-    targets_received: int = 0  # residents on those target lists
-    visits_removed: int = 0  # visits deleted from the device with their targets (closed, over)
-    #: Target lists the server refused to hand over ({visit_id, status, code}); dropped here.
-    visits_refused: list[dict[str, Any]] = field(default_factory=list)
-    profile_error: str | None = None  # the device profile could not be fetched (a warning)
-    profile_updated: bool = False  # a new device profile (operators, desa) was stored
-
-    @property
-    def done(self) -> bool:
-        """True when nothing is left to send: no record ready, no file waiting or failed."""
-        return self.remaining == 0 and self.files_waiting == 0 and not self.files_failed
-
-    def as_dict(self) -> dict[str, Any]:
-        """The report as plain JSON-able data."""
-        return asdict(self) | {"done": self.done}
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from field_client.errors import FieldClientError, NetworkUnavailable, OutboxBusy, SyncBusy
-from field_client.sync import SyncReport
+from field_client.sync.report import SyncReport
 
 log = logging.getLogger(__name__)
 

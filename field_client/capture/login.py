@@ -12,9 +12,9 @@ import datetime as dt
 import functools
 from typing import Any
 
-from field_client import profile, records
 from field_client.errors import LoginLocked, LoginRefused, NoOperators
-from field_client.outbox import Outbox
+from field_client.store import profile, records
+from field_client.store.outbox import Outbox
 from shared.pin import DEFAULT_ITERATIONS, hash_pin, verify_pin
 
 MAX_PIN_FAILURES = 5

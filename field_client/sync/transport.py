@@ -3,7 +3,7 @@
 Whatever goes wrong on the way (refused connection, timeout, cut body, 5xx, 408/423/429, an
 answer that is not the contract's shape, or an error that is not a Jemput problem+json, such as
 a hotspot login page) means "outcome unknown": :class:`NetworkUnavailable`
-(``field_client.http_errors``; uploads: ``field_client.tus``). Nothing here ever turns an
+(``field_client.sync.http_errors``; uploads: ``field_client.sync.tus``). Nothing here ever turns an
 unclear answer into success, and only the Jemput server itself can refuse.
 """
 
@@ -21,7 +21,6 @@ from marshmallow import Schema, ValidationError
 from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.util.retry import Retry
 
-from field_client import tus
 from field_client.config import Settings
 from field_client.errors import (
     DeviceRevoked,
@@ -32,7 +31,8 @@ from field_client.errors import (
     UploadLocationRefused,
     UsageInvalid,
 )
-from field_client.http_errors import http_error, network_message
+from field_client.sync import tus
+from field_client.sync.http_errors import http_error, network_message
 from shared import problems
 from shared.protocol import API_PREFIX, TUS_OFFSET_STREAM
 from shared.schemas import (

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from field_client.outbox import Outbox
+from field_client.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from field_client import capture
+from field_client.capture import record as capture
 from field_client.errors import CaptureInvalid, StorageError, UsageInvalid
-from field_client.outbox import Outbox
+from field_client.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,13 @@ from typing import Any
 
 import uuid6
 
-from field_client import blobs, capture, draft_inputs, fixes, records, targets
-from field_client.capture import FixWording, SavedRecord
-from field_client.draft_inputs import DraftFile
+from field_client.capture import draft_inputs, fixes
+from field_client.capture import record as capture
+from field_client.capture.draft_inputs import DraftFile
+from field_client.capture.record import FixWording, SavedRecord
 from field_client.errors import CaptureInvalid, DraftClosed, DraftNotFound, FixRefused
-from field_client.outbox import Outbox
+from field_client.store import blobs, records, targets
+from field_client.store.outbox import Outbox
 from shared.protocol import ClientState
 
 log = logging.getLogger(__name__)
@@ -175,7 +177,7 @@ def save(
         for item in staged.values():
             item.temp.unlink(missing_ok=True)
         raise
-    draft_inputs.install_staged(staged, current, dropped)
+    draft_inputs.install_staged(staged, current.files if current else {}, dropped)
     return get(outbox, new_id)
 
 

@@ -39,6 +39,20 @@ def setting(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+def add_biometric_options(parser: argparse.ArgumentParser, files_help: str,
+                          exceptions_help: str) -> None:
+    """The repeatable ``--file PERAN=PATH`` and ``--exception PERAN=ALASAN`` of a capture."""
+    parser.add_argument("--file", action="append", type=pair, default=[], metavar="PERAN=PATH",
+                        help=files_help)
+    parser.add_argument("--exception", action="append", type=pair, default=[],
+                        metavar="PERAN=ALASAN", help=exceptions_help)
+
+
+def biometric_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``--file`` and ``--exception`` as ``{role: path}`` and ``{role: reason}``."""
+    return unique(args.file, "--file"), unique(args.exception, "--exception")
+
+
 def unique(pairs: list[tuple[str, Any]], option: str) -> dict[str, Any]:
     """The pairs as a dict; a key given twice is a usage error."""
     found: dict[str, Any] = {}

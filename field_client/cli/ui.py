@@ -11,8 +11,8 @@ from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from field_client.cli_args import command
-from field_client.cli_text import err, out
+from field_client.cli.args import command
+from field_client.cli.text import err, out
 from field_client.client import FieldClient
 from field_client.errors import UsageInvalid
 

@@ -17,9 +17,9 @@ from typing import Any
 import uuid6
 from marshmallow import ValidationError
 
-from field_client import blobs, records
 from field_client.errors import CaptureInvalid
-from field_client.outbox import Outbox
+from field_client.store import blobs, records
+from field_client.store.outbox import Outbox
 from shared.biometrics import REASON_LABELS, label, missing_roles
 from shared.canonical import canonical_json, seal
 from shared.nik import check_nik_against_record, parse_nik

@@ -10,13 +10,11 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from field_client import blobs, fixes
 from field_client.errors import CaptureInvalid
-
-if TYPE_CHECKING:
-    from field_client.drafts import Draft
+from field_client.store import blobs
+from shared.schemas import PAYLOAD_FIELDS
 
 MAX_VALUE = 500  # characters of one typed value: far above any card field, far below abuse
 NOT_SAVED = "Draf belum dapat disimpan; tidak ada yang diubah."
@@ -48,9 +46,9 @@ def checked_form(form: Mapping[str, str], problems: dict[str, list[str]]) -> dic
         return {}
     typed: dict[str, str] = {}
     for key, value in form.items():
-        if key not in fixes.PAYLOAD_FIELDS:
+        if key not in PAYLOAD_FIELDS:
             problems[str(key)] = [
-                f"Kolom tidak dikenal. Pilihan: {', '.join(fixes.PAYLOAD_FIELDS)}."
+                f"Kolom tidak dikenal. Pilihan: {', '.join(PAYLOAD_FIELDS)}."
             ]
         elif not isinstance(value, str):
             problems[key] = ["Harus berupa teks."]
@@ -144,9 +142,10 @@ def _named(text: str, temp: Path, filename: str) -> str:
     return text.replace(str(temp), filename).replace(temp.name, filename)
 
 
-def install_staged(staged: dict[str, Staged], current: Draft | None, dropped: set[str]) -> None:
-    """Move committed uploads into place; delete the files they replaced or that were dropped."""
-    old = current.files if current else {}
+def install_staged(staged: dict[str, Staged], old: Mapping[str, DraftFile],
+                   dropped: set[str]) -> None:
+    """Move committed uploads into place; delete the ``old`` files they replaced or that were
+    dropped."""
     for role in dropped | set(staged):
         if role in old and (role not in staged or old[role].path != staged[role].file.path):
             old[role].path.unlink(missing_ok=True)

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from field_client import blobs, capture, records
+from field_client.capture import record as capture
 from field_client.errors import CaptureInvalid, FixRefused
-from field_client.outbox import Outbox
+from field_client.store import blobs, records
+from field_client.store.outbox import Outbox
 from shared.biometrics import label
 from shared.protocol import ClientState
-from shared.schemas import EnrollmentPayloadSchema
+from shared.schemas import PAYLOAD_FIELDS
 
-PAYLOAD_FIELDS = tuple(EnrollmentPayloadSchema().fields)
 _CHUNK = 1024 * 1024
 
 

@@ -20,7 +20,7 @@ from field_client.errors import (
     UploadOffsetMismatch,
     UploadTooLarge,
 )
-from field_client.http_errors import REVOKED, detail, http_error, jemput_problem
+from field_client.sync.http_errors import REVOKED, detail, http_error, jemput_problem
 from shared import problems
 from shared.protocol import TUS_VERSION
 

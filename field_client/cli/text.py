@@ -8,8 +8,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from field_client import records
-from field_client.sync import SyncReport
+from field_client.store import records
+from field_client.sync.report import SyncReport
 
 
 class ProgressBar:

@@ -7,8 +7,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from field_client import records
-from field_client.outbox import Outbox
+from field_client.store import records
+from field_client.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
 

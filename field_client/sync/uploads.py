@@ -20,8 +20,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from field_client import records, tus, upload_rows
-from field_client.blobs import MEDIA_TYPE_BY_SUFFIX
 from field_client.config import Settings
 from field_client.errors import (
     ChecksumMismatch,
@@ -34,9 +32,12 @@ from field_client.errors import (
     UploadOffsetMismatch,
     UploadTooLarge,
 )
-from field_client.outbox import Outbox
-from field_client.transport import Transport
-from field_client.upload_rows import UploadRow
+from field_client.store import records, upload_rows
+from field_client.store.blobs import MEDIA_TYPE_BY_SUFFIX
+from field_client.store.outbox import Outbox
+from field_client.store.upload_rows import UploadRow
+from field_client.sync import tus
+from field_client.sync.transport import Transport
 from shared import problems
 from shared.biometrics import label
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from field_client.outbox import Outbox
+from field_client.store.outbox import Outbox
 from shared.protocol import ClientState
 
 CLIENT_STATES = tuple(state.value for state in ClientState)

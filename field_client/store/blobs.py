@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from field_client.errors import CaptureInvalid, StorageError
-from field_client.outbox import Outbox
+from field_client.store.outbox import Outbox
 from shared.biometrics import FILE_RULES, human_size, label, size_problem
 from shared.vocab import BIOMETRIC_ROLES
 

@@ -6,10 +6,17 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from field_client.cli_args import command, pair, read_json_object, setting, unique
-from field_client.cli_text import out
+from field_client.cli.args import (
+    add_biometric_options,
+    biometric_inputs,
+    command,
+    read_json_object,
+    setting,
+    unique,
+)
+from field_client.cli.text import out
 from field_client.client import FieldClient
-from field_client.fixes import PAYLOAD_FIELDS
+from shared.schemas import PAYLOAD_FIELDS
 from shared.vocab import BIOMETRIC_ROLES, EXCEPTION_REASONS
 
 
@@ -31,21 +38,11 @@ def add_fix(commands: Any) -> None:
     fix.add_argument(
         "--json", type=Path, metavar="BERKAS", help="berkas JSON berisi kolom yang diubah"
     )
-    fix.add_argument(
-        "--file",
-        action="append",
-        type=pair,
-        default=[],
-        metavar="PERAN=PATH",
-        help=f"ganti berkas biometrik; PERAN: {', '.join(BIOMETRIC_ROLES)}",
-    )
-    fix.add_argument(
-        "--exception",
-        action="append",
-        type=pair,
-        default=[],
-        metavar="PERAN=ALASAN",
-        help=f"biometrik yang tidak dapat direkam; ALASAN: {', '.join(EXCEPTION_REASONS)}",
+    add_biometric_options(
+        fix,
+        files_help=f"ganti berkas biometrik; PERAN: {', '.join(BIOMETRIC_ROLES)}",
+        exceptions_help="biometrik yang tidak dapat direkam; ALASAN: "
+        + ", ".join(EXCEPTION_REASONS),
     )
     fix.add_argument("--operator", help="nama operator (bawaan: operator tersimpan atau semula)")
 
@@ -53,11 +50,12 @@ def add_fix(commands: Any) -> None:
 def _fix(client: FieldClient, args: argparse.Namespace) -> int:
     changes: dict[str, Any] = read_json_object(args.json) if args.json else {}
     changes.update(unique(args.changes, "--set"))
+    files, exceptions = biometric_inputs(args)
     saved = client.fix(
         args.record,
         changes,
-        files=unique(args.file, "--file"),
-        exceptions=unique(args.exception, "--exception"),
+        files=files,
+        exceptions=exceptions,
         operator=args.operator,
     )
     out(

@@ -21,7 +21,7 @@ import requests
 from marshmallow import ValidationError
 
 from field_client.errors import NetworkUnavailable, ServerRefused, UsageInvalid
-from field_client.outbox import Outbox
+from field_client.store.outbox import Outbox
 from shared.protocol import ChangeKind
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""``jemput-field``: argument parsing and plain Indonesian output over ``FieldClient``."""

@@ -1,0 +1,158 @@
+"""The outbox's schema, as forward migrations applied by ``Outbox`` when it opens a file.
+
+Entry N takes the schema from ``PRAGMA user_version`` N to N + 1; a file newer than
+``SCHEMA_VERSION`` is refused (``OutboxIncompatible``), never downgraded.
+"""
+
+from __future__ import annotations
+
+# Forward migrations: entry N takes the schema from user_version N to N + 1. Statements run one
+# by one inside one transaction together with the new user_version (executescript would commit).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )""",
+        """CREATE TABLE record (
+            id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL UNIQUE CHECK (seq >= 1),
+            state TEXT NOT NULL,
+            body TEXT,
+            record_sha256 TEXT NOT NULL,
+            nik TEXT,
+            nama TEXT,
+            operator TEXT NOT NULL,
+            captured_at TEXT NOT NULL,
+            supersedes TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            sent_at TEXT,
+            completed_at TEXT,
+            purged_at TEXT,
+            error_code TEXT,
+            error_message TEXT,
+            server_state TEXT,
+            CHECK (body IS NOT NULL OR purged_at IS NOT NULL)
+        )""",
+        "CREATE INDEX record_state_seq ON record (state, seq)",
+        "CREATE INDEX record_nik ON record (nik)",
+        """CREATE TABLE file (
+            record_id TEXT NOT NULL REFERENCES record (id) ON DELETE CASCADE,
+            role TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL CHECK (size > 0),
+            media_type TEXT NOT NULL,
+            path TEXT NOT NULL,
+            PRIMARY KEY (record_id, role)
+        )""",
+        "CREATE INDEX file_sha256 ON file (sha256)",
+        "INSERT INTO meta (key, value) VALUES ('next_seq', '1'), ('pull_cursor', '0')",
+    ),
+    (
+        # One row per file (by content) the server still needs or has confirmed: the tus upload
+        # URL and the offset acknowledged by the server, so a restarted client resumes there.
+        """CREATE TABLE upload (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL CHECK (size > 0),
+            media_type TEXT NOT NULL,
+            url TEXT,
+            offset INTEGER NOT NULL DEFAULT 0 CHECK (offset >= 0 AND offset <= size),
+            state TEXT NOT NULL CHECK (state IN ('needed', 'done', 'failed')),
+            error_code TEXT,
+            error_message TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX upload_state ON upload (state)",
+        # Records a version-1 client left `sent` (server has them, files never uploaded): their
+        # files are needed, or those records would wait forever.
+        """INSERT OR IGNORE INTO upload (sha256, size, media_type, state, updated_at)
+           SELECT f.sha256, MAX(f.size), MAX(f.media_type), 'needed',
+                  strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+           FROM file f JOIN record r ON r.id = f.record_id
+           WHERE r.state = 'sent' GROUP BY f.sha256""",
+    ),
+    (
+        # Fixes: a record names the one it corrects (``supersedes``); listing and the fix
+        # command look up the newer version of a record. ``state`` has no CHECK, so the new
+        # state ``superseded`` needs no table rebuild.
+        "CREATE INDEX IF NOT EXISTS record_supersedes ON record (supersedes)",
+    ),
+    (
+        # Outreach: a visit assigned to this device and its target list (residents still to
+        # record there), as the server sent them. Deleted when the visit is closed or over
+        # (PII minimisation). ``nama_search`` is the name folded for searching (no accents,
+        # case-folded): searching compares with instr(), never with LIKE patterns.
+        """CREATE TABLE outreach_visit (
+            id TEXT PRIMARY KEY,
+            desa_kode TEXT NOT NULL,
+            desa_nama TEXT NOT NULL,
+            kecamatan_kode TEXT,
+            kecamatan_nama TEXT,
+            visit_date TEXT NOT NULL,
+            ends_on TEXT NOT NULL,
+            days INTEGER NOT NULL CHECK (days >= 1),
+            team TEXT NOT NULL,
+            state TEXT NOT NULL,
+            target_count INTEGER NOT NULL CHECK (target_count >= 0),
+            received_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE outreach_target (
+            visit_id TEXT NOT NULL REFERENCES outreach_visit (id) ON DELETE CASCADE,
+            nik TEXT NOT NULL,
+            nama TEXT NOT NULL,
+            nama_search TEXT NOT NULL,
+            tanggal_lahir TEXT,
+            jenis_kelamin TEXT,
+            alamat TEXT,
+            rt TEXT,
+            rw TEXT,
+            PRIMARY KEY (visit_id, nik)
+        )""",
+        "CREATE INDEX outreach_target_nik ON outreach_target (nik)",
+    ),
+    (
+        # Printing: when the server's status last changed (the pull entry's ``at``), so
+        # ``records`` can say "sudah dicetak <date>" with the office's date, not the sync's.
+        "ALTER TABLE record ADD COLUMN server_state_at TEXT",
+    ),
+    (
+        # The operator web app: the operators of the device's team with their PIN hashes and
+        # the desa offered on the form (the device profile, replaced whole on every sync), and
+        # drafts: what an operator typed before saving, with uploaded files staged on disk.
+        # A saved draft stays as a tombstone (record_id set, form and exceptions emptied) so a
+        # second finalize of the same draft finds the record instead of saving another.
+        """CREATE TABLE IF NOT EXISTS operator (
+            username TEXT PRIMARY KEY,
+            nama TEXT NOT NULL,
+            pin_hash TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS desa (
+            kode TEXT PRIMARY KEY,
+            nama TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS draft (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            operator TEXT,
+            form TEXT,
+            exceptions TEXT,
+            supersedes TEXT,
+            target_nik TEXT,
+            source_record TEXT,
+            record_id TEXT,
+            saved_at TEXT
+        )""",
+        """CREATE TABLE IF NOT EXISTS draft_file (
+            draft_id TEXT NOT NULL REFERENCES draft (id) ON DELETE CASCADE,
+            role TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            media_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            PRIMARY KEY (draft_id, role)
+        )""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
