@@ -29,8 +29,8 @@ from server.accounts import users
 from server.accounts.actor import Actor
 from server.core.extensions import db, dispose_engines
 from server.core.models import Device, Resident
+from server.core.serialize import jsonable
 from server.core.tokens import hash_token
-from server.http.present import jsonable
 from server.outreach import visits as outreach
 
 PLANNER = Actor("bench", "supervisor")

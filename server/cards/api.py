@@ -14,8 +14,8 @@ from server.cards import blanko, printing
 from server.core.errors import InvalidInput, NotFound
 from server.core.models import BlankoEntry, PrintJob
 from server.core.models.blanko import RECEIVED, RETURNED, SPOILED
+from server.core.serialize import jsonable
 from server.http.body import json_object, load, load_query
-from server.http.present import jsonable
 
 bp = office_api_blueprint("cards_api", __name__)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import click
@@ -12,8 +11,7 @@ from flask.cli import with_appcontext
 
 from server.accounts.actor import CLI_ACTOR
 from server.cards import blanko, printing, suket, suket_pdf
-from server.core.commands import plain_errors
-from server.http.present import jsonable
+from server.core.commands import echo_json, plain_errors
 
 SUMMARY_ROWS = (("Saldo awal", "opening"), ("Diterima", "received"),
                 ("Dipakai cetak", "used"), ("  di antaranya salah cetak", "misprinted"),
@@ -79,7 +77,7 @@ def blanko_stock_command(days: int, as_json: bool) -> None:
     with plain_errors():
         result = blanko.forecast(days)
     if as_json:
-        click.echo(json.dumps(jsonable(result), indent=1))
+        echo_json(result)
         return
     click.echo(f"Saldo blanko: {result.balance}")
     click.echo(f"Pemakaian {result.window_days} hari terakhir: {result.out_per_day} per hari")
@@ -100,7 +98,7 @@ def blanko_summary_command(day: str | None, as_json: bool) -> None:
     with plain_errors():
         summary = blanko.daily_summary(_date(day))
     if as_json:
-        click.echo(json.dumps(jsonable(summary), indent=1))
+        echo_json(summary)
         return
     click.echo(f"Ringkasan stok blanko KTP-el {summary.day.isoformat()}")
     for label, name in SUMMARY_ROWS:
@@ -194,8 +192,7 @@ def suket_list_command(status: str, as_json: bool) -> None:
     """List Sukets: waiting for a card, valid, expiring, expired, superseded or all."""
     found = suket.listing(status, limit=100_000)
     if as_json:
-        click.echo(json.dumps({"status": status, "counts": found.counts,
-                               "items": jsonable(found.items)}, indent=1))
+        echo_json({"status": status, "counts": found.counts, "items": found.items})
         return
     click.echo("  ".join(f"{name}: {count}" for name, count in found.counts.items()))
     for info in found.items:

@@ -1,4 +1,4 @@
-"""Suket issuance and lists as JSON for office users (routes on the office API blueprint)."""
+"""Suket issuance and lists as JSON for office users (office API)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from server.accounts.office_auth import office_api_blueprint, user_required
 from server.cards import suket
+from server.core.serialize import jsonable
 from server.http.body import json_object, load, load_query
-from server.http.present import jsonable
 
 bp = office_api_blueprint("suket_api", __name__)
 

@@ -1,4 +1,4 @@
-"""Office pages for the Suket: issue, renew, reprint, valid and expiring (on ``auth.bp``)."""
+"""Office pages for the Suket: issue, renew, reprint, valid and expiring."""
 
 from __future__ import annotations
 

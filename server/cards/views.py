@@ -1,4 +1,4 @@
-"""Office pages for blank cards and printing: stock, forecast, print queue (on ``auth.bp``)."""
+"""Office pages for blank cards and printing: stock, forecast, print queue."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from werkzeug.wrappers import Response
 from server.accounts.office_auth import current_actor, login_required, office_blueprint
 from server.cards import blanko, printing
 from server.core.errors import InvalidInput, NotFound
-from server.http.present import csv_response, jsonable
+from server.core.serialize import jsonable
+from server.http.present import csv_response
 
 bp = office_blueprint("cards", __name__)
 

@@ -6,14 +6,17 @@ Each command parses its arguments, calls one service function and prints the res
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import click
 from tqdm import tqdm
 
 from server.core.errors import JemputError
+from server.core.serialize import jsonable
 
 #: Refused rows, problems and the like a command lists before it says "... and N more".
 MAX_LISTED = 50
@@ -52,3 +55,8 @@ def echo_limited(lines: list[str], what: str) -> None:
         click.echo(f"  {line}", err=True)
     if len(lines) > MAX_LISTED:
         click.echo(f"  ... dan {len(lines) - MAX_LISTED} {what} lagi.", err=True)
+
+
+def echo_json(value: Any) -> None:
+    """What a ``--json`` option prints: ``value`` as indented JSON, times in ISO 8601 UTC."""
+    click.echo(json.dumps(jsonable(value), indent=1, ensure_ascii=False))

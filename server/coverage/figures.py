@@ -35,6 +35,8 @@ PROGRESS = (ServerState.RECEIVED, ServerState.COMPLETE, ServerState.NEEDS_FIX,
 RANK = {state.value: rank for rank, state in enumerate(PROGRESS)}
 assert set(RANK) == set(RECORDING_STATES), "every recording state needs a place in PROGRESS"
 MAX_TREND_DAYS = 366
+#: Days of arrivals the coverage page shows, and the API by default.
+DEFAULT_TREND_DAYS = 30
 ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 CSV_COLUMNS = ("kode", "nama", "level", "wajib", "recorded_siak", "recorded_jemput", "recorded",
                "not_recorded", "percent", "turning_17",

@@ -1,32 +1,15 @@
-"""Shared by the office pages and the office JSON API: JSON values and CSV exports."""
+"""Shared by the office pages and the office JSON API: CSV exports and biometric files."""
 
 from __future__ import annotations
 
 import csv
-import dataclasses
-import datetime as dt
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO
 
 from flask import Response, send_file, stream_with_context
 
-from server.core.timeutil import isoformat_z
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with datetimes as ISO 8601 UTC and dataclasses as dicts, recursively."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
-    if isinstance(value, dt.datetime):
-        return isoformat_z(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
+from server.core.serialize import jsonable
 
 
 def _cell(value: Any) -> str:

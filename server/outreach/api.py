@@ -1,4 +1,4 @@
-"""Outreach planning as JSON for office users (routes on the office API blueprint)."""
+"""Outreach planning as JSON for office users (office API)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from marshmallow import RAISE, Schema, fields
 from server.accounts.office_auth import office_api_blueprint, user_required
 from server.core.errors import InvalidInput
 from server.core.models.outreach import VISIT_STATES
+from server.core.serialize import jsonable
 from server.coverage import figures
 from server.http.body import json_object, load
-from server.http.present import jsonable
 from server.outreach import visits as outreach
 
 bp = office_api_blueprint("outreach_api", __name__)

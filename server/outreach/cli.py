@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import click
 from flask.cli import with_appcontext
 
 from server.accounts.actor import CLI_ACTOR
-from server.core.commands import plain_errors
+from server.core.commands import echo_json, plain_errors
 from server.coverage import figures
-from server.http.present import jsonable
 from server.outreach import visits
 
 STATE_WORDS = {"planned": "terencana", "closed": "ditutup", "cancelled": "dibatalkan"}
@@ -31,7 +29,7 @@ def outreach_rank_command(kecamatan: str | None, at: str | None, limit: int,
         day = figures.reference_date(at)
         ranked = visits.ranking(day, kecamatan)
     if as_json:
-        click.echo(json.dumps({"at": day.isoformat(), "desa": jsonable(ranked)}, indent=1))
+        echo_json({"at": day, "desa": ranked})
         return
     click.echo(f"Peringkat desa untuk jemput bola per {day.isoformat()}")
     click.echo(f"{'#':>3} {'Kode':<14} {'Desa':<22} {'Kecamatan':<16} {'Belum':>6} "
@@ -89,7 +87,7 @@ def outreach_show_command(visit_id: str, as_json: bool) -> None:
         progress = visits.visit_progress(visit_id)
     visit = progress.visit
     if as_json:
-        click.echo(json.dumps(jsonable(visits.progress_document(progress)), indent=1))
+        echo_json(visits.progress_document(progress))
         return
     percent = "—" if progress.percent is None else f"{progress.percent} %"
     click.echo(f"Kunjungan {visit.id}: {visit.desa_nama} ({visit.kecamatan_nama}) "

@@ -1,4 +1,4 @@
-"""Office pages for outreach planning: the ranking, visits and their progress (on ``auth.bp``)."""
+"""Office pages for outreach planning: the ranking, visits and their progress."""
 
 from __future__ import annotations
 

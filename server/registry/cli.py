@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 from flask.cli import with_appcontext
 
@@ -16,9 +18,7 @@ from server.registry.regions import ImportReport
 @plain_errors()
 def import_regions_command(path: str) -> None:
     """Import (upsert) a Kemendagri region CSV with columns kode,nama: all rows or none."""
-    with progress_bar("Impor wilayah") as progress:
-        report = regions.import_regions(path, progress=progress)
-    _finish_import(report)
+    _run_import("Impor wilayah", regions.import_regions, path)
 
 
 @click.command("import-population")
@@ -27,24 +27,21 @@ def import_regions_command(path: str) -> None:
 @plain_errors()
 def import_population_command(path: str) -> None:
     """Import (upsert) a SIAK-style resident CSV into the population registry: all rows or none."""
-    with progress_bar("Impor penduduk") as progress:
-        report = population.import_population(path, progress=progress)
-    _finish_import(report)
+    _run_import("Impor penduduk", population.import_population, path)
 
 
-def _finish_import(report: ImportReport) -> None:
-    """Print the counts and refusals; exit 1 when anything was refused (nothing was saved)."""
-    _print_import(report)
+def _run_import(desc: str, run: Callable[..., ImportReport], path: str) -> None:
+    """Run one import with a progress bar; print the counts and refusals; exit 1 when anything
+    was refused (nothing was saved then)."""
+    with progress_bar(desc) as progress:
+        report = run(path, progress=progress)
+    click.echo(f"Baru: {report.imported}, diperbarui: {report.updated}, "
+               f"tidak berubah: {report.unchanged}, ditolak: {len(report.refused)}.")
+    echo_limited([f"baris {line}: {reason}" for line, reason in report.refused], "baris")
     if not report.ok:
         raise click.ClickException(
             f"{len(report.refused)} baris ditolak; tidak ada yang disimpan. Perbaiki lalu ulangi."
         )
-
-
-def _print_import(report: ImportReport) -> None:
-    click.echo(f"Baru: {report.imported}, diperbarui: {report.updated}, "
-               f"tidak berubah: {report.unchanged}, ditolak: {len(report.refused)}.")
-    echo_limited([f"baris {line}: {reason}" for line, reason in report.refused], "baris")
 
 
 COMMANDS: list[click.Command] = [import_regions_command, import_population_command]

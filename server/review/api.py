@@ -13,12 +13,9 @@ from werkzeug.wrappers import Response
 
 from server.accounts.office_auth import current_actor, office_api_blueprint, user_required
 from server.core.errors import InvalidInput
-from server.http.present import (
-    csv_response,
-    file_response,
-    jsonable,
-)
-from server.review import dashboard, decisions, queue, record_view
+from server.core.serialize import jsonable
+from server.http.present import file_response
+from server.review import dashboard, decisions, listing, queue, record_view
 
 bp = office_api_blueprint("review_api", __name__)
 
@@ -54,11 +51,9 @@ def get_dashboard() -> Any:
 @user_required
 def list_cases() -> Any:
     """Cases (open by default) filtered by kecamatan/desa/kind/team; ``?format=csv`` too."""
-    filters = queue.Filters.from_args(request.args)
-    if request.args.get("format") == "csv":
-        return csv_response(queue.all_cases(filters), queue.CASE_COLUMNS, "kasus.csv")
-    return _page(queue.cases(filters, request.args.get("after"),
-                             queue.page_size(request.args.get("limit"))))
+    if listing.wants_csv(request.args):
+        return listing.cases_csv(request.args)
+    return _page(listing.case_page(request.args)[1])
 
 
 @bp.get("/cases/<case_id>")
@@ -86,11 +81,9 @@ def resolve_case(case_id: str) -> Any:
 @user_required
 def list_records() -> Any:
     """Records filtered by state/kecamatan/desa/team; ``?format=csv`` too."""
-    filters = queue.Filters.from_args(request.args)
-    if request.args.get("format") == "csv":
-        return csv_response(queue.all_records(filters), queue.RECORD_COLUMNS, "rekaman.csv")
-    return _page(queue.records(filters, request.args.get("after"),
-                               queue.page_size(request.args.get("limit"))))
+    if listing.wants_csv(request.args):
+        return listing.records_csv(request.args)
+    return _page(listing.record_page(request.args)[1])
 
 
 @bp.post("/records/bulk-approve")

@@ -8,18 +8,14 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from server.accounts.office_auth import current_actor, login_required, office_blueprint
-from server.http.present import csv_response, file_response
+from server.http.present import file_response
 from server.review import dashboard as dashboard_service
-from server.review import decisions, queue, record_view
+from server.review import decisions, listing, queue, record_view
 
 bp = office_blueprint("review", __name__)
 
 RESOLVED_TEXT = {"approve": "disetujui", "reject": "ditolak", "duplicate": "ditandai duplikat",
                  "needs_fix": "dikembalikan untuk perbaikan", "acknowledge": "dicatat"}
-
-
-def _wants_csv() -> bool:
-    return request.args.get("format") == "csv"
 
 
 def _form_text(name: str) -> str | None:
@@ -38,19 +34,16 @@ def dashboard() -> str:
 @login_required
 def cases_csv() -> Response:
     """The filtered review queue as CSV."""
-    return csv_response(queue.all_cases(queue.Filters.from_args(request.args)), queue.CASE_COLUMNS,
-                        "kasus.csv")
+    return listing.cases_csv(request.args)
 
 
 @bp.get("/cases")
 @login_required
 def cases() -> Any:
     """The review queue (open cases by default), filtered; CSV with ``?format=csv``."""
-    filters = queue.Filters.from_args(request.args)
-    if _wants_csv():
-        return csv_response(queue.all_cases(filters), queue.CASE_COLUMNS, "kasus.csv")
-    page = queue.cases(filters, request.args.get("after"),
-                       queue.page_size(request.args.get("limit")))
+    if listing.wants_csv(request.args):
+        return listing.cases_csv(request.args)
+    filters, page = listing.case_page(request.args)
     return render_template("review/queue.html", page=page, filters=filters, kinds=queue.KINDS)
 
 
@@ -78,19 +71,16 @@ def resolve(case_id: str) -> Response:
 @login_required
 def records_csv() -> Response:
     """The filtered records list as CSV."""
-    return csv_response(queue.all_records(queue.Filters.from_args(request.args)),
-                        queue.RECORD_COLUMNS, "rekaman.csv")
+    return listing.records_csv(request.args)
 
 
 @bp.get("/records")
 @login_required
 def records() -> Any:
     """Records filtered by state, area and team; CSV with ``?format=csv``."""
-    filters = queue.Filters.from_args(request.args)
-    if _wants_csv():
-        return csv_response(queue.all_records(filters), queue.RECORD_COLUMNS, "rekaman.csv")
-    page = queue.records(filters, request.args.get("after"),
-                         queue.page_size(request.args.get("limit")))
+    if listing.wants_csv(request.args):
+        return listing.records_csv(request.args)
+    filters, page = listing.record_page(request.args)
     return render_template("review/records.html", page=page, filters=filters, states=queue.STATES)
 
 

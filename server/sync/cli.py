@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 from flask.cli import with_appcontext
 
-from server.core.commands import plain_errors
+from server.core.commands import echo_json, plain_errors
 from server.sync import completeness
 from server.sync.uploads import lifecycle
 
@@ -32,7 +30,7 @@ def incomplete_command(device_id: str | None, as_json: bool) -> None:
     """List, per device, records still waiting for files and which files they wait for."""
     devices_waiting = completeness.incomplete_records(device_id)
     if as_json:
-        click.echo(json.dumps(devices_waiting, indent=2, ensure_ascii=False))
+        echo_json(devices_waiting)
         return
     if not devices_waiting:
         click.echo("Semua rekaman sudah lengkap berkasnya.")
