@@ -29,9 +29,9 @@ from field_client.config import load_settings
 from field_client.store import records, targets
 from field_client.ui import create_app
 from shared.schemas import TargetListSchema
-from tests.field_client.helpers import biometric_files, person
-from tests.field_client.targets_fake import target, visit
-from tests.field_client.ui_helpers import OPERATOR, form_data, login, prepare_device, token
+from tests.support.field import biometric_files, person
+from tests.support.field_ui import OPERATOR, form_data, login, prepare_device, token
+from tests.support.targets import target, visit
 
 
 def main(argv: list[str] | None = None) -> int:

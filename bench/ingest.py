@@ -5,7 +5,7 @@ Measures records/s for (1) batched first pushes from two devices at once and fro
 per request; and request bytes per record with and without gzip. Prints a table. Not a test:
 nothing here asserts a timing.
 
-    .venv/bin/python bench/ingest.py [--records 10000] [--batch 500] [--single 1000]
+    .venv/bin/python -m bench.ingest [--records 10000] [--batch 500] [--single 1000]
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,11 +25,14 @@ from typing import Any
 
 import requests
 import uuid6
-from benchserver import Server
+
+if not __package__:  # run as a script (bench/X.py): make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from server.demo.residents import synthetic_residents
 from shared import vocab
 from shared.canonical import seal
+from tests.support.processes import ServerProcess
 
 
 def make_records(count: int, first_seq: int, seed: int) -> list[dict[str, Any]]:
@@ -114,7 +118,8 @@ def main() -> None:
     one_by_one = encode_batches(singles, 1, False)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        server = Server(Path(scratch), args.workers)
+        server = ServerProcess.initialised(Path(scratch), workers=args.workers, threads=1,
+                                           log_level="warning")
         try:
             with requests.Session() as session:
                 tokens = [server.device_token(session) for _ in range(4)]

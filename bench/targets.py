@@ -32,9 +32,9 @@ from typing import Any
 
 from faker import Faker
 
-from bench.benchserver import CODE, Server
 from field_client.client import FieldClient
 from field_client.config import load_settings
+from tests.support.processes import ServerProcess
 
 DESA = "61.09.04.2006"  # a desa of Nanga Mahap
 OTHER_DESA = ("61.09.01.2001", "61.09.02.2001", "61.09.03.2001", "61.09.05.2001")
@@ -195,14 +195,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="jemput-bench-targets-") as scratch:
         folder = Path(scratch)
         os.environ["JEMPUT_INSTANCE_PATH"] = str(folder / "instance")
-        server = Server(folder / "instance", workers=2, threads=4)
+        server = ServerProcess.initialised(folder / "instance", workers=2, threads=4,
+                                           log_level="warning")
         try:
             started = time.perf_counter()
             fill(args.targets, args.others, args.demo)
-            code = CODE.search(server.cli("device-code", "--team", "BENCH"))
-            assert code
+            code = server.device_code("BENCH")
             client = FieldClient(settings=load_settings(folder / "field", environ={}))
-            device = client.register(server.url, code.group(0), "bench-laptop")
+            device = client.register(server.url, code, "bench-laptop")
             visit_id, count = plan_visit(device.device_id)
             print(f"prepared the registry and a visit with {count:,} targets in "
                   f"{time.perf_counter() - started:.1f} s", file=sys.stderr)

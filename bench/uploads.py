@@ -7,7 +7,7 @@ verified at the end), and (3) the tus upload through a fault-injecting proxy tha
 connection at random points 10 times: how many bytes had to be sent again per cut. Prints a
 table. Not a test: nothing here asserts a timing.
 
-    .venv/bin/python bench/uploads.py [--size-mb 5] [--chunk-kib 1024] [--runs 5] [--cuts 10]
+    .venv/bin/python -m bench.uploads [--size-mb 5] [--chunk-kib 1024] [--runs 5] [--cuts 10]
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import TypeVar
 
 import requests
-from benchserver import BIN, Server, free_port, wait_healthy
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.e2e.faultproxy
+if not __package__:  # run as a script (bench/X.py): make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.faultproxy import PASS, Fault, FaultProxy
+from tests.support.faultproxy import PASS, Fault, FaultProxy
+from tests.support.processes import BIN, ServerProcess, free_port, wait_until_up
 
 T = TypeVar("T")
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -53,7 +54,7 @@ class PlainPut:
              "plain_put:app"],
             env=dict(os.environ, PLAIN_PUT_DIR=str(scratch)), start_new_session=True,
         )
-        wait_healthy(self.url)
+        wait_until_up(self.url, self.proc)
 
     def stop(self) -> None:
         os.killpg(self.proc.pid, signal.SIGTERM)
@@ -169,7 +170,8 @@ def main() -> None:
     size, chunk = int(args.size_mb * 1_000_000), args.chunk_kib * 1024
 
     with tempfile.TemporaryDirectory() as scratch:
-        server = Server(Path(scratch) / "instance", args.workers, threads=4)
+        server = ServerProcess.initialised(Path(scratch) / "instance", workers=args.workers,
+                                           threads=4, log_level="warning")
         plain = PlainPut(args.workers, Path(scratch))
         try:
             with requests.Session() as session:

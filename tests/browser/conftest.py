@@ -15,9 +15,7 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = os.environ.get("JEMPUT_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
+from tests.support.browser import ARGS, CHROMIUM
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import pytest
 from field_client.client import FieldClient
 from field_client.config import Settings, load_settings
 from field_client.ui import create_app
-from tests.browser.conftest import ARGS, CHROMIUM
-from tests.field_client.ui_helpers import OPERATOR, PIN, prepare_device
-from tests.wsgi_thread import serving
+from tests.support.browser import ARGS, CHROMIUM
+from tests.support.field_ui import OPERATOR, PIN, prepare_device
+from tests.support.wsgi_thread import serving
 
 #: A camera that exists and needs no permission prompt: Chromium paints a test pattern.
 FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]

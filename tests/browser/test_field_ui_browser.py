@@ -20,11 +20,11 @@ import pytest
 from field_client.client import FieldClient
 from field_client.config import load_settings
 from shared.vocab import BIOMETRIC_ROLES
-from tests.browser.field_ui import FieldUI, add_operator, register_laptop
-from tests.e2e.conftest import FieldCLI, ServerProcess
-from tests.factories import payload
-from tests.field_client.helpers import biometric_files
-from tests.field_client.ui_helpers import OPERATOR, PIN, prepare_device
+from tests.support.browser import FieldUI, add_operator, register_laptop
+from tests.support.field import biometric_files
+from tests.support.field_ui import OPERATOR, PIN, prepare_device
+from tests.support.payloads import payload
+from tests.support.processes import FieldCLI, ServerProcess
 
 pytestmark = pytest.mark.e2e
 TEAM = "TIM-1"

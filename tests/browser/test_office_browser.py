@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from server.core.extensions import dispose_engines
-from tests.browser.scenario import office
-from tests.server.office_helpers import snapshot
-from tests.wsgi_thread import serving
+from tests.support.office import snapshot
+from tests.support.office_scenario import office
+from tests.support.wsgi_thread import serving
 
 
 def test_reviewer_resolves_a_duplicate(tmp_path: Path, browser: object, shots: Path) -> None:

@@ -18,8 +18,8 @@ from server.coverage import figures as coverage
 from server.demo import population
 from server.outreach.visits import office_today
 from shared import display
-from tests.server.conftest import make_app
-from tests.wsgi_thread import serving
+from tests.support.server_app import make_app
+from tests.support.wsgi_thread import serving
 
 SCALE = 0.05
 

@@ -21,11 +21,10 @@ from pathlib import Path
 import pytest
 
 from server.demo.residents import synthetic_biometrics, synthetic_residents
-from tests.e2e.conftest import FieldCLI, ServerProcess
-from tests.e2e.faultproxy import PASS, Fault, FaultProxy, random_cuts
+from tests.support.faultproxy import PASS, Fault, FaultProxy, random_cuts
+from tests.support.processes import EX_TEMPFAIL, FieldCLI, ServerProcess, register
 
 pytestmark = pytest.mark.e2e
-EX_TEMPFAIL = 75
 
 
 def write_batch(path: Path, count: int, seed: int) -> Path:
@@ -63,11 +62,6 @@ def enroll_offline(field: FieldCLI, tmp_path: Path, count: int, seed: int = 1) -
     done = field.run("import", str(write_batch(tmp_path / "batch.jsonl", count, seed)))
     assert done.returncode == 0, done.stdout + done.stderr
     assert outbox_states(field) == {"ready": count}
-
-
-def register(field: FieldCLI, server: ServerProcess, url: str) -> None:
-    done = field.run("register", "--server", url, "--code", server.device_code(), "--name", "e2e")
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def registered_with_records(

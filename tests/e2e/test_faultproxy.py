@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.faultproxy import Fault, FaultProxy, random_cuts
+from tests.support.faultproxy import Fault, FaultProxy, random_cuts
 
 
 @pytest.fixture

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import FieldCLI, ServerProcess
-from tests.e2e.test_exactly_once import register
-from tests.factories import payload
-from tests.field_client.helpers import biometric_files
+from tests.support.field import biometric_files
+from tests.support.payloads import payload
+from tests.support.processes import FieldCLI, ServerProcess, register
 
 pytestmark = pytest.mark.e2e
 REASON = "Nama tidak sesuai KK: tulis MARIA GORETI."

@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import FieldCLI, ServerProcess
-from tests.e2e.test_exactly_once import register
-from tests.field_client.helpers import biometric_files
+from tests.support.field import biometric_files
+from tests.support.processes import FieldCLI, ServerProcess, register
 
 pytestmark = pytest.mark.e2e
 DESA = "61.09.04.2006"

@@ -22,9 +22,8 @@ import pytest
 
 from server.demo.residents import synthetic_residents
 from shared.vocab import FINGER_ROLES
-from tests.e2e.conftest import FieldCLI, ServerProcess
-from tests.e2e.faultproxy import PASS, Fault, FaultProxy
-from tests.e2e.test_exactly_once import EX_TEMPFAIL, register
+from tests.support.faultproxy import PASS, Fault, FaultProxy
+from tests.support.processes import EX_TEMPFAIL, FieldCLI, ServerProcess, register
 
 pytestmark = pytest.mark.e2e
 

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
 from field_client.client import FieldClient
 from field_client.config import Settings, load_settings
 from field_client.store.outbox import Outbox, open_outbox
-from tests.wsgi_thread import serving
+from tests.support.field_ui import login, prepare_device
+from tests.support.live_server import LiveServer
+from tests.support.wsgi_thread import serving
 
 
 @pytest.fixture
@@ -62,64 +61,6 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@dataclass
-class LiveServer:
-    """The real Flask server on a loopback port, with helpers that act as the office."""
-
-    url: str
-    app: Flask
-
-    def registration_code(self, team: str = "TIM-1") -> str:
-        """A fresh one-time device registration code."""
-        from server.accounts.devices import create_registration_code
-
-        with self.app.app_context():
-            return create_registration_code(team)
-
-    def revoke(self, device_id: str) -> None:
-        """Revoke a device's token."""
-        from server.accounts.devices import revoke_device
-
-        with self.app.app_context():
-            revoke_device(device_id)
-
-    def enrollment_ids(self) -> list[str]:
-        """Ids of every stored enrollment (one row per record, never two)."""
-        from server.core.extensions import db
-        from server.core.models import Enrollment
-
-        with self.app.app_context():
-            return list(db.session.execute(select(Enrollment.id)).scalars())
-
-    def status_change(self, device_id: str, record_id: str, state: str, reason: str) -> None:
-        """Put a ``record_status`` entry in the device's pull feed, as an office review would."""
-        from server.core.extensions import db
-        from server.core.models import Change
-
-        with self.app.app_context():
-            db.session.add(
-                Change(
-                    device_id=device_id,
-                    kind="record_status",
-                    record_id=record_id,
-                    state=state,
-                    reason=reason,
-                    created_at=dt.datetime.now(dt.UTC),
-                )
-            )
-            db.session.commit()
-
-
-def _make_server_app(instance: Path, database: Path) -> Flask:
-    from server import create_app
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("JEMPUT_INSTANCE_PATH", str(instance))
-        for name in ("JEMPUT_DATABASE_URL", "JEMPUT_BLOB_DIR", "JEMPUT_SECRET_KEY"):
-            patch.delenv(name, raising=False)
-        return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"})
-
-
 @pytest.fixture(scope="session")
 def live_server_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated and seeded server database, made once per worker and copied per test."""
@@ -127,10 +68,11 @@ def live_server_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from server.core.extensions import dispose_engines
     from server.registry.regions import seed_sekadau
+    from tests.support.server_app import make_app
 
     folder = tmp_path_factory.mktemp("live-template")
     database = folder / "s.db"
-    app = _make_server_app(folder, database)
+    app = make_app(folder, f"sqlite:///{database}")
     with app.app_context():
         flask_migrate.upgrade()
         seed_sekadau()
@@ -142,12 +84,13 @@ def live_server_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def live_server(tmp_path: Path, live_server_template: Path) -> Iterator[LiveServer]:
     """The real server app over a fresh SQLite copy, served by werkzeug in a thread."""
     from server.core.extensions import dispose_engines
+    from tests.support.server_app import make_app
 
     instance = tmp_path / "server-instance"
     instance.mkdir()
     database = instance / "s.db"
     shutil.copyfile(live_server_template, database)
-    app = _make_server_app(instance, database)
+    app = make_app(instance, f"sqlite:///{database}")
     with serving(app) as url:
         yield LiveServer(url, app)
     dispose_engines(app)
@@ -157,7 +100,6 @@ def live_server(tmp_path: Path, live_server_template: Path) -> Iterator[LiveServ
 def app(settings: Settings) -> Flask:
     """The operator web app over a device with an operator list (offline: nothing listens)."""
     from field_client.ui import create_app
-    from tests.field_client.ui_helpers import prepare_device
 
     prepare_device(settings)
     made = create_app(settings)
@@ -168,8 +110,6 @@ def app(settings: Settings) -> Flask:
 @pytest.fixture
 def web(app: Flask) -> Iterator[FlaskClient]:
     """A browser session of ``app`` with the operator logged in."""
-    from tests.field_client.ui_helpers import login
-
     with app.test_client() as client:
         assert login(client).status_code == 302
         yield client

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,35 +21,16 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_sqlalchemy import SQLAlchemy
 from psycopg import sql
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from server import create_app
 from server.accounts import devices
 from server.core.config import normalise_database_url
 from server.core.extensions import db as database
 from server.core.extensions import dispose_engines
-from server.core.models import Resident
-from server.core.timeutil import utcnow
 from server.registry import regions
-from shared import vocab
-from shared.canonical import seal
-
-PG_URL = os.environ.get("JEMPUT_TEST_DATABASE_URL")
-#: ``../shared/data`` beside the repository: reference data that is not copied into it.
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-DESA = "61.09.04.2006"  # Tembaga, Kecamatan Nanga Mahap
-COUNTED_TABLES = ("enrollment", "attachment", "change", "rejected_push")
-
-
-def make_app(instance: Path, url: str, **config: Any) -> Flask:
-    """An app over ``url`` with its instance folder in ``instance``, blind to the real env."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("JEMPUT_INSTANCE_PATH", str(instance))
-        for name in ("JEMPUT_DATABASE_URL", "JEMPUT_BLOB_DIR", "JEMPUT_SECRET_KEY",
-                     "JEMPUT_MAX_REQUEST_BYTES"):
-            patch.delenv(name, raising=False)
-        return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, **config})
+from tests.support.records import build_record
+from tests.support.server_app import COUNTED_TABLES, PG_URL, make_app, truncate_all
 
 
 @pytest.fixture(scope="session")
@@ -104,17 +83,10 @@ def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     application = make_app(instance, url)
     if request.param == "postgresql":
         with application.app_context():
-            _truncate_all()
+            truncate_all()
             regions.seed_sekadau()
     yield application
     dispose_engines(application)
-
-
-def _truncate_all() -> None:
-    quote = database.engine.dialect.identifier_preparer.quote
-    names = ", ".join(quote(table.name) for table in database.metadata.sorted_tables)
-    database.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    database.session.commit()
 
 
 @pytest.fixture
@@ -168,52 +140,6 @@ def auth_headers(device: tuple[str, str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {device[1]}"}
 
 
-def nik_for(birth: dt.date, sex: str, serial: int = 1, kecamatan: str = "610904") -> str:
-    """A NIK consistent with a birth date and sex (women: day + 40)."""
-    day = birth.day + (40 if sex == "PEREMPUAN" else 0)
-    return f"{kecamatan}{day:02d}{birth:%m%y}{serial:04d}"
-
-
-def build_record(seq: int, *, attachments: int = 3, sex: str = "PEREMPUAN",
-                 birth: dt.date = dt.date(1990, 8, 17), serial: int | None = None,
-                 payload: dict[str, Any] | None = None, sealed: bool = True,
-                 **fields: Any) -> dict[str, Any]:
-    """A valid record (sealed unless ``sealed=False``); ``payload``/``fields`` override parts."""
-    body: dict[str, Any] = {
-        "nik": nik_for(birth, sex, serial if serial is not None else seq % 9999 or 1),
-        "nama": "MARIA GORETTI" if sex == "PEREMPUAN" else "YOHANES BOSCO",
-        "tempat_lahir": "SEKADAU", "tanggal_lahir": birth.isoformat(), "jenis_kelamin": sex,
-        "golongan_darah": "O", "alamat": "DUSUN TEMBAGA", "rt": "001", "rw": "002",
-        "desa_kode": DESA, "agama": "KATHOLIK", "status_perkawinan": "KAWIN",
-        "pekerjaan": "PETANI/PEKEBUN", "kewarganegaraan": "WNI",
-    }
-    body.update(payload or {})
-    record: dict[str, Any] = {
-        "id": str(uuid.uuid4()), "seq": seq, "type": "enrollment",
-        "captured_at": "2026-11-27T03:12:45Z", "operator": "op.suryadi", "payload": body,
-        "attachments": [
-            {"role": role, "sha256": f"{seq:032x}{index:032x}", "size": 20_000 + index,
-             "media_type": "image/jpeg"}
-            for index, role in enumerate(vocab.BIOMETRIC_ROLES[:attachments])
-        ],
-        "exceptions": [],
-    }
-    record.update(fields)
-    return seal(record) if sealed else record
-
-
-def add_residents(app: Flask, *records: dict[str, Any]) -> None:
-    """Put the residents of ``records`` in the population registry, so their checks pass."""
-    with app.app_context():
-        for record in records:
-            body = record["payload"]
-            database.session.merge(Resident(
-                nik=body["nik"], nama=body["nama"], jenis_kelamin=body["jenis_kelamin"],
-                tanggal_lahir=dt.date.fromisoformat(body["tanggal_lahir"]),
-                desa_kode=body["desa_kode"], recorded=False, updated_at=utcnow()))
-        database.session.commit()
-
-
 @pytest.fixture
 def make_record() -> Callable[..., dict[str, Any]]:
     """``make_record(**options)``: :func:`build_record` with the next seq unless one is given."""
@@ -250,18 +176,3 @@ def row_counts(app: Flask) -> Callable[[], dict[str, int]]:
             }
 
     return count
-
-
-NOTHING_WRITTEN = dict.fromkeys(COUNTED_TABLES, 0)
-
-
-def assert_problem(answer: Any, status: int, code: str) -> dict[str, Any]:
-    """Check that ``answer`` is an RFC 9457 problem with ``status`` and ``code``; return it."""
-    assert answer.status_code == status, answer.get_data(as_text=True)
-    assert answer.mimetype == "application/problem+json"
-    body = answer.json
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["type"] == f"urn:jemput:problem:{code}"
-    assert body["title"] and body["detail"]
-    return dict(body)

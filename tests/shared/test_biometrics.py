@@ -25,7 +25,7 @@ from shared.vocab import (
     MAX_ATTACHMENT_BYTES,
     MEDIA_TYPES,
 )
-from tests.shared.test_schemas import SHA, record
+from tests.support.payloads import SHA, record
 
 FINGERS_AND_IRISES = [r for r in BIOMETRIC_ROLES if r.startswith(("finger_", "iris_"))]
 

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError
 
-from shared.canonical import seal
 from shared.schemas import (
     EnrollmentPayloadSchema,
     PushRequestSchema,
@@ -15,26 +14,7 @@ from shared.schemas import (
     normalize_payload,
 )
 from shared.vocab import PEKERJAAN
-from tests.factories import payload
-
-SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-
-
-def record(**changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "id": "0193a4f2-7c1e-7d2a-9b1e-2f4c8a1d5e60",
-        "seq": 42,
-        "type": "enrollment",
-        "captured_at": "2026-11-27T03:12:45Z",
-        "operator": "op.suryadi",
-        "payload": payload(),
-        "attachments": [
-            {"role": "photo", "sha256": SHA, "size": 30211, "media_type": "image/jpeg"}
-        ],
-        "exceptions": [{"role": "finger_l_little", "reason": "amputated"}],
-    }
-    base.update(changes)
-    return seal(base)
+from tests.support.payloads import SHA, payload, record
 
 
 def test_design_example_is_valid() -> None:

@@ -1,0 +1,51 @@
+"""The app's configuration: database URLs, and settings from the environment."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from server.core.config import normalise_database_url
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+    ],
+)
+def test_database_urls_are_normalised(url: str, expected: str) -> None:
+    assert normalise_database_url(url) == expected
+
+
+def test_configuration_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server import create_app
+
+    monkeypatch.setenv("JEMPUT_INSTANCE_PATH", str(tmp_path / "inst"))
+    for name in ("JEMPUT_DATABASE_URL", "JEMPUT_BLOB_DIR", "JEMPUT_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JEMPUT_MAX_REQUEST_BYTES", "12345")
+    app = create_app()
+    instance = tmp_path / "inst"
+    assert app.instance_path == str(instance)
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{instance / 'jemput.db'}"
+    assert app.config["JEMPUT_BLOB_DIR"] == str(instance / "blobs")
+    assert app.config["MAX_CONTENT_LENGTH"] == 12345
+    key_file = instance / "secret_key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert app.config["SECRET_KEY"] == key_file.read_text().strip()
+    assert create_app().config["SECRET_KEY"] == app.config["SECRET_KEY"]  # kept, not renewed
+    monkeypatch.setenv("JEMPUT_SECRET_KEY", "from-env")
+    monkeypatch.setenv("JEMPUT_DATABASE_URL", "postgres://u@h/db")
+    app = create_app()
+    assert app.config["SECRET_KEY"] == "from-env"
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/db"
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {
+        "hide_parameters": True, "pool_pre_ping": True}

@@ -1,0 +1,215 @@
+"""tus 1.0.0 at ``/api/v1/uploads``: the happy paths of the upload contract."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from server.core.extensions import db
+from server.core.models import Blob
+from shared.vocab import MAX_ATTACHMENT_BYTES
+from tests.support.uploads import (
+    BASE,
+    TUS,
+    Auth,
+    Register,
+    blob_count,
+    create,
+    head,
+    metadata,
+    partial_size,
+    patch,
+    path_of,
+    sha,
+    store,
+    stored_blobs,
+    upload,
+    upload_row,
+)
+
+
+def test_options_advertises_the_server(client: FlaskClient) -> None:
+    answer = client.options(BASE)
+    assert answer.status_code == 204
+    assert answer.headers["Tus-Resumable"] == "1.0.0"
+    assert answer.headers["Tus-Version"] == "1.0.0"
+    assert answer.headers["Tus-Extension"] == "creation,checksum,expiration,termination"
+    assert answer.headers["Tus-Max-Size"] == str(MAX_ATTACHMENT_BYTES) == str(20 * 1024 * 1024)
+    assert answer.headers["Tus-Checksum-Algorithm"] == "sha256"
+
+
+def test_create_head_patch_in_chunks_and_finish(
+    app: Flask, client: FlaskClient, auth_headers: Auth, device: tuple[str, str]
+) -> None:
+    data = os.urandom(150_000)
+    answer = create(client, auth_headers, data, filename="wajah.jpg")
+    assert answer.status_code == 201
+    assert answer.headers["Tus-Resumable"] == "1.0.0"
+    assert answer.headers["Upload-Offset"] == "0"
+    assert "GMT" in answer.headers["Upload-Expires"]
+    path = path_of(answer)
+    upload_id = path.rsplit("/", 1)[1]
+    assert len(upload_id) >= 32 and upload_id.replace("-", "").replace("_", "").isalnum()
+
+    status = head(client, auth_headers, path)
+    assert status.status_code == 200
+    assert (status.headers["Upload-Offset"], status.headers["Upload-Length"]) == ("0", "150000")
+    assert status.headers["Cache-Control"] == "no-store"
+    assert "Upload-Expires" in status.headers
+    assert status.headers["Upload-Metadata"] == metadata(sha(data), filename="wajah.jpg")
+
+    first = patch(client, auth_headers, path, 0, data[:100_000])
+    assert first.status_code == 204
+    assert first.headers["Upload-Offset"] == "100000"
+    assert "Upload-Expires" in first.headers
+    assert head(client, auth_headers, path).headers["Upload-Offset"] == "100000"
+    assert partial_size(app, path) == 100_000
+    assert blob_count(app) == 0
+
+    last = patch(client, auth_headers, path, 100_000, data[100_000:])
+    assert last.status_code == 204
+    assert last.headers["Upload-Offset"] == "150000"
+    assert "Upload-Expires" not in last.headers
+    assert stored_blobs(app) == {sha(data): data}
+    assert partial_size(app, path) is None
+    with app.app_context():
+        blob = db.session.get(Blob, sha(data))
+        assert blob is not None and (blob.size, blob.media_type) == (150_000, "image/jpeg")
+    row = upload_row(app, path)
+    assert (row.state, row.offset, row.received_bytes, row.device_id) == (
+        "finished", 150_000, 150_000, device[0])
+    done = head(client, auth_headers, path)
+    assert done.headers["Upload-Offset"] == done.headers["Upload-Length"] == "150000"
+    assert "Upload-Expires" not in done.headers
+    mode = store(app).blob_path(sha(data)).stat().st_mode & 0o777
+    assert mode == 0o600  # personal data: readable by the server only
+
+
+def test_checksum_is_optional(app: Flask, client: FlaskClient, auth_headers: Auth) -> None:
+    data = os.urandom(5000)
+    path = path_of(create(client, auth_headers, data, filename=None))
+    assert patch(client, auth_headers, path, 0, data, checksum=False).status_code == 204
+    assert stored_blobs(app) == {sha(data): data}
+    assert "filename" not in head(client, auth_headers, path).headers["Upload-Metadata"]
+
+
+def test_patch_over_the_json_body_limit_up_to_tus_max_size(
+    app: Flask, client: FlaskClient, auth_headers: Auth
+) -> None:
+    data = os.urandom(17 * 1024 * 1024)  # above MAX_CONTENT_LENGTH (16 MiB) for JSON bodies
+    path = path_of(create(client, auth_headers, data))
+    answer = patch(client, auth_headers, path, 0, data)
+    assert answer.status_code == 204, answer.get_data(as_text=True)
+    assert blob_count(app) == 1
+
+
+def test_creating_again_resumes_the_unfinished_upload(
+    app: Flask, client: FlaskClient, auth_headers: Auth
+) -> None:
+    data = os.urandom(70_000)
+    first = create(client, auth_headers, data)
+    path = path_of(first)
+    patch(client, auth_headers, path, 0, data[:30_000])
+    again = create(client, auth_headers, data)  # the client lost the URL
+    assert again.status_code == 201
+    assert path_of(again) == path
+    assert again.headers["Upload-Offset"] == "30000"
+    other_length = create(client, auth_headers, data + b"x", sha256=sha(data))
+    assert path_of(other_length) != path
+
+
+def test_create_for_a_blob_already_held_has_nothing_to_send(
+    app: Flask, client: FlaskClient, auth_headers: Auth, register: Register
+) -> None:
+    data = os.urandom(40_000)
+    first_path = upload(client, auth_headers, data)
+    other = {"Authorization": f"Bearer {register('laptop-2')[1]}"}
+    for auth in (auth_headers, other):  # the same device again, and another device
+        answer = create(client, auth, data)
+        assert answer.status_code == 201
+        assert answer.headers["Upload-Offset"] == "40000"
+        assert "Upload-Expires" not in answer.headers
+        path = path_of(answer)
+        assert path != first_path
+        status = head(client, auth, path)
+        assert status.headers["Upload-Offset"] == status.headers["Upload-Length"] == "40000"
+        assert upload_row(app, path).received_bytes == 0
+    assert blob_count(app) == 1
+    assert stored_blobs(app) == {sha(data): data}
+
+
+def test_two_devices_uploading_the_same_file_store_one_blob(
+    app: Flask, client: FlaskClient, auth_headers: Auth, register: Register
+) -> None:
+    data = os.urandom(90_000)
+    other = {"Authorization": f"Bearer {register('laptop-2')[1]}"}
+    one = path_of(create(client, auth_headers, data))
+    two = path_of(create(client, other, data))
+    assert one != two
+    for auth, path in ((auth_headers, one), (other, two)):
+        assert patch(client, auth, path, 0, data[:50_000]).status_code == 204
+    for auth, path in ((auth_headers, one), (other, two)):
+        answer = patch(client, auth, path, 50_000, data[50_000:])
+        assert answer.status_code == 204, answer.get_data(as_text=True)
+        assert upload_row(app, path).state == "finished"
+    assert blob_count(app) == 1
+    assert stored_blobs(app) == {sha(data): data}
+
+
+def test_same_chunk_sent_twice_is_accepted_once(
+    app: Flask, client: FlaskClient, auth_headers: Auth
+) -> None:
+    data = os.urandom(100_000)
+    path = path_of(create(client, auth_headers, data))
+    assert patch(client, auth_headers, path, 0, data[:40_000]).status_code == 204
+    # The answer was lost on the way: the client sends the same chunk again.
+    again = patch(client, auth_headers, path, 0, data[:40_000])
+    assert again.status_code == 204
+    assert again.headers["Upload-Offset"] == "40000"
+    # A re-send overlapping the end: only what lies past the server's offset is appended.
+    overlap = patch(client, auth_headers, path, 20_000, data[20_000:60_000])
+    assert overlap.headers["Upload-Offset"] == "60000"
+    assert partial_size(app, path) == 60_000
+    assert patch(client, auth_headers, path, 60_000, data[60_000:]).status_code == 204
+    assert stored_blobs(app) == {sha(data): data}
+    assert upload_row(app, path).received_bytes == 100_000 + 40_000 + 20_000  # file + repeats
+    # Even after the end, repeating the last chunk is answered with the final offset.
+    late = patch(client, auth_headers, path, 60_000, data[60_000:])
+    assert (late.status_code, late.headers["Upload-Offset"]) == (204, "100000")
+
+
+def test_termination_deletes_the_partial_bytes(
+    app: Flask, client: FlaskClient, auth_headers: Auth
+) -> None:
+    data = os.urandom(50_000)
+    path = path_of(create(client, auth_headers, data))
+    patch(client, auth_headers, path, 0, data[:20_000])
+    assert partial_size(app, path) == 20_000
+    answer = client.delete(path, headers={**TUS, **auth_headers})
+    assert answer.status_code == 204
+    assert answer.headers["Tus-Resumable"] == "1.0.0"
+    assert partial_size(app, path) is None
+    assert upload_row(app, path).state == "terminated"
+    assert head(client, auth_headers, path).status_code == 404
+    assert client.delete(path, headers={**TUS, **auth_headers}).status_code == 404
+    # A new creation starts a fresh upload rather than the terminated one.
+    fresh = create(client, auth_headers, data)
+    assert path_of(fresh) != path and fresh.headers["Upload-Offset"] == "0"
+
+
+def test_termination_never_removes_a_finished_blob(
+    app: Flask, client: FlaskClient, auth_headers: Auth
+) -> None:
+    data = os.urandom(10_000)
+    path = upload(client, auth_headers, data)
+    assert client.delete(path, headers={**TUS, **auth_headers}).status_code == 204
+    assert stored_blobs(app) == {sha(data): data}
+    assert blob_count(app) == 1
+
+
+def test_openapi_documents_the_upload_operations(client: FlaskClient) -> None:
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    assert set(paths[BASE]) == {"options", "post"}
+    assert {"head", "patch", "delete", "options"} <= set(paths[BASE + "/{upload_id}"])

@@ -1,0 +1,449 @@
+"""tus uploads: every bad input and fault gets its clear problem, and nothing is lost.
+
+Each test checks the problem+json code and then what is stored: the upload's row (offset,
+state), its partial file, the blob table and the blob store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import io
+import os
+import threading
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from server.core.blobstore import filesystem
+from server.core.extensions import db
+from server.core.models import Upload
+from server.core.timeutil import utcnow
+from shared.protocol import TUS_OFFSET_STREAM
+from shared.vocab import MAX_ATTACHMENT_BYTES
+from tests.support.server_app import assert_problem
+from tests.support.uploads import (
+    BASE,
+    TUS,
+    Auth,
+    Register,
+    Snapshot,
+    b64,
+    blob_count,
+    chunk_checksum,
+    create,
+    expire,
+    head,
+    metadata,
+    partial_size,
+    patch,
+    path_of,
+    sha,
+    snapshot,
+    started,
+    store,
+    stored_blobs,
+    upload,
+    upload_row,
+)
+
+
+def upload_rows(app: Flask) -> int:
+    with app.app_context():
+        return int(db.session.execute(select(func.count()).select_from(Upload)).scalar_one())
+
+
+DATA = os.urandom(60_000)
+
+
+def test_missing_tus_resumable_is_412(app: Flask, client: FlaskClient, auth_headers: Auth) -> None:
+    path = started(app, client, auth_headers, DATA, 10_000)
+    answers = [
+        client.post(BASE, headers={**auth_headers, "Upload-Length": "10",
+                                   "Upload-Metadata": metadata(sha(b"x" * 10))}),
+        client.head(path, headers=auth_headers),
+        client.patch(path, data=DATA[10_000:], headers={
+            **auth_headers, "Upload-Offset": "10000", "Content-Type": TUS_OFFSET_STREAM}),
+        client.delete(path, headers={**auth_headers, "Tus-Resumable": "0.2.2"}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 412
+        assert answer.headers["Tus-Version"] == "1.0.0"
+        assert answer.headers["Tus-Resumable"] == "1.0.0"
+    for answer in (answers[0], answers[2], answers[3]):  # HEAD answers carry no body
+        assert_problem(answer, 412, "tus_version_unsupported")
+    assert upload_rows(app) == 1
+    assert snapshot(app, path) == Snapshot(10_000, "uploading", 10_000, 0)
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer " + "x" * 43, "Basic abc"])
+def test_missing_or_bad_token_is_401(
+    app: Flask, client: FlaskClient, auth_headers: Auth, authorization: str | None
+) -> None:
+    path = started(app, client, auth_headers, DATA, 10_000)
+    bad = {} if authorization is None else {"Authorization": authorization}
+    answers = [
+        create(client, bad, b"y" * 10),
+        client.patch(path, data=DATA[10_000:], headers={
+            **TUS, **bad, "Upload-Offset": "10000", "Content-Type": TUS_OFFSET_STREAM}),
+        client.delete(path, headers={**TUS, **bad}),
+    ]
+    for answer in answers:
+        assert_problem(answer, 401, "unauthorized")
+        assert answer.headers["Tus-Resumable"] == "1.0.0"
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+    assert head(client, bad, path).status_code == 401
+    assert upload_rows(app) == 1
+    assert snapshot(app, path) == Snapshot(10_000, "uploading", 10_000, 0)
+
+
+def test_wrong_content_type_is_415(app: Flask, client: FlaskClient, auth_headers: Auth) -> None:
+    path = started(app, client, auth_headers, DATA, 10_000)
+    answer = patch(client, auth_headers, path, 10_000, DATA[10_000:],
+                   **{"Content-Type": "application/octet-stream"})
+    assert_problem(answer, 415, "unsupported_media_type")
+    assert snapshot(app, path) == Snapshot(10_000, "uploading", 10_000, 0)
+
+
+@pytest.mark.parametrize("offset", [0, 5_000, 20_000])
+def test_wrong_offset_is_409_with_the_servers_offset(
+    app: Flask, client: FlaskClient, auth_headers: Auth, offset: int
+) -> None:
+    path = started(app, client, auth_headers, DATA, 10_000)
+    # Bytes that do not repeat what the server holds (or that start past its offset).
+    answer = patch(client, auth_headers, path, offset, os.urandom(20_000))
+    assert_problem(answer, 409, "upload_offset_mismatch")
+    assert answer.headers["Upload-Offset"] == "10000"
+    assert snapshot(app, path) == Snapshot(10_000, "uploading", 10_000, 0)
+    assert store(app).partial_path(path.rsplit("/", 1)[1]).read_bytes() == DATA[:10_000]
+
+
+def test_chunk_checksum_mismatch_is_460_and_nothing_is_appended(
+    app: Flask, client: FlaskClient, auth_headers: Auth
+) -> None:
+    path = started(app, client, auth_headers, DATA, 10_000)
+    answer = patch(client, auth_headers, path, 10_000, DATA[10_000:30_000],
+                   **{"Upload-Checksum": chunk_checksum(b"something else")})
+    assert_problem(answer, 460, "checksum_mismatch")
+    assert answer.headers["Upload-Offset"] == "10000"
+    assert snapshot(app, path) == Snapshot(10_000, "uploading", 10_000, 0)
+    # The refused bytes are counted as sent: they crossed the link.
+    assert upload_row(app, path).received_bytes == 30_000
+
+
+@pytest.mark.parametrize(("header", "code"), [
+    ("sha1 " + b64("x" * 20), "checksum_algorithm_unsupported"),
+    ("md5 abc", "checksum_algorithm_unsupported"),
+    ("sha256 not-base64!", "bad_upload_request"),
+    ("sha256 " + b64("too short"), "bad_upload_request"),
+])
+def test_unusable_checksum_header_is_400(
+    app: Flask, client: FlaskClient, auth_headers: Auth, header: str, code: str
+) -> None:
+    path = started(app, client, auth_headers, DATA, 10_000)
+    answer = patch(client, auth_headers, path, 10_000, DATA[10_000:],
+                   **{"Upload-Checksum": header})
+    assert_problem(answer, 400, code)
+    assert snapshot(app, path) == Snapshot(10_000, "uploading", 10_000, 0)
+
+
+def test_whole_file_hash_mismatch_is_460_and_the_bytes_are_discarded(
+    app: Flask, client: FlaskClient, auth_headers: Auth
+) -> None:
+    declared = sha(b"the file the record names")
+    path = path_of(create(client, auth_headers, DATA, sha256=declared))
+    assert patch(client, auth_headers, path, 0, DATA[:30_000]).status_code == 204
+    answer = patch(client, auth_headers, path, 30_000, DATA[30_000:])
+    assert_problem(answer, 460, "blob_hash_mismatch")
+    assert snapshot(app, path) == Snapshot(60_000, "failed", None, 0)
+    assert stored_blobs(app) == {}
+    assert list(store(app).partial_ids()) == []
+    assert head(client, auth_headers, path).status_code == 410
+    again = patch(client, auth_headers, path, 30_000, DATA[30_000:])
+    assert_problem(again, 410, "upload_failed")
+    # The client starts over with a new upload.
+    fresh = create(client, auth_headers, DATA, sha256=declared)
+    assert path_of(fresh) != path and fresh.headers["Upload-Offset"] == "0"
+
+
+def test_file_larger_than_tus_max_size_is_refused_at_creation(
+    app: Flask, client: FlaskClient, auth_headers: Auth
+) -> None:
+    answer = create(client, auth_headers, b"", length=MAX_ATTACHMENT_BYTES + 1,
+                    sha256=sha(b"big"))
+    assert_problem(answer, 413, "upload_too_large")
+    assert "Location" not in answer.headers
+    assert upload_rows(app) == 0
+    assert list(store(app).partial_ids()) == []
+
+
+def test_bytes_past_upload_length_are_413_and_not_appended(
+    app: Flask, client: FlaskClient, auth_headers: Auth
+) -> None:
+    path = started(app, client, auth_headers, DATA, 10_000)
+    answer = patch(client, auth_headers, path, 10_000, DATA[10_000:] + b"extra")
+    assert_problem(answer, 413, "upload_too_large")
+    assert snapshot(app, path) == Snapshot(10_000, "uploading", 10_000, 0)
+    # The same without Content-Length (a chunked body): refused once it runs past the end.
+    body = DATA[10_000:] + b"extra"
+    chunked = client.patch(path, data=body, headers={
+        **TUS, **auth_headers, "Upload-Offset": "10000", "Content-Type": TUS_OFFSET_STREAM,
+    }, environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True})
+    assert_problem(chunked, 413, "upload_too_large")
+    assert snapshot(app, path) == Snapshot(10_000, "uploading", 10_000, 0)
+
+
+def test_another_devices_upload_is_not_found(
+    app: Flask, client: FlaskClient, auth_headers: Auth, register: Register
+) -> None:
+    path = started(app, client, auth_headers, DATA, 10_000)
+    thief = {"Authorization": f"Bearer {register('laptop-2')[1]}"}
+    assert head(client, thief, path).status_code == 404
+    answers = [
+        patch(client, thief, path, 10_000, DATA[10_000:]),
+        patch(client, thief, path, 0, os.urandom(10_000)),
+        client.delete(path, headers={**TUS, **thief}),
+    ]
+    for answer in answers:
+        assert_problem(answer, 404, "upload_not_found")
+    assert snapshot(app, path) == Snapshot(10_000, "uploading", 10_000, 0)
+    assert store(app).partial_path(path.rsplit("/", 1)[1]).read_bytes() == DATA[:10_000]
+    for unknown in (BASE + "/" + "A" * 32, BASE + "/short", BASE + "/%2E%2E"):
+        assert_problem(patch(client, auth_headers, unknown, 0, b"x"), 404, "upload_not_found")
+
+
+def test_expired_upload_is_410_and_its_bytes_are_deleted(
+    app: Flask, client: FlaskClient, auth_headers: Auth
+) -> None:
+    path = started(app, client, auth_headers, DATA, 10_000)
+    expire(app, path)
+    assert head(client, auth_headers, path).status_code == 410
+    assert snapshot(app, path) == Snapshot(10_000, "expired", None, 0)
+    assert_problem(patch(client, auth_headers, path, 10_000, DATA[10_000:]), 410,
+                   "upload_expired")
+    assert partial_size(app, path) is None
+    fresh = create(client, auth_headers, DATA)
+    assert path_of(fresh) != path and fresh.headers["Upload-Offset"] == "0"
+
+
+def test_expiry_follows_the_last_patch(app: Flask, client: FlaskClient, auth_headers: Auth) -> None:
+    app.config["JEMPUT_UPLOAD_EXPIRY_HOURS"] = 2
+    path = path_of(create(client, auth_headers, DATA))
+    before = upload_row(app, path).expires_at
+    patch(client, auth_headers, path, 0, DATA[:1000])
+    after = upload_row(app, path).expires_at
+    assert after > before
+    assert dt.timedelta(hours=1, minutes=59) < after - utcnow() <= dt.timedelta(hours=2)
+
+
+def test_disk_full_is_507_and_the_partial_is_cut_back(
+    app: Flask, client: FlaskClient, auth_headers: Auth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = started(app, client, auth_headers, DATA, 10_000)
+    real = filesystem._write_all
+    calls: list[int] = []
+
+    def fill_disk(fd: int, data: bytes, offset: int) -> None:
+        calls.append(len(data))
+        if len(calls) > 1:  # the first piece fits, the second half-fits and the disk is full
+            real(fd, data[: len(data) // 2], offset)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd, data, offset)
+
+    monkeypatch.setattr(filesystem, "_write_all", fill_disk)
+    body = DATA[10_000:]
+    answer = client.patch(path, data=body, headers={
+        **TUS, **auth_headers, "Upload-Offset": "10000", "Content-Type": TUS_OFFSET_STREAM,
+    }, environ_overrides={"wsgi.input": Trickle(body, piece=20_000)})
+    assert_problem(answer, 507, "storage_full")
+    assert len(calls) == 2
+    assert snapshot(app, path) == Snapshot(10_000, "uploading", 10_000, 0)
+    assert store(app).partial_path(path.rsplit("/", 1)[1]).read_bytes() == DATA[:10_000]
+    monkeypatch.setattr(filesystem, "_write_all", real)
+    assert patch(client, auth_headers, path, 10_000, body).status_code == 204
+    assert stored_blobs(app) == {sha(DATA): DATA}
+
+
+class Trickle(io.RawIOBase):
+    """A request body that arrives in pieces, and optionally breaks off (a cut connection)."""
+
+    def __init__(self, data: bytes, piece: int, cut_after: int | None = None) -> None:
+        self.data, self.piece, self.cut_after, self.sent = data, piece, cut_after, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.cut_after is not None and self.sent >= self.cut_after:
+            raise ConnectionResetError("the link dropped")
+        size = min(len(buffer), self.piece, len(self.data) - self.sent)
+        buffer[:size] = self.data[self.sent:self.sent + size]
+        self.sent += size
+        return size
+
+
+@pytest.mark.parametrize("how", ["reset", "short"])
+def test_cut_body_without_checksum_keeps_what_arrived(
+    app: Flask, client: FlaskClient, auth_headers: Auth, how: str
+) -> None:
+    path = started(app, client, auth_headers, DATA, 10_000)
+    body = DATA[10_000:]
+    stream: Any = Trickle(body, 8_192, cut_after=24_576) if how == "reset" else io.BytesIO(
+        body[:24_576])
+    answer = client.patch(path, data=body, headers={
+        **TUS, **auth_headers, "Upload-Offset": "10000", "Content-Type": TUS_OFFSET_STREAM,
+    }, environ_overrides={"wsgi.input": stream})
+    assert_problem(answer, 400, "upload_interrupted")
+    assert answer.headers["Upload-Offset"] == str(10_000 + 24_576)
+    assert snapshot(app, path) == Snapshot(34_576, "uploading", 34_576, 0)
+    assert patch(client, auth_headers, path, 34_576, DATA[34_576:]).status_code == 204
+    assert stored_blobs(app) == {sha(DATA): DATA}
+
+
+def test_cut_body_with_checksum_is_discarded(
+    app: Flask, client: FlaskClient, auth_headers: Auth
+) -> None:
+    path = started(app, client, auth_headers, DATA, 10_000)
+    body = DATA[10_000:]
+    answer = client.patch(path, data=body, headers={
+        **TUS, **auth_headers, "Upload-Offset": "10000", "Content-Type": TUS_OFFSET_STREAM,
+        "Upload-Checksum": chunk_checksum(body),
+    }, environ_overrides={"wsgi.input": Trickle(body, 8_192, cut_after=24_576)})
+    assert_problem(answer, 400, "upload_interrupted")
+    assert snapshot(app, path) == Snapshot(10_000, "uploading", 10_000, 0)
+    assert upload_row(app, path).received_bytes == 10_000 + 24_576
+
+
+def test_a_second_writer_of_the_same_upload_is_423(
+    app: Flask, client: FlaskClient, auth_headers: Auth
+) -> None:
+    path = started(app, client, auth_headers, DATA, 10_000)
+    upload_id = path.rsplit("/", 1)[1]
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:  # another request, in the middle of writing this upload
+        with app.app_context(), store(app).partial(upload_id):
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        assert_problem(patch(client, auth_headers, path, 10_000, DATA[10_000:]), 423,
+                       "upload_busy")
+        assert_problem(client.delete(path, headers={**TUS, **auth_headers}), 423, "upload_busy")
+        assert head(client, auth_headers, path).status_code == 200  # reading needs no lock
+    finally:
+        release.set()
+        thread.join()
+    assert snapshot(app, path) == Snapshot(10_000, "uploading", 10_000, 0)
+    assert patch(client, auth_headers, path, 10_000, DATA[10_000:]).status_code == 204
+
+
+BAD_CREATIONS = [
+    {"Upload-Metadata": metadata(sha(DATA))},  # no Upload-Length
+    {"Upload-Length": "0", "Upload-Metadata": metadata(sha(DATA))},
+    {"Upload-Length": "-5", "Upload-Metadata": metadata(sha(DATA))},
+    {"Upload-Length": "ten", "Upload-Metadata": metadata(sha(DATA))},
+    {"Upload-Defer-Length": "1", "Upload-Metadata": metadata(sha(DATA))},
+    {"Upload-Length": "60000"},  # no metadata
+    {"Upload-Length": "60000", "Upload-Metadata": f"media_type {b64('image/jpeg')}"},
+    {"Upload-Length": "60000", "Upload-Metadata": metadata(sha(DATA).upper())},
+    {"Upload-Length": "60000", "Upload-Metadata": metadata("abc")},
+    {"Upload-Length": "60000", "Upload-Metadata": metadata(sha(DATA), media_type="text/html")},
+    {"Upload-Length": "60000", "Upload-Metadata": f"sha256 !!!,media_type {b64('image/png')}"},
+    {"Upload-Length": "60000", "Upload-Metadata": metadata(sha(DATA)) + ",sha256 " + b64("a")},
+    {"Upload-Length": "60000", "Upload-Metadata": metadata(sha(DATA), filename="x" * 300)},
+]
+
+
+def test_bad_creation_requests_are_400(
+    app: Flask, client: FlaskClient, auth_headers: Auth
+) -> None:
+    for headers in BAD_CREATIONS:  # one app for all: each case writes nothing
+        answer = client.post(BASE, headers={**TUS, **auth_headers, **headers})
+        assert answer.status_code == 400, headers
+        assert_problem(answer, 400, "bad_upload_request")
+    assert upload_rows(app) == 0
+    assert list(store(app).partial_ids()) == []
+
+
+def test_patch_without_upload_offset_is_400(
+    app: Flask, client: FlaskClient, auth_headers: Auth
+) -> None:
+    path = started(app, client, auth_headers, DATA, 10_000)
+    answer = client.patch(path, data=DATA[10_000:], headers={
+        **TUS, **auth_headers, "Content-Type": TUS_OFFSET_STREAM})
+    assert_problem(answer, 400, "bad_upload_request")
+    assert snapshot(app, path) == Snapshot(10_000, "uploading", 10_000, 0)
+
+
+def test_held_blob_with_another_length_is_refused(
+    app: Flask, client: FlaskClient, auth_headers: Auth
+) -> None:
+    upload(client, auth_headers, DATA)
+    answer = create(client, auth_headers, DATA + b"!", sha256=sha(DATA))
+    problem = assert_problem(answer, 400, "bad_upload_request")
+    assert str(len(DATA)) not in problem["detail"]  # the hash alone reveals nothing of a file
+    assert upload_rows(app) == 1
+
+
+def test_a_finished_upload_answers_the_same_whatever_bytes_are_sent(
+    app: Flask, client: FlaskClient, auth_headers: Auth
+) -> None:
+    # No byte-by-byte oracle: right or wrong bytes, the answer is "all 60000 are there".
+    path = upload(client, auth_headers, DATA)
+    for body in (DATA[50_000:51_000], os.urandom(1_000), bytes([DATA[50_000] ^ 1])):
+        answer = patch(client, auth_headers, path, 50_000, body)
+        assert answer.status_code == 204
+        assert answer.headers["Upload-Offset"] == "60000"
+    assert_problem(patch(client, auth_headers, path, 50_000, DATA[50_000:] + b"!"), 413,
+                   "upload_too_large")
+    assert stored_blobs(app) == {sha(DATA): DATA}
+
+
+def test_the_same_file_finished_by_two_uploads_at_once_is_one_blob(
+    app: Flask, client: FlaskClient, auth_headers: Auth, register: Register,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    other = {"Authorization": f"Bearer {register('laptop-2')[1]}"}
+    mine = path_of(create(client, auth_headers, DATA))
+    theirs = path_of(create(client, other, DATA))
+    assert patch(client, other, theirs, 0, DATA).status_code == 204
+    # This upload checked for the blob row just before the other one committed it.
+    real_get = db.session.get
+    misses = []
+
+    def stale_get(model: Any, key: Any, **options: Any) -> Any:
+        if model.__name__ == "Blob" and not misses:
+            misses.append(key)
+            return None
+        return real_get(model, key, **options)
+
+    monkeypatch.setattr(db.session, "get", stale_get)
+    answer = patch(client, auth_headers, mine, 0, DATA)
+    assert answer.status_code == 204, answer.get_data(as_text=True)
+    assert misses == [sha(DATA)]
+    assert upload_row(app, mine).state == upload_row(app, theirs).state == "finished"
+    assert blob_count(app) == 1
+    assert stored_blobs(app) == {sha(DATA): DATA}
+
+
+def test_an_upload_whose_file_landed_meanwhile_is_finished_not_resent(
+    app: Flask, client: FlaskClient, auth_headers: Auth, register: Register
+) -> None:
+    # The file reached the store by another way (another device, or this upload before a
+    # crash lost its commit) while this upload still stood at 0: it is checked and finished.
+    mine = path_of(create(client, auth_headers, DATA))
+    other = {"Authorization": f"Bearer {register('laptop-2')[1]}"}
+    upload(client, other, DATA)
+    answer = patch(client, auth_headers, mine, 0, DATA[:1000])
+    assert answer.status_code == 204, answer.get_data(as_text=True)
+    assert answer.headers["Upload-Offset"] == str(len(DATA))
+    assert upload_row(app, mine).state == "finished"
+    assert blob_count(app) == 1
+    assert stored_blobs(app) == {sha(DATA): DATA}

@@ -1,0 +1,56 @@
+"""The server app under test: made blind to the developer's environment, and its answers checked.
+
+``make_app`` builds an app over a database URL; ``PG_URL`` is the PostgreSQL server the suite
+also runs on when ``JEMPUT_TEST_DATABASE_URL`` is set; ``assert_problem`` checks an RFC 9457
+answer; ``NOTHING_WRITTEN`` is what the ``row_counts`` fixture shows after a refused input.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from server import create_app
+from server.core.extensions import db as database
+
+PG_URL = os.environ.get("JEMPUT_TEST_DATABASE_URL")
+#: ``../shared/data`` beside the repository: reference data that is not copied into it.
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+#: The tables a push writes.
+COUNTED_TABLES = ("enrollment", "attachment", "change", "rejected_push")
+NOTHING_WRITTEN = dict.fromkeys(COUNTED_TABLES, 0)
+
+
+def make_app(instance: Path, url: str, **config: Any) -> Flask:
+    """An app over ``url`` with its instance folder in ``instance``, blind to the real env."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JEMPUT_INSTANCE_PATH", str(instance))
+        for name in ("JEMPUT_DATABASE_URL", "JEMPUT_BLOB_DIR", "JEMPUT_SECRET_KEY",
+                     "JEMPUT_MAX_REQUEST_BYTES"):
+            patch.delenv(name, raising=False)
+        return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, **config})
+
+
+def truncate_all() -> None:
+    """Empty every table of the app's database (PostgreSQL), restarting the sequences."""
+    quote = database.engine.dialect.identifier_preparer.quote
+    names = ", ".join(quote(table.name) for table in database.metadata.sorted_tables)
+    database.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    database.session.commit()
+
+
+def assert_problem(answer: Any, status: int, code: str) -> dict[str, Any]:
+    """Check that ``answer`` is an RFC 9457 problem with ``status`` and ``code``; return it."""
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    assert answer.mimetype == "application/problem+json"
+    body = answer.json
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["type"] == f"urn:jemput:problem:{code}"
+    assert body["title"] and body["detail"]
+    return dict(body)

@@ -1,0 +1,155 @@
+"""tus at ``/api/v1/uploads`` through the Flask test client, and what the server then holds.
+
+Requests (``create``, ``patch``, ``head``, a whole ``upload``), their headers (``TUS``,
+``metadata``, ``chunk_checksum``), and the stored state: the upload row, its partial file,
+the blob table and the blob store (``snapshot``, ``blob_count``, ``stored_blobs``).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, update
+
+from server.core.blobstore import blob_store
+from server.core.blobstore.filesystem import FilesystemBlobStore
+from server.core.extensions import db
+from server.core.models import Blob, Upload
+from server.core.timeutil import utcnow
+from shared.protocol import TUS_OFFSET_STREAM
+
+TUS = {"Tus-Resumable": "1.0.0"}
+BASE = "/api/v1/uploads"
+Auth = dict[str, str]
+Register = Callable[..., tuple[str, str]]
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def metadata(sha256: str, media_type: str = "image/jpeg", filename: str | None = "x.jpg") -> str:
+    pairs = [f"sha256 {b64(sha256)}", f"media_type {b64(media_type)}"]
+    if filename is not None:
+        pairs.append(f"filename {b64(filename)}")
+    return ",".join(pairs)
+
+
+def chunk_checksum(data: bytes) -> str:
+    return "sha256 " + base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def create(client: FlaskClient, auth: dict[str, str], data: bytes, *,
+           length: int | None = None, **meta: Any) -> Any:
+    """POST a creation request for ``data`` (its hash and length unless overridden)."""
+    return client.post(BASE, headers={
+        **TUS, **auth, "Upload-Length": str(len(data) if length is None else length),
+        "Upload-Metadata": metadata(meta.pop("sha256", sha(data)), **meta)})
+
+
+def path_of(answer: Any) -> str:
+    """The path of a creation answer's absolute Location."""
+    location = answer.headers["Location"]
+    assert location.startswith("http://localhost/api/v1/uploads/"), location
+    return location.removeprefix("http://localhost")
+
+
+def patch(client: FlaskClient, auth: dict[str, str], path: str, offset: int, data: bytes,
+          checksum: bool = True, **headers: str) -> Any:
+    """PATCH ``data`` at ``offset`` (with its sha256 Upload-Checksum unless told not to)."""
+    sent = {**TUS, **auth, "Upload-Offset": str(offset), "Content-Type": TUS_OFFSET_STREAM}
+    if checksum:
+        sent["Upload-Checksum"] = chunk_checksum(data)
+    sent.update(headers)
+    return client.patch(path, data=data, headers=sent)
+
+
+def head(client: FlaskClient, auth: dict[str, str], path: str) -> Any:
+    return client.head(path, headers={**TUS, **auth})
+
+
+def upload(client: FlaskClient, auth: dict[str, str], data: bytes, chunk: int = 64 * 1024,
+           **meta: Any) -> str:
+    """Upload ``data`` whole in chunks; return its upload path."""
+    answer = create(client, auth, data, **meta)
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    path, offset = path_of(answer), int(answer.headers["Upload-Offset"])
+    while offset < len(data):
+        done = patch(client, auth, path, offset, data[offset:offset + chunk])
+        assert done.status_code == 204, done.get_data(as_text=True)
+        offset = int(done.headers["Upload-Offset"])
+    return path
+
+
+def store(app: Flask) -> FilesystemBlobStore:
+    with app.app_context():
+        found = blob_store()
+    assert isinstance(found, FilesystemBlobStore)
+    return found
+
+
+def upload_row(app: Flask, path: str) -> Upload:
+    with app.app_context():
+        row = db.session.get(Upload, path.rsplit("/", 1)[1])
+        assert row is not None
+        return row
+
+
+def partial_size(app: Flask, path: str) -> int | None:
+    """Bytes of the upload's partial file, None when there is none."""
+    file = store(app).partial_path(path.rsplit("/", 1)[1])
+    return file.stat().st_size if file.exists() else None
+
+
+def blob_count(app: Flask) -> int:
+    with app.app_context():
+        return int(db.session.execute(select(func.count()).select_from(Blob)).scalar_one())
+
+
+def stored_blobs(app: Flask) -> dict[str, bytes]:
+    """Every finished blob file in the store, by file name."""
+    root = store(app).blob_dir
+    return {p.name: p.read_bytes() for p in root.rglob("*") if p.is_file()} if root.exists() else {}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the server holds about one upload."""
+
+    offset: int
+    state: str
+    partial: int | None
+    blobs: int
+
+
+def snapshot(app: Flask, path: str) -> Snapshot:
+    row = upload_row(app, path)
+    return Snapshot(row.offset, row.state, partial_size(app, path), blob_count(app))
+
+
+def started(app: Flask, client: FlaskClient, auth: Auth, data: bytes, sent: int) -> str:
+    """An upload of ``data`` with its first ``sent`` bytes on the server."""
+    path = path_of(create(client, auth, data))
+    if sent:
+        assert patch(client, auth, path, 0, data[:sent]).status_code == 204
+    assert snapshot(app, path) == Snapshot(sent, "uploading", sent, 0)
+    return path
+
+
+def expire(app: Flask, path: str) -> None:
+    """Let the upload at ``path`` run out (its expiry one second ago)."""
+    with app.app_context():
+        db.session.execute(update(Upload).where(Upload.id == path.rsplit("/", 1)[1])
+                           .values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+        db.session.commit()
