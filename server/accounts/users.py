@@ -42,6 +42,20 @@ def create_user(username: str, role: str) -> str:
     return password
 
 
+def reset_password(username: str) -> str:
+    """Give an existing user a new generated password; return it in plain text (only once)."""
+    user = db.session.execute(
+        select(User).where(User.username == username.strip().lower())
+    ).scalar_one_or_none()
+    if user is None:
+        db.session.rollback()
+        raise NotFound(f"Pengguna '{username.strip().lower()}' tidak ada.")
+    password = secrets.token_urlsafe(12)
+    user.password_hash = generate_password_hash(password)
+    db.session.commit()
+    return password
+
+
 def ensure_admin() -> str | None:
     """Create the first ``admin`` and return its password, or None when it already exists."""
     exists = db.session.execute(

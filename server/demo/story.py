@@ -15,6 +15,7 @@ import dataclasses
 import errno
 import logging
 import shutil
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,8 +28,9 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from field_client import FieldClient
 from field_client.sync.report import SyncReport
-from server.accounts import devices, operators, setup
+from server.accounts import devices, operators, setup, users
 from server.accounts.actor import Actor
+from server.accounts.users import ADMIN_USERNAME
 from server.core.errors import Conflict, DemoRefused
 from server.core.extensions import db
 from server.core.models import Device, Enrollment, OutreachVisit, Resident
@@ -47,7 +49,7 @@ from shared.labels import KIND_LABELS
 TEAM = "TIM JEMPUT BOLA NANGA MAHAP"
 OPERATOR = "op.demo"
 FIELD_HOME = "demo-field"  # the demo laptop's folder inside the instance
-PLANNER = Actor("admin", "admin")
+PLANNER = Actor(ADMIN_USERNAME, "admin")
 #: Positions (in recording order) of the residents whose record the office must look at:
 #: one recorded with a corrected birth date, one who moved in and is not in the registry, one
 #: typed in lower case with extra spaces (which must still match), one recorded twice.
@@ -77,6 +79,8 @@ class DemoResult:
     cards: demo_cards.CardStory | None = None
     #: The PIN of the demo's field operator (``op.demo``) for ``jemput-field ui``.
     operator_pin: str | None = None
+    #: The office admin's password, new on every run (printed at the end, to log in with).
+    admin_password: str | None = None
 
 
 def run_demo(
@@ -94,28 +98,30 @@ def run_demo(
     # The demo serves plain HTTP on loopback: a Secure-only session cookie would never come back.
     app.config["SESSION_COOKIE_SECURE"] = False
     with app.app_context():
-        report = setup.initialize()
+        setup.initialize()
         _claim_instance(Path(app.instance_path))
+        admin_password = users.reset_password(ADMIN_USERNAME)
         echo(f"Membuat populasi sintetis Kabupaten Sekadau (skala {scale:g}) ...")
         population = demo_population.load(scale, at=visits.office_today(), replace=True)
         code = devices.create_registration_code(TEAM, kecamatan_kode=NANGA_MAHAP)
         pin = _demo_operator()
     echo(f"  {format_number(population.residents)} penduduk di {population.desa} desa "
          f"({population.seconds:.1f} s).")
-    if report.admin_password:
-        echo(f"Admin kantor dibuat: admin / {report.admin_password} (hanya tampil sekali)")
     server = _start_server(app, port)
-    url = f"http://127.0.0.1:{server.server_port}"
+    url = f"http://127.0.0.1:{server.port}"
     try:
         result = _outreach(app, url, code, count, population, echo)
         _print_summary(result, echo)
         echo("Blanko, cetak KTP-el dan Suket:")
         with app.app_context():
             cards = demo_cards.run(scale, Path(app.instance_path), url, echo)
-        result = dataclasses.replace(result, cards=cards, operator_pin=pin)
+        result = dataclasses.replace(result, cards=cards, operator_pin=pin,
+                                     admin_password=admin_password)
         echo(f"Kantor: {url}/office/blanko  {url}/office/print  {url}/office/suket")
         echo(f"Operator lapangan: {OPERATOR} / PIN {pin} (hanya tampil sekali). Coba aplikasi "
              f"laptop: jemput-field --home {Path(app.instance_path) / FIELD_HOME} ui")
+        echo(f"Masuk kantor di {url}/office/ sebagai {ADMIN_USERNAME}, kata sandi "
+             f"{admin_password} (baru di setiap demo).")
         if serve:
             echo(f"Server berjalan di {url}  (Ctrl-C untuk berhenti)")
             _wait(stop or threading.Event())
@@ -313,15 +319,34 @@ def _quiet_logs() -> None:
 
 
 def _start_server(app: Flask, port: int) -> BaseWSGIServer:
-    """Serve ``app`` on 127.0.0.1 in a background thread; take a free port if ``port`` is busy."""
+    """Serve ``app`` on 127.0.0.1 in a background thread; take a free port if ``port`` is busy.
+
+    The socket is bound here, not by werkzeug: werkzeug ends the whole process on a taken port
+    instead of raising.
+    """
+    listening = _listening_socket(port)
     try:
-        server = make_server("127.0.0.1", port, app, threaded=True)
-    except OSError as exc:
-        if exc.errno != errno.EADDRINUSE:
-            raise
-        server = make_server("127.0.0.1", 0, app, threaded=True)
+        server = make_server("127.0.0.1", listening.getsockname()[1], app, threaded=True,
+                             fd=listening.fileno())
+    finally:
+        listening.close()  # the server holds its own duplicate of the socket
     threading.Thread(target=server.serve_forever, name="jemput-demo", daemon=True).start()
     return server
+
+
+def _listening_socket(port: int) -> socket.socket:
+    """A socket listening on 127.0.0.1:``port``, or on a free port when that one is taken."""
+    for candidate in (port, 0):
+        listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listening.bind(("127.0.0.1", candidate))
+            listening.listen(128)
+            return listening
+        except OSError as exc:
+            listening.close()
+            if exc.errno != errno.EADDRINUSE or candidate == 0:
+                raise
+    raise AssertionError("unreachable: port 0 always binds or raises")
 
 
 def _wait(stop: threading.Event) -> None:

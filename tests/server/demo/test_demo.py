@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import socket
 import threading
 import time
 from pathlib import Path
@@ -13,7 +15,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
 from field_client.capture import record as capture
-from server.accounts import devices, setup
+from server.accounts import devices, setup, users
 from server.accounts.actor import Actor
 from server.core.errors import DemoRefused
 from server.core.extensions import db
@@ -185,3 +187,23 @@ def test_demo_recordings_are_complete_realistic_and_accepted_by_the_client(
         assert 8_000 <= sizes["signature"] <= 12_000, index
         assert all(18_000 <= sizes[r] <= 22_000 for r in sizes if r.startswith("finger")), index
         assert all(28_000 <= sizes[r] <= 32_000 for r in sizes if r.startswith("iris")), index
+
+
+def test_the_demo_runs_twice_on_a_busy_port_and_ends_with_working_office_credentials(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        for _ in range(2):
+            outcome = runner.invoke(args=["demo", "--no-serve", "--count", "2", "--port",
+                                          str(port), "--scale", "0.01"])
+            assert outcome.exit_code == 0, outcome.output
+            served = re.search(r"Server tadi berjalan di http://127\.0\.0\.1:(\d+)", outcome.output)
+            assert served and int(served.group(1)) != port
+            login = re.search(r"sebagai admin, kata sandi (\S+) \(baru di setiap demo\)",
+                              outcome.output.splitlines()[-2])
+            assert login, outcome.output
+            with app.app_context():
+                assert users.authenticate("admin", login.group(1)).role == "admin"
