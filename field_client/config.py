@@ -82,7 +82,7 @@ def load_settings(
     chosen = home or env.get(ENV_HOME) or platformdirs.user_data_dir("jemput-field")
     batch = _number(env, ENV_BATCH_SIZE, int, 200, low=1)
     return Settings(
-        home=Path(chosen).expanduser(),
+        home=Path(chosen).expanduser().absolute(),  # relative to where it started, once
         operator=env.get(ENV_OPERATOR) or None,
         # The server refuses a push of more than MAX_PUSH_RECORDS whole; never ask for more.
         batch_size=min(batch, MAX_PUSH_RECORDS),

@@ -11,10 +11,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from field_client.client import FieldClient
-from field_client.config import Settings
+from field_client.config import Settings, load_settings
 from field_client.store import profile
 from tests.support.field import set_state
-from tests.support.field_ui import draft_id_from, form_data, token
+from tests.support.field_ui import draft_id_from, form_data, login, prepare_device, token
 
 _KEY = re.compile(r'name="form_key" value="([^"]+)"')
 
@@ -214,3 +214,29 @@ def test_a_sync_with_nothing_to_send_and_no_server_is_not_a_success(web: FlaskCl
         time.sleep(0.05)
     assert status["sync"]["ok"] is False
     assert "Server tidak terjangkau" in status["sync"]["message"]
+
+
+def test_previews_open_when_the_home_folder_was_given_as_a_relative_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from field_client.ui import create_app
+
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings("instance/demo-field", environ={})  # as the README writes it
+    prepare_device(settings)
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    monkeypatch.chdir("/")  # the web app may be asked for a file from anywhere later on
+    with app.test_client() as web:
+        assert login(web).status_code == 302
+        data = form_data(token(web, "/rekam"), tmp_path / "files")
+        answer = web.post("/rekam", data=data, content_type="multipart/form-data")
+        assert answer.status_code == 303, answer.get_data(as_text=True)[:2000]
+        draft_id = draft_id_from(answer.headers["Location"])
+        review = web.get(answer.headers["Location"]).get_data(as_text=True)
+        previews = re.findall(rf'src="(/draf/{draft_id}/berkas/[a-z_]+)"', review)
+        assert previews, "the review page shows the files it holds"
+        for address in previews:
+            shown = web.get(address)
+            assert shown.status_code == 200, address
+            assert shown.data
