@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from shared.labels import REASON_LABELS, ROLE_LABELS
 from shared.vocab import BIOMETRIC_ROLES, EXCEPTABLE_ROLES, FINGER_ROLES, IRIS_ROLES
 
 KIB = 1024
@@ -38,33 +39,6 @@ FILE_RULES: dict[str, FileRule] = {
     **dict.fromkeys(IRIS_ROLES, _IRIS),
     **dict.fromkeys(FINGER_ROLES, _FINGER),
 }
-
-ROLE_LABELS: dict[str, str] = {
-    "photo": "foto wajah",
-    "signature": "tanda tangan",
-    "iris_left": "iris kiri",
-    "iris_right": "iris kanan",
-    "finger_r_thumb": "ibu jari kanan",
-    "finger_r_index": "telunjuk kanan",
-    "finger_r_middle": "jari tengah kanan",
-    "finger_r_ring": "jari manis kanan",
-    "finger_r_little": "kelingking kanan",
-    "finger_l_thumb": "ibu jari kiri",
-    "finger_l_index": "telunjuk kiri",
-    "finger_l_middle": "jari tengah kiri",
-    "finger_l_ring": "jari manis kiri",
-    "finger_l_little": "kelingking kiri",
-}
-
-REASON_LABELS: dict[str, str] = {
-    "amputated": "diamputasi",
-    "injured": "cedera",
-    "bandaged": "diperban",
-    "congenital": "bawaan lahir",
-    "unreadable": "tidak terbaca",
-    "other": "lainnya",
-}
-
 
 def missing_roles(attachments: Iterable[str], exceptions: Iterable[str]) -> list[str]:
     """Roles with neither a file nor a valid exception, in recording order.

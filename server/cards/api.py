@@ -10,7 +10,7 @@ from flask import g, request
 from marshmallow import RAISE, Schema, fields, validate
 
 from server.accounts.office_auth import office_api_blueprint, user_required
-from server.cards import blanko, printing
+from server.cards import blanko, printing, queries
 from server.core.errors import InvalidInput, NotFound
 from server.core.models import BlankoEntry, PrintJob
 from server.core.models.blanko import RECEIVED, RETURNED, SPOILED
@@ -42,20 +42,6 @@ class EntryRequestSchema(Schema):
     entry_date = fields.Date(load_default=None, allow_none=True)
 
 
-class QueueQuerySchema(Schema):
-    """``?kecamatan=61.09.04&age_min=&age_max=&priority=1&page=&per_page=``."""
-
-    class Meta:
-        unknown = RAISE
-
-    kecamatan = fields.String(load_default=None, validate=validate.Length(max=20))
-    age_min = fields.Integer(load_default=None)
-    age_max = fields.Integer(load_default=None)
-    priority = fields.Boolean(load_default=False)
-    page = fields.Integer(load_default=1)
-    per_page = fields.Integer(load_default=50)
-
-
 class SpoilRequestSchema(Schema):
     """Why the card came out wrong (the reprint follows at once)."""
 
@@ -76,7 +62,8 @@ class PriorityRequestSchema(Schema):
 
 
 STOCK_QUERY, ENTRY_REQUEST = StockQuerySchema(), EntryRequestSchema()
-QUEUE_QUERY, SPOIL_REQUEST = QueueQuerySchema(), SpoilRequestSchema()
+QUEUE_QUERY, SPOIL_REQUEST = queries.QueueQuery(), SpoilRequestSchema()
+LEDGER_QUERY, JOBS_QUERY = queries.LedgerQuery(), queries.JobsQuery()
 PRIORITY_REQUEST = PriorityRequestSchema()
 
 
@@ -122,15 +109,36 @@ def get_summary() -> Any:
 @bp.get("/print/queue")
 @user_required
 def get_queue() -> Any:
-    """Records waiting for a card: priority first, then the oldest approval."""
+    """Records waiting for a card: priority first, then the oldest approval (keyset paged)."""
     query = load_query(QUEUE_QUERY)
     filters = printing.Filters(kecamatan=query["kecamatan"], age_min=query["age_min"],
                                age_max=query["age_max"], priority_only=query["priority"])
-    found = printing.queue(filters, page=query["page"], per_page=query["per_page"])
+    found = printing.queue(filters, after=query["after"], limit=query["limit"])
     return {"total": found.total, "waiting": found.waiting, "priority": found.priority,
-            "suket_issued": found.suket_issued, "page": found.page,
-            "per_page": found.per_page, "pages": found.pages,
+            "suket_issued": found.suket_issued, "next_after": found.next_after,
             "items": jsonable(found.items)}
+
+
+@bp.get("/print/jobs")
+@user_required
+def list_jobs() -> Any:
+    """Print jobs of ``?date=`` (default today), newest first (keyset paged)."""
+    query = load_query(JOBS_QUERY)
+    found = printing.jobs_on(query["date"], after=query["after"], limit=query["limit"])
+    return {"total": found.total, "next_after": found.next_after,
+            "items": jsonable(found.items)}
+
+
+@bp.get("/blanko/entries")
+@user_required
+def list_entries() -> Any:
+    """The ledger: ``?kind=&from=&to=`` filters, newest first (keyset paged), with totals."""
+    query = load_query(LEDGER_QUERY)
+    found = blanko.ledger(query["kind"], query["since"], query["until"], after=query["after"],
+                          limit=query["limit"])
+    return {"total": found.total, "quantities": found.quantities,
+            "next_after": found.next_after,
+            "items": [entry_document(entry) for entry in found.items]}
 
 
 @bp.post("/print/<record_id>")

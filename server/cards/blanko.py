@@ -19,13 +19,21 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from server.accounts.actor import Actor
-from server.core import audit
+from server.core import audit, paging
 from server.core.errors import Forbidden, InvalidInput, NotEnoughStock
 from server.core.extensions import db
 from server.core.models import AuditEvent, BlankoEntry, BlankoHead, Enrollment, PrintJob, Suket
 from server.core.models.base import table_of
-from server.core.models.blanko import MISPRINTED, RECEIVED, RETURNED, SIGN, SPOILED, USED
-from server.core.timeutil import WIB, office_today, utcnow
+from server.core.models.blanko import (
+    ENTRY_KINDS,
+    MISPRINTED,
+    RECEIVED,
+    RETURNED,
+    SIGN,
+    SPOILED,
+    USED,
+)
+from server.core.timeutil import office_day_start, office_today, utcnow
 
 HEAD_ID = 1
 MAX_QUANTITY = 100_000
@@ -94,12 +102,46 @@ def add_entry(kind: str, quantity: int, *, actor: str, entry_date: dt.date | Non
     return entry
 
 
-def recent_entries(limit: int = 100) -> list[BlankoEntry]:
-    """The newest ledger entries, newest first (the ledger list of the stock page)."""
+@dataclass(frozen=True)
+class LedgerPage:
+    """A page of the ledger (newest first), the cursor of the next page and the totals of
+    every entry the filters select."""
+
+    items: list[BlankoEntry]
+    next_after: str | None
+    total: int
+    quantities: dict[str, int]  # blanks per kind among the selected entries
+
+
+def ledger(kind: str | None = None, since: dt.date | None = None, until: dt.date | None = None,
+           *, after: str | None = None, limit: int = paging.DEFAULT_LIMIT) -> LedgerPage:
+    """Ledger entries of ``kind`` booked from ``since`` to ``until`` (office days), newest
+    first, keyset paged after entry id ``after``."""
+    if kind is not None and kind not in ENTRY_KINDS:
+        raise InvalidInput(f"Jenis catatan '{kind}' tidak dikenal.")
+    if since and until and since > until:
+        raise InvalidInput("Tanggal awal sesudah tanggal akhir.")
+    limit = paging.limit_of(limit)
+    conditions = []
+    if kind is not None:
+        conditions.append(BlankoEntry.kind == kind)
+    if since is not None:
+        conditions.append(BlankoEntry.entry_date >= since)
+    if until is not None:
+        conditions.append(BlankoEntry.entry_date <= until)
+    key = paging.parse_cursor(after, (int,))
+    page = [*conditions, BlankoEntry.id < key[0]] if key else conditions
     rows = list(db.session.execute(
-        select(BlankoEntry).order_by(BlankoEntry.id.desc()).limit(limit)).scalars())
+        select(BlankoEntry).where(*page).order_by(BlankoEntry.id.desc()).limit(limit + 1)
+    ).scalars())
+    sums = db.session.execute(
+        select(BlankoEntry.kind, func.count(), func.coalesce(func.sum(BlankoEntry.quantity), 0))
+        .where(*conditions).group_by(BlankoEntry.kind)).all()
     db.session.commit()
-    return rows
+    return LedgerPage(rows[:limit],
+                      paging.cursor(rows[limit - 1].id) if len(rows) > limit else None,
+                      sum(int(count) for _, count, _ in sums),
+                      {str(k): int(quantity) for k, _, quantity in sums})
 
 
 # --- movements from the office -------------------------------------------------------------
@@ -309,8 +351,8 @@ def queue_length() -> int:
 
 def _approvals_since(start: dt.date, last: dt.date) -> int:
     """Records approved on WIB days ``start`` to ``last``, from the audit chain."""
-    since = dt.datetime.combine(start, dt.time(), WIB)
-    until = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), WIB)
+    since = office_day_start(start)
+    until = office_day_start(last + dt.timedelta(days=1))
     return int(db.session.execute(
         select(func.count()).select_from(AuditEvent)
         .where(AuditEvent.to_state == "approved", AuditEvent.at >= since,
@@ -328,7 +370,7 @@ def daily_summary(day: dt.date | None = None) -> DailySummary:
     moved = dict(db.session.execute(
         select(BlankoEntry.kind, func.sum(BlankoEntry.quantity))
         .where(BlankoEntry.entry_date == day).group_by(BlankoEntry.kind)).all())
-    start = dt.datetime.combine(day, dt.time(), WIB)
+    start = office_day_start(day)
     end = start + dt.timedelta(days=1)
     misprinted = db.session.execute(
         select(func.count()).select_from(PrintJob)

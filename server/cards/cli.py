@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 from server.accounts.actor import CLI_ACTOR
 from server.cards import blanko, printing, suket, suket_pdf
 from server.core.commands import echo_json, plain_errors
+from shared.labels import state_label
 
 SUMMARY_ROWS = (("Saldo awal", "opening"), ("Diterima", "received"),
                 ("Dipakai cetak", "used"), ("  di antaranya salah cetak", "misprinted"),
@@ -123,13 +124,13 @@ def print_card_command(record_id: str) -> None:
 def print_queue_command(kecamatan: str | None, limit: int) -> None:
     """The print queue: priority first, then the oldest approval."""
     with plain_errors():
-        page = printing.queue(printing.Filters(kecamatan=kecamatan), per_page=limit)
+        page = printing.queue(printing.Filters(kecamatan=kecamatan), limit=limit)
     click.echo(f"Antrean cetak: {page.total} rekaman ({page.priority} prioritas, "
                f"{page.suket_issued} pemegang Suket)")
     for item in page.items:
         flag = f"  [prioritas: {item.priority}]" if item.priority else ""
         click.echo(f"{item.id}  {item.nik}  {item.nama[:28]:<28} {item.desa_nama[:18]:<18} "
-                   f"{item.state}{flag}")
+                   f"{state_label(item.state)}{flag}")
 
 
 def _describe(info: suket.SuketInfo) -> str:

@@ -18,11 +18,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, case, delete, func, select
 
 from server.accounts.actor import Actor
 from server.cards import blanko, suket
-from server.core import audit
+from server.core import audit, paging
 from server.core.errors import (
     AlreadySpoiled,
     Forbidden,
@@ -35,7 +35,7 @@ from server.core.extensions import db
 from server.core.models import Enrollment, PrintJob, PrintPriority, Region
 from server.core.models.blanko import MISPRINTED, PRINTED, USED
 from server.core.models.region import KECAMATAN
-from server.core.timeutil import WIB, utcnow
+from server.core.timeutil import as_utc, office_day_start, office_time, office_today, utcnow
 from server.sync.transitions import Move, move_records
 from shared.labels import state_label
 from shared.protocol import ServerState
@@ -44,7 +44,7 @@ PRINTERS = frozenset({"supervisor", "admin"})
 APPROVED, SUKET_ISSUED = ServerState.APPROVED.value, ServerState.SUKET_ISSUED.value
 PRINTED_STATE = ServerState.PRINTED.value
 PRINTABLE = (APPROVED, SUKET_ISSUED)
-MAX_PER_PAGE, MAX_REASON, MAX_PRIORITY_REASON = 200, 300, 120
+MAX_REASON, MAX_PRIORITY_REASON = 300, 120
 KECAMATAN_CODE = 8  # "61.09.04"
 
 
@@ -66,20 +66,14 @@ class QueueItem:
 
 @dataclass(frozen=True)
 class QueuePage:
-    """A page of the queue and the counts beside it."""
+    """A page of the queue, the cursor of the next one, and the counts beside it."""
 
     items: list[QueueItem]
-    total: int
-    waiting: int
+    total: int  # records the filters select
+    waiting: int  # the whole queue
     priority: int
     suket_issued: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        """How many pages the filtered queue has."""
-        return max(1, -(-self.total // self.per_page))
+    next_after: str | None
 
 
 @dataclass(frozen=True)
@@ -109,29 +103,33 @@ class JobInfo:
 
 # --- the queue ---------------------------------------------------------------------------
 
-def queue(filters: Filters | None = None, *, page: int = 1, per_page: int = 50,
-          today: dt.date | None = None) -> QueuePage:
-    """Approved and Suket-holding records, priority first, then the oldest approval first."""
+def queue(filters: Filters | None = None, *, after: str | None = None,
+          limit: int = paging.DEFAULT_LIMIT, today: dt.date | None = None) -> QueuePage:
+    """Approved and Suket-holding records: priority first, then Suket holders (approved when no
+    blank was left, they have waited longest; their ``state_changed_at`` is the Suket's day),
+    then the approved, oldest approval first. Keyset paged after the cursor ``after``."""
     filters = filters or Filters()
     today = today or blanko.office_today()
-    _check_page(page, per_page)
+    limit = paging.limit_of(limit)
     conditions = _conditions(filters, today)
+    rank = case((PrintPriority.enrollment_id.is_not(None), 0),
+                (Enrollment.state == SUKET_ISSUED, 1), else_=2)
+    order = (rank, Enrollment.state_changed_at, Enrollment.id)
+    key = paging.parse_cursor(after, (int, dt.datetime, str))
+    page_conditions = [*conditions, paging.after(order, key)] if key else conditions
     base = (select(Enrollment.id).outerjoin(PrintPriority,
                                              PrintPriority.enrollment_id == Enrollment.id)
             .where(*conditions))
     total = db.session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
     rows = db.session.execute(
         select(Enrollment.id, Enrollment.nik, Enrollment.payload, Enrollment.desa_kode,
-               Enrollment.state, Enrollment.state_changed_at, PrintPriority.reason, Region.nama)
+               Enrollment.state, Enrollment.state_changed_at, PrintPriority.reason, Region.nama,
+               rank.label("rank"))
         .outerjoin(PrintPriority, PrintPriority.enrollment_id == Enrollment.id)
         .outerjoin(Region, Region.kode == Enrollment.desa_kode)
-        .where(*conditions)
-        # Priority first, then Suket holders (they were approved when no blank was left, so
-        # they have waited longest; their state_changed_at is the Suket's day, not the
-        # approval's), then the approved, oldest first.
-        .order_by(PrintPriority.enrollment_id.is_(None), Enrollment.state != SUKET_ISSUED,
-                  Enrollment.state_changed_at, Enrollment.id)
-        .limit(per_page).offset((page - 1) * per_page)
+        .where(*page_conditions)
+        .order_by(*order)
+        .limit(limit + 1)
     ).all()
     counts = db.session.execute(
         select(func.count(), func.count(PrintPriority.enrollment_id),
@@ -146,10 +144,12 @@ def queue(filters: Filters | None = None, *, page: int = 1, per_page: int = 50,
                        age=_age(row.payload.get("tanggal_lahir"), today),
                        desa_kode=row.desa_kode, desa_nama=row.nama or row.desa_kode,
                        state=row.state, approved_at=row.state_changed_at, priority=row.reason)
-             for row in rows]
+             for row in rows[:limit]]
+    last = rows[limit - 1] if len(rows) > limit else None
     return QueuePage(items=items, total=int(total), waiting=int(counts[0]),
-                     priority=int(counts[1]), suket_issued=int(counts[2]), page=page,
-                     per_page=per_page)
+                     priority=int(counts[1]), suket_issued=int(counts[2]),
+                     next_after=paging.cursor(last.rank, as_utc(last.state_changed_at), last.id)
+                     if last is not None else None)
 
 
 def _conditions(filters: Filters, today: dt.date) -> list[Any]:
@@ -189,11 +189,6 @@ def _age(born: Any, today: dt.date) -> int | None:
     except ValueError:
         return None
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
-
-
-def _check_page(page: int, per_page: int) -> None:
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise InvalidInput(f"Halaman mulai dari 1; per halaman 1..{MAX_PER_PAGE}.")
 
 
 # --- priority ----------------------------------------------------------------------------
@@ -315,7 +310,7 @@ def _new_job(record_id: str, actor: Actor, at: dt.datetime, *,
                    actor=actor.audit_name, reprint_of=reprint_of)
     db.session.add(job)
     db.session.flush()
-    blanko.add_entry(USED, 1, actor=actor.audit_name, entry_date=at.astimezone(WIB).date(),
+    blanko.add_entry(USED, 1, actor=actor.audit_name, entry_date=office_today(at),
                      print_job_id=job.id)
     return job
 
@@ -325,7 +320,7 @@ def _not_printable(record: Enrollment) -> str:
         last = db.session.execute(
             select(func.max(PrintJob.printed_at)).where(PrintJob.enrollment_id == record.id)
         ).scalar_one()
-        when = f" pada {last.astimezone(WIB):%d-%m-%Y %H:%M} WIB" if last else ""
+        when = f" pada {office_time(last)}" if last else ""
         return (f"KTP-el rekaman ini sudah dicetak{when}. Salah cetak? Catat rusak dan cetak "
                 "ulang dari daftar cetakan.")
     word = state_label(record.state)
@@ -361,13 +356,29 @@ def jobs_for_record(record_id: str) -> list[JobInfo]:
     return _jobs(PrintJob.enrollment_id == record_id, PrintJob.id)
 
 
-def jobs_on(day: dt.date | None = None, *, limit: int = 500) -> list[JobInfo]:
-    """Print jobs of an office day (WIB), newest first."""
+@dataclass(frozen=True)
+class JobPage:
+    """A page of an office day's print jobs (newest first) and the cursor of the next one."""
+
+    items: list[JobInfo]
+    total: int
+    next_after: str | None
+
+
+def jobs_on(day: dt.date | None = None, *, after: str | None = None,
+            limit: int = paging.DEFAULT_LIMIT) -> JobPage:
+    """Print jobs of an office day, newest first, keyset paged after job id ``after``."""
     day = day or blanko.office_today()
-    start = dt.datetime.combine(day, dt.time(), WIB)
-    return _jobs(and_(PrintJob.printed_at >= start,
-                      PrintJob.printed_at < start + dt.timedelta(days=1)),
-                 PrintJob.id.desc(), limit)
+    limit = paging.limit_of(limit)
+    start = office_day_start(day)
+    on_day = and_(PrintJob.printed_at >= start, PrintJob.printed_at < start + dt.timedelta(days=1))
+    key = paging.parse_cursor(after, (int,))
+    condition = and_(on_day, PrintJob.id < key[0]) if key else on_day
+    total = int(db.session.execute(
+        select(func.count()).select_from(PrintJob).where(on_day)).scalar_one())
+    items = _jobs(condition, PrintJob.id.desc(), limit + 1)
+    more = len(items) > limit
+    return JobPage(items[:limit], total, paging.cursor(items[limit - 1].id) if more else None)
 
 
 def _jobs(condition: Any, order: Any, limit: int = 500) -> list[JobInfo]:

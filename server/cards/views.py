@@ -10,18 +10,18 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from server.accounts.office_auth import current_actor, login_required, office_blueprint
-from server.cards import blanko, printing
+from server.cards import blanko, printing, queries
 from server.core.errors import InvalidInput, NotFound
 from server.core.serialize import jsonable
+from server.http.body import load_query
 from server.http.present import csv_response
+from shared.labels import BLANKO_KIND_LABELS
 
 bp = office_blueprint("cards", __name__)
 
-LEDGER_ROWS = 100
 CHART_W, CHART_H, CHART_BAR = 560, 160, 40
-KIND_WORDS = {"received": "diterima", "used": "dipakai cetak", "spoiled": "rusak",
-              "returned": "dikembalikan"}
-QUEUE_ARGS = ("kecamatan", "age_min", "age_max", "priority", "page")
+QUEUE_ARGS = ("kecamatan", "age_min", "age_max", "priority", "after", "limit")
+LEDGER_FILTERS = ("kind", "from", "to")
 SUMMARY_COLUMNS = ("day", "opening", "received", "used", "misprinted", "spoiled", "returned",
                    "closing", "queue", "valid_sukets")
 
@@ -55,12 +55,16 @@ def _date(text: str | None) -> dt.date | None:
 def blanko_page() -> str:
     """Stock tile, forecast, usage chart, receive and spoil/return forms, the ledger."""
     days = _int(request.args.get("days"), "Jumlah hari", default=30)
+    args = {key: value for key, value in request.args.items() if key != "days"}
+    query = load_query(queries.LedgerQuery(), args)
     forecast = blanko.forecast(days)
     usage = blanko.usage_per_day()
+    entries = blanko.ledger(query["kind"], query["since"], query["until"], after=query["after"],
+                            limit=query["limit"])
     return render_template("cards/blanko.html", forecast=forecast, usage=usage,
-                           chart=_chart(usage), entries=blanko.recent_entries(LEDGER_ROWS),
-                           kinds=KIND_WORDS, can_manage=_can_manage(),
-                           today=blanko.office_today())
+                           chart=_chart(usage), ledger=entries, query=query,
+                           filters={key: args[key] for key in LEDGER_FILTERS if args.get(key)},
+                           can_manage=_can_manage(), today=blanko.office_today())
 
 
 def _chart(usage: list[blanko.DayUsage]) -> dict[str, Any]:
@@ -95,7 +99,7 @@ def blanko_entry() -> Response:
         entry = blanko.return_(quantity, reference, reason, actor=current_actor())
     else:
         raise InvalidInput("Pilih jenis catatan: diterima, rusak atau dikembalikan.")
-    flash(f"Dicatat: {entry.quantity} blanko {KIND_WORDS[entry.kind]}. "
+    flash(f"Dicatat: {entry.quantity} blanko {BLANKO_KIND_LABELS[entry.kind]}. "
           f"Saldo sekarang {blanko.available()}.", "success")
     return redirect(url_for("cards.blanko_page"))
 
@@ -121,17 +125,19 @@ def blanko_summary() -> Any:
 def print_page() -> str:
     """The queue (filters kecamatan and age, priority), print buttons, today's prints."""
     args = request.args
-    filters = printing.Filters(
-        kecamatan=args.get("kecamatan") or None,
-        age_min=_int(args.get("age_min"), "Umur minimum"),
-        age_max=_int(args.get("age_max"), "Umur maksimum"),
-        priority_only=args.get("priority") == "1")
-    page = _int(args.get("page"), "Halaman", default=1) or 1
-    found = printing.queue(filters, page=page)
-    return render_template("cards/print.html", found=found, filters=filters,
-                           kecamatan=printing.kecamatan_choices(), jobs=printing.jobs_on(),
+    queue_args = {key: args[key] for key in QUEUE_ARGS if args.get(key)}
+    query = load_query(queries.QueueQuery(), queue_args)
+    filters = printing.Filters(kecamatan=query["kecamatan"], age_min=query["age_min"],
+                               age_max=query["age_max"], priority_only=query["priority"])
+    found = printing.queue(filters, after=query["after"], limit=query["limit"])
+    jobs = printing.jobs_on(after=load_query(queries.JobsQuery(), {
+        "after": args.get("dicetak_setelah", "")})["after"])
+    return render_template("cards/print.html", found=found, filters=filters, jobs=jobs,
+                           kecamatan=printing.kecamatan_choices(),
                            stock=blanko.available(), can_manage=_can_manage(),
-                           back={key: args[key] for key in QUEUE_ARGS if args.get(key)})
+                           back={key: value for key, value in queue_args.items()
+                                 if key != "after"},
+                           at=query["after"])
 
 
 def _back() -> Response:

@@ -22,7 +22,7 @@ from server.core.errors import InvalidInput, NotFound
 from server.core.extensions import db
 from server.core.models import Enrollment, Region, Resident
 from server.core.models.region import DESA, KECAMATAN, REGENCY
-from server.core.timeutil import WIB, office_today
+from server.core.timeutil import as_utc, office_day_start, office_today, office_zone
 from server.registry.wajib import RECORDING_STATES, is_wajib, turns_17_within
 from shared.protocol import ServerState
 
@@ -166,17 +166,25 @@ def desa_unrecorded(at: dt.date, kecamatan: str | None = None) -> dict[str, int]
 
 def trend(days: int = 30, region: str | None = None,
           now: dt.datetime | None = None) -> list[TrendDay]:
-    """Jemput records received per day over the last ``days`` days (oldest first, zeros too)."""
+    """New recordings through Jemput per day over the last ``days`` days (oldest first, zeros
+    too): wajib residents SIAK does not list as recorded, on the day their first standing record
+    arrived. Summed over all days this is ``recorded_jemput``, the figure beside the chart."""
     if not 1 <= days <= MAX_TREND_DAYS:
         raise InvalidInput(f"Jumlah hari tren harus 1 sampai {MAX_TREND_DAYS}.")
     code = checked_region(region)
     today = office_today(now)
     first = today - dt.timedelta(days=days - 1)
-    start = dt.datetime.combine(first, dt.time(), WIB).astimezone(dt.UTC)
-    query = select(Enrollment.received_at).where(Enrollment.received_at >= start)
-    if code is not None:
-        query = query.where(_under(Enrollment.desa_kode, code))
-    per_day = Counter(moment.astimezone(WIB).date()
+    start = office_day_start(first).astimezone(dt.UTC)
+    scope = true() if code is None else _under(Resident.desa_kode, code)
+    arrived = func.min(Enrollment.received_at)
+    query = (select(arrived)
+             .join(Resident, Resident.nik == Enrollment.nik)
+             .where(Enrollment.state.in_(RECORDING_STATES), Resident.recorded.is_(False),
+                    is_wajib(today), scope)
+             .group_by(Enrollment.nik)
+             .having(arrived >= start))
+    zone = office_zone()
+    per_day = Counter(as_utc(moment).astimezone(zone).date()
                       for moment in db.session.execute(query).scalars())
     db.session.commit()
     return [TrendDay(first + dt.timedelta(days=n), per_day.get(first + dt.timedelta(days=n), 0))

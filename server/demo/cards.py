@@ -122,20 +122,21 @@ def _earlier_rounds(count: int) -> int:
 
 def _whole_queue() -> list[printing.QueueItem]:
     """Every record waiting for a card, in queue order."""
-    items, page = [], 1
+    items: list[printing.QueueItem] = []
+    after: str | None = None
     while True:
-        result = printing.queue(page=page, per_page=200)
+        result = printing.queue(after=after, limit=200)
         items += result.items
-        if page * result.per_page >= result.total:
+        if result.next_after is None:
             return items
-        page += 1
+        after = result.next_after
 
 
 def _print_until_out() -> int:
     """Print down the queue (approved and Suket holders) until the blanks are gone."""
     printed = 0
     while blanko.available() > 0:
-        page = printing.queue(per_page=200)
+        page = printing.queue(limit=200)
         if not page.items:
             break
         for item in page.items:

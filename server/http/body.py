@@ -7,7 +7,7 @@ import zlib
 from typing import Any
 
 from flask import current_app, request
-from marshmallow import Schema, ValidationError
+from marshmallow import RAISE, Schema, ValidationError, pre_load
 
 from server.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
@@ -30,10 +30,24 @@ def load(schema: Schema, data: Any) -> dict[str, Any]:
         raise InvalidInput("Isi permintaan tidak sesuai skema.", errors=_messages(exc)) from exc
 
 
-def load_query(schema: Schema) -> dict[str, Any]:
-    """The query string loaded with ``schema``; unknown or malformed parameters are a 400."""
+class QueryString(Schema):
+    """A query string: unknown parameters refused, a blank one (an empty form field) absent."""
+
+    class Meta:
+        unknown = RAISE
+
+    @pre_load
+    def _drop_blanks(self, data: Any, **_: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value not in ("", None)}
+        return data
+
+
+def load_query(schema: Schema, args: dict[str, str] | None = None) -> dict[str, Any]:
+    """The query string (or ``args`` taken from it) loaded with ``schema``; unknown or
+    malformed parameters are a 400."""
     try:
-        return schema.load(request.args.to_dict())
+        return schema.load(request.args.to_dict() if args is None else args)
     except ValidationError as exc:
         raise InvalidInput("Parameter alamat tidak valid.", errors=_messages(exc)) from exc
 

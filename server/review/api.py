@@ -37,7 +37,7 @@ def _text(body: dict[str, Any], key: str) -> str | None:
 
 
 def _page(page: queue.Page) -> dict[str, Any]:
-    return {"items": jsonable(page.items), "next_after": page.next_after}
+    return {"items": jsonable(page.items), "next_after": page.next_after, "total": page.total}
 
 
 @bp.get("/dashboard")

@@ -86,7 +86,8 @@ def _add_rows(data: Loaded, condition: ColumnElement[bool] | None) -> None:
                Enrollment.state, _raw(Enrollment.captured_at), _raw(Enrollment.received_at),
                Enrollment.supersedes, payload["nama"].as_string(),
                payload["tanggal_lahir"].as_string(), payload["jenis_kelamin"].as_string(),
-               Resident.nama, _raw(Resident.tanggal_lahir), Resident.jenis_kelamin)
+               Resident.nama, _raw(Resident.tanggal_lahir), Resident.jenis_kelamin,
+               Enrollment.seq)
         .outerjoin(Resident, Resident.nik == Enrollment.nik)
         .where(Enrollment.state.not_in(DEAD))
     )
@@ -95,11 +96,11 @@ def _add_rows(data: Loaded, condition: ColumnElement[bool] | None) -> None:
     rows, registry = data.rows, data.registry
     # Core rows and raw timestamps: the ORM's per-row work is most of a 130,000-row read.
     for (record_id, device_id, nik, desa, state, captured, received, supersedes, nama, lahir,
-         sex, r_nama, r_lahir, r_sex) in db.session.connection().execute(query).fetchall():
+         sex, r_nama, r_lahir, r_sex, seq) in db.session.connection().execute(query).fetchall():
         if record_id in rows:
             continue
         rows[record_id] = Row(record_id, device_id, nik, desa, state, _utc(captured),
-                              _utc(received), supersedes, nama, lahir, sex)
+                              _utc(received), supersedes, nama, lahir, sex, seq)
         if r_nama is not None:
             registry[nik] = Registered(r_nama, str(r_lahir), r_sex)
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-from shared.biometrics import ROLE_LABELS
+from server.core.timeutil import office_time
 from shared.errors import InvalidNik
+from shared.labels import ROLE_LABELS
 from shared.nik import parse_nik
 from shared.protocol import CaseKind
 
@@ -54,6 +55,7 @@ class Row(NamedTuple):
     nama: str | None = None
     tanggal_lahir: str | None = None  # YYYY-MM-DD as in the payload
     jenis_kelamin: str | None = None
+    seq: int = 0  # the device's sequence number: with the device it names the record
 
 
 class Registered(NamedTuple):
@@ -307,6 +309,9 @@ def _team(row: Row, devices: Mapping[str, DeviceInfo]) -> str | None:
 
 
 def _who(row: Row, devices: Mapping[str, DeviceInfo]) -> str:
-    """``oleh tim X pada 27-11-2026 (rekaman 0193a4f2)``."""
-    return (f"oleh tim {_team(row, devices) or '?'} pada {row.captured_at:%d-%m-%Y} "
-            f"(rekaman {row.id[:8]})")
+    """``oleh tim X (Laptop 1, no. urut 12), direkam 27-11-2026 10:15 WIB, rekaman …be60259``:
+    two records never read alike, even from one device on one day (UUIDv7 ids share their
+    time prefix, so the end of the id is the part that tells them apart)."""
+    device = devices.get(row.device_id)
+    where = f"tim {device.team} ({device.name}, no. urut {row.seq})" if device else "tim ?"
+    return f"oleh {where}, direkam {office_time(row.captured_at)}, rekaman …{row.id[-8:]}"

@@ -19,7 +19,8 @@ def wants_csv(args: Mapping[str, str]) -> bool:
 def case_page(args: Mapping[str, str]) -> tuple[queue.Filters, queue.Page]:
     """The filters and the page of cases (open ones by default) the query string asks for."""
     filters = queue.Filters.from_args(args)
-    return filters, queue.cases(filters, args.get("after"), queue.page_size(args.get("limit")))
+    return filters, queue.cases(filters, args.get("after"), queue.page_size(args.get("limit")),
+                                total=True)
 
 
 def cases_csv(args: Mapping[str, str]) -> Response:
@@ -31,7 +32,8 @@ def cases_csv(args: Mapping[str, str]) -> Response:
 def record_page(args: Mapping[str, str]) -> tuple[queue.Filters, queue.Page]:
     """The filters and the page of records the query string asks for."""
     filters = queue.Filters.from_args(args)
-    return filters, queue.records(filters, args.get("after"), queue.page_size(args.get("limit")))
+    return filters, queue.records(filters, args.get("after"),
+                                  queue.page_size(args.get("limit")), total=True)
 
 
 def records_csv(args: Mapping[str, str]) -> Response:

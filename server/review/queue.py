@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from server.core.errors import InvalidInput, NotFound
 from server.core.extensions import db
@@ -57,6 +57,7 @@ class Page:
 
     items: list[dict[str, Any]]
     next_after: str | None
+    total: int | None = None  # every item the filters select, when it was asked for
 
 
 def page_size(raw: str | None) -> int:
@@ -100,9 +101,11 @@ def _cases_query(filters: Filters) -> Select[Any]:
     return _area(query, Case.desa_kode, filters)
 
 
-def cases(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE) -> Page:
-    """A page of cases (oldest first), after case id ``after``."""
+def cases(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE,
+          total: bool = False) -> Page:
+    """A page of cases (oldest first), after case id ``after``; with ``total``, their count."""
     query = _cases_query(filters)
+    counted = _count(query) if total else None
     if after:
         after_id = _number(after)
         if after_id is None:
@@ -111,7 +114,7 @@ def cases(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE) ->
     rows = db.session.execute(query.order_by(Case.id).limit(limit + 1)).mappings().all()
     db.session.commit()
     items = [dict(row) for row in rows[:limit]]
-    return Page(items, str(items[-1]["id"]) if len(rows) > limit else None)
+    return Page(items, str(items[-1]["id"]) if len(rows) > limit else None, counted)
 
 
 def all_cases(filters: Filters) -> Iterator[dict[str, Any]]:
@@ -148,15 +151,23 @@ def _records_query(filters: Filters) -> Select[Any]:
     return _area(query, Enrollment.desa_kode, filters)
 
 
-def records(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE) -> Page:
-    """A page of records ordered by id, after record id ``after``."""
+def records(filters: Filters, after: str | None = None, limit: int = PAGE_SIZE,
+            total: bool = False) -> Page:
+    """A page of records ordered by id, after record id ``after``; with ``total``, their count."""
     query = _records_query(filters)
+    counted = _count(query) if total else None
     if after:
         query = query.where(Enrollment.id > after)
     rows = db.session.execute(query.order_by(Enrollment.id).limit(limit + 1)).mappings().all()
     db.session.commit()
     items = [dict(row) for row in rows[:limit]]
-    return Page(items, items[-1]["id"] if len(rows) > limit else None)
+    return Page(items, items[-1]["id"] if len(rows) > limit else None, counted)
+
+
+def _count(query: Select[Any]) -> int:
+    """How many rows ``query`` selects."""
+    return int(db.session.execute(
+        select(func.count()).select_from(query.order_by(None).subquery())).scalar_one())
 
 
 def all_records(filters: Filters) -> Iterator[dict[str, Any]]:

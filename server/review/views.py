@@ -8,6 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from server.accounts.office_auth import current_actor, login_required, office_blueprint
+from server.core.errors import InvalidInput
 from server.http.present import file_response
 from server.review import dashboard as dashboard_service
 from server.review import decisions, listing, queue, record_view
@@ -16,6 +17,11 @@ bp = office_blueprint("review", __name__)
 
 RESOLVED_TEXT = {"approve": "disetujui", "reject": "ditolak", "duplicate": "ditandai duplikat",
                  "needs_fix": "dikembalikan untuk perbaikan", "acknowledge": "dicatat"}
+
+
+def _about_reason(refused: InvalidInput) -> bool:
+    """A refusal of the reason field: shown beside the field, the rest of the page as it was."""
+    return bool(refused.errors) and "reason" in (refused.errors or {})
 
 
 def _form_text(name: str) -> str | None:
@@ -57,12 +63,21 @@ def case(case_id: str) -> str:
 
 @bp.post("/cases/<case_id>/resolve")
 @login_required
-def resolve(case_id: str) -> Response:
+def resolve(case_id: str) -> Any:
     """Resolve a case as the form says; a stale version is a 409 page, nothing changed."""
     action = request.form.get("action", "")
-    decisions.resolve_case(queue.case_number(case_id), actor=current_actor(), action=action,
-                        version=request.form.get("version", ""),  # type: ignore[arg-type]
-                        reason=_form_text("reason"), duplicate_id=_form_text("duplicate_id"))
+    try:
+        decisions.resolve_case(queue.case_number(case_id), actor=current_actor(), action=action,
+                               version=request.form.get("version", ""),  # type: ignore[arg-type]
+                               reason=_form_text("reason"),
+                               duplicate_id=_form_text("duplicate_id"))
+    except InvalidInput as refused:
+        if not _about_reason(refused):
+            raise
+        return render_template(
+            "review/case.html", view=queue.case_view(queue.case_number(case_id)),
+            card_fields=record_view.FIELDS, reason_error=refused.detail,
+            reason=request.form.get("reason", "")), 400
     flash(f"Kasus {case_id} {RESOLVED_TEXT.get(action, 'diselesaikan')}.", "success")
     return redirect(url_for("review.case", case_id=case_id))
 
@@ -104,11 +119,18 @@ def record(record_id: str) -> str:
 
 @bp.post("/records/<record_id>/decide")
 @login_required
-def decide(record_id: str) -> Response:
+def decide(record_id: str) -> Any:
     """Approve, reject or send back one record from its page."""
     action = request.form.get("action", "")
-    decisions.decide_record(record_id, actor=current_actor(), action=action,
-                         reason=_form_text("reason"))
+    try:
+        decisions.decide_record(record_id, actor=current_actor(), action=action,
+                                reason=_form_text("reason"))
+    except InvalidInput as refused:
+        if not _about_reason(refused):
+            raise
+        return render_template("review/record.html", view=record_view.record_view(record_id),
+                               reason_error=refused.detail,
+                               reason=request.form.get("reason", "")), 400
     flash(f"Rekaman {RESOLVED_TEXT.get(action, 'diputuskan')}.", "success")
     return redirect(url_for("review.record", record_id=record_id))
 

@@ -184,8 +184,10 @@ def test_queue_order_filters_and_priority(app: Flask, push: Push, make_record: M
         assert elderly.items[0].age == 76
         teens = printing.queue(printing.Filters(age_min=17, age_max=17), today=today)
         assert [item.id for item in teens.items] == [young]
-        second = printing.queue(per_page=2, page=2)
-        assert [item.id for item in second.items] == [young] and second.pages == 2
+        first = printing.queue(limit=2)
+        assert [item.id for item in first.items] == [other, old] and first.total == 3
+        second = printing.queue(after=first.next_after, limit=2)
+        assert [item.id for item in second.items] == [young] and second.next_after is None
         printing.clear_priority(other, actor=SUPERVISOR)
         assert printing.queue().priority == 0
 
@@ -200,8 +202,10 @@ def test_bad_queue_filters_and_priority_refusals(app: Flask, push: Push,
                     printing.Filters(age_min=-1), printing.Filters(age_min=50, age_max=20)):
             with pytest.raises(InvalidInput):
                 printing.queue(bad)
-        with pytest.raises(InvalidInput):
-            printing.queue(page=0)
+        for bad_page in ({"limit": 0}, {"limit": 501}, {"after": "x|y"},
+                         {"after": "0|not-a-time|id"}):
+            with pytest.raises(InvalidInput):
+                printing.queue(**bad_page)
         with pytest.raises(NotPrintable, match="ditolak"):
             printing.set_priority(rejected, "lansia", actor=SUPERVISOR)
         with pytest.raises(InvalidInput, match="Alasan"):
@@ -222,5 +226,6 @@ def test_printing_clears_the_priority_and_lists_today(app: Flask, push: Push,
         job = printing.print_card(record_id, actor=SUPERVISOR)
         assert printing.queue().total == 0 and printing.queue().priority == 0
         jobs = printing.jobs_on()
-        assert [(row.id, row.nama, row.state) for row in jobs] == [
+        assert jobs.total == 1 and jobs.next_after is None
+        assert [(row.id, row.nama, row.state) for row in jobs.items] == [
             (job.id, "MARIA GORETTI", "printed")]
