@@ -11,8 +11,9 @@ from flask.cli import with_appcontext
 
 from server.accounts.actor import CLI_ACTOR
 from server.cards import blanko, printing, suket, suket_pdf
+from server.core import paging
 from server.core.commands import echo_json, plain_errors
-from shared.labels import state_label
+from shared.labels import SUKET_STATUS_LABELS, state_label
 
 SUMMARY_ROWS = (("Saldo awal", "opening"), ("Diterima", "received"),
                 ("Dipakai cetak", "used"), ("  di antaranya salah cetak", "misprinted"),
@@ -136,7 +137,7 @@ def print_queue_command(kecamatan: str | None, limit: int) -> None:
 def _describe(info: suket.SuketInfo) -> str:
     return (f"Suket {info.id} {info.number}: {info.nama} (NIK {info.nik}), terbit "
             f"{info.issued_on.isoformat()}, berlaku s/d {info.expires_on.isoformat()}, "
-            f"{suket.STATUS_LABELS[info.status]}")
+            f"{SUKET_STATUS_LABELS[info.status]}")
 
 
 @click.command("suket-issue")
@@ -191,16 +192,20 @@ def suket_pdf_command(suket_id: int, output: str, base_url: str | None) -> None:
 @with_appcontext
 def suket_list_command(status: str, as_json: bool) -> None:
     """List Sukets: waiting for a card, valid, expiring, expired, superseded or all."""
-    found = suket.listing(status, limit=100_000)
+    found = suket.listing(status, limit=paging.MAX_LIMIT)
+    items = list(found.items)
+    while found.next_after:  # the command lists all of them, page by page
+        found = suket.listing(status, after=found.next_after, limit=paging.MAX_LIMIT)
+        items += found.items
     if as_json:
-        echo_json({"status": status, "counts": found.counts, "items": found.items})
+        echo_json({"status": status, "counts": found.counts, "items": items})
         return
     click.echo("  ".join(f"{name}: {count}" for name, count in found.counts.items()))
-    for info in found.items:
+    for info in items:
         click.echo(f"{info.id:>6} {info.number:<26} {info.nama[:28]:<28} {info.nik} "
                    f"{info.issued_on.isoformat()} {info.expires_on.isoformat()} "
-                   f"{suket.STATUS_LABELS[info.status]}")
-    if not found.items:
+                   f"{SUKET_STATUS_LABELS[info.status]}")
+    if not items:
         click.echo("Tidak ada Suket.")
 
 

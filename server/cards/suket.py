@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server.accounts.actor import Actor
 from server.cards import blanko
-from server.core import audit
+from server.core import audit, paging
 from server.core.errors import (
     BlankoAvailable,
     Conflict,
@@ -69,8 +69,6 @@ MAC_BYTES = 18
 TOKEN = re.compile(r"([1-9][0-9]{0,17})\.([A-Za-z0-9_-]{24})")
 #: List filters: what the office asks for.
 STATUSES = ("valid", "expiring", "expired", "superseded", "waiting", "all")
-STATUS_LABELS = {"valid": "berlaku", "expired": "kedaluwarsa",
-                 "superseded": "diganti KTP-el"}
 
 
 @dataclass(frozen=True)
@@ -109,6 +107,7 @@ class SuketList:
     counts: dict[str, int]
     status: str
     total: int
+    next_after: str | None = None  # the cursor of the next page (Sukets newest first)
 
 
 @dataclass(frozen=True)
@@ -128,6 +127,22 @@ available = blanko.available  # blanks in stock, for the pages
 
 
 # --- issue, renew, supersede -------------------------------------------------------------
+
+def record_of(record_or_nik: str) -> str:
+    """The record a Suket is asked for: a record id as it is, or a NIK's standing approved (or
+    Suket-holding) record; an unknown NIK is a 404."""
+    text_ = record_or_nik.strip()
+    if not (len(text_) == 16 and text_.isascii() and text_.isdigit()):
+        return text_
+    found = db.session.execute(
+        select(Enrollment.id).where(Enrollment.nik == text_,
+                                    Enrollment.state.in_((APPROVED, SUKET_ISSUED)))
+        .order_by(Enrollment.state_changed_at.desc()).limit(1)).scalar_one_or_none()
+    db.session.commit()
+    if found is None:
+        raise NotFound(f"Tidak ada rekaman disetujui dengan NIK {text_}.")
+    return str(found)
+
 
 def issue(record_id: str, actor: Actor, *, on_request: bool = False,
           today: dt.date | None = None) -> SuketInfo:
@@ -289,7 +304,7 @@ def parse_id(text: str) -> int:
 
 def get(suket_id: int, *, today: dt.date | None = None) -> SuketInfo:
     """One Suket (404 when unknown)."""
-    rows = _infos(Suket.id == suket_id, today or office_today(), limit=1, offset=0)
+    rows = _infos(Suket.id == suket_id, today or office_today(), limit=1)
     db.session.commit()
     if not rows:
         raise NotFound(f"Suket {suket_id} tidak ditemukan.")
@@ -297,8 +312,11 @@ def get(suket_id: int, *, today: dt.date | None = None) -> SuketInfo:
 
 
 def listing(status: str = "waiting", *, today: dt.date | None = None, query: str = "",
-            limit: int = 200, offset: int = 0) -> SuketList:
-    """Sukets with ``status`` (see :data:`STATUSES`), newest first, and the counts of each."""
+            after: str | None = None, limit: int = paging.DEFAULT_LIMIT) -> SuketList:
+    """Sukets with ``status`` (see :data:`STATUSES`), newest first, keyset paged after Suket id
+    ``after``, and the counts of each status."""
+    limit = paging.limit_of(limit)
+    key = paging.parse_cursor(after, (int,))
     if status not in STATUSES:
         raise InvalidInput(f"'status' harus salah satu dari: {', '.join(STATUSES)}.",
                            errors={"status": ["tidak dikenal"]})
@@ -308,7 +326,8 @@ def listing(status: str = "waiting", *, today: dt.date | None = None, query: str
     if text_:
         condition = and_(condition, or_(Suket.number == text_, Enrollment.nik == text_,
                                         Suket.enrollment_id == text_))
-    items = _infos(condition, today, limit=limit, offset=offset)
+    page = and_(condition, Suket.id < key[0]) if key else condition
+    items = _infos(page, today, limit=limit + 1)
     counts = {name: int(db.session.execute(
         select(func.count()).select_from(Suket).join(Enrollment)
         .where(_status_condition(name, today))).scalar_one())
@@ -316,7 +335,9 @@ def listing(status: str = "waiting", *, today: dt.date | None = None, query: str
     total = int(db.session.execute(
         select(func.count()).select_from(Suket).join(Enrollment).where(condition)).scalar_one())
     db.session.commit()
-    return SuketList(items=items, counts=counts, status=status, total=total)
+    more = len(items) > limit
+    return SuketList(items=items[:limit], counts=counts, status=status, total=total,
+                     next_after=paging.cursor(items[limit - 1].id) if more else None)
 
 
 def _status_condition(status: str, today: dt.date) -> ColumnElement[bool]:
@@ -333,14 +354,13 @@ def _status_condition(status: str, today: dt.date) -> ColumnElement[bool]:
     return conditions[status]
 
 
-def _infos(condition: ColumnElement[bool], today: dt.date, *, limit: int,
-           offset: int) -> list[SuketInfo]:
+def _infos(condition: ColumnElement[bool], today: dt.date, *, limit: int) -> list[SuketInfo]:
     rows = db.session.execute(
         select(Suket, Enrollment.nik, Enrollment.payload, Enrollment.desa_kode,
                Enrollment.state, Region.nama)
         .join(Enrollment, Enrollment.id == Suket.enrollment_id)
         .outerjoin(Region, Region.kode == Enrollment.desa_kode)
-        .where(condition).order_by(Suket.id.desc()).limit(limit).offset(offset)
+        .where(condition).order_by(Suket.id.desc()).limit(limit)
     ).all()
     return [_info(row[0], row[1], row[2], row[3], row[4], row[5], today) for row in rows]
 

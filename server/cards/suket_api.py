@@ -9,6 +9,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from server.accounts.office_auth import office_api_blueprint, user_required
 from server.cards import suket
+from server.core import paging
 from server.core.serialize import jsonable
 from server.http.body import json_object, load, load_query
 
@@ -26,15 +27,16 @@ class IssueRequestSchema(Schema):
 
 
 class ListQuerySchema(Schema):
-    """``?status=waiting|valid|expiring|expired|superseded|all&q=&limit=&offset=``."""
+    """``?status=waiting|valid|expiring|expired|superseded|all&q=&after=&limit=``."""
 
     class Meta:
         unknown = RAISE
 
     status = fields.String(load_default="waiting", validate=validate.OneOf(suket.STATUSES))
     q = fields.String(load_default="", validate=validate.Length(max=64))
-    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
+    after = fields.String(load_default=None, validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=paging.DEFAULT_LIMIT,
+                           validate=validate.Range(min=1, max=paging.MAX_LIMIT))
 
 
 ISSUE_REQUEST = IssueRequestSchema()
@@ -60,9 +62,10 @@ def verify_url(info: suket.SuketInfo) -> str:
 def list_sukets() -> Any:
     """Sukets by status (default: holders who must come back for a card), counts, stock."""
     query = load_query(LIST_QUERY)
-    found = suket.listing(query["status"], query=query["q"], limit=query["limit"],
-                          offset=query["offset"])
+    found = suket.listing(query["status"], query=query["q"], after=query["after"],
+                          limit=query["limit"])
     return {"status": found.status, "counts": found.counts, "total": found.total,
+            "next_after": found.next_after,
             "blanko_available": suket.available(),
             "items": [suket_document(item) for item in found.items]}
 

@@ -8,13 +8,13 @@ from werkzeug.wrappers import Response
 from server.accounts.office_auth import current_actor, login_required, office_blueprint
 from server.cards import suket, suket_pdf
 from server.core.errors import InvalidInput
+from shared.labels import SUKET_STATUS_LABELS
 
 bp = office_blueprint("suket", __name__)
 
 PAGE_SIZE = 200
-STATUS_TABS = (("waiting", "Menunggu KTP-el"), ("valid", "Berlaku"),
-               ("expiring", "Habis ≤ 30 hari"), ("expired", "Kedaluwarsa"),
-               ("superseded", "Diganti KTP-el"), ("all", "Semua"))
+STATUS_TABS = tuple((key, SUKET_STATUS_LABELS[key].capitalize())
+                    for key in ("waiting", "valid", "expiring", "expired", "superseded", "all"))
 MAX_RECORD_ID = 36
 
 
@@ -29,12 +29,12 @@ def suket_page() -> str:
     status = request.args.get("status") or "waiting"
     if status not in suket.STATUSES:
         raise InvalidInput(f"Status '{status}' tidak dikenal.")
-    found = suket.listing(status, query=request.args.get("q", "")[:64], limit=PAGE_SIZE)
-    return render_template("cards/suket.html", found=found, tabs=STATUS_TABS,
-                           q=request.args.get("q", ""),
-                           stock=suket.available(), can_issue=_can_issue(),
-                           record_id=request.args.get("record", ""), today=suket.office_today(),
-                           labels=suket.STATUS_LABELS)
+    query = request.args.get("q", "")[:64]
+    after = request.args.get("after") or None
+    found = suket.listing(status, query=query, after=after, limit=PAGE_SIZE)
+    return render_template("cards/suket.html", found=found, tabs=STATUS_TABS, q=query,
+                           after=after, stock=suket.available(), can_issue=_can_issue(),
+                           record_id=request.args.get("record", ""), today=suket.office_today())
 
 
 @bp.post("/suket")
@@ -43,8 +43,8 @@ def suket_issue() -> Response:
     """Issue a Suket for the record id of the form; its PDF is one click away."""
     record_id = (request.form.get("record_id") or "").strip()
     if not record_id or len(record_id) > MAX_RECORD_ID:
-        raise InvalidInput("Isi ID rekaman yang disetujui (36 karakter).")
-    info = suket.issue(record_id, current_actor(),
+        raise InvalidInput("Isi NIK atau ID rekaman yang disetujui.")
+    info = suket.issue(suket.record_of(record_id), current_actor(),
                        on_request=request.form.get("on_request") == "1")
     flash(f"Suket {info.number} diterbitkan untuk {info.nama}, berlaku s/d "
           f"{info.expires_on:%d-%m-%Y}. Unduh PDF-nya untuk dicetak dan ditandatangani.",

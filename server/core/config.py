@@ -9,9 +9,11 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask
 
+from server.core.timeutil import DEFAULT_OFFICE_TIMEZONE
 from shared.pin import DEFAULT_ITERATIONS as DEFAULT_PIN_ITERATIONS
 
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
@@ -59,6 +61,9 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         # the name under the Kepala Dinas signature block (else a dotted line to write on).
         "JEMPUT_PUBLIC_URL": env.get("JEMPUT_PUBLIC_URL") or None,
         "JEMPUT_SUKET_SIGNER": env.get("JEMPUT_SUKET_SIGNER") or None,
+        # The office's time zone: every time a person reads (Asia/Pontianak = WIB; Asia/Makassar
+        # = WITA, Asia/Jayapura = WIT) and the office's calendar day.
+        "JEMPUT_OFFICE_TIMEZONE": office_timezone(env.get("JEMPUT_OFFICE_TIMEZONE")),
         # PBKDF2 iterations of new operator PIN hashes (the devices verify them offline).
         "PIN_ITERATIONS": DEFAULT_PIN_ITERATIONS,
     }
@@ -72,6 +77,17 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         "SQLALCHEMY_ENGINE_OPTIONS", engine_options(settings["SQLALCHEMY_DATABASE_URI"])
     )
     app.config.from_mapping(settings)
+
+
+def office_timezone(name: str | None) -> str:
+    """An IANA zone name for the office (default Asia/Pontianak); an unknown one stops start-up."""
+    chosen = (name or "").strip() or DEFAULT_OFFICE_TIMEZONE
+    try:
+        ZoneInfo(chosen)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"JEMPUT_OFFICE_TIMEZONE '{chosen}' is not a time zone this machine "
+                         "knows (e.g. Asia/Pontianak, Asia/Makassar, Asia/Jayapura).") from exc
+    return chosen
 
 
 def normalise_database_url(url: str) -> str:

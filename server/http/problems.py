@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, json, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from server.core.errors import JemputError
 from server.core.extensions import db
 from shared.problems import HTTP_PROBLEMS
-from shared.protocol import PROBLEM_MEDIA_TYPE
+from shared.protocol import API_PREFIX, PROBLEM_MEDIA_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -39,24 +39,47 @@ def problem(
     return response
 
 
+def _wants_page() -> bool:
+    """A person's browser outside the API: it gets an HTML page, a script keeps problem+json."""
+    if request.path.startswith(API_PREFIX):
+        return False
+    accept = request.accept_mimetypes
+    return accept["text/html"] > max(accept["application/json"], accept[PROBLEM_MEDIA_TYPE])
+
+
+def _answer(status: int, code: str, title: str, detail: str,
+            errors: dict[str, Any] | None = None,
+            headers: dict[str, str] | None = None) -> Response:
+    if _wants_page():
+        page = render_template("error.html", status=status, title=title, detail=detail)
+        response = Response(page, status=status, mimetype="text/html")
+        response.headers.update(headers or {})
+        return response
+    return problem(status, code, title, detail, errors, headers)
+
+
 def _handle_jemput_error(error: JemputError) -> Response:
-    return problem(error.status, error.code, error.title, error.detail, error.errors, error.headers)
+    return _answer(error.status, error.code, error.title, error.detail, error.errors,
+                   error.headers)
 
 
 def _handle_http_exception(error: HTTPException) -> Response:
     status = error.code or 500
     known = HTTP_PROBLEMS.get(status)
     code, title = (known.code, known.title) if known else (f"http_{status}", error.name)
+    # werkzeug's own English sentence gives way to the Indonesian title; a chosen one stays.
+    stock = error.description in (None, "", type(error).description)
+    detail = title if stock else str(error.description)
     # Keep only the headers that mean something to a client (Allow on 405).
     headers = {k: v for k, v in error.get_headers() if k.lower() == "allow"}
-    return problem(status, code, title, error.description or title, headers=headers)
+    return _answer(status, code, title, detail, headers=headers)
 
 
 def _handle_unexpected(error: Exception) -> Response:
     db.session.rollback()
     # Type and traceback only: request bodies carry residents' data and are never logged.
     log.exception("Unhandled %s", type(error).__name__)
-    return problem(500, JemputError.code, JemputError.title, "Kesalahan internal; coba lagi nanti.")
+    return _answer(500, JemputError.code, JemputError.title, "Kesalahan internal; coba lagi nanti.")
 
 
 def init_app(app: Flask) -> None:

@@ -11,8 +11,7 @@ from server.accounts.actor import CLI_ACTOR
 from server.core.commands import echo_json, plain_errors
 from server.coverage import figures
 from server.outreach import visits
-
-STATE_WORDS = {"planned": "terencana", "closed": "ditutup", "cancelled": "dibatalkan"}
+from shared.labels import VISIT_STATE_LABELS
 
 
 @click.command("outreach-rank")
@@ -73,8 +72,8 @@ def outreach_close_command(visit_id: str, cancel: bool) -> None:
     """Close (or cancel) a visit; the device deletes its target list on its next sync."""
     with plain_errors():
         visit = visits.close_visit(visit_id, actor=CLI_ACTOR, cancel=cancel)
-    click.echo(f"Kunjungan {visit.id} ke {visit.desa_nama} {STATE_WORDS[visit.state]}; daftar "
-               "sasaran dihapus dari perangkat pada sinkron berikutnya.")
+    click.echo(f"Kunjungan {visit.id} ke {visit.desa_nama} {VISIT_STATE_LABELS[visit.state]}; "
+               "daftar sasaran dihapus dari perangkat pada sinkron berikutnya.")
 
 
 @click.command("outreach-show")
@@ -91,7 +90,8 @@ def outreach_show_command(visit_id: str, as_json: bool) -> None:
         return
     percent = "—" if progress.percent is None else f"{progress.percent} %"
     click.echo(f"Kunjungan {visit.id}: {visit.desa_nama} ({visit.kecamatan_nama}) "
-               f"{visit.visit_date.isoformat()}, tim {visit.team}, {STATE_WORDS[visit.state]}.")
+               f"{visit.visit_date.isoformat()}, tim {visit.team}, "
+               f"{VISIT_STATE_LABELS[visit.state]}.")
     click.echo(f"Sasaran {visit.target_count}, sudah rekam {progress.done} ({percent}); "
                f"rekaman perangkat ini dari desa ini: {progress.records}.")
 

@@ -14,6 +14,9 @@ from server.core.models.outreach import PLANNED
 from server.coverage import figures
 from server.outreach import visits as outreach
 
+#: Targets a visit page lists at once (a desa's list can run to a thousand).
+TARGETS_PER_PAGE = 100
+
 bp = office_blueprint("outreach", __name__)
 
 #: Visits shown under the ranking besides the planned ones.
@@ -66,9 +69,20 @@ def outreach_create() -> Response:
 @bp.get("/outreach/<visit_id>")
 @login_required
 def outreach_visit(visit_id: str) -> str:
-    """One visit: progress, its targets done or not yet, and close / cancel."""
-    return render_template("outreach/outreach_visit.html",
-                           progress=outreach.visit_progress(visit_id),
+    """One visit: progress, its targets (not yet recorded first; ``?status=belum|sudah``, a page
+    of ``TARGETS_PER_PAGE`` after ``?after=NIK``) and close / cancel."""
+    progress = outreach.visit_progress(visit_id)
+    status = request.args.get("status", "")
+    if status not in ("", "belum", "sudah"):
+        raise InvalidInput("Status sasaran harus 'belum' atau 'sudah'.")
+    chosen = [t for t in progress.targets if not status or t["done"] == (status == "sudah")]
+    after = request.args.get("after", "")
+    start = next((i + 1 for i, t in enumerate(chosen) if t["nik"] == after), 0) if after else 0
+    shown = chosen[start:start + TARGETS_PER_PAGE]
+    more = start + TARGETS_PER_PAGE < len(chosen)
+    return render_template("outreach/outreach_visit.html", progress=progress, targets=shown,
+                           matching=len(chosen), status=status, after=after,
+                           next_after=shown[-1]["nik"] if more and shown else None,
                            can_plan=_can_plan(), planned=PLANNED)
 
 

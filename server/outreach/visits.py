@@ -46,6 +46,7 @@ from server.outreach.report import (
 )
 from server.registry.wajib import is_unrecorded, is_wajib
 from server.sync.transitions import lock_devices
+from shared.labels import VISIT_STATE_LABELS
 from shared.protocol import ChangeKind
 
 __all__ = [  # the read side lives in outreach_report; one import serves both
@@ -133,7 +134,7 @@ def close_visit(visit_id: str, *, actor: Actor, cancel: bool = False) -> VisitIn
     _require(actor, "membatalkan kunjungan" if cancel else "menutup kunjungan")
     visit = _visit(visit_id)
     if visit.state != PLANNED:
-        raise Conflict(f"Kunjungan {visit_id} sudah {_STATE_WORDS[visit.state]}.")
+        raise Conflict(f"Kunjungan {visit_id} sudah {VISIT_STATE_LABELS[visit.state]}.")
     lock_devices({visit.device_id})
     state, now = (CANCELLED if cancel else CLOSED), utcnow()
     moved = db.session.execute(
@@ -153,7 +154,6 @@ def close_visit(visit_id: str, *, actor: Actor, cancel: bool = False) -> VisitIn
     return visit_info(visit_id)
 
 
-_STATE_WORDS = {PLANNED: "direncanakan", CLOSED: "ditutup", CANCELLED: "dibatalkan"}
 
 
 def progress_document(progress: VisitProgress) -> dict[str, Any]:
@@ -173,8 +173,8 @@ def targets_for_device(visit_id: str, device_id: str) -> tuple[VisitInfo, list[d
     if visit.device_id != device_id:
         raise NotAssigned("Kunjungan ini ditugaskan ke perangkat lain.")
     if visit.state != PLANNED:
-        raise VisitClosed(f"Kunjungan ini sudah {_STATE_WORDS[visit.state]}; daftar sasarannya "
-                          "tidak dibagikan lagi.")
+        raise VisitClosed(f"Kunjungan ini sudah {VISIT_STATE_LABELS[visit.state]}; daftar "
+                          "sasarannya tidak dibagikan lagi.")
     info = visit_info(visit_id)
     columns = [getattr(Resident, name) for name in TARGET_FIELDS]
     rows = db.session.execute(

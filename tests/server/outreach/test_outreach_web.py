@@ -35,7 +35,7 @@ def test_plan_a_visit_from_the_page_and_close_it(app: Flask, client: FlaskClient
     assert "4 sasaran dikirim ke perangkat laptop-1" in visit_page
     assert all(nik in visit_page for nik in groups["targets"])
     assert groups["recorded"][0] not in visit_page
-    assert "Tutup kunjungan" in visit_page and "terencana" in visit_page
+    assert "Tutup kunjungan" in visit_page and "direncanakan" in visit_page
     visit_id = answer.headers["Location"].rsplit("/", 1)[1]
     listing = client.get("/office/outreach").get_data(as_text=True)
     assert f"/office/outreach/{visit_id}" in listing and "TIM MAHAP" in listing
