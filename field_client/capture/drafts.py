@@ -38,7 +38,7 @@ DRAFTS_DIR = "drafts"
 #: What a draft id looks like (a UUID); anything else from a form is refused.
 _DRAFT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 #: How the web form names a missing file and a missing exception (shown next to the role).
-WEB_WORDING = FixWording("unggah berkasnya", "pilih alasan pengecualiannya")
+WEB_WORDING = FixWording("unggah berkasnya", "pilih alasan pengecualiannya", codes=False)
 _SELECT = """
     SELECT d.*, r.seq AS seq FROM draft d LEFT JOIN record r ON r.id = d.record_id
 """

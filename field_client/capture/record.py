@@ -60,6 +60,9 @@ class FixWording:
 
     file: str  # with "{role}", e.g. "--file {role}=PATH"
     exception: str  # e.g. "--exception {role}=ALASAN"
+    #: The operator types codes (role and reason names) here: messages name them. A form with
+    #: labels and choices does not, and its messages use the labels only.
+    codes: bool = True
 
 
 CLI_WORDING = FixWording("--file {role}=PATH", "--exception {role}=ALASAN")
@@ -267,15 +270,16 @@ def _check_coverage(
 ) -> None:
     """Every role named once (a file or an exception), none left out: "forgot" is not done."""
     for role in sorted(set(files) & set(exceptions) & set(EXCEPTABLE_ROLES)):
+        named = label(role).capitalize() + (f" ({role})" if wording.codes else "")
         problems.setdefault(f"exception.{role}", []).append(
-            f"{label(role).capitalize()} ({role}) punya berkas dan juga pengecualian; pilih "
+            f"{named} punya berkas dan juga pengecualian; pilih "
             f"salah satu: {_option(wording.file, role)} atau {_option(wording.exception, role)}."
         )
     missing = missing_roles(files, exceptions)
     if not missing:
         return
     summary = f"{len(missing)} biometrik belum punya berkas maupun pengecualian."
-    if set(missing) & set(EXCEPTABLE_ROLES):
+    if set(missing) & set(EXCEPTABLE_ROLES) and wording.codes:
         reasons = ", ".join(f"{r} ({REASON_LABELS[r]})" for r in EXCEPTION_REASONS)
         summary += f" ALASAN pengecualian salah satu dari: {reasons}."
     problems["biometrics"] = [summary]

@@ -52,6 +52,7 @@ from field_client.errors import (
     FieldClientError,
     NetworkUnavailable,
 )
+from field_client.store import records
 from field_client.store.records import CLIENT_STATES
 from field_client.sync.report import SyncReport
 from shared.labels import STATE_LABELS
@@ -229,7 +230,7 @@ def _status(client: FieldClient, args: argparse.Namespace) -> int:
     out(f"Rekaman: {info['total']} ({', '.join(shown) or 'kosong'})")
     if hint := fix_hint(info["counts"]["needs_fix"]):
         out(hint)
-    out(f"Sinkron terakhir: {info['last_sync_at'] or 'belum pernah'}")
+    out(f"Sinkron terakhir: {records.local_time(info['last_sync_at']) or 'belum pernah'}")
     if info["last_sync_error"]:
         out(f"Masalah sinkron terakhir: {info['last_sync_error']}")
     if info["gaps"]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from typing import Any
 
@@ -116,21 +115,13 @@ def record_notes(row: dict[str, Any]) -> list[str]:
     if row["state"] == "superseded" and row["superseded_by"]:
         return [f"diganti oleh rekaman {row['superseded_by']}"]
     if row["state"] in STATUS_DATE_WORDS:
-        day = office_date(row.get("server_state_at"))
+        day = records.local_date(row.get("server_state_at"))
         return [f"{STATUS_DATE_WORDS[row['state']]}{' ' + day if day else ''}"]
     return []
 
 
 #: States whose date the operator needs when the resident asks: the card, or the Suket.
 STATUS_DATE_WORDS = {"printed": "sudah dicetak", "suket_issued": "Suket terbit"}
-WIB = dt.timezone(dt.timedelta(hours=7))
-
-
-def office_date(moment: str | None) -> str | None:
-    """An ISO 8601 UTC time from the server as the office's day (WIB), ``29-11-2026``."""
-    parsed = records.parse_utc(moment)
-    return None if parsed is None else parsed.astimezone(WIB).strftime("%d-%m-%Y")
-
 
 def fix_hint(count: int) -> str | None:
     """The line that points the operator at records the office sent back, or None."""

@@ -76,6 +76,21 @@ def parse_utc(text: str | None) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+def local_time(text: str | None) -> str:
+    """An ISO UTC time as the laptop's clock shows it (``29-11-2026 16:53``); '' for None, the
+    text itself when it is not a time."""
+    moment = parse_utc(text)
+    if moment is None:
+        return text or ""
+    return moment.astimezone().strftime("%d-%m-%Y %H:%M")
+
+
+def local_date(text: str | None) -> str | None:
+    """An ISO UTC time as the laptop's calendar day (``29-11-2026``); None for none."""
+    moment = parse_utc(text)
+    return None if moment is None else moment.astimezone().strftime("%d-%m-%Y")
+
+
 def insert(outbox: Outbox, sealed: dict[str, Any], body: str, files: Sequence[StoredFile]) -> None:
     """Store one sealed record (state ``ready``) and its files; call inside ``atomic()``."""
     now = utc_now()

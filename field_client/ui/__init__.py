@@ -19,6 +19,7 @@ from field_client.store import records
 from field_client.ui import enroll_views, pages, queue_views, session_auth, sync_views
 from field_client.ui.access import init_access
 from field_client.ui.sync_runner import SyncRunner
+from shared import labels
 
 SECRET_NAME = "ui_secret_key"
 #: Enough for a form with all fourteen biometric files at their largest allowed size.
@@ -49,7 +50,11 @@ def create_app(
         JEMPUT_PORT=port,
     )
     app.extensions["jemput_sync"] = SyncRunner(settings, transport_factory)
-    app.add_template_filter(local_time, "waktu")
+    app.add_template_filter(records.local_time, "waktu")
+    app.add_template_filter(labels.role_label, "role_label")
+    app.jinja_env.globals.update(STATE_LABELS=labels.STATE_LABELS,
+                                 REASON_LABELS=labels.REASON_LABELS,
+                                 ROLE_LABELS=labels.ROLE_LABELS)
     init_access(app)
     for blueprint in (
         session_auth.bp,
@@ -60,14 +65,6 @@ def create_app(
     ):
         app.register_blueprint(blueprint)
     return app
-
-
-def local_time(value: str | None) -> str:
-    """An ISO UTC time as the laptop's clock shows it (``29-11-2026 16:53``); '' for None."""
-    moment = records.parse_utc(value)
-    if moment is None:
-        return value or ""
-    return moment.astimezone().strftime("%d-%m-%Y %H:%M")
 
 
 def _secret_key(home: Path) -> str:

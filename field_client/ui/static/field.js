@@ -65,8 +65,17 @@
   function poll() {
     if (!net) return;
     fetch(net.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (r) {
+        if (r.status === 401) {
+          // The session ended (idle, or Keluar in another tab): stop asking, say so once.
+          net.textContent = "Sesi berakhir: muat ulang halaman lalu masuk lagi.";
+          net.className = "net off";
+          return "ended";
+        }
+        return r.ok ? r.json() : null;
+      })
       .then(function (s) {
+        if (s === "ended") return;
         if (s) showStatus(s);
         setTimeout(poll, s && s.sync && s.sync.running ? 700 : 5000);
       })
@@ -115,7 +124,8 @@
     nik.addEventListener("input", later);
     born.addEventListener("change", later);
     sex.addEventListener("change", later);
-    if (nik.value) checkNik();
+    // A NIK the server already refused is said beside the field: no second copy of it.
+    if (nik.value && !$("#field-nik.has-error")) checkNik();
   }
 
   // -- the laptop camera for the face photo, where one exists --------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,10 +10,11 @@ from typing import Any
 import pytest
 
 from field_client.cli import main as cli
-from field_client.cli.text import office_date, record_notes
+from field_client.cli.text import record_notes
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.store.outbox import SCHEMA_VERSION, open_outbox
+from field_client.store.records import local_date
 from tests.support.fakes import FakeServer, registered_client
 from tests.support.field import biometric_files, biometric_hashes, person
 
@@ -77,13 +79,23 @@ def test_a_feed_entry_without_a_time_shows_no_date(client: FieldClient,
     assert row["server_state_at"] is None and record_notes(row) == ["sudah dicetak"]
 
 
+@pytest.fixture(autouse=True)
+def _laptop_in_kalimantan_barat(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The laptop's clock on WIB (Asia/Pontianak), as in Sekadau: days are the laptop's days."""
+    monkeypatch.setenv("TZ", "Asia/Pontianak")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @pytest.mark.parametrize("text, day", [
     ("2026-11-28T17:00:00Z", "29-11-2026"), ("2026-11-28T16:59:59Z", "28-11-2026"),
     ("2026-11-28T10:00:00+00:00", "28-11-2026"), ("bukan tanggal", None), (None, None),
     ("", None),
 ])
-def test_office_date(text: str | None, day: str | None) -> None:
-    assert office_date(text) == day
+def test_the_day_on_the_laptops_clock(text: str | None, day: str | None) -> None:
+    assert local_date(text) == day
 
 
 def test_an_older_outbox_gains_the_column(settings: Settings) -> None:
@@ -118,7 +130,7 @@ def test_a_card_printed_at_the_office_reaches_the_device(home: Path, live_server
             db.session.commit()
             blanko.receive(1, "470/1/DUKCAPIL", actor=boss)
             job = printing.print_card(saved.id, actor=boss)
-            day = job.printed_at.astimezone(printing.WIB).strftime("%d-%m-%Y")
+            day = job.printed_at.astimezone().strftime("%d-%m-%Y")  # the laptop's day
         device.sync()
         [row] = device.records()
         assert row["state"] == "printed"

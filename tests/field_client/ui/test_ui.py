@@ -327,7 +327,7 @@ def test_pin_is_never_in_the_page(app: Flask) -> None:
 def test_times_are_shown_on_the_laptop_clock() -> None:
     import datetime as dt
 
-    from field_client.ui import local_time
+    from field_client.store.records import local_time
 
     moment = dt.datetime(2026, 11, 29, 9, 53, tzinfo=dt.UTC)
     assert local_time("2026-11-29T09:53:26Z") == moment.astimezone().strftime("%d-%m-%Y %H:%M")
