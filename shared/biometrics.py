@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from shared.labels import REASON_LABELS, ROLE_LABELS
+from shared.labels import ROLE_LABELS
 from shared.vocab import BIOMETRIC_ROLES, EXCEPTABLE_ROLES, FINGER_ROLES, IRIS_ROLES
 
 KIB = 1024

@@ -171,6 +171,14 @@ def state_label(state: str) -> str:
     return STATE_LABELS.get(state, state)
 
 
+def audit_state_label(state: str) -> str:
+    """A state the audit chain names: a record's, a Suket's or a visit's."""
+    for table in (STATE_LABELS, SUKET_STATUS_LABELS, VISIT_STATE_LABELS):
+        if state in table:
+            return table[state]
+    return state
+
+
 def field_label(name: str) -> str:
     """The label of a card field (``tempat_lahir`` -> ``Tempat lahir``)."""
     return FIELD_LABELS.get(name, name)

@@ -20,8 +20,9 @@ from marshmallow import ValidationError
 from field_client.errors import CaptureInvalid
 from field_client.store import blobs, records
 from field_client.store.outbox import Outbox
-from shared.biometrics import REASON_LABELS, label, missing_roles
+from shared.biometrics import label, missing_roles
 from shared.canonical import canonical_json, seal
+from shared.labels import REASON_LABELS
 from shared.nik import check_nik_against_record, parse_nik
 from shared.schemas import EnrollmentPayloadSchema, RecordSchema, normalize_payload
 from shared.vocab import EXCEPTABLE_ROLES, EXCEPTION_REASONS

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared import vocab
-from shared.biometrics import FILE_RULES, REASON_LABELS, label
+from shared.biometrics import FILE_RULES, label
+from shared.labels import REASON_LABELS
 from shared.vocab import BIOMETRIC_ROLES, EXCEPTABLE_ROLES, EXCEPTION_REASONS
 
 

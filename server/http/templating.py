@@ -36,6 +36,7 @@ def init_app(app: Flask) -> None:
         SUKET_STATUS_LABELS=labels.SUKET_STATUS_LABELS,
         BLANKO_KIND_LABELS=labels.BLANKO_KIND_LABELS, PRINT_JOB_LABELS=labels.PRINT_JOB_LABELS,
         ACTION_LABELS=labels.ACTION_LABELS, actor_label=labels.actor_label,
+        audit_state_label=labels.audit_state_label,
         card_value=card_value,
     )
     app.jinja_env.filters.update(angka=format_number, persen=format_percent,

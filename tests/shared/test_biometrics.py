@@ -10,12 +10,12 @@ from marshmallow import ValidationError
 from shared.biometrics import (
     BIOMETRICS_INCOMPLETE,
     FILE_RULES,
-    ROLE_LABELS,
     incomplete_warning,
     missing_roles,
     size_problem,
 )
 from shared.canonical import seal
+from shared.labels import ROLE_LABELS
 from shared.schemas import RecordSchema
 from shared.vocab import (
     BIOMETRIC_ROLES,
