@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from server.accounts import devices, operators, setup, users
 from server.core.commands import plain_errors
 from server.core.models import ROLES
-from server.core.timeutil import utcnow
+from server.core.timeutil import office_time, utcnow
 
 NEXT_SYNC = ("Perangkat tim {team} menerimanya pada sinkron berikutnya; setelah itu operator "
              "dapat masuk di laptop tanpa jaringan.")
@@ -65,7 +65,7 @@ def device_code_command(team: str, ttl_hours: float, kecamatan: str | None) -> N
     """Create a one-time code that registers one field device."""
     ttl = dt.timedelta(hours=ttl_hours)
     code = devices.create_registration_code(team, ttl=ttl, kecamatan_kode=kecamatan)
-    expires = (utcnow() + ttl).strftime("%Y-%m-%d %H:%M UTC")
+    expires = office_time(utcnow() + ttl)
     click.echo(f"Kode pendaftaran untuk tim {team}: {code}")
     if kecamatan:
         click.echo(f"Wilayah tugas: kecamatan {kecamatan.strip()}.")
@@ -153,10 +153,10 @@ def operators_command(team: str | None) -> None:
     if not rows:
         click.echo("Belum ada operator" + (f" untuk tim {team.strip()}." if team else "."))
         return
-    click.echo(f"{'Operator':<24} {'Nama':<28} {'Tim':<16} {'Status':<9} PIN diganti (UTC)")
+    click.echo(f"{'Operator':<24} {'Nama':<28} {'Tim':<16} {'Status':<9} PIN diganti")
     for row in rows:
         status = "aktif" if row["active"] else "nonaktif"
-        changed = row["pin_changed_at"].strftime("%Y-%m-%d %H:%M")
+        changed = office_time(row["pin_changed_at"])
         click.echo(f"{row['username']:<24} {row['nama'][:28]:<28} {row['team'][:16]:<16} "
                    f"{status:<9} {changed}")
 

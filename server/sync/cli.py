@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 from flask.cli import with_appcontext
 
 from server.core.commands import echo_json, plain_errors
+from server.core.timeutil import office_time
 from server.sync import completeness
 from server.sync.uploads import lifecycle
+from shared.labels import role_label
 
 
 @click.command("clean-uploads")
@@ -38,11 +42,13 @@ def incomplete_command(device_id: str | None, as_json: bool) -> None:
     for device in devices_waiting:
         click.echo(f"Perangkat {device['name']} ({device['device_id']}), tim {device['team']}: "
                    f"{len(device['records'])} rekaman belum lengkap")
-        click.echo(f"  {'Rekaman':<36}  {'No. urut':>8}  {'Diterima (UTC)':<20}  Berkas belum ada")
+        click.echo(f"  {'Rekaman':<36}  {'No. urut':>8}  {'Diterima':<20}  Berkas belum ada")
         for record in device["records"]:
-            roles = ", ".join(f"{m['role']} ({m['sha256'][:12]})" for m in record["missing"])
+            roles = ", ".join(f"{role_label(m['role'])} ({m['sha256'][:12]})"
+                              for m in record["missing"])
             click.echo(f"  {record['id']:<36}  {record['seq']:>8}  "
-                       f"{record['received_at'][:19].replace('T', ' '):<20}  {roles}")
+                       f"{office_time(dt.datetime.fromisoformat(record['received_at'])):<20}  "
+                       f"{roles}")
 
 
 COMMANDS: list[click.Command] = [clean_uploads_command, incomplete_command]

@@ -236,7 +236,7 @@ def test_incomplete_command_lists_waiting_records_per_device(
     assert "Berkas belum ada" in text.output and "Rekaman" in text.output
     assert waiting["id"] in text.output and theirs["id"] in text.output
     assert done["id"] not in text.output
-    assert f"signature ({sha(signature)[:12]})" in text.output
+    assert f"tanda tangan ({sha(signature)[:12]})" in text.output
 
     listed = json.loads(runner.invoke(args=["incomplete", "--json"]).output)
     assert {d["device_id"] for d in listed} == {device[0], other_id}
