@@ -33,6 +33,7 @@ from field_client.sync.transport import Transport, normalize_server_url
 from field_client.sync.uploads import ByteProgress
 from field_client.sync.watch import Backoff, CycleCallback, WatchSummary, watch
 from shared.protocol import PROTOCOL_VERSION
+from shared.sealing import fingerprint, unb64
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class Registration:
     name: str
     server_time: str
     protocol_version: int
+    #: The office key's fingerprint, to compare with what ``jemput-server device-code`` printed.
+    office_key_fingerprint: str
 
 
 class FieldClient:
@@ -117,6 +120,7 @@ class FieldClient:
         self._first_profile(url, answer["token"])
         return Registration(
             server_url=url,
+            office_key_fingerprint=fingerprint(unb64(answer["office_key"]["public"])),
             device_id=answer["device_id"],
             team=answer["team"],
             name=answer["name"],
@@ -141,6 +145,10 @@ class FieldClient:
                 ("team", answer["team"]),
                 ("device_name", answer["name"]),
                 ("registered_at", records.utc_now()),
+                # The office key records and files are sealed to (checked by the operator
+                # against the fingerprint the office read out with the registration code).
+                ("office_key_id", answer["office_key"]["kid"]),
+                ("office_key", answer["office_key"]["public"]),
                 # A new registration is a new device on the server: its own feed and seq view.
                 # Sequence numbers are NOT reset: they are never reused on this outbox.
                 ("pull_cursor", 0),

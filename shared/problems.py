@@ -22,6 +22,7 @@ class Problem(NamedTuple):
 INTERNAL_ERROR = Problem(500, "internal_error", "Terjadi kesalahan pada server")
 SERVICE_UNAVAILABLE = Problem(503, "service_unavailable",
                               "Layanan sedang tidak tersedia; coba lagi")
+KEYRING_MISSING = Problem(503, "keyring_missing", "Key ring kantor tidak tersedia")
 # -- any request
 INVALID_INPUT = Problem(400, "invalid_input", "Data yang dikirim tidak valid")
 UNAUTHORIZED = Problem(401, "unauthorized", "Token perangkat tidak sah")

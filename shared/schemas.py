@@ -306,6 +306,13 @@ class RegisterRequestSchema(StrictSchema):
     first_seq = fields.Integer(load_default=1, strict=True, validate=validate.Range(1, 2**62))
 
 
+class OfficeKeySchema(Schema):
+    """The office's current sealing key: its id and its public key (base64 of 32 bytes)."""
+
+    kid = fields.String(required=True, validate=validate.Length(1, 64))
+    public = fields.String(required=True, validate=validate.Length(44, 44))
+
+
 class RegisterResponseSchema(Schema):
     device_id = fields.String(required=True)
     token = fields.String(required=True)
@@ -313,6 +320,7 @@ class RegisterResponseSchema(Schema):
     name = fields.String(required=True)
     server_time = fields.String(required=True)
     protocol_version = fields.Integer(required=True)
+    office_key = fields.Nested(OfficeKeySchema, required=True)
 
 
 class RegionRefSchema(Schema):

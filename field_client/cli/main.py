@@ -177,6 +177,9 @@ def _add_enroll(commands: Any) -> None:
 def _register(client: FieldClient, args: argparse.Namespace) -> int:
     done = client.register(args.server, args.code, args.name, force=args.force)
     out(f"Perangkat terdaftar di {done.server_url}: {done.name} (tim {done.team}).")
+    out(f"Sidik jari kunci kantor: {done.office_key_fingerprint}. Cocokkan dengan yang "
+        "dibacakan kantor bersama kode pendaftaran; bila berbeda, jangan rekam dan hubungi "
+        "kantor.")
     out(f"ID perangkat: {done.device_id}")
     return EX_OK
 

@@ -94,11 +94,14 @@ def register() -> Any:
     error = None
     if request.method == "POST":
         try:
-            device.register(request.form.get("server_url", ""), request.form.get("code", ""))
+            done = device.register(request.form.get("server_url", ""),
+                                   request.form.get("code", ""))
         except FieldClientError as exc:
             error = exc.message
         else:
-            flash("Laptop terdaftar. Masuk dengan operator dan PIN Anda.", "success")
+            flash("Laptop terdaftar. Sidik jari kunci kantor: "
+                  f"{done.office_key_fingerprint} (cocokkan dengan yang dibacakan kantor). "
+                  "Masuk dengan operator dan PIN Anda.", "success")
             return redirect(url_for("auth.login"))
     return (
         render_template("register.html", error=error, form=request.form),

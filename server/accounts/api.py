@@ -7,14 +7,22 @@ from typing import Any
 from flask import Blueprint
 
 from server.accounts import devices
+from server.core import keyring
 from server.core.timeutil import isoformat_z, utcnow
 from server.http.body import json_object, load
 from shared.protocol import API_PREFIX, PROTOCOL_VERSION
 from shared.schemas import RegisterRequestSchema, RegisterResponseSchema
+from shared.sealing import b64
 
 bp = Blueprint("devices", __name__, url_prefix=API_PREFIX)
 REGISTER_REQUEST = RegisterRequestSchema()
 REGISTER_RESPONSE = RegisterResponseSchema()
+
+
+def office_key() -> dict[str, str]:
+    """The key the laptop seals records and files to: its id and public key (base64)."""
+    key = keyring.current().sealing
+    return {"kid": key.kid, "public": b64(key.public)}
 
 
 @bp.post("/devices")
@@ -30,5 +38,6 @@ def register() -> tuple[dict[str, Any], int]:
         "name": device.name,
         "server_time": isoformat_z(utcnow()),
         "protocol_version": PROTOCOL_VERSION,
+        "office_key": office_key(),
     }
     return REGISTER_RESPONSE.dump(answer), 201

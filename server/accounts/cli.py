@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from server.accounts import devices, operators, setup, users
+from server.core import keyring
 from server.core.commands import plain_errors
 from server.core.models import ROLES
 from server.core.timeutil import office_time, utcnow
@@ -24,11 +26,24 @@ def init_command() -> None:
     report = setup.initialize()
     click.echo(f"Basis data siap. Wilayah Sekadau: {report.regions.imported} baru, "
                f"{report.regions.updated} diperbarui.")
+    ring = keyring.current()
+    click.echo(f"Key ring kantor: {keyring.path_of(current_app)} (kunci {ring.current}, sidik "
+               f"jari {ring.sealing.fingerprint}). Simpan cadangannya bersama basis data.")
     if report.admin_password is None:
         click.echo("Pengguna 'admin' sudah ada; kata sandinya tidak ditampilkan lagi.")
     else:
         click.echo("Pengguna 'admin' dibuat. Kata sandi (catat sekarang, hanya tampil sekali):")
         click.echo(f"  {report.admin_password}")
+
+
+@click.command("rotate-key")
+@with_appcontext
+@plain_errors()
+def rotate_key_command() -> None:
+    """Add a new office sealing key and make it current; sealed records of older keys still open."""
+    key = keyring.rotate(keyring.path_of(current_app))
+    click.echo(f"Kunci segel baru {key.kid}, sidik jari {key.fingerprint}. Laptop menyegel ke "
+               "kunci ini setelah sinkron berikutnya; kunci lama tetap membuka rekaman lama.")
 
 
 @click.command("create-user")
@@ -70,6 +85,8 @@ def device_code_command(team: str, ttl_hours: float, kecamatan: str | None) -> N
     if kecamatan:
         click.echo(f"Wilayah tugas: kecamatan {kecamatan.strip()}.")
     click.echo(f"Berlaku sekali pakai, sampai {expires}.")
+    click.echo(f"Sidik jari kunci kantor: {keyring.current().sealing.fingerprint} (cocokkan "
+               "dengan yang ditampilkan laptop saat mendaftar).")
 
 
 @click.command("revoke-device")
@@ -163,6 +180,7 @@ def operators_command(team: str | None) -> None:
 
 COMMANDS: list[click.Command] = [
     init_command,
+    rotate_key_command,
     create_user_command,
     user_token_command,
     device_code_command,

@@ -61,6 +61,9 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         # the name under the Kepala Dinas signature block (else a dotted line to write on).
         "JEMPUT_PUBLIC_URL": env.get("JEMPUT_PUBLIC_URL") or None,
         "JEMPUT_SUKET_SIGNER": env.get("JEMPUT_SUKET_SIGNER") or None,
+        # The office key ring (sealing keys): a path every app host can read; by default a file
+        # in the instance folder, made by `init` or the first start.
+        "JEMPUT_KEYRING": env.get("JEMPUT_KEYRING") or None,
         # The office's time zone: every time a person reads (Asia/Pontianak = WIB; Asia/Makassar
         # = WITA, Asia/Jayapura = WIT) and the office's calendar day.
         "JEMPUT_OFFICE_TIMEZONE": office_timezone(env.get("JEMPUT_OFFICE_TIMEZONE")),

@@ -69,6 +69,12 @@ class ServiceUnavailable(JemputError):
     status, code, title = problems.SERVICE_UNAVAILABLE
 
 
+class KeyRingMissing(JemputError):
+    """The office key ring is not where the configuration says: nothing sealed opens."""
+
+    status, code, title = problems.KEYRING_MISSING
+
+
 # -- devices and sync
 
 

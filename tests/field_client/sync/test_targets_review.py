@@ -62,6 +62,7 @@ def test_register_force_deletes_the_old_devices_target_lists(
             "name": name,
             "server_time": "2026-11-27T03:00:00Z",
             "protocol_version": PROTOCOL_VERSION,
+            "office_key": {"kid": "k1", "public": "A" * 43 + "="},
         }
 
     monkeypatch.setattr(
