@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        settings = load_settings(folder / "home", environ={})
+        settings = load_settings(folder / "home", environ={"JEMPUT_TEST_KDF": "1"})
         started = time.perf_counter()
         _fill(settings, folder, args.records, args.targets)
         filled = time.perf_counter() - started

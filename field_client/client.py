@@ -228,30 +228,39 @@ class FieldClient:
     # -- the operator web app: profile, login, NIK ------------------------------------------
 
     def profile_summary(self) -> dict[str, Any]:
-        """The device profile: version, fetched_at, kecamatan kode/nama, operators/desa counts."""
+        """The device profile: version, fetched_at, how many operators may log in."""
         return profile.summary(self.outbox)
 
-    def operators(self) -> list[dict[str, str]]:
-        """Operators who may log in on this device ({username, nama}; no PIN hashes)."""
-        return profile.operators(self.outbox)
+    def profile_content(self, data_key: bytes) -> dict[str, Any]:
+        """The profile under the data key: team, kecamatan, desa, operators' names."""
+        return profile.content(self.outbox, data_key)
 
-    def desa_choices(self) -> list[dict[str, str]]:
+    def operators(self) -> list[str]:
+        """Usernames of the operators who may log in on this device."""
+        return profile.usernames(self.outbox)
+
+    def desa_choices(self, data_key: bytes) -> list[dict[str, str]]:
         """Desa the form offers: the profile's plus those of the visits on the device."""
-        return profile.desa_choices(self.outbox)
+        return profile.desa_choices(self.outbox, data_key)
 
-    def login(self, username: str, pin: str) -> dict[str, str]:
-        """Check an operator's PIN offline: {username, nama}, or a login error (with lockout)."""
-        return login.login(self.outbox, username, pin)
+    def login(self, username: str, pin: str) -> login.Login:
+        """Unwrap the data key with an operator's PIN, offline; a login error (with an
+        escalating lock per operator) when it does not unwrap."""
+        return login.login(self.outbox, username, pin,
+                           allow_test_cost=self.settings.allow_test_kdf)
 
-    def lock_state(self) -> dict[str, Any]:
-        """{failures, locked_until}: wrong PINs in a row and the lock's end (ISO UTC) or None."""
-        return login.lock_state(self.outbox)
+    def lock_state(self, username: str) -> dict[str, Any]:
+        """{failures, locked_until} of one operator: wrong PINs in a row, the lock's end."""
+        return login.lock_state(self.outbox, username)
 
     def check_nik(
-        self, nik: str, tanggal_lahir: str | None = None, jenis_kelamin: str | None = None
+        self, nik: str, tanggal_lahir: str | None = None, jenis_kelamin: str | None = None,
+        data_key: bytes | None = None,
     ) -> dict[str, Any]:
-        """Check a NIK while it is typed (the rules of saving), against this device's kecamatan."""
-        kecamatan = self.outbox.get_meta(profile.KECAMATAN_KODE_META)
+        """Check a NIK while it is typed (the rules of saving), against this device's kecamatan
+        (known once the profile is opened with the data key)."""
+        kecamatan = (profile.content(self.outbox, data_key).get("kecamatan") or {}).get("kode") \
+            if data_key else None
         return nik_check.check(nik, tanggal_lahir, jenis_kelamin, kecamatan)
 
     def server_reachable(self, timeout: float = 2.0) -> bool:

@@ -13,6 +13,7 @@ import platformdirs
 from field_client.errors import ConfigInvalid
 from shared.protocol import MAX_PUSH_RECORDS
 
+ENV_TEST_KDF = "JEMPUT_TEST_KDF"
 ENV_HOME = "JEMPUT_FIELD_HOME"
 ENV_OPERATOR = "JEMPUT_OPERATOR"
 ENV_BATCH_SIZE = "JEMPUT_FIELD_BATCH_SIZE"
@@ -52,6 +53,9 @@ class Settings:
     backoff_base: float = 2.0
     backoff_max: float = 300.0
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    #: Accept the low Argon2id cost of test installations (``JEMPUT_TEST_KDF=1``); a laptop in
+    #: the field refuses a profile that asks for less than ``shared.pin.KDF_COST``.
+    allow_test_kdf: bool = False
 
     @property
     def outbox_path(self) -> Path:
@@ -91,6 +95,7 @@ def load_settings(
         retention_days=_number(env, ENV_RETENTION_DAYS, int, 30, low=0),
         idle_interval=_number(env, ENV_IDLE_INTERVAL, float, 30.0, low=0.0),
         chunk_size=_chunk_size(env),
+        allow_test_kdf=env.get(ENV_TEST_KDF) == "1",
     )
 
 

@@ -85,6 +85,16 @@ class LoginLocked(FieldClientError):
         self.until = until
 
 
+class ProfileUnsafe(FieldClientError):
+    """The stored profile asks for a PIN key cheaper than ``shared.pin.KDF_COST``: no login."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Profil perangkat meminta biaya kunci PIN di bawah batas aman, jadi laptop ini "
+            "menolak masuk. Sinkronkan untuk mengambil profil baru, atau hubungi kantor."
+        )
+
+
 class NotRegistered(FieldClientError):
     """The device has no server registration yet."""
 

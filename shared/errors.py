@@ -15,8 +15,8 @@ class InvalidNik(SharedError, ValueError):
 
 
 class InvalidPin(SharedError, ValueError):
-    """A PIN that is not exactly six digits; ``message`` says so in Bahasa Indonesia."""
+    """A PIN that is not exactly eight digits; ``message`` says so in Bahasa Indonesia."""
 
-    def __init__(self, message: str = "PIN harus tepat 6 angka.") -> None:
+    def __init__(self, message: str = "PIN harus tepat 8 angka.") -> None:
         super().__init__(message)
         self.message = message

@@ -1,59 +1,54 @@
-"""Operator PINs: six digits, stored and shipped to devices only as a slow salted hash.
+"""Operator PINs: eight digits, and the key a PIN derives (Argon2id), which unwraps the laptop's
+data key.
 
-The hash travels to the field laptop (the operator logs in there offline), so it is PBKDF2-SHA256
-with many iterations: a stolen laptop's hashes cost real effort per guess, and the device locks
-the login after a few wrong PINs. Standard library only: both the server and the device use it.
+A laptop keeps no PIN hash. The office derives a key from each new PIN (libsodium's Argon2id,
+through PyNaCl) and wraps the device's data key (DK) with it; the laptop derives the same key
+from the PIN the operator types and unwraps DK: a wrong PIN does not unwrap. The cost below is
+fixed here for both sides; a copied laptop costs an attacker one derivation per guess.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import itertools
 import re
 import secrets
+from dataclasses import dataclass
 
-from shared.errors import InvalidPin
+from nacl.exceptions import CryptoError
+from nacl.pwhash import argon2id
+from nacl.secret import SecretBox
 
+from shared.errors import InvalidPin, SharedError
+
+PIN_DIGITS = 8
 #: Use with ``fullmatch``: ``$`` alone would let a trailing newline through.
-PIN_RE = re.compile(r"^[0-9]{6}$")
-ALGORITHM = "pbkdf2_sha256"
-#: One verify takes ~0.15 s on the project's 2-core machine (measured; see the README).
-DEFAULT_ITERATIONS = 300_000
-#: An encoded hash asking for more is malformed: it would stall the login for minutes.
-MAX_ITERATIONS = 5_000_000
-SALT_BYTES = 16
-_HASH_HEX = re.compile(r"^[0-9a-f]{64}$")
-_SALT_HEX = re.compile(r"^(?:[0-9a-f]{2}){8,64}$")
+PIN_RE = re.compile(r"^[0-9]{8}$")
+SALT_BYTES = argon2id.SALTBYTES
+KEY_BYTES = SecretBox.KEY_SIZE
 
 
-def hash_pin(pin: str, *, iterations: int = DEFAULT_ITERATIONS, salt: bytes | None = None) -> str:
-    """``pbkdf2_sha256$<iterations>$<salt hex>$<hash hex>`` of a six-digit PIN."""
-    if not isinstance(pin, str) or not PIN_RE.fullmatch(pin):
-        raise InvalidPin()
-    if not 1 <= iterations <= MAX_ITERATIONS:
-        raise ValueError(f"iterations must be 1..{MAX_ITERATIONS}")
-    salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
-    if not 8 <= len(salt) <= 64:
-        raise ValueError("salt must be 8..64 bytes")
-    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, iterations)
-    return f"{ALGORITHM}${iterations}${salt.hex()}${digest.hex()}"
+@dataclass(frozen=True)
+class KdfCost:
+    """Argon2id's work per derivation: passes (``opslimit``) over ``memlimit`` bytes."""
+
+    opslimit: int
+    memlimit: int
 
 
-def verify_pin(pin: str, encoded: str) -> bool:
-    """Whether ``pin`` matches ``encoded``; False for a malformed PIN or hash (never raises)."""
-    parsed = _parse(encoded)
-    if parsed is None or not isinstance(pin, str) or not PIN_RE.fullmatch(pin):
-        return False
-    iterations, salt, expected = parsed
-    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, iterations)
-    return hmac.compare_digest(digest, expected)
+#: Measured on the project's 2-core machine: 0.27-0.33 s and 128 MiB a derivation (a login).
+KDF_COST = KdfCost(opslimit=4, memlimit=128 * 1024 * 1024)
+#: libsodium's floor: for tests only. A production configuration refuses anything below KDF_COST.
+TEST_KDF_COST = KdfCost(opslimit=argon2id.OPSLIMIT_MIN, memlimit=argon2id.MEMLIMIT_MIN)
+
+
+class WrongPin(SharedError):
+    """The PIN did not unwrap the key: wrong PIN (or a damaged wrap)."""
 
 
 def generate_pin() -> str:
-    """A random six-digit PIN that is not trivial (not 000000, not 123456 or 987654)."""
+    """A random eight-digit PIN that is not trivial (not one digit repeated, not a run)."""
     while True:
-        pin = f"{secrets.randbelow(10**6):06d}"
+        pin = f"{secrets.randbelow(10**PIN_DIGITS):0{PIN_DIGITS}d}"
         if not is_trivial(pin):
             return pin
 
@@ -64,19 +59,42 @@ def is_trivial(pin: str) -> bool:
     return len(steps) == 1 and steps <= {0, 1, 9}
 
 
-def _parse(encoded: str) -> tuple[int, bytes, bytes] | None:
-    """(iterations, salt, hash) of a well-formed encoded hash, else None."""
-    if not isinstance(encoded, str):
-        return None
-    parts = encoded.split("$")
-    if len(parts) != 4 or parts[0] != ALGORITHM:
-        return None
-    _, iterations_text, salt_hex, hash_hex = parts
-    if not iterations_text.isascii() or not iterations_text.isdigit():
-        return None
-    iterations = int(iterations_text)
-    if not 1 <= iterations <= MAX_ITERATIONS:
-        return None
-    if not _SALT_HEX.fullmatch(salt_hex) or not _HASH_HEX.fullmatch(hash_hex):
-        return None
-    return iterations, bytes.fromhex(salt_hex), bytes.fromhex(hash_hex)
+def check_pin(pin: object) -> str:
+    """``pin`` when it is eight digits; :class:`InvalidPin` otherwise."""
+    if not isinstance(pin, str) or not PIN_RE.fullmatch(pin):
+        raise InvalidPin()
+    return pin
+
+
+def check_cost(cost: KdfCost, *, allow_test: bool = False) -> KdfCost:
+    """``cost`` when it is at least :data:`KDF_COST` (or, with ``allow_test``, libsodium's
+    floor); ``ValueError`` otherwise: a lowered cost would make a copied laptop cheap to crack."""
+    floor = TEST_KDF_COST if allow_test else KDF_COST
+    if cost.opslimit < floor.opslimit or cost.memlimit < floor.memlimit:
+        raise ValueError(f"Argon2id cost {cost} is below the minimum {floor}")
+    return cost
+
+
+def new_salt() -> bytes:
+    """A fresh random salt for one operator's PIN."""
+    return secrets.token_bytes(SALT_BYTES)
+
+
+def derive_key(pin: str, salt: bytes, cost: KdfCost) -> bytes:
+    """The 32-byte key an eight-digit ``pin`` derives with ``salt`` at ``cost`` (Argon2id)."""
+    check_pin(pin)
+    return bytes(argon2id.kdf(KEY_BYTES, pin.encode("ascii"), salt,
+                              opslimit=cost.opslimit, memlimit=cost.memlimit))
+
+
+def wrap_key(data_key: bytes, pin_key: bytes) -> bytes:
+    """``data_key`` encrypted under a PIN's key (XSalsa20-Poly1305, a fresh nonce)."""
+    return bytes(SecretBox(pin_key).encrypt(data_key))
+
+
+def unwrap_key(wrapped: bytes, pin_key: bytes) -> bytes:
+    """The data key a wrap holds; :class:`WrongPin` when ``pin_key`` does not open it."""
+    try:
+        return bytes(SecretBox(pin_key).decrypt(wrapped))
+    except (CryptoError, ValueError, TypeError) as exc:
+        raise WrongPin("PIN salah") from exc

@@ -330,29 +330,32 @@ class RegionRefSchema(Schema):
     nama = fields.String(required=True, validate=validate.Length(1, 120))
 
 
-class OperatorProfileSchema(Schema):
-    """One operator a device may let in offline: the PIN only as its slow hash (shared.pin)."""
+class OperatorKeySchema(Schema):
+    """One operator a device may let in offline: the wrap of the device's data key under the
+    key the operator's PIN derives (``shared.pin``), with that derivation's salt and cost."""
 
     username = fields.String(required=True, validate=_text(OPERATOR, 64, "Operator"))
-    nama = fields.String(required=True, validate=validate.Length(1, 120))
-    pin_hash = fields.String(required=True, validate=validate.Length(1, 200))
+    salt = fields.String(required=True, validate=validate.Length(24, 24))
+    opslimit = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1 << 32))
+    memlimit = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1 << 40))
+    wrap = fields.String(required=True, validate=validate.Length(1, 200))
 
 
 class DeviceProfileSchema(Schema):
-    """``GET /api/v1/device/profile``: who may log in on the device and which desa it serves.
+    """``GET /api/v1/device/profile``: who may log in on the device, under its data key.
 
-    ``version`` is the SHA-256 (hex) of the canonical JSON of the document without ``version``
-    and ``server_time``; it is also the answer's ETag.
+    ``operators`` are the wraps (in clear: a PIN is needed to use one); ``sealed`` is the data
+    key's box of ``{team, kecamatan, desa, operators: [{username, nama}]}``. ``version`` (also
+    the answer's ETag) changes with what the laptop holds, not with each answer's fresh nonces.
     """
 
     version = fields.String(
         required=True, validate=validate.Regexp(SHA256_HEX, error="version harus 64 heksadesimal.")
     )
-    team = fields.String(required=True)
-    kecamatan = fields.Nested(RegionRefSchema, required=True, allow_none=True)
-    desa = fields.List(fields.Nested(RegionRefSchema), required=True)
-    operators = fields.List(fields.Nested(OperatorProfileSchema), required=True)
     server_time = fields.String(required=True)
+    office_key = fields.Nested(OfficeKeySchema, required=True)
+    operators = fields.List(fields.Nested(OperatorKeySchema), required=True)
+    sealed = fields.String(required=True, validate=validate.Length(1, 1_000_000))
 
 
 def normalize_payload(raw: dict[str, Any]) -> dict[str, Any]:

@@ -154,5 +154,28 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (draft_id, role)
         )""",
     ),
+    (
+        # Operator-bound data key: the laptop keeps no PIN hash. Per operator only the wrap of
+        # the device's data key under the key the PIN derives (Argon2id: salt and cost); the
+        # operators' names and the desa travel and rest under the data key (meta
+        # ``profile_sealed``). Wrong PINs are counted per operator. The old hashes and lists go:
+        # the next sync fetches the new profile.
+        "DROP TABLE IF EXISTS operator",
+        "DROP TABLE IF EXISTS desa",
+        """CREATE TABLE IF NOT EXISTS operator_key (
+            username TEXT PRIMARY KEY,
+            salt TEXT NOT NULL,
+            opslimit INTEGER NOT NULL,
+            memlimit INTEGER NOT NULL,
+            wrap TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS login_lock (
+            username TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL DEFAULT 0,
+            lockouts INTEGER NOT NULL DEFAULT 0,
+            locked_until TEXT
+        )""",
+        "DELETE FROM meta WHERE key IN ('profile_version', 'ui_pin_failures', 'ui_locked_until')",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

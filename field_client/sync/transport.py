@@ -34,6 +34,7 @@ from field_client.errors import (
 from field_client.sync import tus
 from field_client.sync.http_errors import http_error, network_message
 from shared import problems
+from shared.pin import KdfCost, check_cost
 from shared.protocol import API_PREFIX, TUS_OFFSET_STREAM
 from shared.schemas import (
     DeviceProfileSchema,
@@ -94,6 +95,7 @@ class Transport:
     ) -> None:
         self.server_url = normalize_server_url(server_url)
         self._timeout = (settings.connect_timeout, settings.read_timeout)
+        self._allow_test_kdf = settings.allow_test_kdf
         self._session = requests.Session()
         self._session.headers["User-Agent"] = user_agent()
         self._session.headers["Accept"] = "application/json, application/problem+json"
@@ -187,7 +189,17 @@ class Transport:
                 f"Jawaban server tidak sesuai kontrak API (HTTP {response.status_code} untuk "
                 "profil perangkat). Profil diambil lagi pada sinkron berikutnya."
             )
-        return _load(DeviceProfileSchema(), _json(response))
+        document: dict[str, Any] = _load(DeviceProfileSchema(), _json(response))
+        for operator in document["operators"]:
+            try:
+                check_cost(KdfCost(operator["opslimit"], operator["memlimit"]),
+                           allow_test=self._allow_test_kdf)
+            except ValueError:
+                raise NetworkUnavailable(
+                    "Profil perangkat ditolak: biaya kunci PIN di bawah batas aman. Profil lama "
+                    "tetap dipakai; hubungi kantor."
+                ) from None
+        return document
 
     # -- uploads (tus 1.0.0) ------------------------------------------------------------------
 

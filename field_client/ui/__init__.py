@@ -50,6 +50,7 @@ def create_app(
         JEMPUT_PORT=port,
     )
     app.extensions["jemput_sync"] = SyncRunner(settings, transport_factory)
+    app.extensions["jemput_keys"] = session_auth.KeyStore()
     app.add_template_filter(records.local_time, "waktu")
     app.add_template_filter(labels.role_label, "role_label")
     app.jinja_env.globals.update(STATE_LABELS=labels.STATE_LABELS,

@@ -173,6 +173,7 @@ def check_nik() -> Any:
         args.get("nik", ""),
         args.get("tanggal_lahir") or None,
         args.get("jenis_kelamin") or None,
+        data_key=g.data_key,
     )
 
 
@@ -277,7 +278,7 @@ def _errors_by_field(exc: CaptureInvalid) -> dict[str, list[str]]:
 
 
 def _desa_names() -> dict[str, str]:
-    return {d["kode"]: d["nama"] for d in client().desa_choices()}
+    return {d["kode"]: d["nama"] for d in client().desa_choices(g.data_key)}
 
 
 def _render_form(
@@ -293,7 +294,7 @@ def _render_form(
 ) -> Any:
     device = client()
     try:
-        desa = device.desa_choices()
+        desa = device.desa_choices(g.data_key)
     except FieldClientError:
         desa = []
     return (

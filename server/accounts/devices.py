@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select, union, update
 
+from server.core import keyring
 from server.core.errors import (
     InvalidInput,
     NotFound,
@@ -27,7 +28,9 @@ from server.core.tokens import (
     new_token,
     normalise_registration_code,
 )
+from shared import datakey
 from shared.protocol import MAX_GAP_RANGES
+from shared.sealing import b64, unb64
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,7 @@ def register_device(code: str, name: str, first_seq: int = 1) -> tuple[Device, s
         first_seq=first_seq,
     )
     db.session.add(device)
+    device_data_key(device)  # made now, sealed to the office key: the profile wraps it
     db.session.flush()
     # The conditional UPDATE is the race guard: of two concurrent requests only one matches.
     spent = db.session.execute(
@@ -189,3 +193,13 @@ def _gaps(device_id: str, first_seq: int) -> list[list[int]]:
         .limit(MAX_GAP_RANGES)
     ).all()
     return [[int(start), int(end)] for start, end in rows]
+
+
+def device_data_key(device: Device) -> bytes:
+    """The device's data key, made (and sealed to the office key) the first time it is asked."""
+    ring = keyring.current()
+    if device.data_key_sealed is None or device.data_key_kid is None:
+        kid, sealed = ring.seal(datakey.new_data_key())
+        device.data_key_kid, device.data_key_sealed = kid, b64(sealed)
+        db.session.flush()
+    return ring.open(str(device.data_key_kid), unb64(str(device.data_key_sealed)))

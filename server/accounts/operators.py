@@ -1,10 +1,12 @@
 """Field operators: created by the office, let in offline by their team's laptops with a PIN.
 
-The office creates an operator for a team and hands over the generated six-digit PIN once; the
-server keeps only its slow hash (``shared.pin``). Every device of the team gets the hashes of
-the team's active operators in its profile (:func:`profile_for_device`) at each sync, so the
-operator can log in on the laptop without a network. A PIN reset or a disabled operator reaches
-the devices at their next sync; a stolen laptop is revoked and its team's PINs reset.
+The office creates an operator for a team and hands over the generated eight-digit PIN once.
+Nobody keeps the PIN: the server keeps the key it derives (``shared.pin``, Argon2id), sealed to
+the office key, and wraps each team device's data key (DK) with it. Every device of the team
+gets one wrap per active operator in its profile (:func:`profile_for_device`) at each sync, so
+the operator logs in on the laptop without a network by unwrapping DK with the PIN. A PIN reset
+or a disabled operator reaches the devices at their next sync; a stolen laptop is revoked and
+its team's PINs reset.
 """
 
 from __future__ import annotations
@@ -17,16 +19,19 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from server.core import audit
+from server.accounts import devices
+from server.core import audit, keyring
 from server.core.errors import Conflict, InvalidInput, NotFound
 from server.core.extensions import db
 from server.core.models import Device, Operator, OutreachVisit, Region
 from server.core.models.outreach import PLANNED
 from server.core.models.region import DESA
 from server.core.timeutil import isoformat_z, utcnow
+from shared import datakey
 from shared.canonical import canonical_json
-from shared.pin import generate_pin, hash_pin
+from shared.pin import KdfCost, derive_key, generate_pin, new_salt, wrap_key
 from shared.schemas import OPERATOR
+from shared.sealing import b64, unb64
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +48,10 @@ def create_operator(username: str, team: str, nama: str | None = None, *,
     username, team = _username(username), _team(team)
     nama = _nama(username if nama is None else nama)
     pin, now = generate_pin(), utcnow()
-    db.session.add(Operator(username=username, nama=nama, team=team, pin_hash=_hash(pin),
-                            active=True, created_at=now, pin_changed_at=now))
+    operator = Operator(username=username, nama=nama, team=team, active=True, created_at=now,
+                        pin_changed_at=now)
+    _set_pin_key(operator, pin)
+    db.session.add(operator)
     try:
         db.session.flush()
     except IntegrityError as exc:
@@ -62,7 +69,8 @@ def reset_pin(username: str, *, actor: str = CLI_ACTOR) -> str:
     """Give the operator a new generated PIN (the old one stops working at the next sync)."""
     operator = _operator(username)
     pin, now = generate_pin(), utcnow()
-    operator.pin_hash, operator.pin_changed_at = _hash(pin), now
+    _set_pin_key(operator, pin)
+    operator.pin_changed_at = now
     audit.append([audit.Event(actor=actor, action="operator_pin_reset",
                               detail={"username": operator.username})], at=now)
     db.session.commit()
@@ -113,25 +121,40 @@ def team_devices(team: str) -> int:
 
 
 def profile_for_device(device: Device) -> dict[str, Any]:
-    """The device's profile (shared.schemas.DeviceProfileSchema): its operators and desa."""
-    operators = [
-        {"username": username, "nama": nama, "pin_hash": pin_hash}
-        for username, nama, pin_hash in db.session.execute(
-            select(Operator.username, Operator.nama, Operator.pin_hash)
-            .where(Operator.team == device.team, Operator.active.is_(True))
-            .order_by(Operator.username)
-        ).all()
-    ]
-    document: dict[str, Any] = {
+    """The device's profile (``shared.schemas.DeviceProfileSchema``).
+
+    In clear: one wrap of the device's data key per active operator with a PIN key (and that
+    key's salt and Argon2id cost), the office key records are sealed to, and ``version``.
+    Under the data key (``sealed``): the team, its kecamatan, the desa the form offers, and the
+    operators' names.
+    """
+    data_key = devices.device_data_key(device)
+    rows = db.session.execute(
+        select(Operator).where(Operator.team == device.team, Operator.active.is_(True))
+        .order_by(Operator.username)).scalars().all()
+    ring = keyring.current()
+    with_keys = [op for op in rows if op.pin_key_sealed is not None]
+    content = {
         "team": device.team,
         "kecamatan": _kecamatan(device.kecamatan_kode),
         "desa": _desa(device),
-        "operators": operators,
+        "operators": [{"username": op.username, "nama": op.nama} for op in with_keys],
     }
+    wraps = [{"username": op.username, "salt": op.pin_salt,
+              "opslimit": op.kdf_opslimit, "memlimit": op.kdf_memlimit,
+              "wrap": b64(wrap_key(data_key, ring.open(str(op.pin_key_kid),
+                                                       unb64(str(op.pin_key_sealed)))))}
+             for op in with_keys]
+    office = ring.sealing
+    # The version changes with what the laptop holds, not with the fresh nonces of each answer.
+    version = hashlib.sha256(canonical_json({
+        "content": content, "office_key": office.kid, "data_key": device.data_key_kid,
+        "pins": [(op.username, isoformat_z(op.pin_changed_at)) for op in with_keys],
+    })).hexdigest()
     db.session.commit()
-    document["version"] = hashlib.sha256(canonical_json(document)).hexdigest()
-    document["server_time"] = isoformat_z(utcnow())
-    return document
+    return {"version": version, "server_time": isoformat_z(utcnow()),
+            "office_key": {"kid": office.kid, "public": b64(office.public)},
+            "operators": wraps, "sealed": b64(datakey.encrypt_json(data_key, content))}
 
 
 def _kecamatan(kode: str | None) -> dict[str, str] | None:
@@ -157,8 +180,13 @@ def _desa(device: Device) -> list[dict[str, str]]:
     return [{"kode": kode, "nama": found[kode]} for kode in sorted(found)]
 
 
-def _hash(pin: str) -> str:
-    return hash_pin(pin, iterations=int(current_app.config["PIN_ITERATIONS"]))
+def _set_pin_key(operator: Operator, pin: str) -> None:
+    """Keep the key ``pin`` derives (sealed to the office key), never the PIN."""
+    cost: KdfCost = current_app.config["PIN_KDF_COST"]
+    salt = new_salt()
+    kid, sealed = keyring.current().seal(derive_key(pin, salt, cost))
+    operator.pin_salt, operator.pin_key_kid, operator.pin_key_sealed = b64(salt), kid, b64(sealed)
+    operator.kdf_opslimit, operator.kdf_memlimit = cost.opslimit, cost.memlimit
 
 
 def _operator(username: str) -> Operator:

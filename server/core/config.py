@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import Flask
 
 from server.core.timeutil import DEFAULT_OFFICE_TIMEZONE
-from shared.pin import DEFAULT_ITERATIONS as DEFAULT_PIN_ITERATIONS
+from shared.pin import KDF_COST, TEST_KDF_COST, check_cost
 
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 DEFAULT_UPLOAD_EXPIRY_HOURS = 24.0
@@ -34,6 +34,7 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
     env = os.environ
+    test_kdf = env.get("JEMPUT_TEST_KDF") == "1"
     settings: dict[str, Any] = {
         "SQLALCHEMY_DATABASE_URI": env.get("JEMPUT_DATABASE_URL")
         or f"sqlite:///{instance / 'jemput.db'}",
@@ -67,10 +68,13 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         # The office's time zone: every time a person reads (Asia/Pontianak = WIB; Asia/Makassar
         # = WITA, Asia/Jayapura = WIT) and the office's calendar day.
         "JEMPUT_OFFICE_TIMEZONE": office_timezone(env.get("JEMPUT_OFFICE_TIMEZONE")),
-        # PBKDF2 iterations of new operator PIN hashes (the devices verify them offline).
-        "PIN_ITERATIONS": DEFAULT_PIN_ITERATIONS,
+        # Argon2id cost of the keys new operator PINs derive (shared.pin): the laptops derive
+        # the same. JEMPUT_TEST_KDF=1 lowers it for test installations only.
+        "PIN_KDF_COST": TEST_KDF_COST if test_kdf else KDF_COST,
     }
     settings.update(overrides or {})
+    # A production configuration never derives PIN keys cheaper than shared.pin.KDF_COST.
+    check_cost(settings["PIN_KDF_COST"], allow_test=bool(settings.get("TESTING")) or test_kdf)
     settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         settings["SQLALCHEMY_DATABASE_URI"]
     )

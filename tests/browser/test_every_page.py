@@ -93,7 +93,7 @@ def test_every_office_and_field_page_reads_right(tmp_path: Path, browser: Any,
             problems += _visit_all(page, url, paths)
 
             # The laptop: hear the office's decisions and the new visit, then its pages.
-            settings = Settings(home=home, read_timeout=20)
+            settings = Settings(allow_test_kdf=True, home=home, read_timeout=20)
             with FieldClient(settings=settings) as device:
                 device.outbox.set_meta("server_url", url)
                 device.sync()
@@ -132,7 +132,7 @@ def test_the_field_app_stops_asking_for_its_status_when_the_session_ends(
     from tests.support.field_ui import OPERATOR, PIN, prepare_device
 
     home = tmp_path / "home"
-    prepare_device(Settings(home=home))
+    prepare_device(Settings(allow_test_kdf=True, home=home))
     field_ui = FieldUI(home)
     field_ui.start()
     try:

@@ -12,6 +12,7 @@ from field_client.config import Settings, load_settings
 from field_client.ui import create_app
 from tests.support.browser import ARGS, CHROMIUM
 from tests.support.field_ui import OPERATOR, PIN, prepare_device
+from tests.support.processes import TEST_ENV
 from tests.support.wsgi_thread import serving
 
 #: A camera that exists and needs no permission prompt: Chromium paints a test pattern.
@@ -22,7 +23,7 @@ def test_the_photo_can_be_taken_with_the_camera(tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     if not shutil.which(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not installed")
-    settings: Settings = load_settings(tmp_path / "home", environ={})
+    settings: Settings = load_settings(tmp_path / "home", environ=TEST_ENV)
     prepare_device(settings)
     app = create_app(settings)
     with serving(app) as url, sync_api.sync_playwright() as playwright:

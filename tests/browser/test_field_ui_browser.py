@@ -24,7 +24,7 @@ from tests.support.browser import FieldUI, add_operator, register_laptop
 from tests.support.field import biometric_files
 from tests.support.field_ui import OPERATOR, PIN, prepare_device
 from tests.support.payloads import payload
-from tests.support.processes import FieldCLI, ServerProcess
+from tests.support.processes import TEST_ENV, FieldCLI, ServerProcess
 
 pytestmark = pytest.mark.e2e
 TEAM = "TIM-1"
@@ -168,13 +168,13 @@ def test_five_wrong_pins_lock_the_app_even_for_the_right_pin(
     tmp_path: Path, browser: Any
 ) -> None:
     home = tmp_path / "field-home"
-    prepare_device(load_settings(home, environ={}))  # registered, operators known; no server
+    prepare_device(load_settings(home, environ=TEST_ENV))  # registered, operators known; no server
     ui = FieldUI(home)
     try:
         ui.start()
         page = new_page(browser)
         for attempt in range(5):
-            log_in(page, ui.url, f"00000{attempt}")
+            log_in(page, ui.url, f"0000000{attempt}")
             page.wait_for_selector("#login-error")
         assert "Terlalu banyak PIN salah" in page.inner_text("#login-error")
         log_in(page, ui.url, PIN)  # the right PIN, but the app is locked
@@ -185,5 +185,6 @@ def test_five_wrong_pins_lock_the_app_even_for_the_right_pin(
         page.close()
     finally:
         ui.stop()
-    with FieldClient(settings=load_settings(home, environ={})) as device:
-        assert device.lock_state()["locked_until"]
+    with FieldClient(settings=load_settings(home, environ=TEST_ENV)) as device:
+        assert device.lock_state(OPERATOR)["locked_until"]
+        assert device.lock_state("op.maria")["locked_until"] is None  # per operator

@@ -26,8 +26,9 @@ def home(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(home: Path) -> Settings:
-    """Settings for ``home``, independent of the developer's environment."""
-    return load_settings(home, environ={})
+    """Settings for ``home``, independent of the developer's environment (the test KDF cost
+    accepted, as the test server derives PIN keys at it)."""
+    return load_settings(home, environ={"JEMPUT_TEST_KDF": "1"})
 
 
 @pytest.fixture

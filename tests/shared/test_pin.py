@@ -1,107 +1,97 @@
-"""Operator PINs: six digits, PBKDF2-SHA256, a malformed hash never lets anyone in."""
+"""Operator PINs: eight digits, an Argon2id key that unwraps the data key, and no PIN hash."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 
 from shared.errors import InvalidPin, SharedError
 from shared.pin import (
-    DEFAULT_ITERATIONS,
-    MAX_ITERATIONS,
+    KDF_COST,
+    TEST_KDF_COST,
+    KdfCost,
+    WrongPin,
+    check_cost,
+    check_pin,
+    derive_key,
     generate_pin,
-    hash_pin,
     is_trivial,
-    verify_pin,
+    new_salt,
+    unwrap_key,
+    wrap_key,
 )
 
-FAST = 1_000  # tests hash quickly; one test measures the real cost
+PIN = "48291573"
 
 
-def test_hash_format_and_verify() -> None:
-    encoded = hash_pin("482913", iterations=FAST, salt=bytes(range(16)))
-    algorithm, iterations, salt, digest = encoded.split("$")
-    assert (algorithm, iterations, salt) == ("pbkdf2_sha256", "1000", bytes(range(16)).hex())
-    assert len(digest) == 64
-    assert verify_pin("482913", encoded)
-    assert not verify_pin("482914", encoded)
+def test_derived_key_unwraps_only_with_the_right_pin() -> None:
+    salt = new_salt()
+    data_key = bytes(range(32))
+    wrap = wrap_key(data_key, derive_key(PIN, salt, TEST_KDF_COST))
+    assert data_key not in wrap
+    assert unwrap_key(wrap, derive_key(PIN, salt, TEST_KDF_COST)) == data_key
+    with pytest.raises(WrongPin) as caught:
+        unwrap_key(wrap, derive_key("48291574", salt, TEST_KDF_COST))
+    assert str(caught.value) == "PIN salah"
 
 
-def test_same_pin_different_salt_different_hash() -> None:
-    assert hash_pin("482913", iterations=FAST) != hash_pin("482913", iterations=FAST)
+def test_same_pin_other_salt_other_key() -> None:
+    assert derive_key(PIN, new_salt(), TEST_KDF_COST) != derive_key(PIN, new_salt(), TEST_KDF_COST)
+    salt = new_salt()
+    assert derive_key(PIN, salt, TEST_KDF_COST) == derive_key(PIN, salt, TEST_KDF_COST)
 
 
-@pytest.mark.parametrize("pin", ["", "12345", "1234567", "12345a", " 123456", "123456\n",
-                                 "١٢٣٤٥٦", "12 345"])
+def test_wraps_are_fresh_each_time() -> None:
+    key = derive_key(PIN, new_salt(), TEST_KDF_COST)
+    assert wrap_key(b"\x01" * 32, key) != wrap_key(b"\x01" * 32, key)
+
+
+@pytest.mark.parametrize("wrapped", [b"", b"short", b"\x00" * 72])
+def test_damaged_wrap_is_a_wrong_pin(wrapped: bytes) -> None:
+    with pytest.raises(WrongPin):
+        unwrap_key(wrapped, derive_key(PIN, new_salt(), TEST_KDF_COST))
+
+
+@pytest.mark.parametrize("pin", ["", "1234567", "123456789", "123456", "1234567a", " 1234567",
+                                 "12345678\n", "١٢٣٤٥٦٧٨", "1234 567"])
 def test_bad_pin_refused(pin: str) -> None:
     with pytest.raises(InvalidPin) as caught:
-        hash_pin(pin, iterations=FAST)
-    assert caught.value.message == "PIN harus tepat 6 angka."
+        derive_key(pin, new_salt(), TEST_KDF_COST)
+    assert caught.value.message == "PIN harus tepat 8 angka."
     assert isinstance(caught.value, SharedError)
-    assert not verify_pin(pin, hash_pin("123457", iterations=FAST))
 
 
 def test_not_a_string_is_refused() -> None:
     with pytest.raises(InvalidPin):
-        hash_pin(123456, iterations=FAST)  # type: ignore[arg-type]
-    assert not verify_pin(123456, hash_pin("123456", iterations=FAST))  # type: ignore[arg-type]
+        check_pin(48291573)
 
 
-@pytest.mark.parametrize("encoded", [
-    "",
-    "garbage",
-    "pbkdf2_sha1$1000$00112233445566778899aabbccddeeff$" + "0" * 64,
-    "pbkdf2_sha256$0$00112233445566778899aabbccddeeff$" + "0" * 64,
-    "pbkdf2_sha256$-5$00112233445566778899aabbccddeeff$" + "0" * 64,
-    "pbkdf2_sha256$abc$00112233445566778899aabbccddeeff$" + "0" * 64,
-    f"pbkdf2_sha256${MAX_ITERATIONS + 1}$00112233445566778899aabbccddeeff$" + "0" * 64,
-    "pbkdf2_sha256$1000$$" + "0" * 64,
-    "pbkdf2_sha256$1000$zz112233445566778899aabbccddeeff$" + "0" * 64,
-    "pbkdf2_sha256$1000$00112233445566778899aabbccddeeff$" + "0" * 63,
-    "pbkdf2_sha256$1000$00112233445566778899aabbccddeeff$" + "0" * 64 + "$x",
-    "pbkdf2_sha256$1000$00112233445566778899aabbccddeeff$" + "0" * 64 + "\n",
-])
-def test_malformed_hash_never_verifies(encoded: str) -> None:
-    started = time.perf_counter()
-    assert verify_pin("123456", encoded) is False
-    assert time.perf_counter() - started < 1  # an absurd iteration count is not even tried
+def test_production_cost_meets_the_floor() -> None:
+    assert KDF_COST.memlimit >= 64 * 1024 * 1024
+    assert check_cost(KDF_COST) == KDF_COST
 
 
-def test_none_hash_never_verifies() -> None:
-    assert verify_pin("123456", None) is False  # type: ignore[arg-type]
+@pytest.mark.parametrize("cost", [TEST_KDF_COST,
+                                  KdfCost(KDF_COST.opslimit - 1, KDF_COST.memlimit),
+                                  KdfCost(KDF_COST.opslimit, KDF_COST.memlimit // 2)])
+def test_lowered_cost_is_refused_unless_testing(cost: KdfCost) -> None:
+    with pytest.raises(ValueError, match="below the minimum"):
+        check_cost(cost)
+    assert check_cost(cost, allow_test=True) == cost
 
 
-def test_iterations_and_salt_bounds() -> None:
-    with pytest.raises(ValueError):
-        hash_pin("482913", iterations=0)
-    with pytest.raises(ValueError):
-        hash_pin("482913", iterations=MAX_ITERATIONS + 1)
-    with pytest.raises(ValueError):
-        hash_pin("482913", iterations=FAST, salt=b"short")
-
-
-def test_default_cost_is_slow_but_bearable() -> None:
-    encoded = hash_pin("482913")
-    assert f"${DEFAULT_ITERATIONS}$" in encoded
-    started = time.perf_counter()
-    assert verify_pin("482913", encoded)
-    assert 0.02 < time.perf_counter() - started < 3
-
-
-@pytest.mark.parametrize("pin", ["000000", "999999", "123456", "654321", "012345", "987654",
-                                 "890123", "210987"])
+@pytest.mark.parametrize("pin", ["00000000", "99999999", "12345678", "87654321", "01234567",
+                                 "98765432", "89012345", "21098765"])
 def test_trivial_pins(pin: str) -> None:
     assert is_trivial(pin)
 
 
-@pytest.mark.parametrize("pin", ["482913", "135791", "112233", "123457"])
+@pytest.mark.parametrize("pin", ["48291573", "13579135", "11223344", "12345679"])
 def test_not_trivial_pins(pin: str) -> None:
     assert not is_trivial(pin)
 
 
-def test_generated_pins_are_six_digits_varied_and_not_trivial() -> None:
+def test_generated_pins_are_eight_digits_varied_and_not_trivial() -> None:
     pins = {generate_pin() for _ in range(300)}
-    assert len(pins) > 290
+    assert len(pins) > 295
     for pin in pins:
-        assert len(pin) == 6 and pin.isdigit() and not is_trivial(pin)
+        assert len(pin) == 8 and pin.isdigit() and not is_trivial(pin)

@@ -18,12 +18,20 @@ from pathlib import Path
 
 import requests
 
-from tests.support.processes import BIN, CODE, FieldCLI, ServerProcess, free_port, stop_group
+from tests.support.processes import (
+    BIN,
+    CODE,
+    TEST_ENV,
+    FieldCLI,
+    ServerProcess,
+    free_port,
+    stop_group,
+)
 
 CHROMIUM = os.environ.get("JEMPUT_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
-PIN_LINE = re.compile(r"PIN \(catat[^:]*\):\s*(\d{6})\b")
+PIN_LINE = re.compile(r"PIN \(catat[^:]*\):\s*(\d{8})\b")
 
 
 @dataclass
@@ -44,7 +52,7 @@ class FieldUI:
             [str(BIN / "jemput-field"), "--home", str(self.home), "ui", "--port", str(self.port)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            env=dict(os.environ, PYTHONUNBUFFERED="1", **TEST_ENV),
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout

@@ -2,51 +2,78 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
+from nacl.public import PrivateKey
 
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.store import profile
+from shared import datakey
 from shared.canonical import canonical_json
-from shared.pin import hash_pin
+from shared.pin import TEST_KDF_COST, derive_key, new_salt, wrap_key
+from shared.sealing import b64
 from shared.vocab import BIOMETRIC_ROLES, EXCEPTABLE_ROLES
 from tests.support.field import biometric_files
 from tests.support.payloads import payload
 
-PIN = "482915"
-OTHER_PIN = "730264"
+PIN = "48291573"
+OTHER_PIN = "73026419"
 OPERATOR = "op.suryadi"
 DESA = [
     {"kode": "61.09.04.2006", "nama": "NANGA MAHAP"},
     {"kode": "61.09.04.2007", "nama": "TEMBAGA"},
 ]
+#: The office key pair of the tests' laptops (what records get sealed to).
+OFFICE_KEY = PrivateKey.generate()
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def prepare_device(settings: Settings, *, operators: bool = True, registered: bool = True) -> None:
-    """A device as its last online contact left it: registered, with operators and desa."""
-    import hashlib
+#: (username, nama, PIN) of the tests' operators.
+OPERATORS = ((OPERATOR, "Suryadi", PIN), ("op.maria", "Maria", OTHER_PIN))
 
-    document: dict[str, Any] = {
-        "team": "TIM-1",
-        "kecamatan": {"kode": "61.09.04", "nama": "NANGA MAHAP"},
-        "desa": DESA,
-        "operators": [
-            {"username": OPERATOR, "nama": "Suryadi", "pin_hash": hash_pin(PIN, iterations=1000)},
-            {"username": "op.maria", "nama": "Maria", "pin_hash": hash_pin(OTHER_PIN,
-                                                                          iterations=1000)},
-        ]
-        if operators
-        else [],
+
+def profile_document(
+    data_key: bytes, *, operators: bool = True,
+    people: Sequence[tuple[str, str, str]] | None = None,
+    desa: Sequence[Mapping[str, str]] = DESA,
+) -> dict[str, Any]:
+    """A device profile as the server sends it: wraps of ``data_key`` for ``people`` (by default
+    OPERATOR with PIN and op.maria with OTHER_PIN; none without ``operators``) at the test KDF
+    cost, the names and desa under the data key."""
+    if people is None:
+        people = OPERATORS if operators else ()
+    wraps = []
+    for username, _, pin in people:
+        salt = new_salt()
+        key = derive_key(pin, salt, TEST_KDF_COST)
+        wraps.append({"username": username, "salt": b64(salt),
+                      "opslimit": TEST_KDF_COST.opslimit, "memlimit": TEST_KDF_COST.memlimit,
+                      "wrap": b64(wrap_key(data_key, key))})
+    content = {"team": "TIM-1", "kecamatan": {"kode": "61.09.04", "nama": "NANGA MAHAP"},
+               "desa": [dict(d) for d in desa],
+               "operators": [{"username": u, "nama": n} for u, n, _ in people]}
+    return {
+        "version": hashlib.sha256(canonical_json({"content": content,
+                                                  "ops": [u for u, _, _ in people]})).hexdigest(),
         "server_time": "2026-11-29T00:00:00Z",
+        "office_key": {"kid": "test-key", "public": b64(bytes(OFFICE_KEY.public_key))},
+        "operators": wraps,
+        "sealed": b64(datakey.encrypt_json(data_key, content)),
     }
-    document["version"] = hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+def prepare_device(settings: Settings, *, operators: bool = True,
+                   registered: bool = True) -> bytes:
+    """A device as its last online contact left it: registered, with operators and desa; its
+    data key (which the laptop itself never keeps: a PIN unwraps it)."""
+    data_key = datakey.new_data_key()
     with FieldClient(settings=settings) as device:
         if registered:
             with device.outbox.atomic():
@@ -58,7 +85,8 @@ def prepare_device(settings: Settings, *, operators: bool = True, registered: bo
                     ("device_name", "laptop-1"),
                 ):
                     device.outbox.set_meta(key, value)
-        profile.store(device.outbox, document)
+        profile.store(device.outbox, profile_document(data_key, operators=operators))
+    return data_key
 
 
 def token(client: FlaskClient, path: str = "/masuk") -> str:

@@ -64,9 +64,8 @@ class LiveServer:
 
 
 def add_operator(live_server: Any, username: str, team: str) -> str:
-    """Create a field operator on the live server (cheap PIN hashing); its PIN."""
+    """Create a field operator on the live server (its PIN key at the test cost); its PIN."""
     from server.accounts.operators import create_operator
 
     with live_server.app.app_context():
-        live_server.app.config["PIN_ITERATIONS"] = 1000
         return create_operator(username, team, "Siti Operator")

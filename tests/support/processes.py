@@ -25,6 +25,9 @@ BIN = Path(sys.executable).parent
 CODE = re.compile(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}\b")
 #: ``jemput-field``'s exit status when the network (or the server) is down: try again later.
 EX_TEMPFAIL = 75
+#: Both sides of the suite's real processes derive PIN keys at libsodium's floor cost (a
+#: production install refuses it; the real cost is measured in bench/).
+TEST_ENV = {"JEMPUT_TEST_KDF": "1"}
 
 
 def free_port() -> int:
@@ -93,7 +96,7 @@ class ServerProcess:
 
     @property
     def env(self) -> dict[str, str]:
-        env = dict(os.environ, JEMPUT_INSTANCE_PATH=str(self.instance))
+        env = dict(os.environ, JEMPUT_INSTANCE_PATH=str(self.instance), **TEST_ENV)
         if self.database_url:
             env["JEMPUT_DATABASE_URL"] = self.database_url
         return env
@@ -179,7 +182,7 @@ class FieldCLI:
             text=True,
             timeout=timeout,
             check=False,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            env=dict(os.environ, PYTHONUNBUFFERED="1", **TEST_ENV),
         )
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
@@ -189,6 +192,7 @@ class FieldCLI:
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
+            env=dict(os.environ, **TEST_ENV),
         )
 
 

@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from server import create_app
 from server.core.extensions import db as database
+from shared.pin import TEST_KDF_COST
 
 PG_URL = os.environ.get("JEMPUT_TEST_DATABASE_URL")
 #: ``../shared/data`` beside the repository: reference data that is not copied into it.
@@ -33,7 +34,9 @@ def make_app(instance: Path, url: str, **config: Any) -> Flask:
         for name in ("JEMPUT_DATABASE_URL", "JEMPUT_BLOB_DIR", "JEMPUT_SECRET_KEY",
                      "JEMPUT_MAX_REQUEST_BYTES"):
             patch.delenv(name, raising=False)
-        return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, **config})
+        # PIN keys at libsodium's floor cost: a derivation in microseconds, not 0.3 s.
+        return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url,
+                           "PIN_KDF_COST": TEST_KDF_COST, **config})
 
 
 def truncate_all() -> None:
@@ -54,3 +57,18 @@ def assert_problem(answer: Any, status: int, code: str) -> dict[str, Any]:
     assert body["type"] == f"urn:jemput:problem:{code}"
     assert body["title"] and body["detail"]
     return dict(body)
+
+
+def pin_opens(username: str, pin: str) -> bool:
+    """Whether ``pin`` derives the key the server keeps (sealed) for ``username``; call inside
+    an app context. The server keeps no PIN and no PIN hash: only that sealed key."""
+    from server.core import keyring
+    from server.core.models import Operator
+    from shared.pin import KdfCost, derive_key
+    from shared.sealing import unb64
+
+    operator = database.session.execute(
+        select(Operator).where(Operator.username == username)).scalar_one()
+    cost = KdfCost(operator.kdf_opslimit, operator.kdf_memlimit)
+    kept = keyring.current().open(operator.pin_key_kid, unb64(operator.pin_key_sealed))
+    return derive_key(pin, unb64(operator.pin_salt), cost) == kept

@@ -22,6 +22,9 @@ class Device(Base):
     # The kecamatan the team was sent to (``61.09.04``); records from elsewhere are a finding.
     kecamatan_kode: Mapped[str | None] = mapped_column(String(8))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The device's data key (``shared.datakey``), sealed to the office key ``data_key_kid``.
+    data_key_kid: Mapped[str | None] = mapped_column(String(64))
+    data_key_sealed: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None]
     last_seen_at: Mapped[dt.datetime | None]

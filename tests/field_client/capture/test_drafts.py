@@ -28,7 +28,7 @@ def server() -> FakeServer:
 
 @pytest.fixture
 def client(home: Path, server: FakeServer) -> Iterator[FieldClient]:
-    with registered_client(Settings(home=home), server) as made:
+    with registered_client(Settings(allow_test_kdf=True, home=home), server) as made:
         yield made
 
 

@@ -28,7 +28,7 @@ def server() -> FakeServer:
 
 @pytest.fixture
 def client(home: Path, server: FakeServer) -> Iterator[FieldClient]:
-    with registered_client(Settings(home=home, batch_size=4), server) as made:
+    with registered_client(Settings(allow_test_kdf=True, home=home, batch_size=4), server) as made:
         yield made
 
 
@@ -235,7 +235,7 @@ def test_outbox_has_the_supersedes_index(client: FieldClient) -> None:
 
 def returned_home(home: Path) -> tuple[str, Path]:
     """A home with one record (seq 1) in needs_fix, set as a pull would; returns its id."""
-    with FieldClient(settings=Settings(home=home)) as client:
+    with FieldClient(settings=Settings(allow_test_kdf=True, home=home)) as client:
         saved = client.enroll(person(1), "op.a", files=scans(client))
         with client.outbox.atomic():
             client.outbox.execute(
@@ -255,7 +255,7 @@ def cli_run(home: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple
 
 
 def outbox_rows(home: Path) -> tuple[Any, ...]:
-    with FieldClient(settings=Settings(home=home)) as client:
+    with FieldClient(settings=Settings(allow_test_kdf=True, home=home)) as client:
         return snapshot(client)
 
 
@@ -278,7 +278,7 @@ def test_cli_records_needs_fix_shows_reason_and_fix_works(
     assert rows[1]["state"] == "superseded" and rows[3]["supersedes"] == old
     code, out, _ = cli_run(home, capsys, "records", "--state", "superseded")
     assert f"diganti oleh rekaman {rows[3]['id']}" in out and "diganti versi baru" in out
-    with FieldClient(settings=Settings(home=home)) as client:
+    with FieldClient(settings=Settings(allow_test_kdf=True, home=home)) as client:
         payload = body(client, rows[3]["id"])["payload"]
     assert payload["nama"] == "MARIA GORETI" and payload["golongan_darah"] == "A"
 
@@ -289,7 +289,7 @@ def test_cli_fix_from_json_file(home: Path, capsys: pytest.CaptureFixture[str]) 
     changes.write_text(json.dumps({"nama": "MARIA GORETI", "alamat": "DUSUN TEMBAGA HILIR"}))
     code, out, _ = cli_run(home, capsys, "fix", old, "--json", str(changes))
     assert code == 0 and "Perbaikan tersimpan aman" in out
-    with FieldClient(settings=Settings(home=home)) as client:
+    with FieldClient(settings=Settings(allow_test_kdf=True, home=home)) as client:
         [new] = [r for r in client.records() if r["supersedes"] == old]
         assert body(client, new["id"])["payload"]["alamat"] == "DUSUN TEMBAGA HILIR"
 

@@ -10,6 +10,8 @@ from field_client.capture import nik_check
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.store import profile
+from shared import datakey
+from tests.support.field_ui import profile_document
 
 NIK = "6109045708900001"  # a woman born 17-08-1990, first registered in 61.09.04
 
@@ -75,12 +77,11 @@ def test_another_kecamatan_is_only_noted() -> None:
 
 
 def test_the_client_checks_against_its_kecamatan(home: Path) -> None:
-    with FieldClient(settings=Settings(home=home)) as client:
+    data_key = datakey.new_data_key()
+    with FieldClient(settings=Settings(allow_test_kdf=True, home=home)) as client:
         assert client.check_nik("6109055708900001")["warnings"] == []  # no profile yet
-        profile.store(client.outbox, {
-            "version": "b" * 64, "team": "TIM-1", "desa": [], "operators": [],
-            "kecamatan": {"kode": "61.09.04", "nama": "NANGA MAHAP"},
-        })
-        found = client.check_nik("6109055708900001", "1990-08-17", "PEREMPUAN")
+        profile.store(client.outbox, profile_document(data_key))  # kecamatan 61.09.04
+        found = client.check_nik("6109055708900001", "1990-08-17", "PEREMPUAN",
+                                 data_key=data_key)
         assert [w["code"] for w in found["warnings"]] == ["nik_other_kecamatan"]
-        assert client.check_nik(NIK)["warnings"] == []
+        assert client.check_nik(NIK, data_key=data_key)["warnings"] == []

@@ -26,7 +26,7 @@ def server() -> FakeServer:
 
 @pytest.fixture
 def client(home: Path, server: FakeServer) -> Iterator[FieldClient]:
-    with registered_client(Settings(home=home, batch_size=4), server) as made:
+    with registered_client(Settings(allow_test_kdf=True, home=home, batch_size=4), server) as made:
         yield made
 
 
@@ -118,7 +118,7 @@ def test_a_card_printed_at_the_office_reaches_the_device(home: Path, live_server
     from server.core.models import Enrollment
 
     boss = Actor("sari", "supervisor")
-    with FieldClient(settings=Settings(home=home, read_timeout=10)) as device:
+    with FieldClient(settings=Settings(allow_test_kdf=True, home=home, read_timeout=10)) as device:
         device.register(live_server.url, live_server.registration_code("TIM-A"), "laptop-1")
         saved = device.enroll(person(1), "op.a",
                               files=biometric_files(home.parent / "scans"))

@@ -35,7 +35,7 @@ def server() -> OutreachServer:
 
 @pytest.fixture
 def client(home: Path, server: OutreachServer) -> Iterator[FieldClient]:
-    with outreach_client(Settings(home=home), server) as made:
+    with outreach_client(Settings(allow_test_kdf=True, home=home), server) as made:
         server.assign([target(i, name) for i, name in NAMES.items()])
         made.sync()
         yield made

@@ -27,7 +27,9 @@ def server() -> FakeServer:
 
 @pytest.fixture
 def client(home: Path, server: FakeServer) -> Iterator[FieldClient]:
-    with registered_client(Settings(home=home, chunk_size=4096, retention_days=30), server) as made:
+    with registered_client(
+            Settings(allow_test_kdf=True, home=home, chunk_size=4096, retention_days=30),
+            server) as made:
         yield made
 
 
@@ -68,7 +70,7 @@ def test_a_version_1_outbox_is_upgraded_in_place_and_strands_nothing(
     client.close()
 
     with open_outbox(path) as upgraded:
-        assert upgraded.scalar("PRAGMA user_version") == SCHEMA_VERSION == 6
+        assert upgraded.scalar("PRAGMA user_version") == SCHEMA_VERSION == 7
         rows = upgraded.rows("SELECT sha256, state, url, offset FROM upload")
         assert [tuple(r) for r in rows] == [(needed, "needed", None, 0)]
         assert {r: records.body_of(upgraded, r) for r in bodies} == bodies  # nothing touched

@@ -34,7 +34,8 @@ def enroll(client: FieldClient, index: int, **changes: str) -> SavedRecord:
 
 @pytest.fixture
 def client(home: Path) -> Iterator[FieldClient]:
-    with FieldClient(settings=Settings(home=home, batch_size=3, read_timeout=10)) as made:
+    settings = Settings(allow_test_kdf=True, home=home, batch_size=3, read_timeout=10)
+    with FieldClient(settings=settings) as made:
         yield made
 
 

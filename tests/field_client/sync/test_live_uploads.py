@@ -54,7 +54,7 @@ class AnswerLost(Transport):
 
 
 def settings(home: Path) -> Settings:
-    return Settings(home=home, batch_size=5, read_timeout=10, chunk_size=CHUNK)
+    return Settings(allow_test_kdf=True, home=home, batch_size=5, read_timeout=10, chunk_size=CHUNK)
 
 
 @pytest.fixture

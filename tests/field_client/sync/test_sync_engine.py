@@ -34,7 +34,7 @@ def server() -> FakeServer:
 
 @pytest.fixture
 def client(home: Path, server: FakeServer) -> Iterator[FieldClient]:
-    with registered_client(Settings(home=home, batch_size=4), server) as made:
+    with registered_client(Settings(allow_test_kdf=True, home=home, batch_size=4), server) as made:
         yield made
 
 

@@ -29,7 +29,7 @@ def server() -> OutreachServer:
 
 @pytest.fixture
 def client(home: Path, server: OutreachServer) -> Iterator[FieldClient]:
-    with outreach_client(Settings(home=home), server) as made:
+    with outreach_client(Settings(allow_test_kdf=True, home=home), server) as made:
         yield made
 
 
@@ -166,7 +166,7 @@ def test_the_dropped_visit_is_logged_without_personal_data(
 def test_a_list_just_received_survives_a_clock_running_ahead(home: Path) -> None:
     server = OutreachServer(blobs=biometric_hashes())
     ahead = TODAY + dt.timedelta(days=10)  # the laptop's clock says ten days later
-    with outreach_client(Settings(home=home), server, today=ahead) as client:
+    with outreach_client(Settings(allow_test_kdf=True, home=home), server, today=ahead) as client:
         server.assign([target(1)])  # a visit for the real today
         report = client.sync()
         assert report.visits_received == 1 and report.visits_removed == 0

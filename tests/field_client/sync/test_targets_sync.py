@@ -27,7 +27,7 @@ def server() -> OutreachServer:
 
 @pytest.fixture
 def client(home: Path, server: OutreachServer) -> Iterator[FieldClient]:
-    with outreach_client(Settings(home=home), server) as made:
+    with outreach_client(Settings(allow_test_kdf=True, home=home), server) as made:
         yield made
 
 
@@ -210,7 +210,7 @@ def test_an_entry_without_a_usable_visit_id_is_skipped(
 
 
 def test_finished_visits_leave_on_sync_and_on_open(home: Path, server: OutreachServer) -> None:
-    settings = Settings(home=home)
+    settings = Settings(allow_test_kdf=True, home=home)
     with outreach_client(settings, server) as client:
         server.assign([target(1)], days=2)  # TODAY and the day after
         server.assign([target(2)], start=TODAY - dt.timedelta(days=3))  # over by the clock

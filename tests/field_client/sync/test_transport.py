@@ -69,7 +69,7 @@ def scripted(scripted_server: Scripted) -> Scripted:
 
 @pytest.fixture
 def transport(scripted: Scripted, tmp_path: Any) -> Iterator[Transport]:
-    settings = Settings(home=tmp_path, connect_timeout=2, read_timeout=2)
+    settings = Settings(allow_test_kdf=True, home=tmp_path, connect_timeout=2, read_timeout=2)
     with Transport(scripted.url, settings, token="s3cret", backoff_factor=0) as made:
         yield made
 
@@ -229,7 +229,7 @@ def test_registration_refusals_are_explained(scripted: Scripted, transport: Tran
 
 
 def test_closed_port_is_network_unavailable(tmp_path: Any) -> None:
-    settings = Settings(home=tmp_path, connect_timeout=1, read_timeout=1)
+    settings = Settings(allow_test_kdf=True, home=tmp_path, connect_timeout=1, read_timeout=1)
     transport = Transport("http://127.0.0.1:9", settings, backoff_factor=0)
     with transport, pytest.raises(NetworkUnavailable) as caught:
         transport.pull(0, 10)
@@ -244,7 +244,7 @@ def test_slow_answer_is_a_timeout(scripted: Scripted, tmp_path: Any) -> None:
         return Response("{}")
 
     scripted.reply = slow
-    settings = Settings(home=tmp_path, connect_timeout=1, read_timeout=0.3)
+    settings = Settings(allow_test_kdf=True, home=tmp_path, connect_timeout=1, read_timeout=0.3)
     with (
         Transport(scripted.url, settings) as transport,
         pytest.raises(NetworkUnavailable) as caught,

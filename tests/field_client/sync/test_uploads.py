@@ -40,7 +40,8 @@ def server() -> FakeServer:
 
 def open_client(home: Path, server: FakeServer) -> FieldClient:
     """A registered client over ``home``: a new one is a restarted process."""
-    return registered_client(Settings(home=home, batch_size=10, chunk_size=CHUNK), server)
+    return registered_client(
+        Settings(allow_test_kdf=True, home=home, batch_size=10, chunk_size=CHUNK), server)
 
 
 @pytest.fixture

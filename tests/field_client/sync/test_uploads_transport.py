@@ -79,7 +79,8 @@ def scripted() -> Scripted:
 
 @pytest.fixture
 def transport(scripted: Scripted, tmp_path: Path) -> Transport:
-    return Transport(SERVER, Settings(home=tmp_path), "s3cret", adapter=WsgiAdapter(scripted))
+    return Transport(SERVER, Settings(allow_test_kdf=True, home=tmp_path), "s3cret",
+                     adapter=WsgiAdapter(scripted))
 
 
 def test_creation_declares_the_file_and_returns_where_to_send_it(

@@ -13,8 +13,16 @@ from flask.testing import FlaskClient
 from field_client.client import FieldClient
 from field_client.config import Settings, load_settings
 from field_client.store import profile
+from shared import datakey
 from tests.support.field import set_state
-from tests.support.field_ui import draft_id_from, form_data, login, prepare_device, token
+from tests.support.field_ui import (
+    draft_id_from,
+    form_data,
+    login,
+    prepare_device,
+    profile_document,
+    token,
+)
 
 _KEY = re.compile(r'name="form_key" value="([^"]+)"')
 
@@ -127,10 +135,7 @@ def test_an_operator_the_office_disabled_is_logged_out_after_the_next_sync(
 ) -> None:
     assert web.get("/antrean").status_code == 200
     with _device(settings) as device:
-        profile.store(device.outbox, {
-            "version": "b" * 64, "team": "TIM-1", "kecamatan": None, "desa": [],
-            "operators": [], "server_time": "2026-11-29T00:00:00Z",
-        })
+        profile.store(device.outbox, profile_document(datakey.new_data_key(), operators=False))
     answer = web.get("/antrean")
     assert answer.status_code == 302 and "/masuk" in answer.headers["Location"]
 
@@ -222,7 +227,8 @@ def test_previews_open_when_the_home_folder_was_given_as_a_relative_path(
     from field_client.ui import create_app
 
     monkeypatch.chdir(tmp_path)
-    settings = load_settings("instance/demo-field", environ={})  # as the README writes it
+    settings = load_settings("instance/demo-field",  # as the README writes it
+                             environ={"JEMPUT_TEST_KDF": "1"})
     prepare_device(settings)
     app = create_app(settings)
     app.config["TESTING"] = True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,23 +14,21 @@ from server.accounts import operators
 from server.core.errors import Conflict, InvalidInput, NotFound
 from server.core.extensions import db
 from server.core.models import AuditEvent, Operator
-from shared.pin import PIN_RE, is_trivial, verify_pin
+from shared.pin import PIN_RE, TEST_KDF_COST, is_trivial
+from tests.support.server_app import pin_opens
 
-FAST_PINS = 1_000  # PBKDF2 iterations in tests; the real cost is measured in tests/shared
 
-
-@pytest.fixture(autouse=True)
-def fast_pins(app: Flask) -> Iterator[None]:
-    app.config["PIN_ITERATIONS"] = FAST_PINS
-    yield
+def pin_in(app: Flask, username: str, pin: str) -> bool:
+    with app.app_context():
+        return pin_opens(username, pin)
 
 
 def rows(app: Flask) -> dict[str, Any]:
-    """Operators (with hashes and flags) and the audit event count: proof nothing changed."""
+    """Operators (sealed PIN keys, flags) and the audit event count: proof nothing changed."""
     with app.app_context():
         found = {
             "operators": sorted(db.session.execute(select(
-                Operator.username, Operator.nama, Operator.team, Operator.pin_hash,
+                Operator.username, Operator.nama, Operator.team, Operator.pin_key_sealed,
                 Operator.active, Operator.pin_changed_at)).all()),
             "audit": db.session.execute(select(func.count()).select_from(AuditEvent))
             .scalar_one(),
@@ -49,14 +46,15 @@ def stored(app: Flask, username: str) -> Operator:
         return operator
 
 
-def test_create_returns_a_pin_that_only_the_hash_keeps(app: Flask) -> None:
+def test_create_returns_a_pin_that_only_a_sealed_derived_key_keeps(app: Flask) -> None:
     with app.app_context():
         pin = operators.create_operator("  Op.Suryadi ", " TIM-1 ", "  Suryadi   Anwar ")
     assert PIN_RE.fullmatch(pin) and not is_trivial(pin)
     operator = stored(app, "op.suryadi")
     assert (operator.nama, operator.team, operator.active) == ("Suryadi Anwar", "TIM-1", True)
-    assert operator.pin_hash.startswith(f"pbkdf2_sha256${FAST_PINS}$")
-    assert pin not in operator.pin_hash and verify_pin(pin, operator.pin_hash)
+    assert (operator.kdf_opslimit, operator.kdf_memlimit) == (TEST_KDF_COST.opslimit,
+                                                              TEST_KDF_COST.memlimit)
+    assert pin not in operator.pin_key_sealed and pin_in(app, "op.suryadi", pin)
     with app.app_context():
         listed = operators.listing()
         event = db.session.execute(select(AuditEvent)).scalar_one()
@@ -111,9 +109,9 @@ def test_reset_pin(app: Flask) -> None:
     with app.app_context():
         new = operators.reset_pin("OP.A ")
     second = stored(app, "op.a")
-    assert verify_pin(new, second.pin_hash)
-    assert old == new or not verify_pin(old, second.pin_hash)
-    assert second.pin_hash != first.pin_hash
+    assert pin_in(app, "op.a", new)
+    assert old == new or not pin_in(app, "op.a", old)
+    assert second.pin_key_sealed != first.pin_key_sealed and second.pin_salt != first.pin_salt
     assert second.pin_changed_at >= first.pin_changed_at
     with app.app_context():
         actions = db.session.execute(select(AuditEvent.action).order_by(AuditEvent.id)).all()
@@ -171,7 +169,7 @@ def test_cli_add_prints_the_pin_once(app: Flask, runner: FlaskCliRunner,
     assert added.exit_code == 0, added.output
     pin = added.output.split("hanya tampil sekali): ")[1].split()[0]
     assert PIN_RE.fullmatch(pin)
-    assert verify_pin(pin, stored(app, "op.suryadi").pin_hash)
+    assert pin_in(app, "op.suryadi", pin)
     assert "Operator 'op.suryadi' (Suryadi) dibuat untuk tim TIM-1." in added.output
     assert "sinkron berikutnya" in added.output
     assert "belum punya perangkat" not in added.output
@@ -193,7 +191,7 @@ def test_cli_pin_disable_enable_and_listing(app: Flask, runner: FlaskCliRunner) 
     reset = runner.invoke(args=["operator-pin", "op.a"])
     assert reset.exit_code == 0, reset.output
     pin = reset.output.split("hanya tampil sekali): ")[1].split()[0]
-    assert verify_pin(pin, stored(app, "op.a").pin_hash)
+    assert pin_in(app, "op.a", pin)
     disabled = runner.invoke(args=["operator-disable", "op.a"])
     assert disabled.exit_code == 0 and "sekarang nonaktif" in disabled.output
     again = runner.invoke(args=["operator-disable", "op.a"])
@@ -242,5 +240,5 @@ def test_the_demo_operator_is_made_once_and_gets_a_new_pin_on_a_rerun(app: Flask
         second = story._demo_operator()
         listed = operators.listing(story.TEAM)
     assert [(o["username"], o["active"]) for o in listed] == [(story.OPERATOR, True)]
-    assert verify_pin(second, stored(app, story.OPERATOR).pin_hash)
-    assert first == second or not verify_pin(first, stored(app, story.OPERATOR).pin_hash)
+    assert pin_in(app, story.OPERATOR, second)
+    assert first == second or not pin_in(app, story.OPERATOR, first)
