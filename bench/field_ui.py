@@ -4,7 +4,10 @@ Builds a device home (scratch folder) with ``--records`` saved records, a visit 
 ``--targets`` residents and an operator list, then times, over the Flask test client (no
 network, as on the laptop): the queue page, ``status.json`` (what the page polls), the visit
 page with a search, the NIK check, and one whole enrollment: the form POST with 14 biometric
-files (a draft, files staged) plus the save (the record durable in the outbox, files copied).
+files (a draft, files encrypted under the data key) plus the save (the record and its files
+sealed to the office key, durable in the outbox). The operator is logged in with a PIN (test
+KDF cost: the login's real 0.25 s is measured in its own benchmark); the target list rests
+under the data key as the server sends it.
 Not timed: filling the home. Prints a table (median of 7 after a warm-up; the save once per
 run, 7 runs).
 
@@ -28,9 +31,12 @@ from field_client.client import FieldClient
 from field_client.config import load_settings
 from field_client.store import records, targets
 from field_client.ui import create_app
-from shared.schemas import TargetListSchema
+from shared import datakey
+from shared.schemas import TargetListSchema, TargetsContentSchema
+from shared.sealing import b64
 from tests.support.field import biometric_files, person
 from tests.support.field_ui import OPERATOR, form_data, login, prepare_device, token
+from tests.support.keys import DATA_KEY as DK
 from tests.support.targets import target, visit
 
 
@@ -62,11 +68,13 @@ def _fill(settings: Any, folder: Path, count: int, target_count: int) -> None:
     files = biometric_files(folder / "files")
     with FieldClient(settings=settings) as device:
         for index in range(1, count + 1):
-            device.enroll(person(index % 9999 + 1), operator=OPERATOR, files=files)
+            device.enroll(person(index % 9999 + 1), operator=OPERATOR, files=files, data_key=DK)
         planned = visit(start=dt.date.today(), days=3)
-        answer = TargetListSchema().load(
-            {"visit": planned, "targets": [target(i + 1) for i in range(target_count)]}
-        )
+        # The list as the server sends it: one box under the device's data key.
+        content = {"targets": [target(i + 1) for i in range(target_count)]}
+        sealed = b64(datakey.encrypt_json(DK, TargetsContentSchema().dump(
+            TargetsContentSchema().load(content))))
+        answer = TargetListSchema().load({"visit": planned, "sealed": sealed})
         with device.outbox.atomic():
             targets.store_visit(device.outbox, answer, records.utc_now())
 

@@ -1,9 +1,10 @@
-"""Ingest benchmark: push 10,000 enrollment records to a real server on loopback.
+"""Ingest benchmark: push 10,000 sealed enrollment records to a real server on loopback.
 
 Measures records/s for (1) batched first pushes from two devices at once and from one device,
 (2) the same batches again (a replay: every record a duplicate), (3) the naive way, one record
-per request; and request bytes per record with and without gzip. Prints a table. Not a test:
-nothing here asserts a timing.
+per request; and request bytes per record with and without gzip. Records travel as protocol 2
+pushes them: sealed to the server's office key (``bench.sealing`` compares with protocol 1 and
+times the opening apart). Prints a table. Not a test: nothing here asserts a timing.
 
     .venv/bin/python -m bench.ingest [--records 10000] [--batch 500] [--single 1000]
 """
@@ -31,12 +32,17 @@ if not __package__:  # run as a script (bench/X.py): make the repository root im
 
 from server.demo.residents import synthetic_residents
 from shared import vocab
-from shared.canonical import seal
+from shared.canonical import with_hash
+from shared.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION
+from shared.sealing import b64, seal_record, unb64
 from tests.support.processes import ServerProcess
+
+PROTOCOL = {PROTOCOL_HEADER: str(PROTOCOL_VERSION)}
 
 
 def make_records(count: int, first_seq: int, seed: int) -> list[dict[str, Any]]:
-    """Sealed records with a realistic attachment list (photo, signature, irises, 10 fingers)."""
+    """Records with their hash and a realistic attachment list (photo, signature, irises, 10
+    fingers)."""
     records = []
     for offset, payload in enumerate(synthetic_residents(count, seed=seed)):
         attachments = [
@@ -58,8 +64,23 @@ def make_records(count: int, first_seq: int, seed: int) -> list[dict[str, Any]]:
             "attachments": attachments,
             "exceptions": [],
         }
-        records.append(seal(record))
+        records.append(with_hash(record))
     return records
+
+
+def sealed(records: list[dict[str, Any]], office_key: dict[str, str]) -> list[dict[str, Any]]:
+    """The push items of protocol 2: each record sealed to the office key, as saved."""
+    public = unb64(office_key["public"])
+    return [{"id": r["id"], "seq": r["seq"], "key_id": office_key["kid"],
+             "sealed": b64(seal_record(public, r))} for r in records]
+
+
+def register(server: ServerProcess, session: requests.Session) -> tuple[str, dict[str, str]]:
+    """A new device over HTTP: its token and the office key it seals to."""
+    answer = session.post(server.url + "/api/v1/devices", headers=PROTOCOL, timeout=30,
+                          json={"code": server.device_code("BENCH"), "name": "bench"})
+    answer.raise_for_status()
+    return str(answer.json()["token"]), answer.json()["office_key"]
 
 
 def encode_batches(records: list[dict[str, Any]], batch: int, use_gzip: bool) -> list[bytes]:
@@ -73,7 +94,8 @@ def encode_batches(records: list[dict[str, Any]], batch: int, use_gzip: bool) ->
 
 def send(url: str, token: str, bodies: list[bytes], use_gzip: bool) -> dict[str, int]:
     """One device sending its bodies one after the other; return the per-record statuses."""
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+               **PROTOCOL}
     if use_gzip:
         headers["Content-Encoding"] = "gzip"
     statuses: dict[str, int] = {}
@@ -114,15 +136,18 @@ def main() -> None:
     sets = [make_records(half, 1, seed=1), make_records(args.records - half, 1, seed=2),
             make_records(args.records, 1, seed=3)]
     singles = make_records(args.single, 1, seed=4)
-    batched = [encode_batches(records, args.batch, True) for records in sets]
-    one_by_one = encode_batches(singles, 1, False)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         server = ServerProcess.initialised(Path(scratch), workers=args.workers, threads=1,
                                            log_level="warning")
         try:
             with requests.Session() as session:
-                tokens = [server.device_token(session) for _ in range(4)]
+                devices = [register(server, session) for _ in range(4)]
+            tokens = [token for token, _ in devices]
+            office_key = devices[0][1]
+            sets = [sealed(records, office_key) for records in sets]
+            batched = [encode_batches(records, args.batch, True) for records in sets]
+            one_by_one = encode_batches(sealed(singles, office_key), 1, False)
             two = [(tokens[0], batched[0]), (tokens[1], batched[1])]
             one = [(tokens[2], batched[2])]
             for name, devices, count in (
@@ -142,7 +167,7 @@ def main() -> None:
     sample = json.dumps({"records": sets[2][:args.batch]}).encode()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, SQLite (synchronous=FULL), gunicorn -w {args.workers}; "
-          f"batch {args.batch}; bodies encoded before timing")
+          f"batch {args.batch}; records sealed and bodies encoded before timing")
     print(f"{'scenario':36} {'records':>8} {'seconds':>8} {'records/s':>10} {'bytes/rec':>10}"
           "  statuses")
     for name, count, secs, sent, statuses in rows:

@@ -1,4 +1,9 @@
-"""``FieldClient``: the library facade over one device home (outbox, files, registration)."""
+"""``FieldClient``: the library facade over one device home (outbox, files, registration).
+
+Saving, fixing, importing, drafts and target lists need the device's data key, which only an
+operator's PIN unwraps (:meth:`FieldClient.login`); the methods take it as ``data_key``.
+Syncing, the status and purging need no key: what they handle is sealed or in clear by design.
+"""
 
 from __future__ import annotations
 
@@ -25,9 +30,11 @@ from field_client.errors import (
     OutboxBusy,
     UsageInvalid,
 )
-from field_client.store import blobs, profile, records, retention, targets, upload_rows
+from field_client.store import blobs, keys, profile, records, retention, targets, upload_rows
 from field_client.store.outbox import Outbox, open_outbox
-from field_client.sync.engine import ProgressCallback, SyncEngine, fetch_profile
+from field_client.sync import upgrade
+from field_client.sync.device_profile import fetch_profile
+from field_client.sync.engine import ProgressCallback, SyncEngine
 from field_client.sync.report import SyncReport
 from field_client.sync.transport import Transport, normalize_server_url
 from field_client.sync.uploads import ByteProgress
@@ -70,8 +77,10 @@ class FieldClient:
         self._transport_factory = transport_factory or _default_transport
         self._today = today
         try:
-            # Target lists of visits that are over leave the device on every open, too.
+            # Target lists of visits that are over, and drafts left unsaved for 72 hours, leave
+            # the device on every open, too.
             targets.purge_expired(self.outbox, today())
+            drafts.expire(self.outbox, self.settings.drafts_dir)
         except OutboxBusy:  # a sync holds the outbox: it purges them itself
             log.warning("outbox busy: finished visits are removed on the next open or sync")
         except BaseException:
@@ -161,7 +170,7 @@ class FieldClient:
             # The old device's target lists would never be closed through the new device's
             # feed: their residents' personal data goes with the old registration.
             dropped = targets.drop_all(self.outbox)
-            # The old team's operators (and their PIN hashes) and desa go with it too.
+            # The old team's operators (their key wraps), names and desa go with it too.
             profile.drop(self.outbox)
         if dropped:
             self.outbox.checkpoint()  # deleted target lists must not linger in the WAL
@@ -176,13 +185,17 @@ class FieldClient:
         files: Mapping[str, Path | str] | None = None,
         exceptions: Mapping[str, str] | None = None,
         supersedes: str | None = None,
+        *,
+        data_key: bytes,
     ) -> capture.SavedRecord:
-        """Check and durably queue one enrollment; raise ``CaptureInvalid`` and save nothing."""
+        """Check and durably queue one enrollment, sealed; raise ``CaptureInvalid`` and save
+        nothing."""
         raw = dict(payload) if isinstance(payload, Mapping) else payload
         checked = capture.prepare(
             raw, operator or self.default_operator, files, exceptions, supersedes
         )
-        return capture.save(self.outbox, self.settings.files_dir, [checked])[0]
+        return capture.save(self.outbox, self.settings.files_dir, [checked],
+                            self.keys(data_key))[0]
 
     def fix(
         self,
@@ -192,28 +205,36 @@ class FieldClient:
         files: Mapping[str, Path | str] | None = None,
         exceptions: Mapping[str, str] | None = None,
         operator: str | None = None,
+        data_key: bytes,
     ) -> capture.SavedRecord:
         """Queue the corrected version of a ``needs_fix`` record (id or seq); it supersedes it.
 
-        Copies the old card data, files and exceptions with the changes (a None value in
-        ``changes`` removes a field). Raises ``FixRefused`` or ``CaptureInvalid``, saving
-        nothing, when the record is unknown or not in needs_fix, a value is bad, a file missing.
+        Copies the card data, files and exceptions the office sent back, with the changes (a
+        None value in ``changes`` removes a field). Raises ``FixRefused`` or ``CaptureInvalid``,
+        saving nothing, when the record is unknown or not in needs_fix, or a value is bad.
         """
         return fixes.fix(
             self.outbox,
             self.settings.files_dir,
             record,
+            self.keys(data_key),
             changes=changes,
             files=files,
             exceptions=exceptions,
             operator=operator or self.default_operator,
         )
 
-    def import_jsonl(self, path: Path | str, operator: str | None = None) -> importer.ImportReport:
+    def import_jsonl(self, path: Path | str, operator: str | None = None, *,
+                     data_key: bytes) -> importer.ImportReport:
         """Queue every good line of a JSON Lines file; report bad lines (per-line semantics)."""
         return importer.import_jsonl(
-            self.outbox, self.settings.files_dir, Path(path), operator or self.default_operator
+            self.outbox, self.settings.files_dir, Path(path), operator or self.default_operator,
+            self.keys(data_key),
         )
+
+    def keys(self, data_key: bytes) -> keys.Keys:
+        """What saving needs: the office key this laptop seals to, and the data key."""
+        return keys.keys(self.outbox, data_key)
 
     @property
     def default_operator(self) -> str | None:
@@ -245,9 +266,12 @@ class FieldClient:
 
     def login(self, username: str, pin: str) -> login.Login:
         """Unwrap the data key with an operator's PIN, offline; a login error (with an
-        escalating lock per operator) when it does not unwrap."""
-        return login.login(self.outbox, username, pin,
-                           allow_test_cost=self.settings.allow_test_kdf)
+        escalating lock per operator) when it does not unwrap. The first login after an
+        upgrade also encrypts the drafts an older version kept in clear."""
+        who = login.login(self.outbox, username, pin,
+                          allow_test_cost=self.settings.allow_test_kdf)
+        drafts.secure_legacy(self.outbox, self.settings.drafts_dir, who.data_key)
+        return who
 
     def lock_state(self, username: str) -> dict[str, Any]:
         """{failures, locked_until} of one operator: wrong PINs in a row, the lock's end."""
@@ -284,38 +308,40 @@ class FieldClient:
 
     # -- drafts (the operator web app) ---------------------------------------------------------
 
-    def save_draft(self, draft_id: str | None, **kw: Any) -> Draft:
+    def save_draft(self, draft_id: str | None, data_key: bytes, **kw: Any) -> Draft:
         """Create (``draft_id`` None) or update a draft; see :func:`drafts.save` for ``kw``."""
-        return drafts.save(self.outbox, self.settings.drafts_dir, draft_id, **kw)
+        return drafts.save(self.outbox, self.settings.drafts_dir, draft_id, data_key, **kw)
 
-    def draft(self, draft_id: str) -> Draft:
+    def draft(self, draft_id: str, data_key: bytes) -> Draft:
         """One draft (open or saved); ``DraftNotFound`` when unknown."""
-        return drafts.get(self.outbox, draft_id)
+        return drafts.get(self.outbox, draft_id, data_key)
 
-    def drafts(self) -> list[Draft]:
+    def drafts(self, data_key: bytes) -> list[Draft]:
         """Open drafts, the most recently changed first."""
-        return drafts.listing(self.outbox)
+        return drafts.listing(self.outbox, data_key)
 
     def discard_draft(self, draft_id: str) -> None:
         """Throw an open draft away with its uploaded files."""
         drafts.discard(self.outbox, self.settings.drafts_dir, draft_id)
 
-    def draft_from_record(self, ref: str, operator: str) -> Draft:
-        """A draft from a stored record: a fix of a needs_fix one, a new try of a rejected one."""
+    def draft_from_record(self, ref: str, operator: str, data_key: bytes) -> Draft:
+        """A draft from what the office sent back of a record: a fix of a needs_fix one, a new
+        try of a rejected one."""
         return drafts.start_from_record(
-            self.outbox, self.settings.files_dir, self.settings.drafts_dir, ref, operator
+            self.outbox, self.settings.drafts_dir, ref, operator, data_key
         )
 
-    def draft_from_target(self, nik: str, operator: str) -> Draft:
+    def draft_from_target(self, nik: str, operator: str, data_key: bytes) -> Draft:
         """A draft for a resident of the target list, prefilled from it."""
-        return drafts.start_from_target(self.outbox, self.settings.drafts_dir, nik, operator)
+        return drafts.start_from_target(self.outbox, self.settings.drafts_dir, nik, operator,
+                                        data_key)
 
-    def check_draft(self, draft_id: str) -> list[dict[str, str]]:
+    def check_draft(self, draft_id: str, data_key: bytes) -> list[dict[str, str]]:
         """Check a draft as saving would, saving nothing: its warnings, or ``CaptureInvalid``."""
-        return drafts.check(self.outbox, self.settings.files_dir, draft_id)
+        return drafts.check(self.outbox, draft_id, data_key)
 
     def finalize_draft(
-        self, draft_id: str, operator: str | None = None
+        self, draft_id: str, data_key: bytes, operator: str | None = None
     ) -> capture.SavedRecord:
         """Save a draft as a record exactly once (a second call answers with the same record)."""
         return drafts.finalize(
@@ -323,6 +349,7 @@ class FieldClient:
             self.settings.files_dir,
             self.settings.drafts_dir,
             draft_id,
+            self.keys(data_key),
             operator=operator,
         )
 
@@ -359,10 +386,14 @@ class FieldClient:
             "visits": self.visits(),
             "drafts": drafts.count_open(self.outbox),
             "profile": self.profile_summary(),
+            "upgrade_pending": upgrade.pending(self.outbox),
         }
 
-    def records(self, state: str | None = None) -> list[dict[str, Any]]:
-        """Records in seq order (no bodies), optionally only those in ``state``."""
+    def records(self, state: str | None = None,
+                data_key: bytes | None = None) -> list[dict[str, Any]]:
+        """Records in seq order, optionally only those in ``state``. With the data key each
+        also has ``nama`` (masked), ``operator`` and ``reason`` (the office's); without it
+        those are None. No record's data is ever in clear here."""
         if state is not None and state not in records.CLIENT_STATES:
             raise UsageInvalid(
                 f"Status '{state}' tidak dikenal. Pilihan: {', '.join(records.CLIENT_STATES)}."
@@ -371,26 +402,31 @@ class FieldClient:
         problems = upload_rows.problems_by_record(self.outbox)
         for row in rows:
             row["file_problems"] = problems.get(row["id"], [])
+            label = records.open_box(data_key, row.pop("label")) or {}
+            returned = records.open_box(data_key, row.pop("returned")) or {}
+            row["nama"], row["operator"] = label.get("nama"), label.get("operator")
+            row["reason"] = returned.get("reason")
         return rows
 
     # -- outreach targets -------------------------------------------------------------------
 
-    def visits(self) -> list[dict[str, Any]]:
-        """Outreach visits on this device: id, desa, kecamatan, dates, team, targets, done."""
-        return targets.visits(self.outbox)
+    def visits(self, data_key: bytes | None = None) -> list[dict[str, Any]]:
+        """Outreach visits on this device: id, desa, kecamatan, dates, team, targets, and with
+        the data key how many are done (None without it)."""
+        return targets.visits(self.outbox, data_key)
 
     def targets(
-        self, search: str | None = None, visit_id: str | None = None
+        self, search: str | None = None, visit_id: str | None = None, *, data_key: bytes
     ) -> list[dict[str, Any]]:
         """Targets of the visits on this device (or of one), offline; each with ``done``.
 
         ``search``: part of a name (case and accents ignored) or of a NIK, taken literally.
         """
-        return targets.listing(self.outbox, search, visit_id)
+        return targets.listing(self.outbox, data_key, search, visit_id)
 
-    def target_prefill(self, nik: str) -> dict[str, Any]:
+    def target_prefill(self, nik: str, data_key: bytes) -> dict[str, Any]:
         """Card data from the target list for a new record of ``nik`` (with the visit's desa)."""
-        return targets.prefill(self.outbox, nik)
+        return targets.prefill(self.outbox, nik, data_key)
 
     # -- sync -------------------------------------------------------------------------------
 

@@ -85,6 +85,20 @@ class LoginLocked(FieldClientError):
         self.until = until
 
 
+class ClientOutdated(FieldClientError):
+    """The server speaks a newer protocol than this client (426): update jemput-field."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(
+            "Server memerlukan versi jemput-field yang lebih baru (HTTP 426). Perbarui aplikasi "
+            "lapangan; rekaman tetap aman di antrean sampai itu." + (f" {detail}" if detail else "")
+        )
+
+
+class UpgradeRequired(FieldClientError):
+    """The outbox holds records an older version kept in clear: sync seals them first."""
+
+
 class ProfileUnsafe(FieldClientError):
     """The stored profile asks for a PIN key cheaper than ``shared.pin.KDF_COST``: no login."""
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import zlib
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -16,17 +18,41 @@ def canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+class PackedTooLarge(ValueError):
+    """Packed JSON that inflates past its limit."""
+
+
+def pack_json(obj: Any) -> bytes:
+    """``obj`` as gzipped canonical JSON: what is sealed or encrypted (ciphertext does not
+    compress, so the compression comes first). ``mtime=0``: the same object, the same bytes."""
+    return gzip.compress(canonical_json(obj), compresslevel=6, mtime=0)
+
+
+def unpack_json(packed: bytes, limit: int) -> Any:
+    """The JSON that :func:`pack_json` packed, inflating at most ``limit`` bytes (a gzip bomb
+    stops there); :class:`PackedTooLarge` past it, ``ValueError`` when not gzipped JSON."""
+    try:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        text = inflater.decompress(packed, limit + 1)
+        if len(text) > limit or inflater.unconsumed_tail:
+            raise PackedTooLarge(f"over {limit} bytes")
+        return json.loads(text.decode("utf-8"))
+    except (zlib.error, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise ValueError("not gzipped JSON") from exc
+
+
 def record_sha256(record: dict[str, Any]) -> str:
     """SHA-256 (hex) of the canonical JSON of ``record`` without its ``record_sha256`` key."""
     body = {key: value for key, value in record.items() if key != HASH_KEY}
     return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
-def seal(record: dict[str, Any]) -> dict[str, Any]:
-    """Return a copy of ``record`` carrying its own ``record_sha256``."""
-    sealed = {key: value for key, value in record.items() if key != HASH_KEY}
-    sealed[HASH_KEY] = record_sha256(sealed)
-    return sealed
+def with_hash(record: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``record`` carrying its own ``record_sha256`` (not encryption: that is
+    ``shared.sealing``)."""
+    hashed = {key: value for key, value in record.items() if key != HASH_KEY}
+    hashed[HASH_KEY] = record_sha256(hashed)
+    return hashed
 
 
 def sha256_stream(stream: BinaryIO) -> tuple[str, int]:

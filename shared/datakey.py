@@ -8,7 +8,6 @@ same NIK twice, a target already recorded) compare keyed hashes of NIKs, never N
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -17,13 +16,15 @@ from nacl.exceptions import CryptoError
 from nacl.hash import blake2b
 from nacl.secret import SecretBox
 
-from shared.canonical import canonical_json
+from shared.canonical import PackedTooLarge, pack_json, unpack_json
 from shared.errors import SharedError
 
 KEY_BYTES = SecretBox.KEY_SIZE
 #: Bytes SecretBox adds to what it holds (a nonce and a MAC).
 BOX_OVERHEAD = SecretBox.NONCE_SIZE + SecretBox.MACBYTES
 _NIK_PERSON = b"jemput-nik"
+#: Largest JSON document a box may unpack to (a 5,000-name target list is ~1 MB).
+MAX_JSON_BYTES = 64 * 1024 * 1024
 
 
 class DataKeyError(SharedError, ValueError):
@@ -49,15 +50,18 @@ def decrypt(data_key: bytes, box: bytes) -> bytes:
 
 
 def encrypt_json(data_key: bytes, document: Any) -> bytes:
-    """A JSON document encrypted under DK (its canonical form)."""
-    return encrypt(data_key, canonical_json(document))
+    """A JSON document encrypted under DK (its gzipped canonical form)."""
+    return encrypt(data_key, pack_json(document))
 
 
 def decrypt_json(data_key: bytes, box: bytes) -> Any:
-    """The JSON document ``box`` holds."""
+    """The JSON document ``box`` holds; :class:`DataKeyError` when it is not one."""
+    packed = decrypt(data_key, box)
     try:
-        return json.loads(decrypt(data_key, box).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return unpack_json(packed, MAX_JSON_BYTES)
+    except PackedTooLarge as exc:
+        raise DataKeyError("isi terenkripsi terlalu besar") from exc
+    except ValueError as exc:
         raise DataKeyError("isi terenkripsi bukan JSON") from exc
 
 

@@ -1,4 +1,5 @@
-"""Numbers as Indonesians write them: ``148.293`` and ``86,25``, on every screen and report."""
+"""Numbers as Indonesians write them (``148.293`` and ``86,25``) and names as a public page or a
+laptop list may show them (masked), on every screen and report."""
 
 from __future__ import annotations
 
@@ -19,3 +20,14 @@ def format_decimal(value: float) -> str:
     """``15.79`` -> ``15,79`` and ``2.0`` -> ``2``; thousands with a dot."""
     text = f"{value:,.2f}".rstrip("0").rstrip(".")
     return text.replace(",", " ").replace(".", ",").replace(" ", ".")
+
+
+def mask_name(name: str) -> str:
+    """Each word's first letters (at most 3, at most half) kept: ``MARIA GORETTI`` ->
+    ``MAR** GOR****``. What ``/verify`` shows of a Suket's holder and what a laptop keeps of a
+    saved record's name (under its data key)."""
+    words = []
+    for word in name.split():
+        keep = min(3, (len(word) + 1) // 2)
+        words.append(word[:keep] + "*" * (len(word) - keep))
+    return " ".join(words)

@@ -31,6 +31,9 @@ NOT_FOUND = Problem(404, "not_found", "Tidak ditemukan")
 CONFLICT = Problem(409, "conflict", "Bertentangan dengan data yang sudah ada")
 PAYLOAD_TOO_LARGE = Problem(413, "payload_too_large", "Permintaan terlalu besar")
 UNSUPPORTED_MEDIA_TYPE = Problem(415, "unsupported_media_type", "Format kiriman tidak didukung")
+#: A device request without ``Jemput-Protocol: 2``: an older field client, refused whole (so it
+#: keeps its queue) and told to update.
+CLIENT_OUTDATED = Problem(426, "client_outdated", "Aplikasi lapangan perlu diperbarui")
 # -- devices and sync
 REGISTRATION_CODE_INVALID = Problem(400, "registration_code_invalid",
                                     "Kode pendaftaran tidak dikenal")
@@ -52,6 +55,8 @@ UPLOAD_TOO_LARGE = Problem(413, "upload_too_large", "Berkas terlalu besar")
 UPLOAD_BUSY = Problem(423, "upload_busy", "Unggahan ini sedang ditulis permintaan lain")
 CHECKSUM_MISMATCH = Problem(460, "checksum_mismatch", "Checksum potongan tidak cocok")
 BLOB_HASH_MISMATCH = Problem(460, "blob_hash_mismatch", "Hash berkas tidak cocok dengan sha256")
+#: The sealed file does not open with the office key it names (unknown key, tampered bytes).
+UPLOAD_UNREADABLE = Problem(422, "upload_unreadable", "Berkas tersegel tidak dapat dibuka")
 STORAGE_FULL = Problem(507, "storage_full", "Penyimpanan server penuh")
 # -- outreach
 NOT_ASSIGNED = Problem(403, "not_assigned", "Kunjungan ini bukan tugas perangkat ini")

@@ -1,10 +1,17 @@
-"""Protocol constants of API version 1: statuses, states, error codes, limits, tus."""
+"""Protocol constants: the version, statuses, states, error codes, limits, tus.
+
+The URLs stay under ``/api/v1``; what travels on them is protocol version 2 (sealed records and
+files, data under the device key), and every device request names it in ``Jemput-Protocol``.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+#: The request header every device request carries with :data:`PROTOCOL_VERSION`; a request
+#: without it (an older field client) is refused whole with 426 ``client_outdated``.
+PROTOCOL_HEADER = "Jemput-Protocol"
 API_PREFIX = "/api/v1"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -14,6 +21,10 @@ TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,checksum,expiration,termination"
 TUS_CHECKSUM_ALGORITHM = "sha256"
 TUS_OFFSET_STREAM = "application/offset+octet-stream"
+#: ``Upload-Metadata`` keys of a sealed file: its plaintext ``sha256`` and ``size``, the office
+#: key it is sealed to (``key_id``), its ``media_type`` and optionally its ``filename``.
+#: ``Upload-Length`` and the chunk checksums cover the sealed bytes (size + 48).
+TUS_METADATA_KEYS = ("sha256", "size", "key_id", "media_type", "filename")
 
 #: Most records one push may carry; a larger batch is refused whole with 413.
 MAX_PUSH_RECORDS = 1000
@@ -106,6 +117,21 @@ class RecordError(StrEnum):
     SEQ_CONFLICT = "seq_conflict"
     UNKNOWN_REGION = "unknown_region"
     UNKNOWN_SUPERSEDES = "unknown_supersedes"
+    #: The record is sealed to a key the office's key ring does not hold. Not a verdict on the
+    #: record: nothing is stored and the laptop keeps it ``ready``.
+    UNKNOWN_KEY = "unknown_key"
+    #: The sealed bytes do not open (tampered, cut) or hold something other than the record
+    #: the envelope names. Nothing is stored and the laptop keeps it ``ready``.
+    SEALED_INVALID = "sealed_invalid"
+
+
+#: Rejections that are not about the record itself: the laptop keeps the record ``ready`` with
+#: the code and sends it again (hash_mismatch only while its own copy is intact).
+HELD_RECORD_ERRORS = frozenset({RecordError.HASH_MISMATCH, RecordError.UNKNOWN_KEY,
+                                RecordError.SEALED_INVALID})
+#: Server states whose pull-feed entry carries the record back under the device key (``sealed``:
+#: the office's reason and the record's data), so the operator can fix it or record it anew.
+RETURNED_STATES = frozenset({"needs_fix", "rejected", "duplicate"})
 
 
 # Server states that the field client mirrors when the pull feed reports them.

@@ -189,8 +189,27 @@ def _check_uuid(value: str) -> None:
         raise ValidationError("UUID harus ditulis dalam bentuk kanonik huruf kecil.")
 
 
+#: Longest ``sealed`` text of a pushed record (base64 of a sealed gzipped record).
+MAX_SEALED_B64 = 2 * 1024 * 1024
+
+
+class SealedRecordSchema(StrictSchema):
+    """One pushed record (protocol 2): the envelope in clear, the record sealed to the office.
+
+    ``sealed`` is the base64 of a libsodium sealed box (``shared.sealing.seal_record``) of the
+    gzipped canonical JSON of the whole record (:class:`RecordSchema` with ``record_sha256``);
+    ``key_id`` names the office key it is sealed to. ``id`` and ``seq`` must equal the record's.
+    """
+
+    id = fields.String(required=True, validate=validate.Length(1, 36))
+    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**62))
+    key_id = fields.String(required=True, validate=validate.Length(1, 64))
+    sealed = fields.String(required=True, validate=validate.Length(1, MAX_SEALED_B64))
+
+
 class PushRequestSchema(StrictSchema):
-    """``POST /sync/push`` body; records are checked one by one by the server, not here."""
+    """``POST /sync/push`` body: :class:`SealedRecordSchema` items, which the server checks one by
+    one (a malformed one is refused alone, not the batch)."""
 
     records = fields.List(
         fields.Dict(),
@@ -230,7 +249,10 @@ class ChangeSchema(Schema):
     kind = fields.String(required=True)
     record_id = fields.String(load_default=None, allow_none=True)
     state = fields.String(load_default=None, allow_none=True)
-    reason = fields.String(load_default=None, allow_none=True)
+    #: For a record sent back (``shared.protocol.RETURNED_STATES``): base64 of a box under the
+    #: device's data key (``shared.datakey.encrypt_json``) of ``{"reason": str | null,
+    #: "record": {"payload", "attachments", "exceptions"}}``; null otherwise.
+    sealed = fields.String(load_default=None, allow_none=True)
     #: The outreach visit of an ``outreach_assigned`` / ``outreach_closed`` entry.
     visit_id = fields.String(load_default=None, allow_none=True)
     at = fields.String(required=True)
@@ -285,10 +307,33 @@ class OutreachTargetSchema(Schema):
 
 
 class TargetListSchema(Schema):
-    """``GET /api/v1/outreach/visits/<id>/targets``: the visit and its target list."""
+    """``GET /api/v1/outreach/visits/<id>/targets``: the visit, and its target list under the
+    device's data key: ``sealed`` is base64 of ``shared.datakey.encrypt_json`` of
+    ``{"targets": [OutreachTargetSchema, ...]}``."""
 
     visit = fields.Nested(OutreachVisitSchema, required=True)
+    sealed = fields.String(required=True, validate=validate.Length(1, 64 * 1024 * 1024))
+
+
+class TargetsContentSchema(Schema):
+    """What a target list's ``sealed`` box holds."""
+
     targets = fields.List(fields.Nested(OutreachTargetSchema), required=True)
+
+
+class ReturnedRecordSchema(Schema):
+    """The record data a pull-feed entry's ``sealed`` box carries back."""
+
+    payload = fields.Dict(required=True)
+    attachments = fields.List(fields.Dict(), required=True)
+    exceptions = fields.List(fields.Dict(), required=True)
+
+
+class ReturnedSchema(Schema):
+    """What a pull-feed entry's ``sealed`` box holds: the office's reason and the record."""
+
+    reason = fields.String(load_default=None, allow_none=True)
+    record = fields.Nested(ReturnedRecordSchema, load_default=None, allow_none=True)
 
 
 class PullQuerySchema(StrictSchema):

@@ -9,16 +9,13 @@ Nothing here is hand-rolled cryptography: it is PyNaCl's, with the project's fra
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
-import json
-import zlib
 from typing import Any
 
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
-from shared.canonical import canonical_json
+from shared.canonical import PackedTooLarge, pack_json, unpack_json
 from shared.errors import SharedError
 
 #: Bytes a sealed box adds to what it holds (an ephemeral public key and a MAC).
@@ -65,19 +62,17 @@ def open_sealed(secret: bytes, sealed: bytes) -> bytes:
 
 def seal_record(public: bytes, record: dict[str, Any]) -> bytes:
     """A record (with its ``record_sha256``) as a sealed box of its gzipped canonical JSON."""
-    return seal(public, gzip.compress(canonical_json(record), mtime=0))
+    return seal(public, pack_json(record))
 
 
 def open_record(secret: bytes, sealed: bytes) -> Any:
     """The record a sealed box holds (parsed JSON); :class:`SealError` when it is not one."""
     packed = open_sealed(secret, sealed)
     try:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        text = inflater.decompress(packed, MAX_RECORD_BYTES + 1)
-        if len(text) > MAX_RECORD_BYTES or inflater.unconsumed_tail:
-            raise SealError("rekaman terlalu besar")
-        return json.loads(text.decode("utf-8"))
-    except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return unpack_json(packed, MAX_RECORD_BYTES)
+    except PackedTooLarge as exc:
+        raise SealError("rekaman terlalu besar") from exc
+    except ValueError as exc:
         raise SealError("isi tersegel bukan rekaman") from exc
 
 

@@ -1,6 +1,7 @@
 """What the operator web app hands a draft, checked before anything is written: the typed form
-(field names and plain text only), exception roles, and uploaded files, staged next to their
-place in the draft's folder and checked exactly like a file named on the command line."""
+(field names and plain text only), exception roles, and uploaded files, checked exactly like a
+file named on the command line and staged next to their place in the draft's folder, encrypted
+under the device's data key (their clear bytes are never written)."""
 
 from __future__ import annotations
 
@@ -14,21 +15,36 @@ from typing import Any
 
 from field_client.errors import CaptureInvalid
 from field_client.store import blobs
+from shared import datakey
 from shared.schemas import PAYLOAD_FIELDS
 
 MAX_VALUE = 500  # characters of one typed value: far above any card field, far below abuse
 NOT_SAVED = "Draf belum dapat disimpan; tidak ada yang diubah."
 
 
+ENCRYPTED_SUFFIX = ".enc"
+
+
 @dataclass(frozen=True)
 class DraftFile:
-    """A biometric file uploaded into a draft, staged on disk."""
+    """A biometric file of a draft: uploaded (staged on disk under the data key) or kept from
+    the record the draft starts from (``sha256`` set: a sealed copy, or only on the server)."""
 
     role: str
     filename: str  # as the operator's browser named it
     media_type: str
     size: int
     path: Path
+    sha256: str | None = None  # a kept file of a record, by hash
+
+    @property
+    def kept(self) -> bool:
+        """Whether this is a record's file, referenced by hash (not readable here)."""
+        return self.sha256 is not None
+
+    def read(self, data_key: bytes) -> bytes:
+        """The uploaded file's bytes (decrypted in memory); ``OSError``/``DataKeyError``."""
+        return datakey.decrypt(data_key, self.path.read_bytes())
 
 
 @dataclass(frozen=True)
@@ -87,8 +103,10 @@ def checked_roles(roles: Iterable[str], problems: dict[str, list[str]]) -> set[s
     return known
 
 
-def stage_uploads(folder: Path, uploads: Mapping[str, tuple[str, bytes]]) -> dict[str, Staged]:
-    """Write every upload next to its place and check it; all good or none kept (CaptureInvalid)."""
+def stage_uploads(folder: Path, uploads: Mapping[str, tuple[str, bytes]],
+                  data_key: bytes) -> dict[str, Staged]:
+    """Check every upload and write it, encrypted, next to its place; all good or none kept
+    (CaptureInvalid)."""
     staged: dict[str, Staged] = {}
     problems: dict[str, list[str]] = {}
     try:
@@ -98,7 +116,7 @@ def stage_uploads(folder: Path, uploads: Mapping[str, tuple[str, bytes]]) -> dic
             except (TypeError, ValueError):
                 problems[f"file.{role}"] = ["Unggahan tidak terbaca; pilih berkasnya lagi."]
                 continue
-            item, found = _stage_one(folder, role, str(name or ""), data)
+            item, found = _stage_one(folder, role, str(name or ""), data, data_key)
             if item is not None:
                 staged[role] = item
             if found:
@@ -114,32 +132,26 @@ def stage_uploads(folder: Path, uploads: Mapping[str, tuple[str, bytes]]) -> dic
 
 
 def _stage_one(
-    folder: Path, role: str, name: str, data: Any
+    folder: Path, role: str, name: str, data: Any, data_key: bytes
 ) -> tuple[Staged | None, list[str]]:
     filename = Path(name.replace("\\", "/")).name.strip()[:200] or "berkas"
     if not isinstance(data, bytes | bytearray):
         return None, ["Unggahan tidak terbaca; pilih berkasnya lagi."]
     suffix = Path(filename).suffix.lower()
     suffix = suffix if suffix[1:].isalnum() and len(suffix) <= 10 else ""
+    # The same checks as a file named on the command line (role, type by suffix, size).
+    media_type, found = blobs.check_named(role, filename, suffix, len(data), filename)
+    if found or media_type is None:
+        return None, found
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".incoming-{role}-", suffix=suffix)
+    fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".incoming-{role}-")
     temp = Path(temp_name)
     with os.fdopen(fd, "wb") as out:
-        out.write(data)
+        out.write(datakey.encrypt(data_key, bytes(data)))
         out.flush()
         os.fsync(out.fileno())
-    # The same checks as a file named on the command line (role, type by suffix, size).
-    source, found = blobs.check_file(role, temp)
-    if found or source is None:
-        temp.unlink(missing_ok=True)
-        return None, [_named(text, temp, filename) for text in found]
-    target = folder / f"{role}{suffix}"
-    return Staged(DraftFile(role, filename, source.media_type, source.size, target), temp), []
-
-
-def _named(text: str, temp: Path, filename: str) -> str:
-    """A message about the staged copy, naming the file as the operator chose it."""
-    return text.replace(str(temp), filename).replace(temp.name, filename)
+    target = folder / f"{role}{suffix}{ENCRYPTED_SUFFIX}"
+    return Staged(DraftFile(role, filename, media_type, len(data), target), temp), []
 
 
 def install_staged(staged: dict[str, Staged], old: Mapping[str, DraftFile],
@@ -147,6 +159,8 @@ def install_staged(staged: dict[str, Staged], old: Mapping[str, DraftFile],
     """Move committed uploads into place; delete the ``old`` files they replaced or that were
     dropped."""
     for role in dropped | set(staged):
+        if role in old and old[role].kept:
+            continue  # a record's sealed file: not the draft's to delete
         if role in old and (role not in staged or old[role].path != staged[role].file.path):
             old[role].path.unlink(missing_ok=True)
     for item in staged.values():

@@ -1,11 +1,14 @@
 """Drafts of the operator web app: what was typed and uploaded before the record is saved.
 
-A draft keeps the form as typed (strings, unchecked) and the uploaded biometric files staged in
-``<home>/drafts/<draft id>/<role><ext>`` (each checked on upload like a file named on the command
-line). :func:`finalize` turns a draft into a normal outbox record exactly once: the record and the
-draft's "saved" mark go in ONE transaction guarded by ``record_id IS NULL``, so a double click or
-a second browser tab finds the record the first one saved instead of saving another. The saved
-draft stays as a tombstone (draft id -> record id) without the personal data.
+A draft keeps the form as typed (strings, unchecked), its exceptions and the NIK of the target
+it started from in one box under the device's data key (``sealed``), and the uploaded biometric
+files encrypted under that key in ``<home>/drafts/<draft id>/<role><ext>.enc`` (each checked on
+upload like a file named on the command line). A draft started from a record keeps that
+record's files by hash. :func:`finalize` turns a draft into a normal outbox record exactly
+once: the record and the draft's "saved" mark go in ONE transaction guarded by
+``record_id IS NULL``, so a double click or a second browser tab finds the record the first one
+saved instead of saving another. The saved draft stays as a tombstone (draft id -> record id)
+without the personal data. A draft left unsaved for 72 hours is deleted (:func:`expire`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from field_client.capture.draft_inputs import DraftFile
 from field_client.capture.record import FixWording, SavedRecord
 from field_client.errors import CaptureInvalid, DraftClosed, DraftNotFound, FixRefused
 from field_client.store import blobs, records, targets
+from field_client.store.keys import Keys
 from field_client.store.outbox import Outbox
+from shared import datakey
 from shared.protocol import ClientState
 
 log = logging.getLogger(__name__)
@@ -39,6 +44,8 @@ DRAFTS_DIR = "drafts"
 _DRAFT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 #: How the web form names a missing file and a missing exception (shown next to the role).
 WEB_WORDING = FixWording("unggah berkasnya", "pilih alasan pengecualiannya", codes=False)
+#: An open draft untouched this long is deleted with its files.
+DRAFT_LIFETIME = dt.timedelta(hours=72)
 _SELECT = """
     SELECT d.*, r.seq AS seq FROM draft d LEFT JOIN record r ON r.id = d.record_id
 """
@@ -70,20 +77,32 @@ class _SavedMeanwhile(Exception):
 # -- reading ----------------------------------------------------------------------------------
 
 
-def get(outbox: Outbox, draft_id: str) -> Draft:
+def get(outbox: Outbox, draft_id: str, data_key: bytes) -> Draft:
     """The draft ``draft_id`` (open or saved); :class:`DraftNotFound` when there is none."""
     rows = outbox.rows(_SELECT + " WHERE d.id = ?", (str(draft_id),))
     if not rows:
         raise DraftNotFound(
-            "Draf ini tidak ada (lagi) di laptop ini: mungkin sudah dibuang. Mulai rekaman baru."
+            "Draf ini tidak ada (lagi) di laptop ini: mungkin sudah dibuang atau kedaluwarsa "
+            "(72 jam tanpa disimpan). Mulai rekaman baru."
         )
-    return _draft(outbox, rows[0])
+    return _draft(outbox, rows[0], data_key)
 
 
-def listing(outbox: Outbox) -> list[Draft]:
-    """Open drafts (not saved yet), the most recently changed first."""
+def listing(outbox: Outbox, data_key: bytes) -> list[Draft]:
+    """Open drafts (not saved yet) that open with ``data_key``, the most recently changed
+    first. A draft under another key (an earlier registration's) is left out: it opens no
+    more and goes after 72 hours like any other."""
     rows = outbox.rows(_SELECT + " WHERE d.record_id IS NULL ORDER BY d.updated_at DESC, d.id DESC")
-    return [_draft(outbox, row) for row in rows]
+    return [draft for row in rows if (draft := _readable(outbox, row, data_key)) is not None]
+
+
+def _readable(outbox: Outbox, row: Any, data_key: bytes) -> Draft | None:
+    """The draft of ``row``, or None when its box does not open with ``data_key``."""
+    try:
+        return _draft(outbox, row, data_key)
+    except DraftNotFound:
+        log.warning("draft %s does not open with this data key: left out", row["id"])
+        return None
 
 
 def count_open(outbox: Outbox) -> int:
@@ -91,30 +110,46 @@ def count_open(outbox: Outbox) -> int:
     return int(outbox.scalar("SELECT count(*) FROM draft WHERE record_id IS NULL"))
 
 
-def _draft(outbox: Outbox, row: Any) -> Draft:
+def _draft(outbox: Outbox, row: Any, data_key: bytes) -> Draft:
     files = {
         f["role"]: DraftFile(
-            f["role"], f["filename"], f["media_type"], f["size"], _resolve(outbox, f["path"])
+            f["role"], f["filename"], f["media_type"], f["size"], _resolve(outbox, f["path"]),
+            f["sha256"],
         )
         for f in outbox.rows(
             "SELECT * FROM draft_file WHERE draft_id = ? ORDER BY role", (row["id"],)
         )
     }
+    content = _content(row, data_key)
     return Draft(
         id=row["id"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         operator=row["operator"],
-        form=json.loads(row["form"]) if row["form"] else {},
+        form=content.get("form") or {},
         files=files,
-        exceptions=json.loads(row["exceptions"]) if row["exceptions"] else {},
+        exceptions=content.get("exceptions") or {},
         supersedes=row["supersedes"],
-        target_nik=row["target_nik"],
+        target_nik=content.get("target_nik"),
         source_record=row["source_record"],
         record_id=row["record_id"],
         saved_at=row["saved_at"],
         seq=row["seq"],
     )
+
+
+def _content(row: Any, data_key: bytes) -> dict[str, Any]:
+    """``{form, exceptions, target_nik}`` of a draft row (its box opened with the data key)."""
+    if row["sealed"] is None:
+        return {}  # a saved draft's tombstone
+    try:
+        content = datakey.decrypt_json(data_key, bytes(row["sealed"]))
+    except datakey.DataKeyError as exc:
+        raise DraftNotFound(
+            "Draf ini dibuat dengan kunci perangkat lain (pendaftaran sebelumnya) dan tidak dapat "
+            "dibuka lagi. Buang lalu mulai rekaman baru."
+        ) from exc
+    return content if isinstance(content, dict) else {}
 
 
 # -- saving -----------------------------------------------------------------------------------
@@ -124,6 +159,7 @@ def save(
     outbox: Outbox,
     drafts_dir: Path,
     draft_id: str | None,
+    data_key: bytes,
     *,
     form: Mapping[str, str],
     operator: str,
@@ -134,6 +170,7 @@ def save(
     target_nik: str | None = None,
     source_record: str | None = None,
     new_id: str | None = None,
+    kept: Mapping[str, blobs.KeptFile] | None = None,
 ) -> Draft:
     """Create (``draft_id`` None) or update a draft; raise and write nothing on a bad input.
 
@@ -144,7 +181,8 @@ def save(
     ``form`` replaces the draft's; so does ``exceptions`` when given (None keeps them; an empty
     reason means no exception for that role);
     ``uploads`` (role -> (file name, bytes)) replace the files of their roles, ``remove`` drops
-    roles. ``supersedes``/``target_nik`` None keep what the draft has.
+    roles. ``supersedes``/``target_nik`` None keep what the draft has. ``kept`` (a new draft
+    only) are a record's files, by hash.
     """
     problems: dict[str, list[str]] = {}
     typed = draft_inputs.checked_form(form, problems)
@@ -164,56 +202,61 @@ def save(
             )
         if outbox.scalar("SELECT 1 FROM draft WHERE id = ?", (new_id,)) is not None:
             draft_id = new_id  # the same new form again: update what the first POST made
-    current = get(outbox, draft_id) if draft_id is not None else None
+    current = get(outbox, draft_id, data_key) if draft_id is not None else None
     if current is not None and current.record_id is not None:
         raise _closed(current)
     new_id = current.id if current else (new_id or str(uuid6.uuid7()))
     folder = drafts_dir / new_id
-    staged = draft_inputs.stage_uploads(folder, uploads or {})
+    staged = draft_inputs.stage_uploads(folder, uploads or {}, data_key)
+    content = {
+        "form": typed,
+        "exceptions": current.exceptions if excepted is None and current else (excepted or {}),
+        "target_nik": target_nik or (current.target_nik if current else None),
+    }
     try:
-        _write(outbox, current, new_id, typed, excepted, operator.strip(), dropped, staged,
-               supersedes, target_nik, source_record)
+        _write(outbox, current, new_id, data_key, content, operator.strip(), dropped, staged,
+               supersedes, source_record, kept or {})
     except BaseException:
         for item in staged.values():
             item.temp.unlink(missing_ok=True)
         raise
     draft_inputs.install_staged(staged, current.files if current else {}, dropped)
-    return get(outbox, new_id)
+    return get(outbox, new_id, data_key)
 
 
 def _write(
     outbox: Outbox,
     current: Draft | None,
     draft_id: str,
-    form: dict[str, str],
-    exceptions: dict[str, str] | None,
+    data_key: bytes,
+    content: dict[str, Any],
     operator: str,
     dropped: set[str],
     staged: dict[str, draft_inputs.Staged],
     supersedes: str | None,
-    target_nik: str | None,
-    source_record: str | None = None,
+    source_record: str | None,
+    kept: Mapping[str, blobs.KeptFile],
 ) -> None:
     now = _changed_at()
+    sealed = datakey.encrypt_json(data_key, content)
+    target_mac = datakey.nik_mac(data_key, content["target_nik"]) \
+        if content["target_nik"] else None
     with outbox.atomic():
         if current is None:
             outbox.execute(
-                "INSERT INTO draft (id, created_at, updated_at, operator, form, exceptions, "
-                "supersedes, target_nik, source_record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (draft_id, now, now, operator, _json(form), _json(exceptions or {}),
-                 supersedes, target_nik, source_record),
+                "INSERT INTO draft (id, created_at, updated_at, operator, sealed, supersedes, "
+                "target_mac, source_record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (draft_id, now, now, operator, sealed, supersedes, target_mac, source_record),
             )
         else:
             changed = outbox.execute(
-                "UPDATE draft SET updated_at = ?, operator = ?, form = ?, "
-                "exceptions = COALESCE(?, exceptions), "
-                "supersedes = COALESCE(?, supersedes), target_nik = COALESCE(?, target_nik) "
-                "WHERE id = ? AND record_id IS NULL",
-                (now, operator, _json(form), None if exceptions is None else _json(exceptions),
-                 supersedes, target_nik, draft_id),
+                "UPDATE draft SET updated_at = ?, operator = ?, sealed = ?, form = NULL, "
+                "exceptions = NULL, target_nik = NULL, supersedes = COALESCE(?, supersedes), "
+                "target_mac = COALESCE(?, target_mac) WHERE id = ? AND record_id IS NULL",
+                (now, operator, sealed, supersedes, target_mac, draft_id),
             )
             if changed.rowcount != 1:  # saved (or discarded) by someone else meanwhile
-                raise _closed(get(outbox, draft_id))
+                raise _closed(get(outbox, draft_id, data_key))
         for role in dropped | set(staged):
             outbox.execute(
                 "DELETE FROM draft_file WHERE draft_id = ? AND role = ?", (draft_id, role)
@@ -221,14 +264,18 @@ def _write(
         for item in staged.values():
             f = item.file
             outbox.execute(
-                "INSERT INTO draft_file (draft_id, role, filename, media_type, size, path) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO draft_file (draft_id, role, filename, media_type, size, path, "
+                "encrypted) VALUES (?, ?, ?, ?, ?, ?, 1)",
                 (draft_id, f.role, f.filename, f.media_type, f.size, _stored(outbox, f.path)),
             )
-
-
-def _json(value: Mapping[str, str]) -> str:
-    return json.dumps(dict(value), ensure_ascii=False, sort_keys=True)
+        for role, file in kept.items():
+            suffix = (blobs.suffixes_for([file.media_type]) or [""])[0]
+            outbox.execute(
+                "INSERT INTO draft_file (draft_id, role, filename, media_type, size, path, "
+                "sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (draft_id, role, f"{role}{suffix}", file.media_type, file.size,
+                 blobs.relative_path(file.sha256), file.sha256),
+            )
 
 
 def _stored(outbox: Outbox, path: Path) -> str:
@@ -244,7 +291,12 @@ def _resolve(outbox: Outbox, stored: str) -> Path:
 
 
 def _closed(draft: Draft) -> DraftClosed:
-    where = f" seq {draft.seq}" if draft.seq is not None else ""
+    return _closed_as(draft.seq)
+
+
+def _closed_as(seq: int | None) -> DraftClosed:
+    """The refusal to change a draft saved as the record of ``seq``."""
+    where = f" seq {seq}" if seq is not None else ""
     return DraftClosed(
         f"Draf ini sudah disimpan sebagai rekaman{where} dan tidak dapat diubah lagi. Untuk "
         "mengubah datanya, tunggu kantor mengembalikannya (perlu perbaikan)."
@@ -252,18 +304,82 @@ def _closed(draft: Draft) -> DraftClosed:
 
 
 def discard(outbox: Outbox, drafts_dir: Path, draft_id: str) -> None:
-    """Throw away an open draft: its row and its staged files."""
-    draft = get(outbox, draft_id)
-    if draft.record_id is not None:
-        raise _closed(draft)
+    """Throw away an open draft: its row and its staged files (no key needed)."""
+    rows = outbox.rows(_SELECT + " WHERE d.id = ?", (str(draft_id),))
+    if not rows:
+        raise DraftNotFound("Draf ini tidak ada (lagi) di laptop ini.")
+    if rows[0]["record_id"] is not None:
+        raise _closed_as(rows[0]["seq"])
     with outbox.atomic():
         changed = outbox.execute(
-            "DELETE FROM draft WHERE id = ? AND record_id IS NULL", (draft.id,)
+            "DELETE FROM draft WHERE id = ? AND record_id IS NULL", (rows[0]["id"],)
         )
-        if changed.rowcount != 1:
-            raise _closed(get(outbox, draft.id))
-    shutil.rmtree(drafts_dir / draft.id, ignore_errors=True)
+        if changed.rowcount != 1:  # saved by another window meanwhile
+            raise _closed_as(outbox.scalar(
+                "SELECT r.seq FROM draft d JOIN record r ON r.id = d.record_id WHERE d.id = ?",
+                (rows[0]["id"],)))
+    shutil.rmtree(drafts_dir / rows[0]["id"], ignore_errors=True)
     outbox.checkpoint()  # the typed personal data must not linger in the WAL
+
+
+def expire(outbox: Outbox, drafts_dir: Path, now: dt.datetime | None = None) -> int:
+    """Delete open drafts untouched for :data:`DRAFT_LIFETIME` with their files, and the
+    tombstones of saved ones as old; how many open drafts went. Reads only when none is due."""
+    moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC) - DRAFT_LIFETIME
+    cutoff = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    due = outbox.rows("SELECT id, record_id FROM draft WHERE updated_at < ?", (cutoff,))
+    if not due:
+        return 0
+    with outbox.atomic():
+        outbox.execute("DELETE FROM draft WHERE updated_at < ?", (cutoff,))
+    for row in due:
+        shutil.rmtree(drafts_dir / row["id"], ignore_errors=True)
+    outbox.checkpoint()
+    gone = sum(1 for row in due if row["record_id"] is None)
+    if gone:
+        log.info("deleted %d drafts left unsaved for %s", gone, DRAFT_LIFETIME)
+    return gone
+
+
+def secure_legacy(outbox: Outbox, drafts_dir: Path, data_key: bytes) -> int:
+    """Encrypt the drafts an older version kept in clear (form, files) under the data key;
+    how many. Runs at the first login after the upgrade: only a PIN gives the key."""
+    rows = outbox.rows("SELECT * FROM draft WHERE sealed IS NULL AND record_id IS NULL")
+    files = outbox.rows("SELECT f.* FROM draft_file f JOIN draft d ON d.id = f.draft_id "
+                        "WHERE f.encrypted = 0 AND f.sha256 IS NULL AND d.record_id IS NULL")
+    if not rows and not files:
+        return 0
+    moved: list[tuple[Path, Path]] = []
+    for f in files:
+        old = _resolve(outbox, f["path"])
+        new = old.with_name(old.name + draft_inputs.ENCRYPTED_SUFFIX)
+        try:
+            new.write_bytes(datakey.encrypt(data_key, old.read_bytes()))
+        except OSError:
+            log.warning("a draft file could not be read to encrypt it; it is dropped")
+        moved.append((old, new))
+    with outbox.atomic():
+        for row in rows:
+            content = {"form": json.loads(row["form"]) if row["form"] else {},
+                       "exceptions": json.loads(row["exceptions"]) if row["exceptions"] else {},
+                       "target_nik": row["target_nik"]}
+            target_mac = datakey.nik_mac(data_key, row["target_nik"]) \
+                if row["target_nik"] else None
+            outbox.execute(
+                "UPDATE draft SET sealed = ?, target_mac = ?, form = NULL, exceptions = NULL, "
+                "target_nik = NULL WHERE id = ?",
+                (datakey.encrypt_json(data_key, content), target_mac, row["id"]))
+        for (_, new), f in zip(moved, files, strict=True):
+            if new.exists():
+                outbox.execute("UPDATE draft_file SET path = ?, encrypted = 1 WHERE draft_id = ? "
+                               "AND role = ?", (_stored(outbox, new), f["draft_id"], f["role"]))
+            else:
+                outbox.execute("DELETE FROM draft_file WHERE draft_id = ? AND role = ?",
+                               (f["draft_id"], f["role"]))
+    for old, _ in moved:
+        old.unlink(missing_ok=True)
+    outbox.vacuum()
+    return len(rows)
 
 
 
@@ -277,10 +393,10 @@ def _changed_at() -> str:
 
 
 def start_from_record(
-    outbox: Outbox, files_dir: Path, drafts_dir: Path, record_ref: str, operator: str
+    outbox: Outbox, drafts_dir: Path, record_ref: str, operator: str, data_key: bytes
 ) -> Draft:
-    """A draft prefilled from a stored record: a fix of a ``needs_fix`` one, a new record again
-    for a ``rejected`` one; its files are copied into the draft, its exceptions too."""
+    """A draft prefilled from what the office sent back of a record: a fix of a ``needs_fix``
+    one, a new record again for a ``rejected`` one; its files kept by hash, its exceptions."""
     row = records.find(outbox, str(record_ref or "")) if str(record_ref or "").strip() else None
     if row is None:
         raise FixRefused(f"Rekaman '{record_ref}' tidak ada di laptop ini. Tidak ada draf dibuat.")
@@ -290,63 +406,52 @@ def start_from_record(
             "diperbaiki (needs_fix) atau ditolak (rejected) yang dapat dibuka lagi sebagai draf. "
             "Tidak ada draf dibuat."
         )
-    if row["body"] is None:
-        raise FixRefused(
-            f"Data rekaman seq {row['seq']} sudah dibersihkan dari laptop ini; rekam ulang "
-            "penduduk ini. Tidak ada draf dibuat."
-        )
-    body = json.loads(row["body"])
     supersedes = row["id"] if row["state"] == ClientState.NEEDS_FIX else None
     source = None if supersedes is not None else row["id"]
     if supersedes is not None:
-        fixes.load(outbox, row["id"])  # the same rule as the command line's fix
-        already = _open_draft_where(outbox, "supersedes", supersedes)
+        fixes.load(outbox, row["id"], data_key)  # the same rule as the command line's fix
+        already = _open_draft_where(outbox, "supersedes", supersedes, data_key)
     else:
-        already = _open_draft_where(outbox, "source_record", row["id"])
+        already = _open_draft_where(outbox, "source_record", row["id"], data_key)
     if already is not None:
         return already  # a second click on "perbaiki" / "rekam ulang" opens the same draft
-    uploads = _record_files(files_dir, records.files_of(outbox, row["id"]), row["seq"])
-    form = {key: str(value) for key, value in body["payload"].items()}
-    exceptions = {e["role"]: e["reason"] for e in body.get("exceptions", [])}
+    try:
+        original = fixes.returned_record(row, data_key)
+    except FixRefused:
+        if supersedes is not None:
+            raise
+        # Refused when it was pushed: the office never had it to send back. A new record.
+        return save(outbox, drafts_dir, None, data_key, form={}, operator=operator,
+                    source_record=source)
+    form = {key: str(value) for key, value in original.payload.items()}
     return save(
-        outbox, drafts_dir, None, form=form, operator=operator, uploads=uploads,
-        exceptions=exceptions, supersedes=supersedes, source_record=source,
+        outbox, drafts_dir, None, data_key, form=form, operator=operator,
+        exceptions=original.exceptions, supersedes=supersedes, source_record=source,
+        kept=original.files,
     )
 
 
-def _record_files(files_dir: Path, rows: Iterable[Any], seq: int) -> dict[str, tuple[str, bytes]]:
-    """The record's files that are still intact on disk (a lost one is simply missing)."""
-    found: dict[str, tuple[str, bytes]] = {}
-    for row in rows:
-        try:
-            data = (files_dir / row["sha256"]).read_bytes()
-        except OSError:
-            data = b""
-        if hashlib.sha256(data).hexdigest() != row["sha256"]:
-            log.warning("file %s of record seq %d is missing or damaged", row["role"], seq)
-            continue
-        suffix = (blobs.suffixes_for([row["media_type"]]) or [""])[0]
-        found[row["role"]] = (f"{row['role']}{suffix}", data)
-    return found
-
-
-def start_from_target(outbox: Outbox, drafts_dir: Path, nik: str, operator: str) -> Draft:
+def start_from_target(outbox: Outbox, drafts_dir: Path, nik: str, operator: str,
+                      data_key: bytes) -> Draft:
     """A draft for a resident of the target list, prefilled from it (the visit's desa too)."""
-    prefill = targets.prefill(outbox, nik)
-    already = _open_draft_where(outbox, "target_nik", prefill["nik"])
+    prefill = targets.prefill(outbox, nik, data_key)
+    mac = datakey.nik_mac(data_key, prefill["nik"])
+    already = _open_draft_where(outbox, "target_mac", mac, data_key)
     if already is not None:
         return already
     form = {key: str(value) for key, value in prefill.items()}
-    return save(outbox, drafts_dir, None, form=form, operator=operator, target_nik=prefill["nik"])
+    return save(outbox, drafts_dir, None, data_key, form=form, operator=operator,
+                target_nik=prefill["nik"])
 
 
-def _open_draft_where(outbox: Outbox, column: str, value: str) -> Draft | None:
-    assert column in ("supersedes", "target_nik", "source_record")
+def _open_draft_where(outbox: Outbox, column: str, value: str, data_key: bytes) -> Draft | None:
+    assert column in ("supersedes", "target_mac", "source_record")
     rows = outbox.rows(
         _SELECT + f" WHERE d.{column} = ? AND d.record_id IS NULL ORDER BY d.updated_at DESC",
         (value,),
     )
-    return _draft(outbox, rows[0]) if rows else None
+    found = (_readable(outbox, row, data_key) for row in rows)
+    return next((draft for draft in found if draft is not None), None)
 
 
 # -- finalizing -------------------------------------------------------------------------------
@@ -357,6 +462,7 @@ def finalize(
     files_dir: Path,
     drafts_dir: Path,
     draft_id: str,
+    keys: Keys,
     *,
     operator: str | None = None,
 ) -> SavedRecord:
@@ -366,45 +472,54 @@ def finalize(
     ``biometrics[.<role>]``, ``operator``, ``record``) or :class:`FixRefused`, leaving the draft
     as it was.
     """
-    draft = get(outbox, draft_id)
+    draft = get(outbox, draft_id, keys.data_key)
     if draft.record_id is not None:
         return _saved(outbox, draft.record_id)
+    # The files of the rejected record this draft records again: once its successor is saved,
+    # those no record names any more go with its sealed copy.
+    dropped = [row["sha256"] for row in records.files_of(outbox, draft.source_record)] \
+        if draft.source_record else []
     try:
-        saved = _save_record(outbox, files_dir, draft, operator or draft.operator)
+        saved = _save_record(outbox, files_dir, draft, operator or draft.operator, keys)
     except _SavedMeanwhile:
-        return _saved(outbox, get(outbox, draft.id).record_id or "")
+        return _saved(outbox, get(outbox, draft.id, keys.data_key).record_id or "")
     except (CaptureInvalid, FixRefused):
-        again = get(outbox, draft.id)  # its files may have gone with another click's save
+        again = get(outbox, draft.id, keys.data_key)  # saved by another click meanwhile?
         if again.record_id is not None:
             return _saved(outbox, again.record_id)
         raise
     shutil.rmtree(drafts_dir / draft.id, ignore_errors=True)
+    # Only that record's files: a file sealed by a save still running elsewhere (its rows not
+    # committed yet) is named by no row either, and must stay.
+    blobs.discard_unreferenced(outbox, files_dir, dropped)
     outbox.checkpoint()  # the draft's personal data must not linger in the WAL
     return saved
 
 
-def check(outbox: Outbox, files_dir: Path, draft_id: str) -> list[dict[str, str]]:
+def check(outbox: Outbox, draft_id: str, data_key: bytes) -> list[dict[str, str]]:
     """Check an open draft exactly as :func:`finalize` would, saving nothing; its warnings.
 
     Raises :class:`CaptureInvalid` / :class:`FixRefused` like finalize; a saved draft has none.
     """
-    draft = get(outbox, draft_id)
+    draft = get(outbox, draft_id, data_key)
     if draft.record_id is not None:
         return []
-    checked, _ = _prepare(outbox, files_dir, draft, draft.operator)
-    return list(checked.warnings) + capture.local_duplicate_warning(outbox, checked, seq=0)
+    checked, _ = _prepare(outbox, draft, draft.operator, data_key)
+    mac = datakey.nik_mac(data_key, checked.payload["nik"])
+    return list(checked.warnings) + capture.local_duplicate_warning(outbox, checked, 0, mac)
 
 
 def _save_record(
-    outbox: Outbox, files_dir: Path, draft: Draft, operator: str | None
+    outbox: Outbox, files_dir: Path, draft: Draft, operator: str | None, keys: Keys
 ) -> SavedRecord:
-    checked, original = _prepare(outbox, files_dir, draft, operator)
+    checked, original = _prepare(outbox, draft, operator, keys.data_key)
 
     def mark_saved() -> None:
         now = records.utc_now()
         changed = outbox.execute(
             "UPDATE draft SET record_id = ?, saved_at = ?, updated_at = ?, form = NULL, "
-            "exceptions = NULL, target_nik = NULL WHERE id = ? AND record_id IS NULL "
+            "exceptions = NULL, target_nik = NULL, sealed = NULL, target_mac = NULL "
+            "WHERE id = ? AND record_id IS NULL "
             "AND updated_at = ?",
             (checked.id, now, now, draft.id, draft.updated_at),
         )
@@ -424,17 +539,20 @@ def _save_record(
                 f"Status rekaman seq {original.seq} berubah sementara perbaikan disimpan; tidak "
                 "ada yang disimpan. Buka lagi daftar rekaman lalu ulangi."
             )
+        if draft.source_record:
+            records.drop_sealed(outbox, draft.source_record, now)
 
-    return capture.save(outbox, files_dir, [checked], also=mark_saved)[0]
+    return capture.save(outbox, files_dir, [checked], keys, also=mark_saved)[0]
 
 
 def _prepare(
-    outbox: Outbox, files_dir: Path, draft: Draft, operator: str | None
+    outbox: Outbox, draft: Draft, operator: str | None, data_key: bytes
 ) -> tuple[capture.Capture, fixes.Original | None]:
     """The draft checked as a record (nothing written), and the record it fixes if any."""
     payload = {key: value for key, value in draft.form.items() if value.strip()}
-    files: dict[str, capture.FileRef] = {role: f.path for role, f in draft.files.items()}
-    original = fixes.load(outbox, draft.supersedes) if draft.supersedes else None
+    files: dict[str, capture.FileRef] = {
+        role: _file_ref(f, data_key) for role, f in draft.files.items()}
+    original = fixes.load(outbox, draft.supersedes, data_key) if draft.supersedes else None
     try:
         checked = capture.prepare(
             payload, operator, files, draft.exceptions,
@@ -449,10 +567,22 @@ def _prepare(
     return checked, original
 
 
+def _file_ref(file: DraftFile, data_key: bytes) -> capture.FileRef:
+    """What saving takes for a draft's file: a kept one by hash, an upload in memory."""
+    if file.sha256 is not None:
+        return blobs.KeptFile(file.role, file.sha256, file.size, file.media_type)
+    try:
+        data = file.read(data_key)
+    except (OSError, datakey.DataKeyError):
+        raise CaptureInvalid({f"file.{file.role}": [
+            f"Berkas {file.filename} draf ini tidak terbaca lagi; unggah lagi."]}) from None
+    return blobs.FileSource(file.role, Path(file.filename), len(data), file.media_type, data)
+
+
 def _refuse_unchanged(original: fixes.Original, checked: capture.Capture) -> None:
     """A fix that changes nothing would send the office the same record again."""
-    files = {source.role: _sha256(source.path) for source in checked.files}
-    before = {role: row["sha256"] for role, row in original.files.items()}
+    files = {source.role: _sha256(source) for source in checked.files}
+    before = {role: kept.sha256 for role, kept in original.files.items()}
     exceptions = {e["role"]: e["reason"] for e in checked.exceptions}
     if (checked.payload, files, exceptions) == (original.payload, before, original.exceptions):
         raise FixRefused(
@@ -461,12 +591,10 @@ def _refuse_unchanged(original: fixes.Original, checked: capture.Capture) -> Non
         )
 
 
-def _sha256(path: Path) -> str:
-    try:
-        with open(path, "rb") as stream:
-            return hashlib.file_digest(stream, "sha256").hexdigest()
-    except OSError:
-        return ""
+def _sha256(source: blobs.FileSource | blobs.KeptFile) -> str:
+    if isinstance(source, blobs.KeptFile):
+        return source.sha256
+    return hashlib.sha256(source.data or b"").hexdigest()
 
 
 def _saved(outbox: Outbox, record_id: str) -> SavedRecord:

@@ -1,15 +1,15 @@
 """Fixing a record the office sent back (``needs_fix``): a new version that supersedes it.
 
-The new record gets a new id and the next seq, copies the old card data, biometric files and
-exceptions with the operator's changes, and names the old one in ``supersedes``. It is saved in
-ONE outbox transaction together with the old record's move to ``superseded``; anything wrong
-(unknown record, wrong state, bad value, missing file, nothing changed) saves nothing.
+The laptop cannot open its own sealed copy: the office sends the record's data back under the
+device's data key with its reason (the pull feed's ``sealed``). The new record gets a new id
+and the next seq, copies that card data, the biometric files (by hash: the server holds them)
+and exceptions with the operator's changes, and names the old one in ``supersedes``. It is
+saved in ONE outbox transaction together with the old record's move to ``superseded``; anything
+wrong (unknown record, wrong state, bad value, nothing changed) saves nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +18,10 @@ from typing import Any
 from field_client.capture import record as capture
 from field_client.errors import CaptureInvalid, FixRefused
 from field_client.store import blobs, records
+from field_client.store.keys import Keys
 from field_client.store.outbox import Outbox
-from shared.biometrics import label
 from shared.protocol import ClientState
 from shared.schemas import PAYLOAD_FIELDS
-
-_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -32,16 +30,18 @@ class Original:
 
     id: str
     seq: int
-    operator: str
+    operator: str | None
     payload: dict[str, Any]
-    files: dict[str, Any]  # role -> file row (sha256, size, media_type)
+    files: dict[str, blobs.KeptFile]  # role -> the file by hash
     exceptions: dict[str, str]  # role -> reason
+    reason: str | None  # the office's
 
 
 def fix(
     outbox: Outbox,
     files_dir: Path,
     ref: str,
+    keys: Keys,
     *,
     changes: Mapping[str, Any] | None = None,
     files: Mapping[str, Path | str] | None = None,
@@ -49,9 +49,10 @@ def fix(
     operator: str | None = None,
 ) -> capture.SavedRecord:
     """Save the corrected version of record ``ref`` (id or seq); the old one becomes superseded."""
-    original = load(outbox, ref)
+    original = load(outbox, ref, keys.data_key)
     payload = _changed_payload(original.payload, changes or {})
-    kept = _kept_files(files_dir, original, files or {}, exceptions or {})
+    kept = {role: kept for role, kept in original.files.items()
+            if role not in (files or {}) and role not in (exceptions or {})}
     merged_files: dict[str, capture.FileRef] = {**kept, **(files or {})}
     merged_exceptions = {
         role: reason for role, reason in original.exceptions.items() if role not in (files or {})
@@ -74,11 +75,12 @@ def fix(
                 "ada yang disimpan. Lihat jemput-field records lalu ulangi."
             )
 
-    return capture.save(outbox, files_dir, [checked], also=supersede)[0]
+    return capture.save(outbox, files_dir, [checked], keys, also=supersede)[0]
 
 
-def load(outbox: Outbox, ref: str) -> Original:
-    """The record ``ref`` (id, or seq when all digits) if it can be fixed; else FixRefused."""
+def load(outbox: Outbox, ref: str, data_key: bytes) -> Original:
+    """The record ``ref`` (id, or seq when all digits) if it can be fixed, with the data the
+    office sent back (opened with ``data_key``); else FixRefused."""
     row = records.find(outbox, ref)
     if row is None:
         raise FixRefused(
@@ -87,19 +89,30 @@ def load(outbox: Outbox, ref: str) -> Original:
         )
     if row["state"] != ClientState.NEEDS_FIX:
         raise FixRefused(_not_fixable(row))
-    if row["body"] is None:
+    return returned_record(row, data_key)
+
+
+def returned_record(row: Any, data_key: bytes) -> Original:
+    """What the office sent back of record ``row`` (its data and reason, under the data key);
+    FixRefused when the laptop does not hold it (yet)."""
+    returned = records.open_box(data_key, row["returned"])
+    record = (returned or {}).get("record")
+    if not isinstance(record, dict):
         raise FixRefused(
-            f"Data rekaman seq {row['seq']} sudah dibersihkan dari perangkat ini; rekam ulang "
+            f"Data rekaman seq {row['seq']} belum diterima dari kantor di laptop ini (atau "
+            "sudah dibersihkan): sinkronkan dulu, lalu ulangi; bila tetap tidak ada, rekam ulang "
             "penduduk ini. Tidak ada yang disimpan."
         )
-    body = json.loads(row["body"])
+    label = records.open_box(data_key, row["label"]) or {}
     return Original(
         id=row["id"],
         seq=row["seq"],
-        operator=body["operator"],
-        payload=dict(body["payload"]),
-        files={f["role"]: f for f in records.files_of(outbox, row["id"])},
-        exceptions={e["role"]: e["reason"] for e in body.get("exceptions", [])},
+        operator=label.get("operator"),
+        payload=dict(record.get("payload") or {}),
+        files={a["role"]: blobs.KeptFile(a["role"], a["sha256"], a["size"], a["media_type"])
+               for a in record.get("attachments") or []},
+        exceptions={e["role"]: e["reason"] for e in record.get("exceptions") or []},
+        reason=(returned or {}).get("reason"),
     )
 
 
@@ -132,40 +145,3 @@ def _changed_payload(payload: dict[str, Any], changes: Mapping[str, Any]) -> dic
     if unknown:
         raise CaptureInvalid(unknown)
     return changed
-
-
-def _kept_files(
-    files_dir: Path,
-    original: Original,
-    files: Mapping[str, object],
-    exceptions: Mapping[str, str],
-) -> dict[str, blobs.FileSource]:
-    """The old record's files still used, each checked intact on disk; else CaptureInvalid."""
-    kept: dict[str, blobs.FileSource] = {}
-    problems: dict[str, list[str]] = {}
-    for role, row in original.files.items():
-        if role in files or role in exceptions:
-            continue  # replaced by the fix
-        path = files_dir / row["sha256"]
-        if _intact(path, row["sha256"], row["size"]):
-            kept[role] = blobs.FileSource(role, path, row["size"], row["media_type"])
-        else:
-            problems[f"file.{role}"] = [
-                f"Berkas {label(role)} rekaman seq {original.seq} tidak ada lagi atau rusak di "
-                f"perangkat ini; berikan lagi: --file {role}=PATH."
-            ]
-    if problems:
-        raise CaptureInvalid(problems)
-    return kept
-
-
-def _intact(path: Path, sha256: str, size: int) -> bool:
-    """Whether ``path`` holds exactly the bytes noted for it."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as stream:
-            while chunk := stream.read(_CHUNK):
-                digest.update(chunk)
-    except OSError:
-        return False
-    return path.stat().st_size == size and digest.hexdigest() == sha256

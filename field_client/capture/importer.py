@@ -29,6 +29,7 @@ from typing import Any
 
 from field_client.capture import record as capture
 from field_client.errors import CaptureInvalid, StorageError, UsageInvalid
+from field_client.store.keys import Keys
 from field_client.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class ImportReport:
 
 
 def import_jsonl(
-    outbox: Outbox, files_dir: Path, path: Path, default_operator: str | None
+    outbox: Outbox, files_dir: Path, path: Path, default_operator: str | None, keys: Keys
 ) -> ImportReport:
     """Import ``path``; see the module docstring for the line format and semantics."""
     report = ImportReport()
@@ -89,10 +90,10 @@ def import_jsonl(
         except _LineInvalid as exc:
             report.errors.append(LineError(number, str(exc)))
         if len(chunk) >= CHUNK:
-            _save(outbox, files_dir, chunk, report)
+            _save(outbox, files_dir, chunk, keys, report)
             chunk = []
     if chunk:
-        _save(outbox, files_dir, chunk, report)
+        _save(outbox, files_dir, chunk, keys, report)
     return report
 
 
@@ -144,16 +145,17 @@ def _save(
     outbox: Outbox,
     files_dir: Path,
     chunk: list[tuple[int, capture.Capture]],
+    keys: Keys,
     report: ImportReport,
 ) -> None:
     try:
-        saved = capture.save(outbox, files_dir, [c for _, c in chunk])
+        saved = capture.save(outbox, files_dir, [c for _, c in chunk], keys)
     except CaptureInvalid:
         # Should not happen after prepare(); find the culprit by saving one at a time.
         for number, one in chunk:
             try:
                 report.saved.append(
-                    ImportedRecord(number, capture.save(outbox, files_dir, [one])[0])
+                    ImportedRecord(number, capture.save(outbox, files_dir, [one], keys)[0])
                 )
             except CaptureInvalid as exc:
                 report.errors.append(LineError(number, exc.message, exc.fields))

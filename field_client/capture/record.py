@@ -1,8 +1,11 @@
-"""Turn what an operator entered into a sealed enrollment record, and save it durably.
+"""Turn what an operator entered into an enrollment record, and save it durably, sealed.
 
 :func:`prepare` only checks (no side effect), so an invalid capture leaves no trace;
-:func:`save` copies the biometric files and stores the records in ONE outbox transaction that
-also allocates their sequence numbers.
+:func:`save` seals the biometric files to the office key and stores the records, each sealed
+to the office key too, in ONE outbox transaction that also allocates their sequence numbers.
+From then on the laptop cannot read them: only a masked name and the operator (under the data
+key) and a keyed hash of the NIK (for the same-NIK warning) stay readable to a logged-in
+operator.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ from marshmallow import ValidationError
 
 from field_client.errors import CaptureInvalid
 from field_client.store import blobs, records
+from field_client.store.keys import Keys
 from field_client.store.outbox import Outbox
+from shared import datakey
 from shared.biometrics import label, missing_roles
-from shared.canonical import canonical_json, seal
+from shared.canonical import with_hash
 from shared.labels import REASON_LABELS
 from shared.nik import check_nik_against_record, parse_nik
 from shared.schemas import EnrollmentPayloadSchema, RecordSchema, normalize_payload
+from shared.sealing import seal_record, sealed_sha256
 from shared.vocab import EXCEPTABLE_ROLES, EXCEPTION_REASONS
 
 log = logging.getLogger(__name__)
@@ -77,14 +83,15 @@ class Capture:
     captured_at: str
     operator: str
     payload: dict[str, Any]
-    files: tuple[blobs.FileSource, ...]
+    files: tuple[blobs.FileSource | blobs.KeptFile, ...]
     exceptions: tuple[dict[str, str], ...]
     supersedes: str | None
     warnings: tuple[dict[str, str], ...]
 
 
-#: A file the operator names by path, or one already on the device (a fix reuses its files).
-FileRef = Path | str | blobs.FileSource
+#: A file the operator names by path, one already checked (or in memory), or one a record
+#: already names (a fix keeps it, by hash).
+FileRef = Path | str | blobs.FileSource | blobs.KeptFile
 
 
 def prepare(
@@ -122,7 +129,7 @@ def prepare(
     )
     # The final guard: the whole record against the wire schema, before anything is written.
     attachments = [_attachment(s.role, _PLACEHOLDER_SHA, s.size, s.media_type) for s in sources]
-    _guard(seal(_record(capture, seq=1, attachments=attachments)))
+    _guard(with_hash(_record(capture, seq=1, attachments=attachments)))
     return capture
 
 
@@ -130,9 +137,10 @@ def save(
     outbox: Outbox,
     files_dir: Path,
     captures: Sequence[Capture],
+    keys: Keys,
     also: Callable[[], None] | None = None,
 ) -> list[SavedRecord]:
-    """Copy the files and store ``captures`` in one transaction; all of them or none.
+    """Seal the files and store ``captures``, sealed, in one transaction; all of them or none.
 
     ``also`` runs first inside that transaction (raising there saves nothing).
     """
@@ -140,41 +148,68 @@ def save(
     created: list[str] = []
     try:
         for capture in captures:
-            stored.append(_store_files(files_dir, capture, created))
+            stored.append(_store_files(outbox, files_dir, capture, keys, created))
         with outbox.atomic():
             if also is not None:
                 also()
             pairs = zip(captures, stored, strict=True)
-            return [_insert(outbox, capture, files) for capture, files in pairs]
+            return [_insert(outbox, capture, files, keys) for capture, files in pairs]
     except BaseException:
         # Nothing was saved: remove the files this attempt added, unless a record uses them.
         blobs.discard_unreferenced(outbox, files_dir, created)
         raise
 
 
-def _insert(outbox: Outbox, capture: Capture, files: list[records.StoredFile]) -> SavedRecord:
+def _insert(outbox: Outbox, capture: Capture, files: list[records.StoredFile],
+            keys: Keys) -> SavedRecord:
     seq = outbox.allocate_seq()
     attachments = [_attachment(f.role, f.sha256, f.size, f.media_type) for f in files]
-    sealed = seal(_record(capture, seq=seq, attachments=attachments))
-    _guard(sealed)
-    # The stored text is what is sent, byte for byte, on every push.
-    body = canonical_json(sealed).decode()
-    records.insert(outbox, sealed, body, files)
-    warnings = list(capture.warnings) + local_duplicate_warning(outbox, capture, seq)
-    return SavedRecord(capture.id, seq, sealed["record_sha256"], warnings)
+    record = with_hash(_record(capture, seq=seq, attachments=attachments))
+    _guard(record)
+    # The sealed bytes are what is sent, byte for byte, on every push.
+    sealed = seal_record(keys.office.public, record)
+    nik_mac = datakey.nik_mac(keys.data_key, capture.payload["nik"])
+    records.insert(outbox, records.SealedRecord(
+        id=capture.id, seq=seq, key_id=keys.office.kid, sealed=sealed,
+        sealed_sha256=sealed_sha256(sealed), record_sha256=record["record_sha256"],
+        captured_at=capture.captured_at, supersedes=capture.supersedes, nik_mac=nik_mac,
+        label=records.make_label(keys.data_key, capture.payload["nama"], capture.operator),
+    ), files)
+    warnings = list(capture.warnings) + local_duplicate_warning(outbox, capture, seq, nik_mac)
+    return SavedRecord(capture.id, seq, record["record_sha256"], warnings)
 
 
-def _store_files(files_dir: Path, capture: Capture, created: list[str]) -> list[records.StoredFile]:
+def _store_files(outbox: Outbox, files_dir: Path, capture: Capture, keys: Keys,
+                 created: list[str]) -> list[records.StoredFile]:
     stored = []
     for source in capture.files:
-        blob = blobs.store(files_dir, source)
+        if isinstance(source, blobs.KeptFile):
+            stored.append(_kept(outbox, source))
+            continue
+        blob = blobs.store(files_dir, source, keys.office.kid, keys.office.public)
+        key_id = blob.key_id
         if blob.created:
             created.append(blob.sha256)
-        path = blobs.relative_path(blob.sha256)
-        stored.append(
-            records.StoredFile(source.role, blob.sha256, blob.size, source.media_type, path)
-        )
+        else:  # sealed earlier, perhaps to an older office key: that one opens it
+            earlier = records.kept_file(outbox, blob.sha256)
+            key_id = earlier["key_id"] if earlier is not None else key_id
+        stored.append(records.StoredFile(
+            source.role, blob.sha256, blob.size, source.media_type,
+            blobs.relative_path(blob.sha256), key_id, blob.sealed_sha256, blob.sealed_size,
+        ))
     return stored
+
+
+def _kept(outbox: Outbox, source: blobs.KeptFile) -> records.StoredFile:
+    """A file a fix keeps: the sealed copy on the laptop when there is one; else only its hash
+    (the server holds it: the office sent the record back after it was complete)."""
+    copy = records.kept_file(outbox, source.sha256)
+    if copy is None:
+        return records.StoredFile(source.role, source.sha256, source.size, source.media_type,
+                                  blobs.relative_path(source.sha256))
+    return records.StoredFile(source.role, source.sha256, source.size, source.media_type,
+                              copy["path"], copy["key_id"], copy["sealed_sha256"],
+                              copy["sealed_size"])
 
 
 def _record(capture: Capture, seq: int, attachments: list[dict[str, Any]]) -> dict[str, Any]:
@@ -228,10 +263,10 @@ def _check_payload(
 
 def _check_files(
     files: Mapping[str, FileRef], problems: dict[str, list[str]]
-) -> list[blobs.FileSource]:
-    sources = []
+) -> list[blobs.FileSource | blobs.KeptFile]:
+    sources: list[blobs.FileSource | blobs.KeptFile] = []
     for role, path in files.items():
-        if isinstance(path, blobs.FileSource):  # already checked where it was found
+        if isinstance(path, blobs.FileSource | blobs.KeptFile):  # checked where it was found
             sources.append(path)
             continue
         source, found = blobs.check_file(role, path)
@@ -305,9 +340,11 @@ def _option(template: str, role: str) -> str:
     return template.format(role=role)
 
 
-def local_duplicate_warning(outbox: Outbox, capture: Capture, seq: int) -> list[dict[str, str]]:
-    """The warning that this NIK was recorded on this laptop before (other than ``seq``)."""
-    earlier = [s for s in records.seqs_with_nik(outbox, capture.payload["nik"]) if s != seq]
+def local_duplicate_warning(outbox: Outbox, capture: Capture, seq: int,
+                            nik_mac: str) -> list[dict[str, str]]:
+    """The warning that this NIK was recorded on this laptop before (other than ``seq``), by
+    its keyed hash (``nik_mac``)."""
+    earlier = [s for s in records.seqs_with_nik(outbox, nik_mac) if s != seq]
     if not earlier or capture.supersedes is not None:
         return []
     listed = ", ".join(str(s) for s in earlier[:5])

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from field_client.errors import UsageInvalid
 
 if TYPE_CHECKING:
+    from field_client.capture.login import Login
     from field_client.client import FieldClient
 
 Handler = Callable[["FieldClient", argparse.Namespace], int]
@@ -21,6 +24,37 @@ def command(commands: Any, name: str, help_text: str, handler: Handler) -> argpa
     sub: argparse.ArgumentParser = commands.add_parser(name, help=help_text, description=help_text)
     sub.set_defaults(handler=handler)
     return sub
+
+
+def add_pin_option(parser: argparse.ArgumentParser) -> None:
+    """``--pin-stdin``: the command opens data under the device key, so it asks for a PIN."""
+    parser.add_argument(
+        "--pin-stdin", action="store_true",
+        help="baca PIN operator dari baris pertama masukan standar (untuk skrip); tanpa ini "
+        "PIN diminta di layar. PIN tidak pernah diterima lewat argumen atau variabel lingkungan.",
+    )
+
+
+def unlock(client: FieldClient, args: argparse.Namespace) -> Login:
+    """Log the operator in (``--operator`` or the stored one) with a PIN read from a prompt or,
+    with ``--pin-stdin``, from standard input: the device's data key for this command."""
+    operator = (getattr(args, "operator", None) or client.default_operator or "").strip()
+    if not operator:
+        raise UsageInvalid("Operator belum ditentukan: beri --operator NAMA_PENGGUNA "
+                           "(atau JEMPUT_OPERATOR).")
+    if args.pin_stdin:
+        pin = sys.stdin.readline().strip() if sys.stdin is not None else ""
+        if not pin:  # not a wrong PIN: nothing to try, and nothing counted against the operator
+            raise UsageInvalid("Tidak ada PIN di masukan standar: dengan --pin-stdin, PIN "
+                               "operator harus ada di baris pertama masukan standar.")
+    elif sys.stdin is not None and sys.stdin.isatty():
+        pin = getpass.getpass(f"PIN operator {operator}: ").strip()
+        if not pin:
+            raise UsageInvalid("PIN kosong: ketik PIN operator (8 angka).")
+    else:
+        raise UsageInvalid("PIN operator diminta di layar, tetapi tidak ada layar (skrip?). "
+                           "Beri PIN lewat masukan standar dengan --pin-stdin.")
+    return client.login(operator, pin)
 
 
 def pair(text: str) -> tuple[str, str]:

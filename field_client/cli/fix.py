@@ -8,11 +8,13 @@ from typing import Any
 
 from field_client.cli.args import (
     add_biometric_options,
+    add_pin_option,
     biometric_inputs,
     command,
     read_json_object,
     setting,
     unique,
+    unlock,
 )
 from field_client.cli.text import out
 from field_client.client import FieldClient
@@ -44,19 +46,23 @@ def add_fix(commands: Any) -> None:
         exceptions_help="biometrik yang tidak dapat direkam; ALASAN: "
         + ", ".join(EXCEPTION_REASONS),
     )
-    fix.add_argument("--operator", help="nama operator (bawaan: operator tersimpan atau semula)")
+    fix.add_argument("--operator", help="operator yang masuk dengan PIN-nya (bawaan: operator "
+                     "tersimpan)")
+    add_pin_option(fix)
 
 
 def _fix(client: FieldClient, args: argparse.Namespace) -> int:
     changes: dict[str, Any] = read_json_object(args.json) if args.json else {}
     changes.update(unique(args.changes, "--set"))
     files, exceptions = biometric_inputs(args)
+    who = unlock(client, args)
     saved = client.fix(
         args.record,
         changes,
         files=files,
         exceptions=exceptions,
-        operator=args.operator,
+        operator=who.username,
+        data_key=who.data_key,
     )
     out(
         f"Perbaikan tersimpan aman di antrean: rekaman {saved.id} (seq {saved.seq}) "

@@ -28,9 +28,11 @@ from field_client.cli import targets as cli_targets
 from field_client.cli import ui as cli_ui
 from field_client.cli.args import (
     add_biometric_options,
+    add_pin_option,
     biometric_inputs,
     command,
     read_json_object,
+    unlock,
 )
 from field_client.cli.text import (
     ProgressBar,
@@ -129,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = command(commands, "import", "rekam banyak penduduk dari berkas JSONL", _import)
     imp.add_argument("file", type=Path, metavar="FILE.jsonl")
-    imp.add_argument("--operator", help="operator untuk baris tanpa operator")
+    imp.add_argument("--operator", help="operator yang masuk dengan PIN-nya (juga untuk baris "
+                     "tanpa operator)")
+    add_pin_option(imp)
 
     status = command(commands, "status", "ringkasan antrean dan perangkat", _status)
     status.add_argument("--json", action="store_true", help="keluaran JSON")
@@ -140,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     recs = command(commands, "records", "daftar rekaman", _records)
     recs.add_argument("--state", choices=CLIENT_STATES, help="hanya status ini")
     recs.add_argument("--json", action="store_true", help="keluaran JSON")
+    recs.add_argument("--details", action="store_true",
+                      help="tampilkan nama (tersamar), operator dan alasan kantor; meminta PIN")
+    recs.add_argument("--operator", help="operator yang masuk untuk --details")
+    add_pin_option(recs)
 
     cli_fix.add_fix(commands)
     cli_targets.add_targets(commands)
@@ -169,6 +177,7 @@ def _add_enroll(commands: Any) -> None:
         metavar="NIK",
         help="isi data kartu dari daftar sasaran kunjungan (opsi lain menimpanya)",
     )
+    add_pin_option(enroll)
 
 
 # -- commands -----------------------------------------------------------------------------
@@ -185,18 +194,21 @@ def _register(client: FieldClient, args: argparse.Namespace) -> int:
 
 
 def _enroll(client: FieldClient, args: argparse.Namespace) -> int:
-    # Prefill from the target list, then the JSON file, then options: the later one wins.
-    payload = client.target_prefill(args.target) if args.target else {}
-    if args.json:
-        payload.update(read_json_object(args.json))
-    payload.update({k: getattr(args, k) for k in PAYLOAD_FIELDS if getattr(args, k) is not None})
+    # What the command line gives is checked before the PIN is asked for.
+    given = read_json_object(args.json) if args.json else {}
+    given.update({k: getattr(args, k) for k in PAYLOAD_FIELDS if getattr(args, k) is not None})
     files, exceptions = biometric_inputs(args)
+    who = unlock(client, args)
+    # Prefill from the target list, then the JSON file, then options: the later one wins.
+    payload = client.target_prefill(args.target, who.data_key) if args.target else {}
+    payload.update(given)
     saved = client.enroll(
         payload,
-        operator=args.operator,
+        operator=who.username,
         files=files,
         exceptions=exceptions,
         supersedes=args.supersedes,
+        data_key=who.data_key,
     )
     out(f"Rekaman {saved.id} (seq {saved.seq}) tersimpan aman di antrean.")
     for warning in saved.warnings:
@@ -205,7 +217,8 @@ def _enroll(client: FieldClient, args: argparse.Namespace) -> int:
 
 
 def _import(client: FieldClient, args: argparse.Namespace) -> int:
-    report = client.import_jsonl(args.file, operator=args.operator)
+    who = unlock(client, args)
+    report = client.import_jsonl(args.file, operator=who.username, data_key=who.data_key)
     for item in report.saved:
         for warning in item.record.warnings:
             out(f"baris {item.line}: peringatan: {warning['message']}")
@@ -234,6 +247,9 @@ def _status(client: FieldClient, args: argparse.Namespace) -> int:
     if hint := fix_hint(info["counts"]["needs_fix"]):
         out(hint)
     out(f"Sinkron terakhir: {records.local_time(info['last_sync_at']) or 'belum pernah'}")
+    if info["upgrade_pending"]:
+        out("Antrean lama (versi sebelumnya) belum disegel: sinkron berikutnya menyegelnya "
+            "lebih dulu.")
     if info["last_sync_error"]:
         out(f"Masalah sinkron terakhir: {info['last_sync_error']}")
     if info["gaps"]:
@@ -325,12 +341,13 @@ def _watch(client: FieldClient, args: argparse.Namespace) -> int:
 
 
 def _records(client: FieldClient, args: argparse.Namespace) -> int:
-    rows = client.records(args.state)
+    data_key = unlock(client, args).data_key if args.details else None
+    rows = client.records(args.state, data_key)
     if args.json:
         out(json.dumps(rows, ensure_ascii=False, indent=2))
         return EX_OK
     for row in rows:
-        who = "(sudah dibersihkan)" if row["purged"] else f"{row['nik']} {row['nama']}"
+        who = "(sudah dibersihkan)" if row["purged"] else (row["nama"] or "")
         notes = record_notes(row)  # the office's reason for needs_fix, on its own line
         shown = row["error_message"] and not notes
         reason = f" - {row['error_message']}" if shown else ""

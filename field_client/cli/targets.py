@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from field_client.cli.args import command
+from field_client.cli.args import add_pin_option, command, unlock
 from field_client.cli.text import out, target_line, visit_line
 from field_client.client import FieldClient
 
@@ -25,11 +25,14 @@ def add_targets(commands: Any) -> None:
     )
     targets.add_argument("--visit", metavar="ID", help="hanya kunjungan ini")
     targets.add_argument("--json", action="store_true", help="keluaran JSON")
+    targets.add_argument("--operator", help="operator yang masuk dengan PIN-nya")
+    add_pin_option(targets)
 
 
 def _targets(client: FieldClient, args: argparse.Namespace) -> int:
-    rows = client.targets(args.search, args.visit)
-    visits = [v for v in client.visits() if args.visit in (None, v["id"])]
+    data_key = unlock(client, args).data_key
+    rows = client.targets(args.search, args.visit, data_key=data_key)
+    visits = [v for v in client.visits(data_key) if args.visit in (None, v["id"])]
     if args.json:
         out(json.dumps({"visits": visits, "targets": rows}, ensure_ascii=False, indent=2))
         return 0

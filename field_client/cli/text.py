@@ -33,6 +33,13 @@ class ProgressBar:
 
 def print_report(report: SyncReport) -> None:
     """The summary of one sync run, on stdout."""
+    if report.upgrade:
+        done = report.upgrade
+        out(f"Antrean lama disegel: {done['records']} rekaman dan {done['files']} berkas, untuk "
+            f"kunci kantor {done['office_key_fingerprint']} (cocokkan dengan sidik jari yang "
+            "dibacakan kantor).")
+        if done.get("drafts_left"):
+            out(f"{done['drafts_left']} draf lama dienkripsi saat operator masuk berikutnya.")
     out(
         f"Terkirim {report.pushed} rekaman: {report.accepted} diterima, {report.duplicate} "
         f"sudah ada di server, {report.rejected} ditolak."
@@ -108,8 +115,11 @@ def files_note(row: dict[str, Any]) -> str:
 def record_notes(row: dict[str, Any]) -> list[str]:
     """Extra lines under a record in ``records``: why it came back, how to fix, what replaced it."""
     if row["state"] == "needs_fix":
+        reason = row.get("reason") or row["error_message"]
+        if reason is None and row.get("nama") is None:
+            reason = "(tampilkan dengan --details; meminta PIN)"
         return [
-            f"alasan kantor: {row['error_message'] or '(tanpa keterangan)'}",
+            f"alasan kantor: {reason or '(tanpa keterangan)'}",
             f"perbaiki: jemput-field fix {row['seq']} --set KOLOM=NILAI / --file PERAN=PATH",
         ]
     if row["state"] == "superseded" and row["superseded_by"]:
@@ -166,6 +176,9 @@ def visit_line(visit: dict[str, Any]) -> str:
     dates = visit["visit_date"]
     if visit["ends_on"] != visit["visit_date"]:
         dates += f" s.d. {visit['ends_on']}"
+    if visit["done"] is None:  # the list is under the data key: no PIN, no progress
+        return (f"Kunjungan {where} ({visit['desa_kode']}), {dates}, tim {visit['team']}: "
+                f"{visit['targets']} sasaran")
     return (
         f"Kunjungan {where} ({visit['desa_kode']}), {dates}, tim {visit['team']}: "
         f"{visit['done']} dari {visit['targets']} sasaran sudah direkam"

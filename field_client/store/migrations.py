@@ -177,5 +177,82 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "DELETE FROM meta WHERE key IN ('profile_version', 'ui_pin_failures', 'ui_locked_until')",
     ),
+    (
+        # Sealed at save (protocol 2). A record keeps in clear only its id, seq, state and
+        # times; the record itself is a box sealed to the office key (``sealed``, ``key_id``,
+        # ``sealed_sha256``); ``label`` (masked name, operator), ``returned`` (what the office
+        # sent back) are boxes under the device's data key; ``nik_mac`` a keyed hash for the
+        # local checks. A record of an older schema keeps its clear text in ``legacy_body``
+        # only until the upgrade (``sync/upgrade.py``) seals it: no sync before that.
+        # The table is rebuilt (the old CHECK needed a body); foreign keys are off meanwhile
+        # (``FOREIGN_KEYS_OFF``), so ``file`` keeps its rows.
+        """CREATE TABLE record_v8 (
+            id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL UNIQUE CHECK (seq >= 1),
+            state TEXT NOT NULL,
+            key_id TEXT,
+            sealed BLOB,
+            sealed_sha256 TEXT,
+            record_sha256 TEXT NOT NULL,
+            nik_mac TEXT,
+            label BLOB,
+            returned BLOB,
+            legacy_body TEXT,
+            captured_at TEXT NOT NULL,
+            supersedes TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            sent_at TEXT,
+            completed_at TEXT,
+            purged_at TEXT,
+            error_code TEXT,
+            error_message TEXT,
+            server_state TEXT,
+            server_state_at TEXT,
+            CHECK (sealed IS NOT NULL OR legacy_body IS NOT NULL OR purged_at IS NOT NULL)
+        )""",
+        # The office's reasons used to be kept in clear in error_message (without a code):
+        # they go, and come back under the data key when the upgrade replays the pull feed.
+        """INSERT INTO record_v8 (id, seq, state, record_sha256, legacy_body, captured_at,
+               supersedes, created_at, updated_at, sent_at, completed_at, purged_at,
+               error_code, error_message, server_state, server_state_at)
+           SELECT id, seq, state, record_sha256, body, captured_at, supersedes, created_at,
+               updated_at, sent_at, completed_at, purged_at, error_code,
+               CASE WHEN error_code IS NULL THEN NULL ELSE error_message END,
+               server_state, server_state_at
+           FROM record""",
+        "DROP TABLE record",
+        "ALTER TABLE record_v8 RENAME TO record",
+        "CREATE INDEX record_state_seq ON record (state, seq)",
+        "CREATE INDEX record_supersedes ON record (supersedes)",
+        "CREATE INDEX record_nik_mac ON record (nik_mac)",
+        # A file is kept sealed (``<sha256>.sealed``); sha256 and size stay the plaintext's
+        # (what the record and the server name); an older schema's clear file has no key_id.
+        "ALTER TABLE file ADD COLUMN key_id TEXT",
+        "ALTER TABLE file ADD COLUMN sealed_sha256 TEXT",
+        "ALTER TABLE file ADD COLUMN sealed_size INTEGER",
+        # An upload sends the sealed bytes: ``size`` is theirs, ``plain_size`` the file's.
+        "ALTER TABLE upload ADD COLUMN plain_size INTEGER",
+        "ALTER TABLE upload ADD COLUMN key_id TEXT",
+        # A target list rests as the server sent it: one box under the data key per visit
+        # (sync stores it without a PIN; a logged-in operator opens it). An older schema's
+        # clear lists go: the upgrade fetches them again.
+        "DELETE FROM outreach_target",
+        "DROP TABLE outreach_target",
+        "ALTER TABLE outreach_visit ADD COLUMN sealed BLOB",
+        # Drafts rest under the data key: ``sealed`` holds form, exceptions and target; files
+        # are encrypted on disk (``encrypted``) or name a record's sealed file (``sha256``).
+        "ALTER TABLE draft ADD COLUMN sealed BLOB",
+        "ALTER TABLE draft ADD COLUMN target_mac TEXT",
+        "ALTER TABLE draft_file ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE draft_file ADD COLUMN sha256 TEXT",
+        # Until the upgrade has sealed the old queue, nothing is synced.
+        """INSERT OR REPLACE INTO meta (key, value)
+           SELECT 'upgrade_pending', '1' WHERE EXISTS (SELECT 1 FROM record)
+               OR EXISTS (SELECT 1 FROM outreach_visit) OR EXISTS (SELECT 1 FROM upload)""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+#: Migrations that rebuild a table others reference: run with foreign keys off (SQLite's
+#: documented procedure), then checked with ``PRAGMA foreign_key_check`` before the commit.
+FOREIGN_KEYS_OFF = frozenset({8})

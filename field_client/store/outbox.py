@@ -22,7 +22,7 @@ from field_client.errors import (
     OutboxIncompatible,
     StorageError,
 )
-from field_client.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from field_client.store.migrations import FOREIGN_KEYS_OFF, MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,16 @@ class Outbox:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except sqlite3.Error:
             log.warning("WAL checkpoint of %s failed", self.path)
+
+    def vacuum(self) -> None:
+        """Rebuild the database file (``secure_delete`` is on) and empty the WAL: what was
+        deleted or overwritten is gone from every page of the file, not just unlinked."""
+        if self.in_transaction:
+            raise RuntimeError("vacuum cannot run inside Outbox.atomic()")
+        with self.mapped_errors():
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            self._conn.execute("VACUUM")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         """All rows of a query."""
@@ -192,10 +202,22 @@ class Outbox:
                 "berkas itu tidak diubah."
             )
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            with self.atomic():
-                for statement in MIGRATIONS[target - 1]:
-                    self.execute(statement)
-                self.execute(f"PRAGMA user_version = {target}")
+            rebuild = target in FOREIGN_KEYS_OFF
+            if rebuild:  # only outside a transaction does this pragma take effect
+                self.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with self.atomic():
+                    for statement in MIGRATIONS[target - 1]:
+                        self.execute(statement)
+                    if rebuild and self.rows("PRAGMA foreign_key_check"):
+                        raise OutboxCorrupt(
+                            f"Antrean {self.path} tidak dapat diperbarui ke skema {target}: "
+                            "rujukan antar-tabel rusak. Berkas itu tidak diubah."
+                        )
+                    self.execute(f"PRAGMA user_version = {target}")
+            finally:
+                if rebuild:
+                    self.execute("PRAGMA foreign_keys=ON")
             log.info("outbox %s migrated to schema %d", self.path, target)
 
     def _rollback(self, outer: bool, name: str) -> None:

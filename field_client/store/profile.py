@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from field_client.store import records
+from field_client.store.keys import OFFICE_KEY_ID_META, OFFICE_KEY_META
 from field_client.store.outbox import Outbox
 from shared import datakey
 from shared.pin import KdfCost
@@ -21,7 +22,6 @@ from shared.sealing import unb64
 VERSION_META = "profile_version"
 FETCHED_META = "profile_fetched_at"
 SEALED_META = "profile_sealed"
-OFFICE_KEY_META, OFFICE_KEY_ID_META = "office_key", "office_key_id"
 _META = (VERSION_META, FETCHED_META, SEALED_META)
 
 

@@ -34,7 +34,8 @@ class PurgeReport:
 def purge(
     outbox: Outbox, files_dir: Path, retention_days: int, now: dt.datetime | None = None
 ) -> PurgeReport:
-    """Drop bodies, NIK, name and files of records confirmed complete ``retention_days`` ago.
+    """Drop the sealed copies, boxes and files of records confirmed complete
+    ``retention_days`` ago.
 
     The row itself (id, seq, state, hashes) stays, so the device can still account for every
     sequence number it ever used.
@@ -45,14 +46,15 @@ def purge(
     stamp = records.format_utc(moment)
     with outbox.atomic():
         shas = [
-            row["sha256"]
+            (row["sha256"], row["path"])
             for row in outbox.rows(
-                f"SELECT DISTINCT sha256 FROM file WHERE record_id IN ({_DUE})", params
+                f"SELECT DISTINCT sha256, path FROM file WHERE record_id IN ({_DUE})", params
             )
         ]
         outbox.execute(f"DELETE FROM file WHERE record_id IN ({_DUE})", params)
         cursor = outbox.execute(
-            "UPDATE record SET body = NULL, nik = NULL, nama = NULL, purged_at = ?, "
+            "UPDATE record SET sealed = NULL, legacy_body = NULL, label = NULL, "
+            "returned = NULL, nik_mac = NULL, purged_at = ?, "
             f"updated_at = ? WHERE id IN ({_DUE})",
             (stamp, stamp, *params),
         )
@@ -66,12 +68,12 @@ def purge(
     return PurgeReport(purged, deleted)
 
 
-def _delete_unused(outbox: Outbox, files_dir: Path, sha256s: list[str]) -> int:
+def _delete_unused(outbox: Outbox, files_dir: Path, files: list[tuple[str, str]]) -> int:
     """Delete the files no record names any more (one an unpurged record shares stays)."""
     deleted = 0
-    for sha256 in sha256s:
+    for sha256, path in files:
         if outbox.scalar("SELECT 1 FROM file WHERE sha256 = ? LIMIT 1", (sha256,)) is None:
-            target = files_dir / sha256
+            target = files_dir.parent / path
             if target.exists():
                 target.unlink()
                 deleted += 1

@@ -1,10 +1,12 @@
 """Outreach target lists on the device: store what the server assigned, search it offline, drop it.
 
 A visit's target list holds residents' personal data (NIK, name, birth date, sex, address), so it
+travels and rests as one box under the device's data key (``outreach_visit.sealed``), exactly as
+the server sent it: sync stores it without a PIN, and only a logged-in operator opens it. It
 lives on the device only while the visit needs it: it is deleted when the server closes or
 cancels the visit, and by the local clock once the day after the visit's last day is over.
-Searching folds case and accents and matches with ``instr()``: the operator's text is data,
-never part of an SQL statement or a LIKE pattern.
+Whether a target is done compares keyed hashes of NIKs (``shared.datakey.nik_mac``) with the
+records'. Searching opens the list in memory and folds case and accents.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from marshmallow import ValidationError
 
 from field_client.errors import NetworkUnavailable, ServerRefused, UsageInvalid
 from field_client.store.outbox import Outbox
+from shared import datakey
 from shared.protocol import ChangeKind
+from shared.schemas import TargetsContentSchema
+from shared.sealing import unb64
 
 log = logging.getLogger(__name__)
 
@@ -42,31 +47,16 @@ _NIK = re.compile(r"^[0-9]{16}$")
 _NIK_SEPARATORS = re.compile(r"[\s.\-]")
 #: A target is done when a record of its NIK is on the device and still counts: not refused by
 #: the server and not replaced by a corrected version (the fix carries the NIK it corrects to).
-_DONE = (
-    "EXISTS (SELECT 1 FROM record r WHERE r.nik = t.nik "
-    "AND r.state NOT IN ('rejected', 'superseded'))"
+_DONE_MACS = (
+    "SELECT DISTINCT nik_mac FROM record WHERE nik_mac IS NOT NULL "
+    "AND state NOT IN ('rejected', 'superseded')"
 )
-_TARGETS = f"""
-    SELECT t.visit_id, t.nik, t.nama, t.tanggal_lahir, t.jenis_kelamin, t.alamat, t.rt, t.rw,
-           {_DONE} AS done
-    FROM outreach_target t JOIN outreach_visit v ON v.id = t.visit_id
-    WHERE (:visit IS NULL OR t.visit_id = :visit)
-      AND (:text IS NULL OR instr(t.nama_search, :text) > 0
-           OR (:digits IS NOT NULL AND instr(t.nik, :digits) > 0))
-    ORDER BY v.visit_date, v.id, t.nama_search, t.nik
-"""
-_VISITS = f"""
+_VISITS = """
     SELECT v.id, v.desa_kode, v.desa_nama, v.kecamatan_kode, v.kecamatan_nama, v.visit_date,
-           v.ends_on, v.days, v.team, v.state, v.target_count, v.received_at,
-           (SELECT count(*) FROM outreach_target t WHERE t.visit_id = v.id) AS targets,
-           (SELECT count(*) FROM outreach_target t WHERE t.visit_id = v.id AND {_DONE}) AS done
+           v.ends_on, v.days, v.team, v.state, v.target_count, v.received_at, v.sealed
     FROM outreach_visit v ORDER BY v.visit_date, v.id
 """
-_PREFILL = """
-    SELECT t.nik, t.nama, t.tanggal_lahir, t.jenis_kelamin, t.alamat, t.rt, t.rw, v.desa_kode
-    FROM outreach_target t JOIN outreach_visit v ON v.id = t.visit_id
-    WHERE t.nik = ? ORDER BY v.visit_date DESC, v.id LIMIT 1
-"""
+_TARGETS_CONTENT = TargetsContentSchema()
 PREFILL_FIELDS = ("nik", "nama", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw")
 
 
@@ -74,16 +64,17 @@ PREFILL_FIELDS = ("nik", "nama", "tanggal_lahir", "jenis_kelamin", "alamat", "rt
 
 
 def store_visit(outbox: Outbox, answer: dict[str, Any], now: str) -> int:
-    """Store (replacing any earlier copy) a visit and its targets; return how many targets.
+    """Store (replacing any earlier copy) a visit and its target list's box; return how many
+    targets the server says it holds.
 
-    Call inside ``outbox.atomic()``: the visit and every target arrive together or not at all.
+    Call inside ``outbox.atomic()``: the visit and its list arrive together or not at all.
     """
     visit = answer["visit"]
     outbox.execute("DELETE FROM outreach_visit WHERE id = ?", (visit["id"],))
     outbox.execute(
         "INSERT INTO outreach_visit (id, desa_kode, desa_nama, kecamatan_kode, kecamatan_nama, "
-        "visit_date, ends_on, days, team, state, target_count, received_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "visit_date, ends_on, days, team, state, target_count, received_at, sealed) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             visit["id"],
             visit["desa_kode"],
@@ -97,30 +88,10 @@ def store_visit(outbox: Outbox, answer: dict[str, Any], now: str) -> int:
             visit["state"],
             visit["target_count"],
             now,
+            unb64(answer["sealed"]),
         ),
     )
-    rows = {target["nik"]: _target_row(visit["id"], target) for target in answer["targets"]}
-    outbox.executemany(
-        "INSERT INTO outreach_target (visit_id, nik, nama, nama_search, tanggal_lahir, "
-        "jenis_kelamin, alamat, rt, rw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows.values(),
-    )
-    return len(rows)
-
-
-def _target_row(visit_id: str, target: dict[str, Any]) -> tuple[Any, ...]:
-    born = target["tanggal_lahir"]
-    return (
-        visit_id,
-        target["nik"],
-        target["nama"],
-        fold(target["nama"]),
-        born.isoformat() if born else None,
-        target["jenis_kelamin"],
-        target["alamat"],
-        target["rt"],
-        target["rw"],
-    )
+    return int(visit["target_count"])
 
 
 def drop_visit(outbox: Outbox, visit_id: str) -> bool:
@@ -264,9 +235,10 @@ def fold(text: str) -> str:
 
 
 def listing(
-    outbox: Outbox, search: str | None = None, visit_id: str | None = None
+    outbox: Outbox, data_key: bytes, search: str | None = None, visit_id: str | None = None
 ) -> list[dict[str, Any]]:
-    """Targets (all visits, or one) matching ``search`` by name or NIK, each with ``done``."""
+    """Targets (all visits, or one) matching ``search`` by name or NIK, each with ``done``,
+    opened with the data key."""
     if visit_id is not None and not outbox.scalar(
         "SELECT 1 FROM outreach_visit WHERE id = ?", (visit_id,)
     ):
@@ -275,8 +247,41 @@ def listing(
             "jemput-field status."
         )
     text, digits = _search_terms(search)
-    rows = outbox.rows(_TARGETS, {"visit": visit_id, "text": text, "digits": digits})
-    return [dict(row) | {"done": bool(row["done"])} for row in rows]
+    done = _done_macs(outbox)
+    found = []
+    for visit in outbox.rows(_VISITS):
+        if visit_id is not None and visit["id"] != visit_id:
+            continue
+        for target in _opened(visit, data_key):
+            if text is not None and text not in fold(target["nama"]) and not (
+                    digits is not None and digits in target["nik"]):
+                continue
+            mac = datakey.nik_mac(data_key, target["nik"])
+            found.append({**target, "visit_id": visit["id"], "done": mac in done})
+    return found
+
+
+def _opened(visit: Any, data_key: bytes) -> list[dict[str, Any]]:
+    """The targets of one visit row, opened with the data key, sorted by name then NIK (each
+    NIK once); none when the visit has no list (yet) or it does not open."""
+    if visit["sealed"] is None:
+        return []
+    try:
+        content = _TARGETS_CONTENT.load(datakey.decrypt_json(data_key, bytes(visit["sealed"])))
+    except (datakey.DataKeyError, ValidationError):
+        log.warning("target list of visit %s does not open with this data key", visit["id"])
+        return []
+    unique = {target["nik"]: target for target in content["targets"]}
+    targets = []
+    for target in unique.values():
+        born = target.get("tanggal_lahir")
+        targets.append({key: target.get(key) for key in PREFILL_FIELDS}
+                       | {"tanggal_lahir": born.isoformat() if born else None})
+    return sorted(targets, key=lambda t: (fold(t["nama"]), t["nik"]))
+
+
+def _done_macs(outbox: Outbox) -> set[str]:
+    return {row["nik_mac"] for row in outbox.rows(_DONE_MACS)}
 
 
 def _search_terms(search: str | None) -> tuple[str | None, str | None]:
@@ -295,22 +300,35 @@ def _search_terms(search: str | None) -> tuple[str | None, str | None]:
     return text, digits if is_nik else None
 
 
-def visits(outbox: Outbox) -> list[dict[str, Any]]:
-    """Every visit on the device with its target count and how many of them are done."""
-    return [dict(row) for row in outbox.rows(_VISITS)]
+def visits(outbox: Outbox, data_key: bytes | None = None) -> list[dict[str, Any]]:
+    """Every visit on the device with its target count and, with the data key, how many of
+    them are done (None without it)."""
+    done = _done_macs(outbox) if data_key is not None else set()
+    found = []
+    for row in outbox.rows(_VISITS):
+        visit = {key: row[key] for key in row.keys() if key != "sealed"}  # noqa: SIM118
+        if data_key is None:
+            visit["targets"], visit["done"] = row["target_count"], None
+        else:
+            opened = _opened(row, data_key)
+            visit["targets"] = len(opened)
+            visit["done"] = sum(datakey.nik_mac(data_key, t["nik"]) in done for t in opened)
+        found.append(visit)
+    return found
 
 
-def prefill(outbox: Outbox, nik: str) -> dict[str, Any]:
+def prefill(outbox: Outbox, nik: str, data_key: bytes) -> dict[str, Any]:
     """Card data of target ``nik`` for a new record (desa of the visit); UsageInvalid if unknown."""
     cleaned = _NIK_SEPARATORS.sub("", nik or "")
     if not _NIK.match(cleaned):
         raise UsageInvalid(f"NIK sasaran '{nik}' tidak sah: harus 16 angka.")
-    row = outbox.rows(_PREFILL, (cleaned,))
-    if not row:
-        raise UsageInvalid(
-            f"NIK {cleaned} tidak ada di daftar sasaran perangkat ini. Cari dengan: "
-            "jemput-field targets --search NAMA (daftar sasaran datang lewat sync setelah kantor "
-            "membuat kunjungan)."
-        )
-    found = dict(row[0])
-    return {key: value for key, value in found.items() if value is not None}
+    for visit in reversed(outbox.rows(_VISITS)):  # the latest visit first
+        for target in _opened(visit, data_key):
+            if target["nik"] == cleaned:
+                found = target | {"desa_kode": visit["desa_kode"]}
+                return {key: value for key, value in found.items() if value is not None}
+    raise UsageInvalid(
+        f"NIK {cleaned} tidak ada di daftar sasaran perangkat ini. Cari dengan: "
+        "jemput-field targets --search NAMA (daftar sasaran datang lewat sync setelah kantor "
+        "membuat kunjungan)."
+    )

@@ -1,5 +1,9 @@
 """Upload rows of the outbox: which files the server still needs and how far each upload got.
 
+An upload sends a file's sealed copy: ``size`` and ``offset`` count sealed bytes, ``plain_size``
+and ``sha256`` are the plaintext's (what the record and the server name), ``key_id`` the office
+key it is sealed to.
+
 One row per file content (SHA-256): ``needed`` (the server said it lacks the file), ``done``
 (the server holds all of it) or ``failed`` (it could not be sent and a person must look; the
 reason is kept, and every sync checks it again). Only files of records the server holds without
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from field_client.store.outbox import Outbox
+from shared.sealing import SEAL_OVERHEAD
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +31,15 @@ _WANTED = (
 # Per wanted file: its row and the earliest record (seq) naming it. SQLite takes the bare
 # columns (path, role) from the row holding MIN(seq).
 _WANTED_ROWS = """
-    SELECT u.sha256, u.size, u.media_type, u.url, u.offset, u.state, u.error_code,
-           u.error_message, f.path, f.role, MIN(r.seq) AS seq
+    SELECT u.sha256, u.size, u.plain_size, u.key_id, u.media_type, u.url, u.offset, u.state,
+           u.error_code, u.error_message, f.path, f.sealed_sha256, f.role, MIN(r.seq) AS seq
     FROM upload u JOIN file f ON f.sha256 = u.sha256 JOIN record r ON r.id = f.record_id
     WHERE r.state = 'sent' AND u.state IN ({states})
     GROUP BY u.sha256 ORDER BY seq, f.role
 """
 _MARK_NEEDED = """
-    INSERT INTO upload (sha256, size, media_type, state, updated_at)
-    VALUES (?, ?, ?, 'needed', ?)
+    INSERT INTO upload (sha256, size, plain_size, key_id, media_type, state, updated_at)
+    VALUES (?, ?, ?, ?, ?, 'needed', ?)
     ON CONFLICT (sha256) DO UPDATE SET
         -- A finished upload the server says it lacks again is useless: start a new one.
         url = CASE WHEN state = 'done' THEN NULL ELSE url END,
@@ -43,9 +48,11 @@ _MARK_NEEDED = """
 """
 # Files of `sent` records that nothing will ever upload: no row, and no file of the record is
 # waiting or failed (the server never listed what it lacks, or all it listed went).
-_ADOPT = """
-    INSERT OR IGNORE INTO upload (sha256, size, media_type, state, updated_at)
-    SELECT f.sha256, MAX(f.size), MAX(f.media_type), 'needed', ?
+_ADOPT = f"""
+    INSERT OR IGNORE INTO upload (sha256, size, plain_size, key_id, media_type, state,
+                                  updated_at)
+    SELECT f.sha256, COALESCE(MAX(f.sealed_size), MAX(f.size) + {SEAL_OVERHEAD}), MAX(f.size),
+           MAX(f.key_id), MAX(f.media_type), 'needed', ?
     FROM file f JOIN record r ON r.id = f.record_id
     WHERE r.state = 'sent'
       AND NOT EXISTS (SELECT 1 FROM upload u WHERE u.sha256 = f.sha256)
@@ -59,15 +66,18 @@ _ADOPT = """
 class UploadRow:
     """A file to upload: what the outbox knows of it and of the first record naming it."""
 
-    sha256: str
-    size: int
+    sha256: str  # of the plaintext
+    size: int  # sealed bytes to send
+    plain_size: int
+    key_id: str | None
     media_type: str
     url: str | None
     offset: int
     state: str
     error_code: str | None
     error_message: str | None
-    path: str  # relative to the home folder
+    path: str  # of the sealed copy, relative to the home folder
+    sealed_sha256: str | None  # noted when it was sealed: the copy is checked before sending
     role: str
     seq: int
 
@@ -77,7 +87,8 @@ def mark_needed(outbox: Outbox, record_id: str, sha256s: Iterable[str], now: str
     known = {
         row["sha256"]: row
         for row in outbox.rows(
-            "SELECT sha256, MAX(size) AS size, MAX(media_type) AS media_type FROM file "
+            "SELECT sha256, MAX(size) AS plain_size, MAX(sealed_size) AS size, "
+            "MAX(key_id) AS key_id, MAX(media_type) AS media_type FROM file "
             "WHERE record_id = ? GROUP BY sha256",
             (record_id,),
         )
@@ -88,7 +99,9 @@ def mark_needed(outbox: Outbox, record_id: str, sha256s: Iterable[str], now: str
         if row is None:  # the server asks for a file this record does not name
             log.warning("server lists a missing file that record %s does not name", record_id)
             continue
-        outbox.execute(_MARK_NEEDED, (sha256, row["size"], row["media_type"], now))
+        size = row["size"] or row["plain_size"] + SEAL_OVERHEAD  # no copy here: fails, named
+        outbox.execute(_MARK_NEEDED, (sha256, size, row["plain_size"], row["key_id"],
+                                      row["media_type"], now))
         marked += 1
     return marked
 

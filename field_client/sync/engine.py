@@ -1,5 +1,6 @@
 """The sync engine: push the outbox in seq order, upload the files the server lacks, then pull
-status changes and outreach target lists, exactly once.
+status changes and outreach target lists, exactly once (protocol 2: every record and file goes
+sealed to the office key; what comes back for the operator comes under the device's data key).
 
 A record leaves ``ready`` only on the server's explicit per-record answer, and every batch's
 answer is applied in one outbox transaction, together with the files the server says it still
@@ -9,10 +10,13 @@ lacks (``missing_blobs``: upload rows ``needed``). Those are sent by
 connection, 5xx, malformed answer) stops the run with everything kept, to be sent again later:
 the server stores a record and a file once however often they arrive.
 
-Two answers look final but are not, and keep the record ``ready`` with a note (``held_back``):
+Some answers look final but are not, and keep the record ``ready`` with a note (``held_back``):
 a 413 for a record sent alone (a server or proxy size limit said it, not a verdict on the
-record), and ``hash_mismatch`` while the stored body still matches its own hash (the bytes were
-damaged on the way). Only a body damaged on this device is marked rejected for that reason.
+record), ``unknown_key`` (the office's key ring lacks the key it is sealed to) and
+``hash_mismatch`` / ``sealed_invalid`` while the sealed copy on this device is intact (the bytes
+were damaged on the way). Only a copy damaged on this device is marked rejected for that reason.
+
+A queue an older version kept in clear is sealed first (``sync.upgrade``): no sync before.
 
 The pull feed also assigns outreach visits (the target list is fetched and stored whole, or the
 cursor stays before the assignment) and closes them (the list is deleted from the device).
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -35,25 +40,28 @@ from field_client.errors import (
     FieldClientError,
     NetworkUnavailable,
     PayloadTooLarge,
-    ServerRefused,
     StorageError,
     SyncBusy,
 )
-from field_client.store import profile, records, targets, upload_rows
+from field_client.store import records, targets, upload_rows
 from field_client.store.outbox import Outbox
 from field_client.store.records import PendingRecord
+from field_client.sync import upgrade
+from field_client.sync.device_profile import fetch_profile
 from field_client.sync.report import SyncReport
 from field_client.sync.transport import Transport
 from field_client.sync.uploads import ByteProgress, Uploader, UploadTally
-from shared.canonical import HASH_KEY, record_sha256
+from shared.canonical import canonical_json
 from shared.protocol import (
     CLIENT_STATE_FOR_SERVER_STATE,
+    HELD_RECORD_ERRORS,
     MAX_PULL_CHANGES,
     ChangeKind,
     ClientState,
     PushStatus,
     RecordError,
 )
+from shared.sealing import b64, unb64
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +69,7 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]
 TOO_LARGE = "too_large"  # noted on a record still ready: a 413 even when sent alone
 HASH_MISMATCH = RecordError.HASH_MISMATCH.value
+UNKNOWN_KEY = RecordError.UNKNOWN_KEY.value
 _MAX_PULL_PAGES = 10_000  # a server that always says "more" must not keep us here forever
 _CONFIRMED = tuple(state.value for state in records.CONFIRMED_COMPLETE)
 
@@ -110,6 +119,7 @@ class SyncEngine:
         report = SyncReport()
         with sync_lock(self.settings.lock_path):
             try:
+                upgrade.ensure(self.outbox, self.transport, self.settings, report)
                 self._purge_finished_visits(report)
                 self._push_all(report, progress)
                 self._upload_all(report, upload_progress)
@@ -175,9 +185,9 @@ class SyncEngine:
         server_state = result.get("state")
         if result["status"] == PushStatus.REJECTED:
             code, message = _rejection(result.get("errors"))
-            if code == HASH_MISMATCH:
-                if self._body_intact(pending):
-                    self._hold_hash_mismatch(pending, message, now, report)
+            if code in HELD_RECORD_ERRORS:
+                if code == UNKNOWN_KEY or self._body_intact(pending):
+                    self._hold(pending, code, message, now, report)
                     return
                 message = (
                     "Salinan rekaman di perangkat ini sendiri rusak: isinya tidak lagi cocok "
@@ -224,17 +234,28 @@ class SyncEngine:
             records.note_problem(self.outbox, pending.id, TOO_LARGE, message, records.utc_now())
         self._held(pending, TOO_LARGE, message, report)
 
-    def _hold_hash_mismatch(
-        self, pending: PendingRecord, server_message: str, now: str, report: SyncReport
+    def _hold(
+        self, pending: PendingRecord, code: str, server_message: str, now: str,
+        report: SyncReport,
     ) -> None:
-        message = (
-            "Server menerima rekaman ini tidak utuh (hash_mismatch), padahal salinan di perangkat "
-            "masih utuh: kemungkinan rusak di perjalanan. Rekaman TIDAK ditolak: tetap di "
-            f"antrean dan dikirim ulang pada sinkron berikutnya. Jawaban server: {server_message}"
-        )
-        log.warning("record seq %d arrived damaged (hash_mismatch); kept ready", pending.seq)
-        records.note_problem(self.outbox, pending.id, HASH_MISMATCH, message, now)
-        self._held(pending, HASH_MISMATCH, message, report)
+        if code == UNKNOWN_KEY:
+            message = (
+                "Server tidak dapat membuka rekaman ini: kunci kantor yang dipakai untuk "
+                f"menyegelnya ({pending.key_id}) tidak ada di server (unknown_key). Rekaman "
+                "TIDAK ditolak: tetap tersegel di antrean dan dikirim ulang pada sinkron "
+                "berikutnya. Laporkan ke petugas teknis (key ring kantor). "
+                f"Jawaban server: {server_message}"
+            )
+        else:
+            message = (
+                f"Server menerima rekaman ini tidak utuh ({code}), padahal salinan tersegel di "
+                "perangkat masih utuh: kemungkinan rusak di perjalanan. Rekaman TIDAK ditolak: "
+                "tetap di antrean dan dikirim ulang pada sinkron berikutnya. "
+                f"Jawaban server: {server_message}"
+            )
+        log.warning("record seq %d held back (%s); kept ready", pending.seq, code)
+        records.note_problem(self.outbox, pending.id, code, message, now)
+        self._held(pending, code, message, report)
 
     @staticmethod
     def _held(pending: PendingRecord, code: str, message: str, report: SyncReport) -> None:
@@ -244,8 +265,9 @@ class SyncEngine:
         )
 
     def _body_intact(self, pending: PendingRecord) -> bool:
-        """Whether the stored body still hashes to its own and to the noted ``record_sha256``."""
-        return body_intact(pending.body, records.stored_sha256(self.outbox, pending.id))
+        """Whether the sealed copy still hashes to the ``sealed_sha256`` noted when it was
+        saved (the laptop cannot open it, but it can tell it is the same bytes)."""
+        return hashlib.sha256(pending.sealed).hexdigest() == pending.sealed_sha256
 
     # -- upload -----------------------------------------------------------------------------
 
@@ -344,9 +366,15 @@ class SyncEngine:
         if state is None:
             log.warning("unknown server state %r for record %s", server_state, change["record_id"])
             return False
+        returned = change.get("sealed")
+        try:
+            box = unb64(returned) if returned else None
+        except ValueError:
+            log.warning("feed entry for record %s carries a box that is not base64",
+                        change["record_id"])
+            box = None
         return records.apply_status(
-            self.outbox, change["record_id"], state, server_state, change.get("reason"), now,
-            change.get("at"),
+            self.outbox, change["record_id"], state, server_state, box, now, change.get("at"),
         )
 
     def _finish(self, report: SyncReport, error: str | None, quiet: bool = False) -> None:
@@ -369,46 +397,12 @@ class SyncEngine:
             log.exception("could not note the failed sync in the outbox")
 
 
-def fetch_profile(outbox: Outbox, transport: Transport, report: SyncReport | None = None) -> bool:
-    """Ask for the device profile (with the stored version as ETag); store it when it changed.
-
-    True when a new profile was stored. The network, a refusal or an answer off the contract
-    only note ``report.profile_error`` (the old profile stays); a revoked device still raises.
-    """
-    try:
-        document = transport.profile(outbox.get_meta(profile.VERSION_META))
-    except (NetworkUnavailable, ServerRefused) as exc:
-        log.warning("device profile not fetched: %s", exc.message)
-        if report is not None:
-            report.profile_error = (
-                f"Profil perangkat (operator, desa) tidak diperbarui: {exc.message}"
-            )
-        return False
-    if document is None:
-        return False  # unchanged (304)
-    profile.store(outbox, document)
-    if report is not None:
-        report.profile_updated = True
-    return True
-
-
 def request_body(batch: list[PendingRecord]) -> bytes:
-    """The push body, built from the stored JSON texts so every record goes out byte-identical."""
-    return b'{"records":[' + b",".join(p.body.encode() for p in batch) + b"]}"
-
-
-def body_intact(body: str, noted_sha256: str | None) -> bool:
-    """True when ``body`` parses, hashes to its own ``record_sha256`` and to the noted one."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return False
-    if not isinstance(data, dict):
-        return False
-    claimed = data.get(HASH_KEY)
-    if not isinstance(claimed, str) or claimed != record_sha256(data):
-        return False
-    return noted_sha256 is None or noted_sha256 == claimed
+    """The push body: each record's envelope (``shared.schemas.SealedRecordSchema``), built
+    from the stored sealed bytes so every record goes out byte-identical."""
+    return canonical_json({"records": [
+        {"id": p.id, "seq": p.seq, "key_id": p.key_id, "sealed": b64(p.sealed)} for p in batch
+    ]})
 
 
 def held_note(report: SyncReport) -> str | None:

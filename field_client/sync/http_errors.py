@@ -12,6 +12,7 @@ from typing import Any
 import requests
 
 from field_client.errors import (
+    ClientOutdated,
     DeviceRevoked,
     FieldClientError,
     NetworkUnavailable,
@@ -91,6 +92,8 @@ def http_error(response: requests.Response) -> FieldClientError:
         )
     if code == problems.UNAUTHORIZED.code:
         return DeviceRevoked(REVOKED)
+    if code == problems.CLIENT_OUTDATED.code:
+        return ClientOutdated()
     return ServerRefused(
         f"Server menolak permintaan (HTTP {status}): {detail(problem, response)}",
         status=status,

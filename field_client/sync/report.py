@@ -38,6 +38,9 @@ class SyncReport:
     visits_refused: list[dict[str, Any]] = field(default_factory=list)
     profile_error: str | None = None  # the device profile could not be fetched (a warning)
     profile_updated: bool = False  # a new device profile (operators, desa) was stored
+    #: The upgrade of a queue an older version kept in clear, when this run did it:
+    #: {records, files, drafts_left, office_key_fingerprint} (``sync.upgrade``).
+    upgrade: dict[str, Any] | None = None
 
     @property
     def done(self) -> bool:

@@ -35,7 +35,7 @@ from field_client.sync import tus
 from field_client.sync.http_errors import http_error, network_message
 from shared import problems
 from shared.pin import KdfCost, check_cost
-from shared.protocol import API_PREFIX, TUS_OFFSET_STREAM
+from shared.protocol import API_PREFIX, PROTOCOL_HEADER, PROTOCOL_VERSION, TUS_OFFSET_STREAM
 from shared.schemas import (
     DeviceProfileSchema,
     PullResponseSchema,
@@ -43,6 +43,7 @@ from shared.schemas import (
     RegisterResponseSchema,
     TargetListSchema,
 )
+from shared.sealing import SealError, unb64
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ class Transport:
         self._session = requests.Session()
         self._session.headers["User-Agent"] = user_agent()
         self._session.headers["Accept"] = "application/json, application/problem+json"
+        # Every request names the protocol: sealed records and files, data under the device key.
+        self._session.headers[PROTOCOL_HEADER] = str(PROTOCOL_VERSION)
         if token:
             self._session.headers["Authorization"] = f"Bearer {token}"
         # Only failures to connect are retried here (nothing was sent, so even a POST is safe,
@@ -167,6 +170,13 @@ class Transport:
         """
         path = f"{API_PREFIX}/outreach/visits/{quote(visit_id, safe='')}/targets"
         answer = _load(TargetListSchema(), _json(self._send("GET", path)))
+        try:
+            unb64(answer["sealed"])
+        except SealError:
+            raise NetworkUnavailable(
+                "Jawaban server tidak sesuai kontrak API (daftar sasaran bukan base64). Daftar "
+                "sasaran diambil lagi pada sinkron berikutnya."
+            ) from ValidationError("sealed")
         if answer["visit"]["id"] != visit_id:
             log.warning("target list asked for visit %s came for another visit", visit_id)
             raise NetworkUnavailable(
@@ -204,16 +214,22 @@ class Transport:
     # -- uploads (tus 1.0.0) ------------------------------------------------------------------
 
     def create_upload(
-        self, sha256: str, size: int, media_type: str, filename: str | None = None
+        self, sha256: str, size: int, sealed_size: int, key_id: str, media_type: str,
+        filename: str | None = None,
     ) -> tuple[str, int]:
-        """``POST /api/v1/uploads`` (tus creation): the upload's URL and the server's offset.
+        """``POST /api/v1/uploads`` (tus creation) of a sealed file: the upload's URL and the
+        server's offset.
 
-        A server that already holds the file answers with offset == size: nothing to send.
+        The metadata names the plaintext (``sha256``, ``size``) and the office key it is sealed
+        to; ``Upload-Length`` is the sealed size. A server that already holds the file answers
+        with offset == sealed size: nothing to send.
         """
-        values = {"sha256": sha256, "media_type": media_type}
+        values = {"sha256": sha256, "size": str(size), "key_id": key_id,
+                  "media_type": media_type}
         if filename:
             values["filename"] = filename
-        headers = {"Upload-Length": str(size), "Upload-Metadata": tus.encode_metadata(values)}
+        headers = {"Upload-Length": str(sealed_size),
+                   "Upload-Metadata": tus.encode_metadata(values)}
         url = self.server_url + UPLOADS_PATH
         response = self._tus("POST", url, headers, expect=201)
         location = response.headers.get("Location")

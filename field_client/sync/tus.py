@@ -103,6 +103,14 @@ def upload_error(response: requests.Response) -> FieldClientError:
         )
     if code in _BYTES_DIFFER:
         return ChecksumMismatch(f"Checksum tidak cocok (HTTP {status}): {why}", sent)
+    method = response.request.method if response.request is not None else None
+    if code == problems.UPLOAD_UNREADABLE.code and method == "PATCH":
+        # The last chunk completed a sealed file the server could not open: it discarded the
+        # upload, as for a whole-file hash mismatch (at creation, the same code is a refusal:
+        # a key the office's ring lacks).
+        return ChecksumMismatch(
+            f"Berkas tersegel tidak dapat dibuka server (HTTP {status}): {why}", sent
+        )
     if code in _TOO_LARGE:
         return UploadTooLarge(
             f"Berkas lebih besar dari batas server (HTTP {status}): {why}",

@@ -50,6 +50,10 @@ MAX_STALLS = 3
 #: Seconds to wait after a 423 (times the stalls so far): another request holds the upload.
 BUSY_PAUSE = 0.5
 BLOB_HASH_MISMATCH = problems.BLOB_HASH_MISMATCH.code
+UPLOAD_UNREADABLE = problems.UPLOAD_UNREADABLE.code
+#: The whole file failed the server's final check (its hash, or the seal did not open): the
+#: server discarded the upload; sent again from zero once, then a person must look.
+WHOLE_FILE_FAILURES = frozenset({BLOB_HASH_MISMATCH, UPLOAD_UNREADABLE})
 _READ = 1024 * 1024
 _CONFIRMED = tuple(state.value for state in records.CONFIRMED_COMPLETE)
 _SUFFIX = {kind: suffix for suffix, kind in reversed(MEDIA_TYPE_BY_SUFFIX.items())}
@@ -173,7 +177,8 @@ class Uploader:
                     meter.at(row.sha256, offset)
                     return row.url, offset
         url, offset = self.transport.create_upload(
-            row.sha256, row.size, row.media_type, f"{row.role}{_SUFFIX.get(row.media_type, '')}"
+            row.sha256, row.plain_size, row.size, row.key_id or "", row.media_type,
+            f"{row.role}{_SUFFIX.get(row.media_type, '')}",
         )
         if offset > row.size:
             raise tus.not_contract(f"dengan posisi {offset} melebihi ukuran berkas {row.size}")
@@ -198,7 +203,7 @@ class Uploader:
                     time.sleep(BUSY_PAUSE * (stalls + 1))  # its PATCH takes a moment
                     new, why = self.transport.upload_offset(url), _BUSY
                 except ChecksumMismatch as exc:
-                    if exc.code == BLOB_HASH_MISMATCH:
+                    if exc.code in WHOLE_FILE_FAILURES:
                         raise
                     new, why = offset, _DAMAGED  # damaged on the way and discarded: again
                 stalls = stalls + 1 if new <= offset else 0
@@ -220,21 +225,26 @@ class Uploader:
         except FileProblem as problem:  # changed on disk while it was being sent
             self._fail(row, problem.code, problem.message, tally, meter)
             return
-        message = (
-            f"Server menerima berkas {_what(row)} tidak utuh: sidik SHA-256 seluruh "
-            "berkas tidak cocok (HTTP 460), padahal salinan di perangkat masih utuh. "
-        )
-        if row.error_code == BLOB_HASH_MISMATCH:  # the second time in a row: not chance
+        code = exc.code if exc.code in WHOLE_FILE_FAILURES else BLOB_HASH_MISMATCH
+        if code == UPLOAD_UNREADABLE:
+            message = (
+                f"Server menerima berkas {_what(row)} utuh tetapi tidak dapat membuka segelnya "
+                "(HTTP 422), padahal salinan tersegel di perangkat masih utuh. "
+            )
+        else:
+            message = (
+                f"Server menerima berkas {_what(row)} tidak utuh: sidik SHA-256 seluruh "
+                "berkas tidak cocok (HTTP 460), padahal salinan di perangkat masih utuh. "
+            )
+        if row.error_code in WHOLE_FILE_FAILURES:  # the second time in a row: not chance
             message += "Ini terjadi dua kali berturut-turut; laporkan ke petugas teknis."
-            self._fail(row, BLOB_HASH_MISMATCH, message, tally, meter)
+            self._fail(row, code, message, tally, meter)
             return
         message += "Berkas dikirim ulang dari awal pada sinkron berikutnya."
         log.warning("server discarded seq %d %s: %s", row.seq, row.role, exc.message)
         with self.outbox.atomic():
             upload_rows.save_progress(self.outbox, row.sha256, None, 0, records.utc_now())
-            upload_rows.note_problem(
-                self.outbox, row.sha256, BLOB_HASH_MISMATCH, message, records.utc_now()
-            )
+            upload_rows.note_problem(self.outbox, row.sha256, code, message, records.utc_now())
         meter.skip(row)
 
     def _save(self, sha256: str, url: str | None, offset: int) -> None:
@@ -270,15 +280,22 @@ class Uploader:
 
 
 def verify_local(home: Path, row: UploadRow) -> None:
-    """Raise :class:`FileProblem` unless the local copy still has its size and SHA-256."""
+    """Raise :class:`FileProblem` unless the sealed copy still has the size and SHA-256 noted
+    when it was sealed (the laptop cannot open it, but it can tell it is the same bytes)."""
     path = home / row.path
+    if row.sealed_sha256 is None or not row.key_id:
+        # No hash to vouch for a copy: lost before the upgrade sealed the old queue, or sealed
+        # by it from a clear copy that no longer matched the record (then it is kept, unsent).
+        if row.key_id and path.is_file():
+            raise FileProblem("file_changed", _changed(row, path))
+        raise FileProblem("file_missing", _missing(row, path))
     try:
         digest, size = _digest(path)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise FileProblem("file_missing", _missing(row, path)) from None
     except OSError as exc:
         raise FileProblem("file_unreadable", _unreadable(row, path, exc)) from exc
-    if size != row.size or digest != row.sha256:
+    if size != row.size or digest != row.sealed_sha256:
         raise FileProblem("file_changed", _changed(row, path))
 
 

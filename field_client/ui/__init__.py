@@ -7,10 +7,12 @@ with drafts and a review screen, the queue with a sync button, and the visit's t
 
 from __future__ import annotations
 
+import io
 import secrets
 from pathlib import Path
+from typing import IO
 
-from flask import Flask
+from flask import Flask, Request
 
 from field_client.client import TransportFactory
 from field_client.config import Settings, load_settings
@@ -26,6 +28,16 @@ SECRET_NAME = "ui_secret_key"
 MAX_FORM_BYTES = 160 * 1024 * 1024
 
 
+class InMemoryRequest(Request):
+    """A request whose uploaded files stay in memory: werkzeug would spool a large one to a
+    temporary file on disk, and a biometric file must never be written in clear."""
+
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None,
+                         content_length: int | None = None) -> IO[bytes]:
+        return io.BytesIO()
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -36,6 +48,7 @@ def create_app(
     """The web app over one device home; ``port`` is the one it listens on (Host check)."""
     settings = settings or load_settings(home)
     app = Flask(__name__)
+    app.request_class = InMemoryRequest
     app.config.update(
         SECRET_KEY=_secret_key(settings.home),
         SESSION_COOKIE_HTTPONLY=True,

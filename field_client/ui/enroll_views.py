@@ -8,6 +8,7 @@ exactly once; a second click finds the draft saved and shows the same record.
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -36,6 +37,7 @@ from field_client.ui import form_fields
 from field_client.ui.access import client
 from field_client.ui.form_fields import BIOMETRICS, CARD_FIELD_NAMES, CARD_FIELDS, REASONS
 from field_client.ui.session_auth import login_required
+from shared.datakey import DataKeyError
 
 bp = Blueprint("enroll", __name__)
 #: Problems that belong to no single field are shown above the form.
@@ -60,7 +62,7 @@ def create() -> Any:
 @login_required
 def from_target() -> Any:
     """A draft prefilled from the visit's target list."""
-    draft = client().draft_from_target(request.form.get("nik", ""), g.operator)
+    draft = client().draft_from_target(request.form.get("nik", ""), g.operator, g.data_key)
     return redirect(url_for("enroll.edit", draft_id=draft.id))
 
 
@@ -68,7 +70,7 @@ def from_target() -> Any:
 @login_required
 def from_record(record_id: str) -> Any:
     """A draft from a record the office sent back: a fix, or (rejected) a new recording."""
-    draft = client().draft_from_record(record_id, g.operator)
+    draft = client().draft_from_record(record_id, g.operator, g.data_key)
     return redirect(url_for("enroll.edit", draft_id=draft.id))
 
 
@@ -98,7 +100,7 @@ def review(draft_id: str) -> Any:
     if draft.record_id is not None:
         return redirect(url_for("enroll.saved", draft_id=draft_id))
     try:
-        warnings = device.check_draft(draft_id)
+        warnings = device.check_draft(draft_id, g.data_key)
     except (CaptureInvalid, FixRefused) as exc:
         return _render_form(draft, draft.form, draft.exceptions, _problems(exc), {}, 422)
     return render_template(
@@ -118,7 +120,7 @@ def finalize(draft_id: str) -> Any:
     """Save the draft as a record in the outbox (durable); a repeat shows the same record."""
     device = client()
     try:
-        saved = device.finalize_draft(draft_id, operator=g.operator)
+        saved = device.finalize_draft(draft_id, g.data_key, operator=g.operator)
     except (CaptureInvalid, FixRefused) as exc:
         draft = _open_draft(draft_id)
         return _render_form(draft, draft.form, draft.exceptions, _problems(exc), {}, 422)
@@ -154,14 +156,14 @@ def draft_file(draft_id: str, role: str) -> Any:
     """A file attached to a draft, for the preview on the form and the review screen."""
     draft = _open_draft(draft_id)
     attached = draft.files.get(role)
-    if attached is None:
+    if attached is None or attached.kept:  # a record's file is sealed: nothing to show
         abort(404)
     try:
-        return send_file(
-            attached.path, mimetype=attached.media_type, download_name=attached.filename
-        )
-    except FileNotFoundError:  # saved meanwhile: the draft's folder is gone
+        data = attached.read(g.data_key)  # decrypted in memory, never on disk
+    except (OSError, DataKeyError):  # saved meanwhile: the draft's folder is gone
         abort(404)
+    return send_file(io.BytesIO(data), mimetype=attached.media_type,
+                     download_name=attached.filename)
 
 
 @bp.get("/periksa-nik.json")
@@ -194,7 +196,7 @@ def _save_and_continue(draft_id: str | None) -> Any:
 
     def store(files: Mapping[str, tuple[str, bytes]]) -> Any:
         return device.save_draft(
-            draft_id, form=form, operator=g.operator, uploads=files, remove=remove,
+            draft_id, g.data_key, form=form, operator=g.operator, uploads=files, remove=remove,
             exceptions=exceptions, new_id=key or None,
         )
 
@@ -218,7 +220,7 @@ def _save_and_continue(draft_id: str | None) -> Any:
         flash("Draf disimpan di laptop. Lanjutkan kapan saja dari Antrean.", "success")
         return redirect(url_for("queue.queue"), code=303)
     try:
-        device.check_draft(draft.id)
+        device.check_draft(draft.id, g.data_key)
     except (CaptureInvalid, FixRefused) as exc:
         return _render_form(draft, form, exceptions, _problems(exc), {}, 422)
     return redirect(url_for("enroll.review", draft_id=draft.id), code=303)
@@ -236,7 +238,7 @@ def _uploads() -> dict[str, tuple[str, bytes]]:
 
 def _open_draft(draft_id: str) -> Any:
     try:
-        return client().draft(draft_id)
+        return client().draft(draft_id, g.data_key)
     except DraftNotFound:
         abort(404)
 
@@ -246,7 +248,7 @@ def _existing_draft(draft_id: str | None) -> Any:
     if not draft_id:
         return None
     try:
-        found = client().draft(draft_id)
+        found = client().draft(draft_id, g.data_key)
     except FieldClientError:
         return None
     return found if found.record_id is None else None

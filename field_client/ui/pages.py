@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from field_client.errors import UsageInvalid
 from field_client.ui.access import client
@@ -32,7 +32,7 @@ def visit() -> Any:
     only = request.args.get("tampil", "")
     error = None
     try:
-        targets = device.targets(search or None)
+        targets = device.targets(search or None, data_key=g.data_key)
     except UsageInvalid as exc:  # a search too long: say so next to the box
         error, targets = exc.message, []
     if only == "belum":
@@ -42,7 +42,7 @@ def visit() -> Any:
     return (
         render_template(
             "visit.html",
-            visits=device.visits(),
+            visits=device.visits(g.data_key),
             targets=targets[:MAX_ROWS],
             matched=len(targets),
             max_rows=MAX_ROWS,

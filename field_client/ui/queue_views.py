@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, g, render_template, request
 
 from field_client.store.records import CLIENT_STATES
 from field_client.ui.access import client
@@ -27,14 +27,14 @@ def queue() -> Any:
     state = request.args.get("status") or None
     if state is not None and state not in CLIENT_STATES:
         state = None
-    rows = [] if state == "draft" else device.records(state)
+    rows = [] if state == "draft" else device.records(state, g.data_key)
     rows.reverse()
     info = device.status()
     return render_template(
         "queue.html",
         rows=rows[:MAX_ROWS],
         hidden=max(0, len(rows) - MAX_ROWS),
-        drafts=device.drafts() if state in (None, "draft") else [],
+        drafts=device.drafts(g.data_key) if state in (None, "draft") else [],
         info=info,
         state=state,
         states=CLIENT_STATES,

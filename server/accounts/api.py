@@ -10,11 +10,13 @@ from server.accounts import devices
 from server.core import keyring
 from server.core.timeutil import isoformat_z, utcnow
 from server.http.body import json_object, load
+from server.http.protocol import device_protocol
 from shared.protocol import API_PREFIX, PROTOCOL_VERSION
 from shared.schemas import RegisterRequestSchema, RegisterResponseSchema
 from shared.sealing import b64
 
-bp = Blueprint("devices", __name__, url_prefix=API_PREFIX)
+#: Every request names the protocol version (426 ``client_outdated`` otherwise).
+bp = device_protocol(Blueprint("devices", __name__, url_prefix=API_PREFIX))
 REGISTER_REQUEST = RegisterRequestSchema()
 REGISTER_RESPONSE = RegisterResponseSchema()
 

@@ -8,10 +8,12 @@ from flask import Blueprint, Response, g, request
 
 from server.accounts import operators
 from server.accounts.device_auth import device_required
+from server.http.protocol import device_protocol
 from shared.protocol import API_PREFIX
 from shared.schemas import DeviceProfileSchema
 
-bp = Blueprint("device_profile", __name__, url_prefix=f"{API_PREFIX}/device")
+#: Every request names the protocol version (426 ``client_outdated`` otherwise).
+bp = device_protocol(Blueprint("device_profile", __name__, url_prefix=f"{API_PREFIX}/device"))
 DEVICE_PROFILE = DeviceProfileSchema()
 
 

@@ -51,6 +51,7 @@ from server.core.models.blanko import SUKET_SUPERSEDED, SUKET_VALID
 from server.core.timeutil import office_today, utcnow
 from server.registry.wajib import add_months
 from server.sync.transitions import Move, move_records
+from shared.display import mask_name
 from shared.labels import state_label
 from shared.protocol import ServerState
 
@@ -421,13 +422,3 @@ def verify(token: str, *, today: dt.date | None = None) -> Verification | None:
         nama=mask_name(str(payload.get("nama") or "")), nik_last4=nik[-4:],
         issued_on=suket.issued_on, expires_on=suket.expires_on,
         superseded_on=office_today(suket.superseded_at) if suket.superseded_at else None)
-
-
-def mask_name(name: str) -> str:
-    """Each word's first letters (at most 3, at most half) kept: ``MARIA GORETTI`` ->
-    ``MAR** GOR****``."""
-    words = []
-    for word in name.split():
-        keep = min(3, (len(word) + 1) // 2)
-        words.append(word[:keep] + "*" * (len(word) - keep))
-    return " ".join(words)

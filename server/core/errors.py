@@ -65,6 +65,12 @@ class UnsupportedMediaType(JemputError):
     status, code, title = problems.UNSUPPORTED_MEDIA_TYPE
 
 
+class ClientOutdated(JemputError):
+    """A device request without ``Jemput-Protocol: 2``: an older field client, refused whole."""
+
+    status, code, title = problems.CLIENT_OUTDATED
+
+
 class ServiceUnavailable(JemputError):
     status, code, title = problems.SERVICE_UNAVAILABLE
 
@@ -143,6 +149,12 @@ class ChecksumMismatch(JemputError):
 
 class BlobHashMismatch(JemputError):
     status, code, title = problems.BLOB_HASH_MISMATCH
+
+
+class UploadUnreadable(JemputError):
+    """A sealed file that does not open with the office key it names (unknown key, tampered)."""
+
+    status, code, title = problems.UPLOAD_UNREADABLE
 
 
 class StorageFull(JemputError):

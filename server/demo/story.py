@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from field_client import FieldClient
+from field_client.config import load_settings
 from field_client.sync.report import SyncReport
 from server.accounts import devices, operators, setup, users
 from server.accounts.actor import Actor
@@ -45,6 +46,7 @@ from server.outreach import visits
 from server.sync import overview
 from shared.display import format_number, format_percent
 from shared.labels import KIND_LABELS
+from shared.pin import KDF_COST
 
 TEAM = "TIM JEMPUT BOLA NANGA MAHAP"
 OPERATOR = "op.demo"
@@ -110,7 +112,7 @@ def run_demo(
     server = _start_server(app, port)
     url = f"http://127.0.0.1:{server.port}"
     try:
-        result = _outreach(app, url, code, count, population, echo)
+        result = _outreach(app, url, code, pin, count, population, echo)
         _print_summary(result, echo)
         echo("Blanko, cetak KTP-el dan Suket:")
         with app.app_context():
@@ -173,7 +175,7 @@ def _reset(instance: Path) -> None:
     (instance / DEMO_MARKER).touch()
 
 
-def _outreach(app: Flask, url: str, code: str, count: int,
+def _outreach(app: Flask, url: str, code: str, pin: str, count: int,
               population: demo_population.PopulationSummary, echo: Echo) -> DemoResult:
     home = Path(app.instance_path) / FIELD_HOME
     shutil.rmtree(home, ignore_errors=True)  # every demo is a fresh laptop
@@ -181,9 +183,16 @@ def _outreach(app: Flask, url: str, code: str, count: int,
         today = visits.office_today()
         before = coverage.report(today)
     _print_coverage("Cakupan sebelum penjangkauan", before, echo, per_kecamatan=True)
-    with FieldClient(home) as client:
+    # The demo's laptop accepts the PIN-key cost its server uses (a test server's is lowered).
+    settings = dataclasses.replace(load_settings(home),
+                                   allow_test_kdf=app.config["PIN_KDF_COST"] != KDF_COST)
+    with FieldClient(settings=settings) as client:
         registration = client.register(url, code, name="Laptop Nanga Mahap 1")
-        echo(f"Perangkat terdaftar: {registration.device_id} ({registration.team})")
+        echo(f"Perangkat terdaftar: {registration.device_id} ({registration.team}); sidik "
+             f"jari kunci kantor {registration.office_key_fingerprint}.")
+        # The operator's PIN unwraps the laptop's data key: what is saved is sealed to the
+        # office key, the target list and the names are readable only with that key.
+        data_key = client.login(OPERATOR, pin).data_key
         with app.app_context():
             best = outreach_report.ranking(today, NANGA_MAHAP)[0]
             visit = visits.create_visit(best.desa_kode, today, TEAM, registration.device_id,
@@ -193,11 +202,12 @@ def _outreach(app: Flask, url: str, code: str, count: int,
              "KTP belum merekam, peringkat pertama di Nanga Mahap.")
         ready = client.sync()
         echo(f"Sebelum berangkat: daftar sasaran tiba di laptop ({ready.targets_received} "
-             "penduduk: NIK, nama, tanggal lahir, jenis kelamin, alamat; tidak lebih).")
-        targets = client.targets(visit_id=visit.id)
+             "penduduk: NIK, nama, tanggal lahir, jenis kelamin, alamat; tidak lebih), "
+             "terenkripsi dengan kunci data perangkat.")
+        targets = client.targets(visit_id=visit.id, data_key=data_key)
         recorded = _record_offline(app, client, [t["nik"] for t in targets[:count]],
-                                   visit.desa_kode, home.parent, echo)
-        done = next(v for v in client.visits() if v["id"] == visit.id)["done"]
+                                   visit.desa_kode, home.parent, data_key, echo)
+        done = next(v for v in client.visits(data_key) if v["id"] == visit.id)["done"]
         echo(f"  Di laptop: {done} dari {visit.target_count} sasaran sudah direkam.")
         echo("Jaringan tersedia: sinkronisasi ...")
         first = client.sync()
@@ -209,7 +219,7 @@ def _outreach(app: Flask, url: str, code: str, count: int,
             office = demo_office.summary(population.residents)
             visits.close_visit(visit.id, actor=PLANNER)
         client.sync()
-        left = len(client.targets())  # every list on the laptop
+        left = len(client.targets(data_key=data_key))  # every list on the laptop
     _print_coverage("Cakupan sesudah sinkronisasi", after, echo, per_kecamatan=False)
     return DemoResult(url, registration.device_id, recorded, population, before.rows[0],
                       after.rows[0], progress, len(targets), left, first, replay, arrived,
@@ -217,7 +227,7 @@ def _outreach(app: Flask, url: str, code: str, count: int,
 
 
 def _record_offline(app: Flask, client: FieldClient, niks: list[str], desa_kode: str,
-                    folder: Path, echo: Echo) -> int:
+                    folder: Path, data_key: bytes, echo: Echo) -> int:
     """Record the residents ``niks`` from the target list (and a newcomer); return how many."""
     with app.app_context():
         registry = {r.nik: r for r in db.session.execute(
@@ -230,7 +240,7 @@ def _record_offline(app: Flask, client: FieldClient, niks: list[str], desa_kode:
         if index == NOT_REGISTERED:
             people.append(newcomer)
             continue
-        payload = {**_asked(registry[nik]), **client.target_prefill(nik)}
+        payload = {**_asked(registry[nik]), **client.target_prefill(nik, data_key)}
         if index == OTHER_BIRTH_DATE:  # the resident shows a corrected birth certificate
             born = payload["tanggal_lahir"]
             payload["tanggal_lahir"] = f"{int(born[:4]) + 1}{born[4:]}"
@@ -242,9 +252,10 @@ def _record_offline(app: Flask, client: FieldClient, niks: list[str], desa_kode:
     scans, excused = folder / "demo-scans", 0
     for index, payload in enumerate(people + twice):
         recording = synthetic_biometrics(scans, index)
-        client.enroll(payload, OPERATOR, recording.files, recording.exceptions)
+        client.enroll(payload, OPERATOR, recording.files, recording.exceptions,
+                      data_key=data_key)
         excused += bool(recording.exceptions)
-    shutil.rmtree(scans, ignore_errors=True)  # the client keeps its own copies
+    shutil.rmtree(scans, ignore_errors=True)  # the client keeps its own, sealed, copies
     if excused:
         echo(f"  {excused} penduduk dengan jari/iris yang tidak dapat direkam (diamputasi, "
              "cedera): dicatat sebagai pengecualian beralasan, bukan dibiarkan kosong.")

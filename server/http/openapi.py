@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, current_app
 from marshmallow import Schema, fields
 
 from shared import schemas
-from shared.protocol import API_PREFIX, PROBLEM_MEDIA_TYPE, PROTOCOL_VERSION
+from shared.protocol import API_PREFIX, PROBLEM_MEDIA_TYPE, PROTOCOL_HEADER, PROTOCOL_VERSION
 
 bp = Blueprint("openapi", __name__, url_prefix=API_PREFIX)
 CACHE_KEY = "jemput.openapi"
@@ -43,27 +43,44 @@ def _problem(description: str) -> dict[str, Any]:
 
 
 UNAUTHORIZED = _problem("Missing, malformed, unknown or revoked device token")
+#: Every device operation but tus OPTIONS: the protocol header, checked before anything else.
+PROTOCOL = [{"in": "header", "name": PROTOCOL_HEADER, "required": True,
+             "schema": {"type": "string", "enum": [str(PROTOCOL_VERSION)]},
+             "description": f"The protocol version; without it (or with another) the request is "
+                            f"refused whole with 426 client_outdated, before authentication and "
+                            f"before the body is read (Upgrade: {PROTOCOL_HEADER}/"
+                            f"{PROTOCOL_VERSION})."}]
+OUTDATED = _problem(f"No {PROTOCOL_HEADER}: {PROTOCOL_VERSION} header: an older field client, "
+                    "refused whole (nothing stored)")
 TUS = "tus 1.0.0 (https://tus.io/protocols/resumable-upload); every request but OPTIONS " \
-    "carries Tus-Resumable: 1.0.0, else 412."
-UPLOAD_ID = [{"in": "path", "name": "upload_id", "required": True, "schema": {"type": "string"}}]
+    "carries Tus-Resumable: 1.0.0, else 412. The file travels sealed to the office key: " \
+    "Upload-Length and the chunk checksums cover the sealed bytes (size + 48)."
+UPLOAD_ID = [{"in": "path", "name": "upload_id", "required": True, "schema": {"type": "string"}},
+             *PROTOCOL]
 UPLOAD_GONE = _problem("Unknown, another device's or terminated upload")
 UPLOAD_OPERATIONS: dict[str, dict[str, Any]] = {
     "uploads.options": {"options": {
         "summary": "tus capabilities: Tus-Version, Tus-Extension, Tus-Max-Size", "security": [],
         "description": TUS, "responses": {"204": {"description": "Capabilities in headers"}}}},
     "uploads.create": {"post": {
-        "summary": "Create an upload (headers Upload-Length, Upload-Metadata: sha256, "
-                   "media_type, filename)", "description": TUS,
+        "summary": "Create an upload of a sealed file (headers Upload-Length = size + 48, "
+                   "Upload-Metadata: sha256 and size of the plaintext, key_id, media_type, "
+                   "filename)", "description": TUS, "parameters": PROTOCOL,
         "responses": {"201": {"description": "Location and Upload-Offset (== Upload-Length "
                                              "when the server holds the file already)"},
-                      "400": _problem("Bad Upload-Length or Upload-Metadata"), "401": UNAUTHORIZED,
+                      "400": _problem("Bad Upload-Length or Upload-Metadata (Upload-Length "
+                                      "is not size + 48)"), "401": UNAUTHORIZED,
                       "412": _problem("Tus-Resumable missing"),
-                      "413": _problem("Larger than Tus-Max-Size")}}},
+                      "413": _problem("size larger than the largest file"),
+                      "422": _problem("key_id names a key the office does not hold"),
+                      "426": OUTDATED}}},
     "uploads.upload": {"head": {
         "summary": "Offset of an upload", "parameters": UPLOAD_ID,
-        "responses": {"200": {"description": "Upload-Offset, Upload-Length, Upload-Metadata"},
+        "responses": {"200": {"description": "Upload-Offset, Upload-Length, Upload-Metadata "
+                                             "(sha256, size, key_id, media_type, filename)"},
                       "401": UNAUTHORIZED, "404": UPLOAD_GONE,
-                      "410": _problem("Expired, or failed its whole-file hash check")}}},
+                      "410": _problem("Expired, or failed its final check"),
+                      "426": OUTDATED}}},
     "uploads.append": {"patch": {
         "summary": "Append bytes at Upload-Offset (optional Upload-Checksum: sha256 <base64>)",
         "parameters": UPLOAD_ID,
@@ -75,13 +92,18 @@ UPLOAD_OPERATIONS: dict[str, dict[str, Any]] = {
                       "410": _problem("Expired or failed"),
                       "413": _problem("Bytes past Upload-Length"),
                       "415": _problem("Not application/offset+octet-stream"),
+                      "422": _problem("The whole sealed file does not open with its key "
+                                      "(discarded)"),
                       "423": _problem("Another request is writing this upload"),
-                      "460": _problem("Chunk checksum or whole-file hash mismatch"),
+                      "426": OUTDATED,
+                      "460": _problem("Chunk checksum mismatch, or the plaintext does not "
+                                      "match its sha256 or size"),
                       "507": _problem("Server storage full")}}},
     "uploads.terminate": {"delete": {
         "summary": "Terminate an upload (its partial bytes are deleted)", "parameters": UPLOAD_ID,
         "responses": {"204": {"description": "Terminated"}, "401": UNAUTHORIZED,
-                      "404": UPLOAD_GONE, "423": _problem("Being written right now")}}},
+                      "404": UPLOAD_GONE, "423": _problem("Being written right now"),
+                      "426": OUTDATED}}},
 }
 # Operations by Flask endpoint; any route missing here is still listed, from its docstring.
 OPERATIONS: dict[str, dict[str, Any]] = {
@@ -94,32 +116,50 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                       "503": _problem("The database does not answer")}}},
     "devices.register": {"post": {
         "summary": "Register a device with a one-time code", "security": [],
+        "parameters": PROTOCOL,
         "requestBody": {"required": True, **_json("RegisterRequest")},
         "responses": {"201": {"description": "Registered", **_json("RegisterResponse")},
                       "400": _problem("Invalid body or unknown code"),
                       "409": _problem("Code already used"),
-                      "410": _problem("Code expired")}}},
+                      "410": _problem("Code expired"), "426": OUTDATED}}},
     "sync.push": {"post": {
-        "summary": "Push a batch of records (gzip request bodies accepted)",
+        "summary": "Push a batch of sealed records (gzip request bodies accepted)",
+        "parameters": PROTOCOL,
         "requestBody": {"required": True, **_json("PushRequest"),
-                        "description": "Each record follows the Record schema."},
+                        "description": "Each item follows the SealedRecord schema: the "
+                                       "envelope in clear, the record (the Record schema) "
+                                       "sealed to the office key."},
         "responses": {"200": {"description": "One result per record", **_json("PushResponse")},
                       "400": _problem("Not JSON or not the schema"), "401": UNAUTHORIZED,
-                      "413": _problem("Body or batch too large")}}},
+                      "413": _problem("Body or batch too large"), "426": OUTDATED}}},
     "sync.pull": {"get": {
-        "summary": "Changes for this device after a cursor",
-        "parameters": [{"in": "query", "schema": schemas.PullQuerySchema}],
+        "summary": "Changes for this device after a cursor (a record sent back carries its "
+                   "data under the device's data key)",
+        "parameters": [{"in": "query", "schema": schemas.PullQuerySchema}, *PROTOCOL],
         "responses": {"200": {"description": "A page of changes", **_json("PullResponse")},
-                      "400": _problem("Bad query parameters"), "401": UNAUTHORIZED}}},
+                      "400": _problem("Bad query parameters"), "401": UNAUTHORIZED,
+                      "426": OUTDATED}}},
     "device_profile.profile": {"get": {
-        "summary": "This device's profile: its team's operators (PIN hashes) and its desa",
+        "summary": "This device's profile: per active operator a wrap of its data key, the "
+                   "office key, and its team, desa and operators' names under the data key",
         "parameters": [{"in": "header", "name": "If-None-Match", "required": False,
                         "schema": {"type": "string"},
-                        "description": "The version (ETag) the device holds"}],
+                        "description": "The version (ETag) the device holds"}, *PROTOCOL],
         "responses": {"200": {"description": "The profile; ETag is its version",
                               **_json("DeviceProfile")},
                       "304": {"description": "The device's version is current"},
-                      "401": UNAUTHORIZED}}},
+                      "401": UNAUTHORIZED, "426": OUTDATED}}},
+    "outreach_device.visit_targets": {"get": {
+        "summary": "The target list of a visit assigned to this device, under its data key "
+                   "(gzip when accepted)",
+        "parameters": [{"in": "path", "name": "visit_id", "required": True,
+                        "schema": {"type": "string"}}, *PROTOCOL],
+        "responses": {"200": {"description": "The visit; sealed holds the TargetsContent",
+                              **_json("TargetList")},
+                      "401": UNAUTHORIZED,
+                      "403": _problem("The visit is assigned to another device"),
+                      "404": _problem("No such visit"),
+                      "410": _problem("The visit is over or cancelled"), "426": OUTDATED}}},
     **UPLOAD_OPERATIONS,
     "openapi.spec": {"get": {
         "summary": "This document", "security": [],
@@ -129,12 +169,17 @@ COMPONENTS: dict[str, type[Schema]] = {
     "Problem": ProblemSchema,
     "Health": HealthSchema,
     "Record": schemas.RecordSchema,
+    "SealedRecord": schemas.SealedRecordSchema,
     "RegisterRequest": schemas.RegisterRequestSchema,
     "RegisterResponse": schemas.RegisterResponseSchema,
     "PushRequest": schemas.PushRequestSchema,
     "PushResponse": schemas.PushResponseSchema,
     "PullResponse": schemas.PullResponseSchema,
+    "ReturnedRecord": schemas.ReturnedRecordSchema,  # before Returned, which nests it
+    "Returned": schemas.ReturnedSchema,
     "DeviceProfile": schemas.DeviceProfileSchema,
+    "TargetList": schemas.TargetListSchema,
+    "TargetsContent": schemas.TargetsContentSchema,
 }
 
 

@@ -9,6 +9,7 @@ from flask import Blueprint, g
 from server.accounts.device_auth import device_required
 from server.core.errors import TooManyRecords
 from server.http.body import json_object, load, load_query
+from server.http.protocol import device_protocol
 from server.sync import feed, ingest
 from shared.protocol import API_PREFIX, MAX_PUSH_RECORDS
 from shared.schemas import (
@@ -18,7 +19,8 @@ from shared.schemas import (
     PushResponseSchema,
 )
 
-bp = Blueprint("sync", __name__, url_prefix=f"{API_PREFIX}/sync")
+#: Every request names the protocol version (426 ``client_outdated`` otherwise).
+bp = device_protocol(Blueprint("sync", __name__, url_prefix=f"{API_PREFIX}/sync"))
 PUSH_REQUEST = PushRequestSchema()
 PUSH_RESPONSE = PushResponseSchema()
 PULL_QUERY = PullQuerySchema()
@@ -28,7 +30,7 @@ PULL_RESPONSE = PullResponseSchema()
 @bp.post("/push")
 @device_required
 def push() -> dict[str, Any]:
-    """Store a batch of records; answer accepted / duplicate / rejected per record."""
+    """Store a batch of sealed records; answer accepted / duplicate / rejected per record."""
     document = json_object()
     records = document.get("records")
     # Checked before the schema so an oversized batch is a 413, not a 400 field error.
@@ -43,4 +45,4 @@ def push() -> dict[str, Any]:
 def pull() -> dict[str, Any]:
     """This device's changes after cursor ``since``."""
     query = load_query(PULL_QUERY)
-    return PULL_RESPONSE.dump(feed.pull(g.device.id, query["since"], query["limit"]))
+    return PULL_RESPONSE.dump(feed.pull(g.device, query["since"], query["limit"]))

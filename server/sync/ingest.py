@@ -1,5 +1,11 @@
 """``POST /sync/push``: store each new record exactly once, answer for every record.
 
+Protocol 2 (:func:`push`): each item is an envelope around a record sealed to the office
+(``server.sync.envelope``). A replay of the very same sealed bytes is answered from the
+database before anything is opened; every other record is opened and verified once, then
+classified like a record handed over in clear (:func:`push_plain`, for trusted in-process
+callers such as the demo).
+
 Exactly once across server processes rests on the database alone: the unique ``enrollment.id``
 (and ``(device_id, seq)``) refuse a second copy. When a concurrent push wins the race, the
 commit fails with an IntegrityError; the batch is then classified again, and the records the
@@ -10,13 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 
 from server.accounts.devices import device_progress
+from server.core import keyring
 from server.core.bulk import insert_rows
 from server.core.errors import NotFound, ServiceUnavailable, TooManyRecords
 from server.core.extensions import db
@@ -26,6 +33,15 @@ from server.core.timeutil import utcnow
 from server.sync import signals
 from server.sync.blobs import missing_blobs
 from server.sync.completeness import check_completed, complete_ready
+from server.sync.envelope import (
+    STORES_NOTHING,
+    Envelope,
+    Unopened,
+    open_envelope,
+    read_envelope,
+    sealed_replays,
+    unopened,
+)
 from server.sync.ingest_check import Outcome, classify, is_id, load_known
 from server.sync.transitions import CHANGE_COLUMNS, Move, move_records
 from shared.protocol import MAX_PUSH_RECORDS, ChangeKind, PushStatus, ServerState
@@ -36,8 +52,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 ENROLLMENT_COLUMNS = (
     "id", "device_id", "seq", "type", "captured_at", "operator", "nik", "desa_kode", "payload",
-    "exceptions", "warnings", "supersedes", "record_sha256", "state", "received_at",
-    "state_changed_at",
+    "exceptions", "warnings", "supersedes", "record_sha256", "sealed_sha256", "key_id", "state",
+    "received_at", "state_changed_at",
 )
 ATTACHMENT_COLUMNS = ("enrollment_id", "role", "sha256", "size", "media_type")
 REJECTED_COLUMNS = ("device_id", "seq", "record_id", "error_code", "received_at")
@@ -46,14 +62,87 @@ REPLACEABLE = tuple(state.value for state in (
     ServerState.RECEIVED, ServerState.COMPLETE, ServerState.VERIFIED, ServerState.NEEDS_REVIEW,
     ServerState.NEEDS_FIX,
 ))
+#: One pushed item once read: its answer already, or the envelope and the record it opened to.
+Prepared = Outcome | tuple[Envelope, dict[str, Any]]
 
 
-def push(device_id: str, raw_records: Sequence[Any]) -> dict[str, Any]:
-    """Store a device's batch in one transaction; return per-record results and progress."""
-    if len(raw_records) > MAX_PUSH_RECORDS:
+def push(device_id: str, items: Sequence[Any]) -> dict[str, Any]:
+    """Store a device's batch of sealed records (protocol 2) in one transaction; return
+    per-record results and progress."""
+    _check_batch(items)
+    prepared = open_batch(items)
+    opened = [item[1] for item in prepared if isinstance(item, tuple)]
+
+    def decide() -> list[Outcome]:
+        verdicts = iter(classify(opened, load_known(device_id, opened)))
+        outcomes = []
+        for item in prepared:
+            if isinstance(item, Outcome):
+                outcomes.append(item)
+                continue
+            outcome = next(verdicts)
+            if outcome.status is PushStatus.ACCEPTED:
+                outcome.sealed_sha256, outcome.key_id = item[0].sealed_sha256, item[0].key_id
+            outcomes.append(outcome)
+        return outcomes
+
+    return _store(device_id, decide)
+
+
+def push_plain(device_id: str, records: Sequence[Any]) -> dict[str, Any]:
+    """Store records handed over in clear by a trusted in-process caller (the demo, tests of
+    the office): the same checks as a push, without envelopes; nothing to open."""
+    _check_batch(records)
+    return _store(device_id, lambda: classify(records, load_known(device_id, records)))
+
+
+def open_batch(items: Sequence[Any]) -> list[Prepared]:
+    """Each item's envelope read, replays of stored sealed bytes answered, the rest opened.
+
+    The same sealed bytes twice in one batch are opened once. The key ring is read only when
+    something is to be opened.
+    """
+    envelopes = [read_envelope(item) for item in items]
+    replays = sealed_replays([e for e in envelopes if isinstance(e, Envelope)])
+    ring: keyring.KeyRing | None = None
+    opened: dict[tuple[str, str, int, str], dict[str, Any] | Unopened] = {}
+    prepared: list[Prepared] = []
+    for envelope in envelopes:
+        if isinstance(envelope, Outcome):
+            prepared.append(envelope)
+            continue
+        replay = replays.get(envelope.id)
+        if replay is not None:
+            prepared.append(_copy(replay))
+            continue
+        key = (envelope.sealed_sha256, envelope.id, envelope.seq, envelope.key_id)
+        if key not in opened:
+            ring = ring or keyring.current()
+            try:
+                opened[key] = open_envelope(ring, envelope)
+            except Unopened as error:
+                opened[key] = error
+        result = opened[key]
+        prepared.append(unopened(envelope, result) if isinstance(result, Unopened)
+                        else (envelope, result))
+    return prepared
+
+
+def _copy(outcome: Outcome) -> Outcome:
+    """A replay's answer, its own object (the same record twice in a batch gets two)."""
+    return Outcome(outcome.id, outcome.status, outcome.seq, state=outcome.state,
+                   warnings=outcome.warnings, missing_blobs=list(outcome.missing_blobs))
+
+
+def _check_batch(items: Sequence[Any]) -> None:
+    if len(items) > MAX_PUSH_RECORDS:
         raise TooManyRecords(f"Paling banyak {MAX_PUSH_RECORDS} rekaman per kiriman.")
+
+
+def _store(device_id: str, decide: Callable[[], list[Outcome]]) -> dict[str, Any]:
+    """Write what ``decide`` makes of the batch, deciding again when a concurrent push won."""
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        outcomes = classify(raw_records, load_known(device_id, raw_records))
+        outcomes = decide()
         try:
             replaced = _write(device_id, outcomes, utcnow())
             db.session.commit()
@@ -65,7 +154,7 @@ def push(device_id: str, raw_records: Sequence[Any]) -> dict[str, Any]:
                            and o.state == ServerState.COMPLETE]
         _complete_arrived(outcomes)
         # The others were checked as they completed; new seqs may have opened or closed a gap.
-        arrived = any(o.status is not PushStatus.DUPLICATE for o in outcomes)
+        arrived = any(_arrived(o) for o in outcomes)
         check_completed(stored_complete, pushed_by=device_id if arrived else None)
         if replaced:
             signals.announce(signals.records_replaced, replaced)
@@ -74,6 +163,18 @@ def push(device_id: str, raw_records: Sequence[Any]) -> dict[str, Any]:
             "device": device_progress(device_id),
         }
     raise ServiceUnavailable("Terlalu banyak kiriman bersamaan. Coba kirim lagi.")
+
+
+def _arrived(outcome: Outcome) -> bool:
+    """Whether the outcome stores a row (a new record, or a refusal that counts as arrived)."""
+    if outcome.status is PushStatus.ACCEPTED:
+        return True
+    return outcome.status is PushStatus.REJECTED and not _stores_nothing(outcome)
+
+
+def _stores_nothing(outcome: Outcome) -> bool:
+    """A record that did not open: not a verdict, so no refusal row and no progress."""
+    return (outcome.error or {}).get("code") in STORES_NOTHING
 
 
 def _complete_arrived(outcomes: list[Outcome]) -> None:
@@ -105,7 +206,8 @@ def _write(device_id: str, outcomes: list[Outcome], now: dt.datetime) -> set[str
     Returns the ids of the records that new versions in the batch replaced.
     """
     accepted = [o for o in outcomes if o.status is PushStatus.ACCEPTED]
-    refused = [o for o in outcomes if o.status is PushStatus.REJECTED and o.seq is not None]
+    refused = [o for o in outcomes if o.status is PushStatus.REJECTED and o.seq is not None
+               and not _stores_nothing(o)]
     if not accepted and not refused:
         return set()  # a pure replay writes nothing and takes no write lock
     # The device row is updated first: it serialises this device's pushes, so the feed
@@ -183,7 +285,7 @@ def _enrollment(device_id: str, outcome: Outcome, now: dt.datetime) -> tuple[Any
         data["payload"]["nik"], data["payload"]["desa_kode"],
         raw["payload"],  # as received: JSON types, the very spelling that was hashed
         raw.get("exceptions", []), outcome.warnings, data["supersedes"],
-        outcome.record_sha256, outcome.state, now, now,
+        outcome.record_sha256, outcome.sealed_sha256, outcome.key_id, outcome.state, now, now,
     )
 
 

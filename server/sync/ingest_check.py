@@ -1,7 +1,8 @@
 """Deciding what happens to each pushed record, from the batch and what the database holds.
 
 No writes here: :func:`load_known` runs three queries per batch (never one per record) and
-:func:`classify` turns each raw record into an :class:`Outcome`.
+:func:`classify` turns each raw record (opened from its envelope, or handed over in clear by a
+trusted caller) into an :class:`Outcome`.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class Outcome:
     record_sha256: str | None = None
     raw: dict[str, Any] | None = None  # the record as received (accepted or duplicate)
     data: dict[str, Any] | None = None  # the record as loaded by the schema (accepted)
+    sealed_sha256: str | None = None  # the sealed bytes it arrived as (protocol 2)
+    key_id: str | None = None  # the office key those bytes were sealed to
 
     def result(self) -> dict[str, Any]:
         """The per-record answer of ``POST /sync/push``."""
@@ -92,7 +95,7 @@ def load_known(device_id: str, raws: Sequence[Any]) -> Known:
     """Everything :func:`classify` needs from the database, a handful of queries per batch."""
     records = [raw for raw in raws if isinstance(raw, dict)]
     ids = {v for r in records for v in (r.get("id"), r.get("supersedes")) if is_id(v)}
-    seqs = {seq for r in records if (seq := _seq(r.get("seq"))) is not None}
+    seqs = {seq for r in records if (seq := usable_seq(r.get("seq"))) is not None}
     payloads = [r["payload"] for r in records if isinstance(r.get("payload"), dict)]
     codes = {p["desa_kode"] for p in payloads if _ascii(p.get("desa_kode"))}
     stored: dict[str, Stored] = {}
@@ -135,13 +138,13 @@ def classify(raws: Sequence[Any], known: Known) -> list[Outcome]:
 def _classify(raw: Any, known: Known, batch: _Batch) -> Outcome:
     """The design's checks in order: replay, schema, hash, region, supersedes, id, seq."""
     if not isinstance(raw, dict):
-        return _refuse(None, None, RecordError.INVALID, "Rekaman harus berupa objek JSON.")
+        return refuse(None, None, RecordError.INVALID, "Rekaman harus berupa objek JSON.")
     record_id = raw.get("id") if isinstance(raw.get("id"), str) else None
-    seq = _seq(raw.get("seq"))
+    seq = usable_seq(raw.get("seq"))
     try:
         computed = record_sha256(raw)
     except UnicodeEncodeError:  # a lone surrogate ("\ud800") cannot be UTF-8, nor hashed
-        return _refuse(record_id, seq, RecordError.INVALID,
+        return refuse(record_id, seq, RecordError.INVALID,
                        "Rekaman berisi teks Unicode yang rusak (surrogate tunggal).")
     intact = raw.get("record_sha256") == computed
     stored = None if record_id is None else (
@@ -155,10 +158,10 @@ def _classify(raw: Any, known: Known, batch: _Batch) -> Outcome:
     try:
         data = RECORD_SCHEMA.load(raw)
     except ValidationError as exc:
-        return _refuse(record_id, seq, RecordError.INVALID, "Rekaman tidak lolos pemeriksaan.",
+        return refuse(record_id, seq, RecordError.INVALID, "Rekaman tidak lolos pemeriksaan.",
                        exc.messages)
     if not intact:
-        return _refuse(record_id, seq, RecordError.HASH_MISMATCH,
+        return refuse(record_id, seq, RecordError.HASH_MISMATCH,
                        "record_sha256 tidak cocok dengan isi rekaman (rusak di jalan?).")
     return _check_references(raw, data, computed, known, batch, stored)
 
@@ -171,18 +174,18 @@ def _check_references(
     record_id, seq, desa = data["id"], data["seq"], data["payload"]["desa_kode"]
     supersedes = data["supersedes"]
     if desa not in known.desa:
-        return _refuse(record_id, seq, RecordError.UNKNOWN_REGION,
+        return refuse(record_id, seq, RecordError.UNKNOWN_REGION,
                        f"Kode desa {desa} tidak dikenal.")
     if supersedes:
         refused = _check_supersedes(record_id, seq, supersedes, known, batch)
         if refused is not None:
             return refused
     if stored is not None:
-        return _refuse(record_id, seq, RecordError.CONFLICT,
+        return refuse(record_id, seq, RecordError.CONFLICT,
                        "Rekaman dengan id ini sudah tersimpan dengan isi yang berbeda.")
     owner = batch.seq_owner.get(seq) or known.seq_owner.get(seq)
     if owner is not None and owner != record_id:
-        return _refuse(record_id, seq, RecordError.SEQ_CONFLICT,
+        return refuse(record_id, seq, RecordError.SEQ_CONFLICT,
                        f"Nomor urut {seq} sudah dipakai rekaman lain dari perangkat ini.")
     payload = data["payload"]
     warnings = [w.as_dict() for w in check_nik_against_record(
@@ -206,14 +209,14 @@ def _check_supersedes(record_id: str, seq: int, supersedes: str, known: Known,
     """Refuse a new version of a record that is unknown, another device's, or replaced."""
     target = batch.accepted.get(supersedes) or known.stored.get(supersedes)
     if target is None:
-        return _refuse(record_id, seq, RecordError.UNKNOWN_SUPERSEDES,
+        return refuse(record_id, seq, RecordError.UNKNOWN_SUPERSEDES,
                        f"Rekaman {supersedes} yang hendak diganti tidak ada di server.")
     if target.device_id is not None and target.device_id != known.device_id:
-        return _refuse(record_id, seq, RecordError.UNKNOWN_SUPERSEDES,
+        return refuse(record_id, seq, RecordError.UNKNOWN_SUPERSEDES,
                        f"Rekaman {supersedes} bukan rekaman perangkat ini; hanya perangkat "
                        "yang merekamnya yang bisa mengirim versi barunya.")
     if target.state == ServerState.SUPERSEDED or supersedes in batch.replaced:
-        return _refuse(record_id, seq, RecordError.CONFLICT,
+        return refuse(record_id, seq, RecordError.CONFLICT,
                        f"Rekaman {supersedes} sudah diganti versi lain; perbaiki versi "
                        "terbarunya.")
     return None
@@ -233,7 +236,7 @@ def _hashes(records: list[dict[str, Any]]) -> set[str]:
     }
 
 
-def _refuse(record_id: str | None, seq: int | None, code: RecordError, message: str,
+def refuse(record_id: str | None, seq: int | None, code: RecordError, message: str,
             fields: dict[str, Any] | list[Any] | None = None) -> Outcome:
     error: dict[str, Any] = {"code": code.value, "message": message}
     if fields is not None:
@@ -241,7 +244,7 @@ def _refuse(record_id: str | None, seq: int | None, code: RecordError, message: 
     return Outcome(record_id, PushStatus.REJECTED, seq, error=error)
 
 
-def _seq(value: Any) -> int | None:
+def usable_seq(value: Any) -> int | None:
     """A usable sequence number, or None (bool is not a number here)."""
     return value if type(value) is int and 1 <= value <= MAX_SEQ else None
 

@@ -26,6 +26,7 @@ from server.outreach import report, visits
 from server.review import decisions
 from tests.support.browser import FieldUI
 from tests.support.field import biometric_files
+from tests.support.keys import DATA_KEY as DK
 from tests.support.page_checks import check_page
 from tests.support.server_app import make_app
 from tests.support.wsgi_thread import serving
@@ -102,7 +103,7 @@ def test_every_office_and_field_page_reads_right(tmp_path: Path, browser: Any,
                                           operator="op.demo",
                                           uploads={role: (path.name, path.read_bytes())
                                                    for role, path in biometric_files(
-                                                       tmp_path / "scans").items()})
+                                                       tmp_path / "scans").items()}, data_key=DK)
             assert sent_back, "the office sent a record back"
             field_ui.start()
             problems += _visit_all(page, field_ui.url, ["/masuk"])

@@ -12,6 +12,7 @@ from field_client.config import Settings, load_settings
 from field_client.ui import create_app
 from tests.support.browser import ARGS, CHROMIUM
 from tests.support.field_ui import OPERATOR, PIN, prepare_device
+from tests.support.keys import DATA_KEY as DK
 from tests.support.processes import TEST_ENV
 from tests.support.wsgi_thread import serving
 
@@ -47,8 +48,9 @@ def test_the_photo_can_be_taken_with_the_camera(tmp_path: Path) -> None:
         finally:
             browser.close()
     with FieldClient(settings=settings) as device:
-        (draft,) = device.drafts()
+        (draft,) = device.drafts(data_key=DK)
     photo = draft.files["photo"]
     assert photo.media_type == "image/jpeg" and photo.filename == "kamera.jpg"
-    assert photo.path.read_bytes()[:3] == b"\xff\xd8\xff"  # a real JPEG from the camera
+    assert photo.read(DK)[:3] == b"\xff\xd8\xff"  # a real JPEG from the camera ...
+    assert photo.path.read_bytes()[:3] != b"\xff\xd8\xff"  # ... kept under the data key
     assert photo.size >= 2048 and draft.form["nama"] == "MARIA GORETTI"

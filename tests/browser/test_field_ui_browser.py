@@ -2,8 +2,9 @@
 
 An operator logs in offline with a PIN, records a resident through the form (files per role,
 one finger by exception), saves once despite a double click, and syncs when the server is back;
-a reload during the sync loses nothing. Browser set-up in conftest.py; saves field-form.png and
-field-queue.png into ``shots``.
+a reload during the sync loses nothing; before and after the sync no byte under the laptop's
+home folder gives away the resident's NIK, name, address or biometric files. Browser set-up in
+conftest.py; saves field-form.png and field-queue.png into ``shots``.
 """
 
 from __future__ import annotations
@@ -20,11 +21,18 @@ import pytest
 from field_client.client import FieldClient
 from field_client.config import load_settings
 from shared.vocab import BIOMETRIC_ROLES
-from tests.support.browser import FieldUI, add_operator, register_laptop
+from tests.support.browser import FieldUI, register_laptop
 from tests.support.field import biometric_files
 from tests.support.field_ui import OPERATOR, PIN, prepare_device
 from tests.support.payloads import payload
-from tests.support.processes import TEST_ENV, FieldCLI, ServerProcess
+from tests.support.processes import (
+    TEST_ENV,
+    FieldCLI,
+    ServerProcess,
+    add_operator,
+    home_bytes,
+    readable,
+)
 
 pytestmark = pytest.mark.e2e
 TEAM = "TIM-1"
@@ -129,6 +137,10 @@ def test_operator_records_offline_saves_once_and_syncs_later(
     again = page.request.post(f"{ui.url}{action}", form={"csrf_token": csrf or ""})
     assert again.ok and f'id="record-seq">{seq}<' in again.text()
     assert seq == "1"
+    # Saved through the web app: sealed at once, nothing of the resident readable on disk.
+    secrets = [resident["nik"], resident["nama"], resident["alamat"]]
+    scans = [path.read_bytes() for path in files.values()]
+    assert readable(home_bytes(cli.home), secrets, scans) == []
     offline = status_json(cli)
     assert offline["total"] == 1 and offline["counts"]["ready"] == 1, offline
 
@@ -159,6 +171,7 @@ def test_operator_records_offline_saves_once_and_syncs_later(
     assert rows == [(resident["nik"],)]
     online = status_json(cli)
     assert online["total"] == 1 and online["counts"]["complete"] == 1, online
+    assert readable(home_bytes(cli.home), secrets, scans) == []  # nor after the sync
     page.close()
     for name in ("field-form.png", "field-queue.png"):
         assert (shots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,7 +1,9 @@
 """Exactly once, end to end: a real server process, the real client CLI, a hostile network.
 
 Whatever the network or a kill -9 does, afterwards the server holds every record exactly once
-and the client has nothing left to send.
+and the client has nothing left to send. On protocol 2 every record travels sealed to the office
+key (the server deduplicates on the id and the sealed bytes' hash, or the plaintext hash of a
+record sealed anew), and every stored record says it arrived so (its sealed hash and key id).
 """
 
 from __future__ import annotations
@@ -53,6 +55,22 @@ def server_counts(server: ServerProcess) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def server_sealed_rows(server: ServerProcess) -> int:
+    """Enrollments that arrived sealed (protocol 2): with the sealed bytes' hash and key id."""
+    sql = ("SELECT count(*) FROM enrollment "
+           "WHERE sealed_sha256 IS NOT NULL AND key_id IS NOT NULL")
+    if server.database_url:
+        import psycopg
+
+        with psycopg.connect(server.database_url) as conn:
+            row = conn.execute(sql).fetchone()
+    else:
+        with sqlite3.connect(server.instance / "jemput.db") as conn:
+            row = conn.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def outbox_states(field: FieldCLI) -> dict[str, int]:
     with sqlite3.connect(field.home / "outbox.sqlite3") as conn:
         return dict(conn.execute("SELECT state, count(*) FROM record GROUP BY state").fetchall())
@@ -84,6 +102,7 @@ def sync_until_done(field: FieldCLI, attempts: int = 60) -> int:
 
 def assert_exactly_once(server: ServerProcess, field: FieldCLI, count: int) -> None:
     assert server_counts(server) == (count, count)
+    assert server_sealed_rows(server) == count  # every one pushed sealed, on protocol 2
     states = outbox_states(field)
     assert states.get("ready", 0) == 0
     assert sum(states.values()) == count

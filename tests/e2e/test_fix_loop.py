@@ -87,8 +87,13 @@ def test_needs_fix_goes_to_the_field_and_the_fix_supersedes_it(
     done = field.run("sync")
     assert done.returncode == 0 and "Status baru dari server: 1." in done.stdout
     assert "1 rekaman dikembalikan kantor untuk diperbaiki" in done.stdout
+    # The office's reason rests under the data key: without the PIN it is not shown ...
     done = field.run("records", "--state", "needs_fix")
-    assert done.returncode == 0 and f"alasan kantor: {REASON}" in done.stdout
+    assert done.returncode == 0 and "perlu perbaikan" in done.stdout
+    assert REASON not in done.stdout and "--details" in done.stdout
+    # ... and with it (``--details`` asks for the operator's PIN), it is.
+    done = field.run("records", "--state", "needs_fix", "--details")
+    assert done.returncode == 0 and f"alasan kantor: {REASON}" in done.stdout, done.stderr
 
     done = field.run("fix", str(old["seq"]), "--set", "nama=Maria Goreti")
     assert done.returncode == 0, done.stdout + done.stderr

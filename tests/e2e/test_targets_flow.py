@@ -19,8 +19,13 @@ from typing import Any
 import pytest
 import requests
 
+from field_client.client import FieldClient
+from field_client.config import load_settings
+from shared import datakey
+from shared.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION
+from shared.sealing import unb64
 from tests.support.field import biometric_files
-from tests.support.processes import FieldCLI, ServerProcess, register
+from tests.support.processes import TEST_ENV, FieldCLI, ServerProcess, register
 
 pytestmark = pytest.mark.e2e
 DESA = "61.09.04.2006"
@@ -168,6 +173,18 @@ def outbox_rows(field: FieldCLI, sql: str) -> list[tuple[Any, ...]]:
         return conn.execute(sql).fetchall()
 
 
+def device_headers(token: str) -> dict[str, str]:
+    """What the field client sends with every request: its token and the protocol version."""
+    return {"Authorization": f"Bearer {token}", PROTOCOL_HEADER: str(PROTOCOL_VERSION)}
+
+
+def data_key(field: FieldCLI) -> bytes:
+    """The device's data key, as the operator's PIN unwraps it on the laptop."""
+    assert field.operator and field.pin
+    with FieldClient(settings=load_settings(field.home, environ=TEST_ENV)) as device:
+        return device.login(field.operator, field.pin).data_key
+
+
 def run_json(field: FieldCLI, *args: str) -> Any:
     done = field.run(*args, "--json")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -219,7 +236,10 @@ def test_a_visit_reaches_the_laptop_is_worked_offline_and_leaves_it(
     assert done.returncode == 0, done.stdout + done.stderr
     shown = field.run("targets")
     assert "1 dari 3 sasaran sudah direkam" in shown.stdout
-    assert "1 dari 3 sasaran sudah direkam" in field.run("status").stdout
+    # ``status`` asks for no PIN, so it cannot open the list: the visit and its size only.
+    status = field.run("status").stdout
+    assert f"({DESA})" in status and "3 sasaran" in status
+    assert "sudah direkam" not in status and MARIA not in status and "MARIA" not in status
 
     server.start()
     done = field.run("sync")
@@ -230,10 +250,15 @@ def test_a_visit_reaches_the_laptop_is_worked_offline_and_leaves_it(
     close(server, monkeypatch, visit_id)
     done = field.run("sync")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert outbox_rows(field, "SELECT count(*) FROM outreach_target") == [(0,)]
     assert outbox_rows(field, "SELECT count(*) FROM outreach_visit") == [(0,)]
     assert run_json(field, "targets") == {"visits": [], "targets": []}
-    assert outbox_rows(field, "SELECT nik, state FROM record") == [(MARIA, "complete")]
+    # The record of the target stays, known by its keyed hash only (the NIK under the PIN).
+    assert outbox_rows(field, "SELECT state, nik_mac FROM record") == [
+        ("complete", datakey.nik_mac(data_key(field), MARIA))]
+    # The list's box is gone from the database file, and no NIK of it was ever there in clear.
+    raw = b"".join(path.read_bytes() for path in field.home.glob("outbox.sqlite3*"))
+    for nik in (MARIA, "6109041203850002", "6109045501000003"):
+        assert nik.encode() not in raw
 
 
 def test_the_list_comes_gzipped_and_only_to_its_device(
@@ -241,18 +266,29 @@ def test_the_list_comes_gzipped_and_only_to_its_device(
 ) -> None:
     register(field, server, server.url)
     device_id = run_json(field, "status")["device_id"]
-    visit_id = plan_visit(server, monkeypatch, device_id, extra=40)  # > 1 KB: worth gzip
+    # Over 1 KB even as a gzipped box (43 names are not): worth HTTP gzip, which still saves
+    # base64's quarter.
+    visit_id = plan_visit(server, monkeypatch, device_id, extra=200)
     [(token,)] = outbox_rows(field, "SELECT value FROM meta WHERE key = 'token'")
     url = f"{server.url}/api/v1/outreach/visits/{visit_id}/targets"
-    answer = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-    assert answer.status_code == 200 and len(answer.json()["targets"]) == 43
+    answer = requests.get(url, headers=device_headers(token), timeout=30)
+    assert answer.status_code == 200, answer.text
     assert answer.headers["Content-Encoding"] == "gzip"  # what requests asks for by default
     assert answer.headers["Cache-Control"] == "no-store"
+    # The list travels under the device's data key: no name, no NIK on the wire ...
+    assert "WARGA" not in answer.text and MARIA not in answer.text
+    # ... and the operator's PIN opens it (the data key it unwraps on the laptop).
+    listed = datakey.decrypt_json(data_key(field), unb64(answer.json()["sealed"]))
+    assert len(listed["targets"]) == 203
+    assert MARIA in {target["nik"] for target in listed["targets"]}
+    # An old client (no protocol header) is told to update, and gets no list.
+    old = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert old.status_code == 426 and old.json()["code"] == "client_outdated"
     # A second laptop, not assigned: refused, and its own sync goes on without the list.
     other = FieldCLI(tmp_path / "other-home")
     register(other, server, server.url)
     [(other_token,)] = outbox_rows(other, "SELECT value FROM meta WHERE key = 'token'")
-    refused = requests.get(url, headers={"Authorization": f"Bearer {other_token}"}, timeout=30)
+    refused = requests.get(url, headers=device_headers(other_token), timeout=30)
     assert refused.status_code == 403 and refused.json()["code"] == "not_assigned"
     assert other.run("sync").returncode == 0
     assert run_json(other, "targets") == {"visits": [], "targets": []}

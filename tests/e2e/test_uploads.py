@@ -2,8 +2,10 @@
 
 50 residents with realistic files (photo ~30 KB, ten fingers ~20 KB, two irises ~30 KB, a
 signature ~10 KB) are synced while the proxy cuts connections every few hundred KB and the
-client is killed twice. Afterwards every file on the server matches its hash, nothing is stored
-twice, and the bytes sent again after each interruption are at most one chunk.
+client is killed twice. The files travel sealed to the office key (protocol 2: the upload's
+length and chunk checksums cover the sealed bytes, the server opens the last chunk's result).
+Afterwards every file on the server matches its plaintext hash, nothing is stored twice, and the
+bytes sent again after each interruption are at most one chunk.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from server.demo.residents import synthetic_residents
+from shared.sealing import SEAL_OVERHEAD
 from shared.vocab import FINGER_ROLES
 from tests.support.faultproxy import PASS, Fault, FaultProxy
 from tests.support.processes import EX_TEMPFAIL, FieldCLI, ServerProcess, register
@@ -143,9 +146,17 @@ def test_fifty_recordings_through_cuts_and_two_kills(
     assert query(server, "SELECT state, count(*) FROM enrollment GROUP BY state") == [
         ("needs_review", RECORDS)
     ]
+    # Every upload carried the file sealed to the office key (protocol 2): its length is the
+    # sealed bytes', its plaintext size travelled in the metadata.
+    uploads_seen = query(server, "SELECT sha256, length, plain_size, key_id FROM upload")
+    assert {row[0] for row in uploads_seen} == set(expected)
+    for sha256, length, plain_size, key_id in uploads_seen:
+        assert (length, plain_size) == (expected[str(sha256)] + SEAL_OVERHEAD,
+                                        expected[str(sha256)])
+        assert key_id
     # Bytes that crossed the link more than once: at most one chunk per interruption.
     received = int(query(server, "SELECT sum(received_bytes) FROM upload")[0][0])  # type: ignore[call-overload]
-    resent = received - sum(expected.values())
+    resent = received - sum(size + SEAL_OVERHEAD for size in expected.values())
     assert 0 <= resent <= (cuts + kills) * CHUNK, (resent, cuts)
     with sqlite3.connect(field.home / "outbox.sqlite3") as conn:
         states = dict(conn.execute("SELECT state, count(*) FROM record GROUP BY state").fetchall())

@@ -14,6 +14,7 @@ from field_client.client import FieldClient
 from field_client.config import Settings, load_settings
 from field_client.store.outbox import Outbox, open_outbox
 from tests.support.field_ui import login, prepare_device
+from tests.support.keys import give_office_key
 from tests.support.live_server import LiveServer
 from tests.support.wsgi_thread import serving
 
@@ -41,8 +42,11 @@ def outbox(settings: Settings) -> Iterator[Outbox]:
 
 @pytest.fixture
 def field_client(settings: Settings) -> Iterator[FieldClient]:
-    """A field client over ``home`` (not registered)."""
+    """A field client over ``home`` (not registered, but holding the tests' office key: it
+    saves sealed records; ``tests.support.keys.DATA_KEY`` is its data key)."""
     with FieldClient(settings=settings) as client:
+        with client.outbox.atomic():
+            give_office_key(client.outbox)
         yield client
 
 

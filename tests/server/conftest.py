@@ -1,5 +1,9 @@
 """Fixtures of the server suite: an app per backend, its clients, a device, record factories.
 
+``client`` names the protocol version on every request (``Jemput-Protocol: 2``), as the field
+client does; ``push`` seals each record to the app's office key into the envelope of protocol 2
+(the same record, the same sealed bytes: a laptop resends what it stored).
+
 ``app`` is parametrised over ``sqlite`` (a fresh copy of a migrated template file per test) and
 ``postgresql`` (only when ``JEMPUT_TEST_DATABASE_URL`` is set: one database per xdist worker,
 migrated once per session and truncated between tests).
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,8 +34,15 @@ from server.core.config import normalise_database_url
 from server.core.extensions import db as database
 from server.core.extensions import dispose_engines
 from server.registry import regions
-from tests.support.records import build_record
-from tests.support.server_app import COUNTED_TABLES, PG_URL, make_app, truncate_all
+from tests.support.records import OfficeKey, build_record, envelope, office_key
+from tests.support.server_app import (
+    COUNTED_TABLES,
+    PG_URL,
+    PROTOCOL,
+    device_client,
+    make_app,
+    truncate_all,
+)
 
 
 @pytest.fixture(scope="session")
@@ -98,6 +110,13 @@ def db(app: Flask) -> Iterator[SQLAlchemy]:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    """A test client that sends ``Jemput-Protocol: 2`` with every request."""
+    return device_client(app)
+
+
+@pytest.fixture
+def old_client(app: Flask) -> FlaskClient:
+    """A test client that names no protocol version (an older field client, or a script)."""
     return app.test_client()
 
 
@@ -137,7 +156,8 @@ def device(register: Callable[..., tuple[str, str]]) -> tuple[str, str]:
 
 @pytest.fixture
 def auth_headers(device: tuple[str, str]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {device[1]}"}
+    """What every request of the ``device`` carries: its token and the protocol version."""
+    return {"Authorization": f"Bearer {device[1]}", **PROTOCOL}
 
 
 @pytest.fixture
@@ -152,11 +172,39 @@ def make_record() -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def push(client: FlaskClient, auth_headers: dict[str, str]) -> Callable[..., Any]:
-    """``push(records)`` posts a batch as the ``device`` and returns the response."""
+def sealing_key(app: Flask) -> OfficeKey:
+    """The app's current office key, as registration hands it to a laptop."""
+    return office_key(app)
 
-    def post(records: list[Any], **kwargs: Any) -> Any:
-        return client.post("/api/v1/sync/push", json={"records": records},
+
+@pytest.fixture
+def seal(app: Flask) -> Callable[[Any], dict[str, Any]]:
+    """``seal(record)``: the push item of protocol 2, sealed to the app's current office key.
+
+    The same record (same content) gets the same sealed bytes every time, as a laptop sends
+    again what it stored; a record changed in any way is sealed anew.
+    """
+    key = office_key(app)
+    made: dict[str, dict[str, Any]] = {}
+
+    def wrap(record: Any) -> dict[str, Any]:
+        known = json.dumps(record, sort_keys=True)
+        if known not in made:
+            made[known] = envelope(record, key)
+        return dict(made[known])
+
+    return wrap
+
+
+@pytest.fixture
+def push(client: FlaskClient, auth_headers: dict[str, str],
+         seal: Callable[[Any], dict[str, Any]]) -> Callable[..., Any]:
+    """``push(records)`` seals each record, posts the batch as the ``device`` and returns the
+    response; ``push(items, raw=True)`` posts the items as they are (envelopes of one's own)."""
+
+    def post(records: list[Any], *, raw: bool = False, **kwargs: Any) -> Any:
+        items = records if raw else [seal(record) for record in records]
+        return client.post("/api/v1/sync/push", json={"records": items},
                            headers=kwargs.pop("headers", auth_headers), **kwargs)
 
     return post

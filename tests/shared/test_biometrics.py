@@ -14,7 +14,7 @@ from shared.biometrics import (
     missing_roles,
     size_problem,
 )
-from shared.canonical import seal
+from shared.canonical import with_hash
 from shared.labels import ROLE_LABELS
 from shared.schemas import RecordSchema
 from shared.vocab import (
@@ -114,7 +114,7 @@ def test_the_wire_format_takes_a_signature_exception(reason: str) -> None:
     data = full_record()
     data["attachments"] = data["attachments"][:1]  # the photo alone
     data["exceptions"] = [{"role": role, "reason": reason} for role in EXCEPTABLE_ROLES]
-    loaded = RecordSchema().load(seal({k: v for k, v in data.items() if k != "record_sha256"}))
+    loaded = RecordSchema().load(with_hash({k: v for k, v in data.items() if k != "record_sha256"}))
     assert loaded["exceptions"][0] == {"role": "signature", "reason": reason}
     assert len(loaded["exceptions"]) == 13
 

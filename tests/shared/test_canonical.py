@@ -4,7 +4,7 @@ import hashlib
 import io
 import json
 
-from shared.canonical import canonical_json, record_sha256, seal, sha256_file, sha256_stream
+from shared.canonical import canonical_json, record_sha256, sha256_file, sha256_stream, with_hash
 
 
 def test_canonical_json_is_sorted_compact_utf8() -> None:
@@ -23,8 +23,8 @@ def test_record_hash_matches_the_design_formula() -> None:
 
 
 def test_seal_is_idempotent_and_detects_change() -> None:
-    sealed = seal({"id": "x", "seq": 1})
-    assert seal(sealed) == sealed
+    sealed = with_hash({"id": "x", "seq": 1})
+    assert with_hash(sealed) == sealed
     tampered = dict(sealed, seq=2)
     assert record_sha256(tampered) != sealed["record_sha256"]
 

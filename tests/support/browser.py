@@ -2,15 +2,15 @@
 
 ``CHROMIUM`` and ``ARGS``: Debian's ``/usr/bin/chromium`` (or ``$JEMPUT_CHROMIUM``) headless,
 launched by the ``browser`` fixture (tests/browser/conftest.py). :class:`FieldUI` runs
-``jemput-field ui``; ``add_operator`` and ``register_laptop`` prepare the server and the laptop
-for it. The server is a real gunicorn process and the field client the real ``jemput-field``
-command over its own home folder (tests/support/processes.py).
+``jemput-field ui``; ``register_laptop`` registers the laptop for it (the operator comes from
+``tests.support.processes.add_operator``, whose PIN the web app's login then takes). The server
+is a real gunicorn process and the field client the real ``jemput-field`` command over its own
+home folder (tests/support/processes.py).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -31,7 +31,6 @@ from tests.support.processes import (
 CHROMIUM = os.environ.get("JEMPUT_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
-PIN_LINE = re.compile(r"PIN \(catat[^:]*\):\s*(\d{8})\b")
 
 
 @dataclass
@@ -75,14 +74,6 @@ class FieldUI:
         if self.proc is not None:
             stop_group(self.proc)
             self.proc = None
-
-
-def add_operator(server: ServerProcess, username: str, team: str, nama: str) -> str:
-    """Create a field operator on the server; its PIN (printed once)."""
-    printed = server.cli("operator-add", username, "--team", team, "--nama", nama)
-    found = PIN_LINE.search(printed)
-    assert found, printed
-    return found.group(1)
 
 
 def register_laptop(server: ServerProcess, cli: FieldCLI, team: str, kecamatan: str) -> None:

@@ -1,6 +1,7 @@
-"""An in-memory stand-in for the server: push and pull answered in memory, and a minimal tus
-1.0.0 server (a WSGI app, reached in-process: no socket, no thread) for the file uploads, each
-with faults to inject."""
+"""An in-memory stand-in for the server (protocol 2): push and pull answered in memory, and a
+minimal tus 1.0.0 server (a WSGI app, reached in-process: no socket, no thread) for the file
+uploads, each with faults to inject. It opens what the laptop seals with the tests' office key
+(``tests.support.keys``) and sends records back under the tests' data key, as the office does."""
 
 from __future__ import annotations
 
@@ -24,8 +25,18 @@ from werkzeug.wrappers import Request, Response
 from field_client.config import Settings
 from field_client.errors import FieldClientError, NetworkUnavailable, PayloadTooLarge
 from field_client.sync.transport import Transport
+from shared import datakey
 from shared.canonical import record_sha256
+from shared.protocol import RETURNED_STATES
+from shared.sealing import SEAL_OVERHEAD, SealError, b64, unb64
 from shared.vocab import MAX_ATTACHMENT_BYTES
+from tests.support.keys import (
+    DATA_KEY,
+    OFFICE_KID,
+    give_office_key,
+    open_sealed_file,
+    open_sealed_record,
+)
 
 if TYPE_CHECKING:
     from field_client.client import FieldClient
@@ -38,8 +49,13 @@ UPLOADS = "/api/v1/uploads"
 class FakeServer:
     """Stores records once by id, answers like API v1, and can be told to misbehave."""
 
-    stored: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stored: dict[str, dict[str, Any]] = field(default_factory=dict)  # opened records by id
+    sealed_hashes: dict[str, str] = field(default_factory=dict)  # id -> SHA-256 of its sealed
     bodies: list[bytes] = field(default_factory=list)
+    opened: int = 0  # sealed records it had to open (a replay of the same bytes opens none)
+    unknown_keys: set[str] = field(default_factory=set)  # key ids it answers unknown_key for
+    #: The device's data key: what it sends back (reasons, records) is under it.
+    data_key: bytes = DATA_KEY
     feed: list[dict[str, Any]] = field(default_factory=list)
     max_records: int | None = None  # larger pushes get a 413
     max_bytes: int | None = None
@@ -97,8 +113,27 @@ class FakeServer:
             "device": {"last_seq": seqs[-1] if seqs else 0, "received": len(seqs), "gaps": []},
         }
 
-    def _one(self, record: dict[str, Any]) -> dict[str, Any]:
-        base = {"id": record["id"], "warnings": [], "missing_blobs": []}
+    def _one(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        base = {"id": envelope["id"], "warnings": [], "missing_blobs": []}
+        sealed = unb64(envelope["sealed"])
+        digest = hashlib.sha256(sealed).hexdigest()
+        if self.sealed_hashes.get(envelope["id"]) == digest and envelope["id"] not in \
+                self.damage_ids:
+            record = self.stored[envelope["id"]]
+            missing = [a["sha256"] for a in record["attachments"] if a["sha256"] not in self.blobs]
+            return base | {"status": "duplicate", "state": "received" if missing else "complete",
+                           "errors": None, "missing_blobs": missing}
+        if envelope["key_id"] != OFFICE_KID or envelope["key_id"] in self.unknown_keys:
+            error = {"code": "unknown_key", "message": "Kunci tidak dikenal (fake).",
+                     "fields": None}
+            return base | {"status": "rejected", "state": None, "errors": error}
+        try:
+            record = open_sealed_record(sealed)
+            self.opened += 1
+        except SealError:
+            error = {"code": "sealed_invalid", "message": "Tidak dapat dibuka (fake).",
+                     "fields": None}
+            return base | {"status": "rejected", "state": None, "errors": error}
         if record["payload"]["desa_kode"] == self.reject_desa:
             error = {
                 "code": "unknown_region",
@@ -117,6 +152,7 @@ class FakeServer:
         state = "received" if missing else "complete"
         status = "duplicate" if record["id"] in self.stored else "accepted"
         self.stored.setdefault(record["id"], record)
+        self.sealed_hashes.setdefault(record["id"], digest)
         if not missing:
             self.completed.add(record["id"])
         return base | {"status": status, "state": state, "errors": None, "missing_blobs": missing}
@@ -143,15 +179,23 @@ class FakeServer:
         return json.loads(json.dumps(self.device_profile))  # a copy, as if over the wire
 
     def status_change(self, record_id: str, state: str, reason: str | None = None) -> None:
-        """Append a ``record_status`` entry to the feed."""
+        """Append a ``record_status`` entry to the feed; a record sent back carries its reason
+        and data under the device's data key, as the office sends them."""
         cursor = len(self.feed) + 1
+        sealed = None
+        if state in RETURNED_STATES:
+            record = self.stored.get(record_id)
+            content = {"reason": reason, "record": None if record is None else {
+                "payload": record["payload"], "attachments": record["attachments"],
+                "exceptions": record.get("exceptions", [])}}
+            sealed = b64(datakey.encrypt_json(self.data_key, content))
         self.feed.append(
             {
                 "cursor": cursor,
                 "kind": "record_status",
                 "record_id": record_id,
                 "state": state,
-                "reason": reason,
+                "sealed": sealed,
                 "at": "2026-11-27T03:12:45Z",
             }
         )
@@ -218,8 +262,8 @@ class FakeUpload:
 
     id: str
     owner: str  # the Authorization header that created it: a device sees only its own
-    sha256: str
-    size: int
+    sha256: str  # of the plaintext
+    size: int  # sealed bytes
     media_type: str
     data: bytearray = field(default_factory=bytearray)
     finished: bool = False
@@ -291,10 +335,13 @@ class FakeTus:
     def _create(self, request: Request, owner: str) -> Response:
         size = int(request.headers.get("Upload-Length", "0"))
         meta = _metadata(request.headers.get("Upload-Metadata", ""))
-        if size > self.max_size:
+        if size > self.max_size + SEAL_OVERHEAD:
             return problem(413, "upload_too_large")
-        if size < 1 or len(meta.get("sha256", "")) != 64 or not meta.get("media_type"):
+        if size < 1 or len(meta.get("sha256", "")) != 64 or not meta.get("media_type") \
+                or meta.get("size") != str(size - SEAL_OVERHEAD):
             return problem(400, "bad_upload_request")
+        if meta.get("key_id") != OFFICE_KID:
+            return problem(422, "upload_unreadable")
         self.creations += 1
         upload = self._reusable(owner, meta["sha256"], size)
         if upload is None:
@@ -351,7 +398,12 @@ class FakeTus:
         if refusal is not None:
             return refusal
         if upload.offset == upload.size:
-            if hashlib.sha256(upload.data).hexdigest() != upload.sha256:
+            try:
+                plain = open_sealed_file(bytes(upload.data))
+            except SealError:
+                upload.state, upload.data = "failed", bytearray()
+                return problem(422, "upload_unreadable")
+            if hashlib.sha256(plain).hexdigest() != upload.sha256:
                 upload.state, upload.data = "failed", bytearray()
                 return problem(460, "blob_hash_mismatch")
             upload.finished = True
@@ -417,4 +469,5 @@ def registered_client(settings: Settings, server: FakeServer) -> FieldClient:
     with made.outbox.atomic():
         made.outbox.set_meta("server_url", "http://fake.invalid")
         made.outbox.set_meta("token", "t0ken")
+        give_office_key(made.outbox)
     return made

@@ -13,7 +13,11 @@ from field_client.capture.record import SavedRecord
 from field_client.client import FieldClient
 from field_client.store import records
 from shared.vocab import BIOMETRIC_ROLES
+from tests.support.keys import DATA_KEY, open_sealed_file, open_sealed_record
 from tests.support.payloads import payload
+
+#: The data key the tests' operators unlock (pass it as ``data_key=DK``).
+DK = DATA_KEY
 
 #: A suffix each role accepts, and a size above its floor (small: tests write many of them).
 BIOMETRIC_KINDS = {
@@ -98,5 +102,21 @@ def sha_of(client: FieldClient, saved: SavedRecord) -> str:
 
 
 def local(client: FieldClient, saved: SavedRecord) -> Path:
-    """Where that file lives on the device."""
-    return client.settings.files_dir / sha_of(client, saved)
+    """Where that file's sealed copy lives on the device."""
+    path = client.outbox.scalar("SELECT path FROM file WHERE record_id = ?", (saved.id,))
+    return client.settings.home / str(path)
+
+
+def opened(client: FieldClient, record_id: str) -> dict[str, Any]:
+    """A saved record as the office opens it (the laptop itself cannot)."""
+    sealed = client.outbox.scalar("SELECT sealed FROM record WHERE id = ?", (record_id,))
+    assert sealed is not None, f"record {record_id} has no sealed copy"
+    record: dict[str, Any] = open_sealed_record(bytes(sealed))
+    return record
+
+
+def opened_file(client: FieldClient, sha256: str) -> bytes:
+    """A kept biometric file as the office opens it."""
+    path = client.outbox.scalar("SELECT path FROM file WHERE sha256 = ? LIMIT 1", (sha256,))
+    assert path is not None, f"no file {sha256}"
+    return open_sealed_file((client.settings.home / str(path)).read_bytes())

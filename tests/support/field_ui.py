@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
-from nacl.public import PrivateKey
 
 from field_client.client import FieldClient
 from field_client.config import Settings
@@ -21,6 +20,7 @@ from shared.pin import TEST_KDF_COST, derive_key, new_salt, wrap_key
 from shared.sealing import b64
 from shared.vocab import BIOMETRIC_ROLES, EXCEPTABLE_ROLES
 from tests.support.field import biometric_files
+from tests.support.keys import DATA_KEY, office_key_document
 from tests.support.payloads import payload
 
 PIN = "48291573"
@@ -30,8 +30,6 @@ DESA = [
     {"kode": "61.09.04.2006", "nama": "NANGA MAHAP"},
     {"kode": "61.09.04.2007", "nama": "TEMBAGA"},
 ]
-#: The office key pair of the tests' laptops (what records get sealed to).
-OFFICE_KEY = PrivateKey.generate()
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -63,17 +61,16 @@ def profile_document(
         "version": hashlib.sha256(canonical_json({"content": content,
                                                   "ops": [u for u, _, _ in people]})).hexdigest(),
         "server_time": "2026-11-29T00:00:00Z",
-        "office_key": {"kid": "test-key", "public": b64(bytes(OFFICE_KEY.public_key))},
+        "office_key": office_key_document(),
         "operators": wraps,
         "sealed": b64(datakey.encrypt_json(data_key, content)),
     }
 
 
 def prepare_device(settings: Settings, *, operators: bool = True,
-                   registered: bool = True) -> bytes:
-    """A device as its last online contact left it: registered, with operators and desa; its
-    data key (which the laptop itself never keeps: a PIN unwraps it)."""
-    data_key = datakey.new_data_key()
+                   registered: bool = True, data_key: bytes = DATA_KEY) -> bytes:
+    """A device as its last online contact left it: registered, with operators and desa and
+    the office key; its data key (which the laptop itself never keeps: a PIN unwraps it)."""
     with FieldClient(settings=settings) as device:
         if registered:
             with device.outbox.atomic():
@@ -146,9 +143,8 @@ def store_visit_with_targets(settings: Settings, count: int = 3) -> str:
     planned = visit(start=dt.date.today(), days=3)
     from shared.schemas import TargetListSchema
 
-    answer = TargetListSchema().load(
-        {"visit": planned, "targets": [target(i + 1) for i in range(count)]}
-    )
+    answer = TargetListSchema().load({"visit": planned, "sealed": b64(datakey.encrypt_json(
+        DATA_KEY, {"targets": [target(i + 1) for i in range(count)]}))})
     with FieldClient(settings=settings) as device, device.outbox.atomic():
         targets.store_visit(device.outbox, answer, records.utc_now())
     return str(planned["id"])

@@ -21,7 +21,7 @@ from server.core.models import Blob, Case
 from server.core.timeutil import utcnow
 from server.registry import regions
 from server.sync import ingest
-from shared.canonical import seal
+from shared.canonical import with_hash
 from tests.support.records import add_residents, build_record
 from tests.support.server_app import make_app
 
@@ -78,7 +78,7 @@ def office(tmp_path: Path) -> tuple[Flask, int, list[str], str]:
             record = _with_files(files)
             if index == 0:
                 add_residents(app, record)
-            ingest.push(device.id, [record])
+            ingest.push_plain(device.id, [record])
             ids.append(record["id"])
         case_id = db.session.execute(select(Case.id).where(Case.kind == "duplicate_nik")
                                      ).scalar_one()
@@ -88,6 +88,6 @@ def office(tmp_path: Path) -> tuple[Flask, int, list[str], str]:
 
 def _with_files(files: list[dict[str, object]]) -> dict[str, Any]:
     """The design's example resident (one NIK for both teams) with these files."""
-    record = build_record(1, attachments=0, serial=7, sealed=False)
+    record = build_record(1, attachments=0, serial=7, hashed=False)
     record["attachments"] = files
-    return seal(record)
+    return with_hash(record)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.canonical import seal
+from shared.canonical import with_hash
 
 BASE_PAYLOAD: dict[str, str] = {
     "nik": "6109045708900001",
@@ -35,7 +35,7 @@ def payload(**changes: Any) -> dict[str, Any]:
 
 
 def record(**changes: Any) -> dict[str, Any]:
-    """The design's example record (one photo, one finger excused), sealed after ``changes``."""
+    """The design's example record (one photo, one finger excused), hashed after ``changes``."""
     base: dict[str, Any] = {
         "id": "0193a4f2-7c1e-7d2a-9b1e-2f4c8a1d5e60",
         "seq": 42,
@@ -49,4 +49,4 @@ def record(**changes: Any) -> dict[str, Any]:
         "exceptions": [{"role": "finger_l_little", "reason": "amputated"}],
     }
     base.update(changes)
-    return seal(base)
+    return with_hash(base)

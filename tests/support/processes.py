@@ -74,6 +74,8 @@ class ServerProcess:
     database_url: str | None = None
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    #: Field operators made on it (username -> PIN), for the laptops registered to it.
+    operators: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def initialised(cls, instance: Path, *, workers: int = 2, threads: int = 4,
@@ -169,20 +171,40 @@ class ServerProcess:
             self.proc = None
 
 
+#: Commands that open data under the device key: they read the operator's PIN.
+PIN_COMMANDS = frozenset({"enroll", "import", "fix", "targets"})
+PIN_LINE = re.compile(r"PIN \(catat[^:]*\):\s*(\d{8})\b")
+
+
 @dataclass
 class FieldCLI:
-    """The real ``jemput-field`` command over one home folder."""
+    """The real ``jemput-field`` command over one home folder.
+
+    Once ``operator`` and ``pin`` are known (:func:`register` makes the operator), the commands
+    that need a PIN get it as a script would: ``--pin-stdin`` and the PIN on standard input.
+    """
 
     home: Path
+    operator: str | None = None
+    pin: str | None = None
 
-    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, timeout: float = 120,
+            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        extra: list[str] = []
+        if stdin is None and self.pin and args and (
+                args[0] in PIN_COMMANDS or (args[0] == "records" and "--details" in args)):
+            extra, stdin = ["--pin-stdin"], self.pin + "\n"
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **TEST_ENV)
+        if self.operator:
+            env["JEMPUT_OPERATOR"] = self.operator
         return subprocess.run(
-            [str(BIN / "jemput-field"), "--home", str(self.home), *args],
+            [str(BIN / "jemput-field"), "--home", str(self.home), *args, *extra],
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
-            env=dict(os.environ, PYTHONUNBUFFERED="1", **TEST_ENV),
+            env=env,
+            input=stdin if stdin is not None else "",
         )
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
@@ -196,7 +218,49 @@ class FieldCLI:
         )
 
 
-def register(field: FieldCLI, server: ServerProcess, url: str) -> None:
-    """``jemput-field register`` through ``url`` (the server, or a proxy in front of it)."""
-    done = field.run("register", "--server", url, "--code", server.device_code(), "--name", "e2e")
+def add_operator(server: ServerProcess, username: str, team: str, nama: str) -> str:
+    """Create a field operator on the server; its PIN (printed once)."""
+    printed = server.cli("operator-add", username, "--team", team, "--nama", nama)
+    found = PIN_LINE.search(printed)
+    assert found, printed
+    return found.group(1)
+
+
+def register(field: FieldCLI, server: ServerProcess, url: str, team: str = "TIM-1",
+             operator: str = "op.e2e") -> None:
+    """``jemput-field register`` through ``url`` (the server, or a proxy in front of it), with
+    an operator of ``team`` made first (once per server), whose PIN ``field`` then uses."""
+    made = server.operators.get(operator)
+    if made is None:
+        made = server.operators[operator] = add_operator(server, operator, team, "Operator E2E")
+    field.operator, field.pin = operator, made
+    done = field.run("register", "--server", url, "--code", server.device_code(team),
+                     "--name", "e2e")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def home_bytes(home: Path) -> bytes:
+    """Every byte of every file under a field home (the database, its WAL and journals, the
+    sealed files, drafts, anything else), joined by a separator no needle crosses."""
+    parts = [path.read_bytes() for path in sorted(home.rglob("*")) if path.is_file()]
+    assert parts, f"nothing under {home}"
+    return b"\n\x00SEP\x00\n".join(parts)
+
+
+def readable(haystack: bytes, texts: list[str], files: list[bytes], window: int = 32,
+             ) -> list[str]:
+    """What of a resident ``haystack`` gives away: each of ``texts`` (a NIK, a name, an
+    address; any case, UTF-8 or UTF-16) and each word of six letters or more of them, and how
+    many ``window``-byte slices (at every offset) of the biometric ``files`` it holds."""
+    found = []
+    folded = haystack.lower()
+    for text in texts:
+        lowered = text.lower()
+        needles = {lowered.encode(), lowered.encode("utf-16-le")}
+        needles |= {word.encode() for word in lowered.split() if len(word) >= 6}
+        found += [f"{needle!r} (of {text!r})" for needle in sorted(needles) if needle in folded]
+    slices = {data[i:i + window] for data in files for i in range(len(data) - window + 1)}
+    hits = sum(1 for i in range(len(haystack) - window + 1) if haystack[i:i + window] in slices)
+    if hits:
+        found.append(f"{hits} {window}-byte slices of biometric files")
+    return found

@@ -1,8 +1,10 @@
 """The server app under test: made blind to the developer's environment, and its answers checked.
 
 ``make_app`` builds an app over a database URL; ``PG_URL`` is the PostgreSQL server the suite
-also runs on when ``JEMPUT_TEST_DATABASE_URL`` is set; ``assert_problem`` checks an RFC 9457
-answer; ``NOTHING_WRITTEN`` is what the ``row_counts`` fixture shows after a refused input.
+also runs on when ``JEMPUT_TEST_DATABASE_URL`` is set; ``device_client`` is a test client that
+names the protocol version on every request, as the field client does (``PROTOCOL``);
+``assert_problem`` checks an RFC 9457 answer; ``NOTHING_WRITTEN`` is what the ``row_counts``
+fixture shows after a refused input.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 from server import create_app
 from server.core.extensions import db as database
 from shared.pin import TEST_KDF_COST
+from shared.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION
 
 PG_URL = os.environ.get("JEMPUT_TEST_DATABASE_URL")
 #: ``../shared/data`` beside the repository: reference data that is not copied into it.
@@ -25,6 +29,8 @@ SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 #: The tables a push writes.
 COUNTED_TABLES = ("enrollment", "attachment", "change", "rejected_push")
 NOTHING_WRITTEN = dict.fromkeys(COUNTED_TABLES, 0)
+#: The header every device request carries.
+PROTOCOL = {PROTOCOL_HEADER: str(PROTOCOL_VERSION)}
 
 
 def make_app(instance: Path, url: str, **config: Any) -> Flask:
@@ -37,6 +43,15 @@ def make_app(instance: Path, url: str, **config: Any) -> Flask:
         # PIN keys at libsodium's floor cost: a derivation in microseconds, not 0.3 s.
         return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url,
                            "PIN_KDF_COST": TEST_KDF_COST, **config})
+
+
+def device_client(app: Flask) -> FlaskClient:
+    """A test client whose every request carries ``Jemput-Protocol: 2`` (a request's own
+    headers may still replace it); ``app.test_client()`` sends none."""
+    client = app.test_client()
+    client.environ_base["HTTP_" + PROTOCOL_HEADER.upper().replace("-", "_")] = \
+        str(PROTOCOL_VERSION)
+    return client
 
 
 def truncate_all() -> None:

@@ -16,7 +16,10 @@ from werkzeug.wrappers import Request, Response
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.sync.transport import Transport
+from shared import datakey
+from shared.sealing import b64
 from tests.support.fakes import CutConnection, FakeServer, FakeTransport, WsgiAdapter, problem
+from tests.support.keys import give_office_key
 
 TODAY = dt.date(2026, 11, 27)
 DESA = "61.09.04.2006"
@@ -88,7 +91,7 @@ class OutreachServer(FakeServer):
                 "record_id": None,
                 "visit_id": visit_id,
                 "state": state,
-                "reason": None,
+                "sealed": None,
                 "at": "2026-11-26T03:00:00Z",
             }
         )
@@ -111,7 +114,12 @@ class OutreachServer(FakeServer):
             return problem(*self.refuse[visit_id])
         if visit_id not in self.lists:
             return problem(404, "visit_not_found")
-        body = self.answer(visit_id) if self.answer else self.lists[visit_id]
+        if self.answer:
+            body = self.answer(visit_id)
+        else:
+            held = self.lists[visit_id]
+            body = {"visit": held["visit"], "sealed": b64(datakey.encrypt_json(
+                self.data_key, {"targets": held["targets"]}))}
         return Response(json.dumps(body), mimetype="application/json")
 
 
@@ -131,4 +139,5 @@ def outreach_client(
     with made.outbox.atomic():
         made.outbox.set_meta("server_url", "http://fake.invalid")
         made.outbox.set_meta("token", "t0ken")
+        give_office_key(made.outbox)
     return made

@@ -1,8 +1,10 @@
 """tus at ``/api/v1/uploads`` through the Flask test client, and what the server then holds.
 
-Requests (``create``, ``patch``, ``head``, a whole ``upload``), their headers (``TUS``,
-``metadata``, ``chunk_checksum``), and the stored state: the upload row, its partial file,
-the blob table and the blob store (``snapshot``, ``blob_count``, ``stored_blobs``).
+A file travels sealed to the office key (``SealedFile``, made by ``seal_file``): the metadata
+names the plaintext's sha256 and size and the key, ``Upload-Length`` and the chunks are the
+sealed bytes. Requests (``create``, ``patch``, ``head``, a whole ``upload``), their headers
+(``TUS``, ``metadata``, ``chunk_checksum``), and the stored state: the upload row, its partial
+file, the blob table and the blob store (``snapshot``, ``blob_count``, ``stored_blobs``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from server.core.extensions import db
 from server.core.models import Blob, Upload
 from server.core.timeutil import utcnow
 from shared.protocol import TUS_OFFSET_STREAM
+from shared.sealing import seal
+from tests.support.records import OfficeKey
 
 TUS = {"Tus-Resumable": "1.0.0"}
 BASE = "/api/v1/uploads"
@@ -39,23 +43,63 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def metadata(sha256: str, media_type: str = "image/jpeg", filename: str | None = "x.jpg") -> str:
-    pairs = [f"sha256 {b64(sha256)}", f"media_type {b64(media_type)}"]
+@dataclass(frozen=True)
+class SealedFile:
+    """A biometric file as the laptop uploads it: the plaintext and its sealed bytes."""
+
+    plain: bytes
+    sealed: bytes
+    key_id: str
+
+    @property
+    def sha256(self) -> str:
+        """Of the plaintext: the metadata's ``sha256``, the blob's name."""
+        return sha(self.plain)
+
+    @property
+    def size(self) -> int:
+        """Of the plaintext: the metadata's ``size``."""
+        return len(self.plain)
+
+    @property
+    def length(self) -> int:
+        """Of the sealed bytes: ``Upload-Length`` (size + 48)."""
+        return len(self.sealed)
+
+
+def seal_file(key: OfficeKey, plain: bytes) -> SealedFile:
+    """``plain`` sealed to the office key (a fresh seal: other bytes each time)."""
+    return SealedFile(plain, seal(key.public, plain), key.kid)
+
+
+def metadata(sha256: str, size: int | str, key_id: str, media_type: str = "image/jpeg",
+             filename: str | None = "x.jpg") -> str:
+    """``Upload-Metadata`` in the order HEAD answers it."""
+    pairs = [f"sha256 {b64(sha256)}", f"size {b64(str(size))}", f"key_id {b64(key_id)}",
+             f"media_type {b64(media_type)}"]
     if filename is not None:
         pairs.append(f"filename {b64(filename)}")
     return ",".join(pairs)
+
+
+def metadata_of(file: SealedFile, **meta: Any) -> str:
+    """The metadata of ``file``; ``meta`` replaces any of its values."""
+    values: dict[str, Any] = {"sha256": file.sha256, "size": file.size, "key_id": file.key_id}
+    values.update(meta)
+    return metadata(**values)
 
 
 def chunk_checksum(data: bytes) -> str:
     return "sha256 " + base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
-def create(client: FlaskClient, auth: dict[str, str], data: bytes, *,
+def create(client: FlaskClient, auth: dict[str, str], file: SealedFile, *,
            length: int | None = None, **meta: Any) -> Any:
-    """POST a creation request for ``data`` (its hash and length unless overridden)."""
+    """POST a creation request for ``file`` (its sealed length and its plaintext's hash and
+    size, unless overridden)."""
     return client.post(BASE, headers={
-        **TUS, **auth, "Upload-Length": str(len(data) if length is None else length),
-        "Upload-Metadata": metadata(meta.pop("sha256", sha(data)), **meta)})
+        **TUS, **auth, "Upload-Length": str(file.length if length is None else length),
+        "Upload-Metadata": metadata_of(file, **meta)})
 
 
 def path_of(answer: Any) -> str:
@@ -79,12 +123,13 @@ def head(client: FlaskClient, auth: dict[str, str], path: str) -> Any:
     return client.head(path, headers={**TUS, **auth})
 
 
-def upload(client: FlaskClient, auth: dict[str, str], data: bytes, chunk: int = 64 * 1024,
+def upload(client: FlaskClient, auth: dict[str, str], file: SealedFile, chunk: int = 64 * 1024,
            **meta: Any) -> str:
-    """Upload ``data`` whole in chunks; return its upload path."""
-    answer = create(client, auth, data, **meta)
+    """Upload ``file`` whole in chunks (its sealed bytes); return its upload path."""
+    answer = create(client, auth, file, **meta)
     assert answer.status_code == 201, answer.get_data(as_text=True)
     path, offset = path_of(answer), int(answer.headers["Upload-Offset"])
+    data = file.sealed
     while offset < len(data):
         done = patch(client, auth, path, offset, data[offset:offset + chunk])
         assert done.status_code == 204, done.get_data(as_text=True)
@@ -138,11 +183,11 @@ def snapshot(app: Flask, path: str) -> Snapshot:
     return Snapshot(row.offset, row.state, partial_size(app, path), blob_count(app))
 
 
-def started(app: Flask, client: FlaskClient, auth: Auth, data: bytes, sent: int) -> str:
-    """An upload of ``data`` with its first ``sent`` bytes on the server."""
-    path = path_of(create(client, auth, data))
+def started(app: Flask, client: FlaskClient, auth: Auth, file: SealedFile, sent: int) -> str:
+    """An upload of ``file`` with the first ``sent`` of its sealed bytes on the server."""
+    path = path_of(create(client, auth, file))
     if sent:
-        assert patch(client, auth, path, 0, data[:sent]).status_code == 204
+        assert patch(client, auth, path, 0, file.sealed[:sent]).status_code == 204
     assert snapshot(app, path) == Snapshot(sent, "uploading", sent, 0)
     return path
 

@@ -34,12 +34,19 @@ class Upload(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("device.id"))
+    #: SHA-256 (hex) of the plaintext file: the blob it becomes.
     sha256: Mapped[str] = mapped_column(String(64))
+    #: ``Upload-Length``: the bytes sent, the sealed box (plaintext + 48) since protocol 2.
     length: Mapped[int] = mapped_column(BigInteger)
     offset: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     media_type: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str | None] = mapped_column(String(255))
-    #: ``uploading``, ``finished``, ``failed`` (hash check), ``terminated`` or ``expired``.
+    #: The office key the file is sealed to; None for an upload of protocol 1 (plaintext).
+    key_id: Mapped[str | None] = mapped_column(String(64))
+    #: The plaintext's size (the metadata's ``size``); None for an upload of protocol 1.
+    plain_size: Mapped[int | None] = mapped_column(BigInteger)
+    #: ``uploading``, ``finished``, ``failed`` (did not open, or hash check), ``terminated`` or
+    #: ``expired``.
     state: Mapped[str] = mapped_column(String(16))
     #: Every PATCH body byte ever read for this upload, refused or re-sent ones included:
     #: ``sum(received_bytes) - sum(sizes)`` is what a flaky link cost in bytes sent twice.

@@ -36,6 +36,12 @@ class Enrollment(Base):
     warnings: Mapped[list[Any]]
     supersedes: Mapped[str | None] = mapped_column(String(36), index=True)
     record_sha256: Mapped[str] = mapped_column(String(64))
+    #: SHA-256 (hex) of the sealed bytes the record arrived as (protocol 2): a replay of the very
+    #: same bytes is known as a duplicate before anything is opened. None: stored in clear (a
+    #: protocol 1 push, the demo).
+    sealed_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: The office key the record was sealed to (``shared.sealing``), None when it came in clear.
+    key_id: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(20))  # indexed with id: ix_enrollment_state_id
     # Why the record is in its state (a reviewer's reason for needs_fix or rejected), if any.
     state_reason: Mapped[str | None] = mapped_column(String(500))

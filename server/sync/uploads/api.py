@@ -9,6 +9,7 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from server.accounts.device_auth import device_required
 from server.core.errors import TusVersionUnsupported, UnsupportedMediaType, UploadTooLarge
+from server.http.protocol import device_protocol
 from server.sync.uploads import lifecycle, tus
 from server.sync.uploads import writes as upload_writes
 from shared.protocol import (
@@ -18,10 +19,10 @@ from shared.protocol import (
     TUS_OFFSET_STREAM,
     TUS_VERSION,
 )
-from shared.vocab import MAX_ATTACHMENT_BYTES
 
-bp = Blueprint("uploads", __name__, url_prefix=f"{API_PREFIX}/uploads")
-#: Bytes read at a time: a PATCH body (up to 20 MiB) is never held whole in memory, and
+#: Every request names the protocol version (426 ``client_outdated`` otherwise).
+bp = device_protocol(Blueprint("uploads", __name__, url_prefix=f"{API_PREFIX}/uploads"))
+#: Bytes read at a time: a PATCH body (up to 20 MiB + 48) is never held whole in memory, and
 #: pieces as large as the servers' own reads (gunicorn: up to 1 MiB) keep the loop short.
 BODY_PIECE = 1024 * 1024
 NO_AUTO_OPTIONS = {"provide_automatic_options": False}
@@ -53,7 +54,7 @@ def options(upload_id: str | None = None) -> Response:
     return Response(status=204, headers={
         "Tus-Version": TUS_VERSION,
         "Tus-Extension": TUS_EXTENSIONS,
-        "Tus-Max-Size": str(MAX_ATTACHMENT_BYTES),
+        "Tus-Max-Size": str(lifecycle.MAX_UPLOAD_LENGTH),
         "Tus-Checksum-Algorithm": TUS_CHECKSUM_ALGORITHM,
     })
 
@@ -61,10 +62,8 @@ def options(upload_id: str | None = None) -> Response:
 @bp.post("", **NO_AUTO_OPTIONS)
 @device_required
 def create() -> Response:
-    """Create an upload of one file (or find the one that already has it)."""
-    meta = tus.metadata(request.headers.get("Upload-Metadata"))
-    info = lifecycle.create_upload(g.device.id, tus.upload_length(request.headers),
-                                 meta["sha256"], meta["media_type"], meta.get("filename") or None)
+    """Create an upload of one sealed file (or find the one that already has it)."""
+    info = lifecycle.create_upload(g.device.id, tus.declaration(request.headers))
     headers = tus.progress_headers(info)
     headers["Location"] = url_for(".upload", upload_id=info.id, _external=True)
     return Response(status=201, headers=headers)
@@ -108,7 +107,7 @@ def terminate(upload_id: str) -> Response:
 def _body() -> Iterator[bytes]:
     """The PATCH body in pieces; a client gone mid-body ends it with ``BodyCut``."""
     # A PATCH may carry up to Tus-Max-Size, above the app-wide limit for JSON bodies.
-    request.max_content_length = MAX_ATTACHMENT_BYTES
+    request.max_content_length = lifecycle.MAX_UPLOAD_LENGTH
     declared, received = request.content_length, 0
     try:
         stream = request.stream
@@ -118,6 +117,6 @@ def _body() -> Iterator[bytes]:
     except (ClientDisconnected, OSError) as exc:  # werkzeug's short read, a reset socket
         raise upload_writes.BodyCut from exc
     except RequestEntityTooLarge as exc:  # a chunked body past Tus-Max-Size
-        raise UploadTooLarge(f"Kiriman melebihi {MAX_ATTACHMENT_BYTES} byte.") from exc
+        raise UploadTooLarge(f"Kiriman melebihi {lifecycle.MAX_UPLOAD_LENGTH} byte.") from exc
     if declared is not None and received < declared:  # servers that hand over a short stream
         raise upload_writes.BodyCut

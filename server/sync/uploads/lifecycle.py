@@ -3,6 +3,11 @@
 An upload belongs to the device that created it; any other device is told it does not exist.
 Writing (PATCH) lives in :mod:`server.sync.uploads.writes`. The database row is the truth
 about an upload's offset and state; the blob store holds its bytes.
+
+Since protocol 2 a file travels sealed to the office key (``shared.sealing``): the metadata names
+the plaintext's ``sha256`` and ``size`` and the ``key_id``; ``Upload-Length`` and the chunk
+checksums cover the sealed bytes (size + 48). The server opens the file once it is whole and
+keeps the plaintext, content-addressed by its sha256 as before.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select, update
 
+from server.core import keyring
 from server.core.blobstore import blob_store
 from server.core.errors import (
     BadUploadRequest,
@@ -24,11 +30,13 @@ from server.core.errors import (
     UploadFailed,
     UploadNotFound,
     UploadTooLarge,
+    UploadUnreadable,
 )
 from server.core.extensions import db
 from server.core.models import Blob, Upload
 from server.core.timeutil import as_utc, utcnow
 from server.sync.completeness import complete_all_ready, complete_for_blob
+from shared.sealing import SEAL_OVERHEAD
 from shared.vocab import MAX_ATTACHMENT_BYTES, MEDIA_TYPES
 
 log = logging.getLogger(__name__)
@@ -37,6 +45,9 @@ UPLOADING, FINISHED, FAILED = "uploading", "finished", "failed"
 TERMINATED, EXPIRED = "terminated", "expired"
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: The largest ``Upload-Length``: the largest file, sealed (``Tus-Max-Size``).
+MAX_UPLOAD_LENGTH = MAX_ATTACHMENT_BYTES + SEAL_OVERHEAD
 MAX_FILENAME = 255
 #: Expired uploads cleaned in passing by each creation: enough to keep up, never a long wait.
 CLEAN_IN_PASSING = 10
@@ -48,18 +59,34 @@ class UploadInfo:
 
     id: str
     offset: int
-    length: int
-    sha256: str
+    length: int  # of the sealed bytes (Upload-Length)
+    sha256: str  # of the plaintext
     media_type: str
     filename: str | None
     expires_at: dt.datetime | None  # None once finished: nothing left to expire
+    size: int | None = None  # of the plaintext; None for an upload of protocol 1
+    key_id: str | None = None
 
     @classmethod
     def of(cls, upload: Upload) -> UploadInfo:
         """The info of row ``upload``."""
         unfinished = upload.state == UPLOADING
         return cls(upload.id, upload.offset, upload.length, upload.sha256, upload.media_type,
-                   upload.filename, as_utc(upload.expires_at) if unfinished else None)
+                   upload.filename, as_utc(upload.expires_at) if unfinished else None,
+                   upload.plain_size, upload.key_id)
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What a creation request says of the file: the sealed length, and the plaintext's hash,
+    size and type, the key it is sealed to and its name."""
+
+    length: int
+    sha256: str
+    size: int
+    key_id: str
+    media_type: str
+    filename: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,55 +98,68 @@ class CleanReport:
     completed: int = 0
 
 
-def create_upload(device_id: str, length: int, sha256: str, media_type: str,
-                  filename: str | None = None) -> UploadInfo:
-    """A new upload of one file, or the one that already has it (finished or resumable)."""
-    _check_declaration(length, sha256, media_type, filename)
+def create_upload(device_id: str, declared: Declaration) -> UploadInfo:
+    """A new upload of one sealed file, or the one that already has it (finished or
+    resumable); 422 ``upload_unreadable`` for a key the ring does not hold, nothing created."""
+    _check_declaration(declared)
     clean_expired_uploads(limit=CLEAN_IN_PASSING)
     now = utcnow()
-    blob = db.session.get(Blob, sha256)
+    blob = db.session.get(Blob, declared.sha256)
     if blob is not None:
-        if blob.size != length:
+        if blob.size != declared.size:
             # The stored size is not told: a hash alone must not reveal anything of a file.
-            raise BadUploadRequest("Upload-Length tidak cocok dengan berkas sha256 ini.")
-        upload = _new_upload(device_id, length, sha256, media_type, filename, now, FINISHED)
+            raise BadUploadRequest("size tidak cocok dengan berkas sha256 ini.")
+        upload = _new_upload(device_id, declared, now, FINISHED)
         db.session.commit()
-        complete_for_blob(sha256)  # self-healing: records naming it cannot stay incomplete
+        complete_for_blob(declared.sha256)  # self-healing: records naming it cannot stay incomplete
         return UploadInfo.of(upload)
     resumable = db.session.execute(
         select(Upload)
-        .where(Upload.device_id == device_id, Upload.sha256 == sha256, Upload.length == length,
+        .where(Upload.device_id == device_id, Upload.sha256 == declared.sha256,
+               Upload.length == declared.length, Upload.key_id == declared.key_id,
                Upload.state == UPLOADING, Upload.expires_at > now)
         .order_by(Upload.created_at.desc())
         .limit(1)
     ).scalar_one_or_none()
     if resumable is None:
-        resumable = _new_upload(device_id, length, sha256, media_type, filename, now, UPLOADING)
+        resumable = _new_upload(device_id, declared, now, UPLOADING)
     db.session.commit()
     return UploadInfo.of(resumable)
 
 
-def _check_declaration(length: int, sha256: str, media_type: str, filename: str | None) -> None:
+def _check_declaration(declared: Declaration) -> None:
     """Refuse a file the server could never accept, before any byte is sent."""
-    if length > MAX_ATTACHMENT_BYTES:
-        raise UploadTooLarge(f"Berkas {length} byte melebihi batas {MAX_ATTACHMENT_BYTES} byte.")
-    if length < 1:
-        raise BadUploadRequest("Upload-Length harus bilangan bulat 1 atau lebih.")
-    if not SHA256_HEX.match(sha256):
+    if declared.size > MAX_ATTACHMENT_BYTES:
+        raise UploadTooLarge(f"Berkas {declared.size} byte melebihi batas "
+                             f"{MAX_ATTACHMENT_BYTES} byte.")
+    if declared.size < 1:
+        raise BadUploadRequest("Metadata size harus bilangan bulat 1 atau lebih.")
+    if declared.length != declared.size + SEAL_OVERHEAD:
+        raise BadUploadRequest(f"Upload-Length harus size + {SEAL_OVERHEAD} (berkas tersegel): "
+                               f"{declared.size + SEAL_OVERHEAD}, bukan {declared.length}.")
+    if not SHA256_HEX.match(declared.sha256):
         raise BadUploadRequest("Metadata sha256 harus 64 karakter heksadesimal huruf kecil.")
-    if media_type not in MEDIA_TYPES:
+    if declared.media_type not in MEDIA_TYPES:
         raise BadUploadRequest(f"media_type harus salah satu dari: {', '.join(MEDIA_TYPES)}.")
-    if filename is not None and not 1 <= len(filename) <= MAX_FILENAME:
+    if declared.filename is not None and not 1 <= len(declared.filename) <= MAX_FILENAME:
         raise BadUploadRequest(f"filename harus 1-{MAX_FILENAME} karakter.")
+    if not KEY_ID.match(declared.key_id):
+        raise BadUploadRequest("Metadata key_id tidak sah.")
+    if keyring.current().secret_for(declared.key_id) is None:
+        raise UploadUnreadable(f"Berkas disegel ke kunci {declared.key_id} yang tidak dikenal "
+                               "server; tidak ada unggahan yang dibuat. Sinkronkan profil "
+                               "perangkat, lalu kirim lagi.")
 
 
-def _new_upload(device_id: str, length: int, sha256: str, media_type: str,
-                filename: str | None, now: dt.datetime, state: str) -> Upload:
+def _new_upload(device_id: str, declared: Declaration, now: dt.datetime,
+                state: str) -> Upload:
+    length = declared.length
     upload = Upload(
-        id=secrets.token_urlsafe(24), device_id=device_id, sha256=sha256, length=length,
-        offset=length if state == FINISHED else 0, media_type=media_type, filename=filename,
-        state=state, received_bytes=0, created_at=now, updated_at=now,
-        expires_at=now + expiry(),
+        id=secrets.token_urlsafe(24), device_id=device_id, sha256=declared.sha256,
+        length=length, offset=length if state == FINISHED else 0,
+        media_type=declared.media_type, filename=declared.filename, key_id=declared.key_id,
+        plain_size=declared.size, state=state, received_bytes=0, created_at=now,
+        updated_at=now, expires_at=now + expiry(),
     )
     db.session.add(upload)
     return upload
@@ -155,8 +195,8 @@ def usable_upload(device_id: str, upload_id: str) -> Upload:
 def check_usable(upload: Upload) -> None:
     """410 for a failed or expired upload (an expired one's bytes are deleted on the way)."""
     if upload.state == FAILED:
-        raise UploadFailed("Isi berkas tidak cocok dengan sha256-nya dan sudah dibuang; "
-                           "kirim ulang dari awal.")
+        raise UploadFailed("Berkas ini gagal diperiksa (tidak dapat dibuka atau tidak cocok "
+                           "dengan sha256-nya) dan sudah dibuang; kirim ulang dari awal.")
     if upload.state == UPLOADING and as_utc(upload.expires_at) <= utcnow():
         _expire(upload.id)
     if upload.state == EXPIRED:

@@ -10,7 +10,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.http import http_date
 
 from server.core.errors import BadUploadRequest, ChecksumAlgorithmUnsupported
-from server.sync.uploads.lifecycle import UploadInfo
+from server.sync.uploads.lifecycle import Declaration, UploadInfo
 from shared.protocol import TUS_CHECKSUM_ALGORITHM
 
 DIGITS = re.compile(r"^[0-9]{1,19}$")
@@ -33,6 +33,11 @@ def upload_length(headers: Headers) -> int:
     return non_negative(headers, "Upload-Length")
 
 
+#: The metadata keys a creation request must carry (``shared.protocol.TUS_METADATA_KEYS``
+#: less the optional ``filename``).
+REQUIRED_METADATA = ("sha256", "size", "key_id", "media_type")
+
+
 def metadata(header: str | None) -> dict[str, str]:
     """``Upload-Metadata`` (``key base64value`` pairs, comma separated) as text values."""
     pairs: dict[str, str] = {}
@@ -46,15 +51,30 @@ def metadata(header: str | None) -> dict[str, str]:
             pairs[key] = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise BadUploadRequest(f"Nilai Upload-Metadata '{key}' bukan base64 UTF-8.") from exc
-    for required in ("sha256", "media_type"):
+    for required in REQUIRED_METADATA:
         if not pairs.get(required):
             raise BadUploadRequest(f"Upload-Metadata wajib memuat '{required}'.")
     return pairs
 
 
+def declaration(headers: Headers) -> Declaration:
+    """What a creation request declares: ``Upload-Length`` (the sealed bytes) and the
+    metadata of the plaintext file (``sha256``, ``size``, ``key_id``, ``media_type``,
+    ``filename``)."""
+    meta = metadata(headers.get("Upload-Metadata"))
+    length = upload_length(headers)
+    size = meta["size"].strip()
+    if not DIGITS.match(size):
+        raise BadUploadRequest("Metadata size harus bilangan bulat >= 1 (byte berkas asli).")
+    return Declaration(length=length, sha256=meta["sha256"], size=int(size),
+                       key_id=meta["key_id"], media_type=meta["media_type"],
+                       filename=meta.get("filename") or None)
+
+
 def encode_metadata(info: UploadInfo) -> str:
     """The ``Upload-Metadata`` header of an upload, as HEAD answers it."""
-    values = {"sha256": info.sha256, "media_type": info.media_type, "filename": info.filename}
+    values = {"sha256": info.sha256, "size": None if info.size is None else str(info.size),
+              "key_id": info.key_id, "media_type": info.media_type, "filename": info.filename}
     return ",".join(f"{key} {base64.b64encode(value.encode()).decode('ascii')}"
                     for key, value in values.items() if value is not None)
 

@@ -1,9 +1,14 @@
-"""tus PATCH: append a request body to an upload; at the last byte, verify it into a blob.
+"""tus PATCH: append a request body to an upload; at the last byte, open it into a blob.
 
 A body is streamed to the partial file piece by piece (never whole in memory), under the
 upload's exclusive lock, with no database transaction held meanwhile. Whatever goes wrong (a
 bad checksum, different bytes, a full disk, too many bytes) the partial file is cut back to
 where the request found it, so an offset never points at half-written bytes.
+
+The partial file holds the sealed bytes (protocol 2). Once it is whole it is opened with the
+office key the upload names; the plaintext, checked against the declared sha256 and size, goes
+into the blob store (through a second partial, ``<upload id>-plain``, so that a crash leaves
+either the sealed partial or the finished blob, never half a plaintext).
 """
 
 from __future__ import annotations
@@ -16,13 +21,15 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from server.core.blobstore import PartialFile, blob_store
+from server.core import keyring
+from server.core.blobstore import BlobStore, PartialFile, blob_store
 from server.core.errors import (
     BlobHashMismatch,
     ChecksumMismatch,
     UploadInterrupted,
     UploadOffsetMismatch,
     UploadTooLarge,
+    UploadUnreadable,
 )
 from server.core.extensions import db
 from server.core.models import Blob, Upload
@@ -31,6 +38,7 @@ from server.sync.completeness import complete_after_upload
 from server.sync.uploads.lifecycle import (
     FAILED,
     FINISHED,
+    MAX_UPLOAD_LENGTH,
     UPLOADING,
     UploadInfo,
     check_usable,
@@ -38,6 +46,7 @@ from server.sync.uploads.lifecycle import (
     owned_upload,
     usable_upload,
 )
+from shared.sealing import SealError, open_sealed
 
 log = logging.getLogger(__name__)
 
@@ -170,21 +179,58 @@ def _receive(stored: PartialFile, length: int, chunk: Chunk, receipt: _Receipt) 
 
 
 def _finish(part: PartialFile, upload: Upload, bytes_read: int) -> UploadInfo:
-    """Verify the whole file against its declared hash; move it in as a blob or discard it."""
-    store = blob_store()
-    if part.sha256() != upload.sha256:
-        store.discard(upload.id)
-        now = utcnow()
-        upload.offset, upload.state, upload.updated_at = part.size, FAILED, now
-        upload.received_bytes = Upload.received_bytes + bytes_read
-        db.session.commit()
+    """Open the whole sealed file and check the plaintext against its declared hash and size;
+    move the plaintext in as a blob, or discard everything."""
+    plain = _opened(part, upload, bytes_read)
+    if hashlib.sha256(plain).hexdigest() != upload.sha256 or len(plain) != upload.plain_size:
+        _fail(upload, part.size, bytes_read)
         log.warning("Upload %s did not hash to its declared sha256; discarded", upload.id)
         raise BlobHashMismatch("Isi berkas tidak cocok dengan sha256 yang dinyatakan; berkas "
                                "dibuang. Periksa berkasnya lalu kirim ulang dari awal.")
-    store.promote(upload.id, upload.sha256)
+    store = blob_store()
+    _store_plain(store, upload, plain)
+    store.discard(upload.id)
     _record_blob(upload, bytes_read)
     complete_after_upload(upload.sha256)
     return UploadInfo.of(upload)
+
+
+def _opened(part: PartialFile, upload: Upload, bytes_read: int) -> bytes:
+    """The plaintext of the whole sealed partial; 422 ``upload_unreadable`` (and the upload
+    failed, its bytes gone) when it does not open with the key the upload names."""
+    if part.size > MAX_UPLOAD_LENGTH:  # cannot happen (Upload-Length is checked): a bound
+        raise UploadTooLarge(f"Berkas melebihi {MAX_UPLOAD_LENGTH} byte.")
+    secret = keyring.current().secret_for(upload.key_id or "")
+    try:
+        if secret is None:
+            raise SealError(f"no key {upload.key_id!r}")
+        return open_sealed(secret, part.read(0, part.size))
+    except SealError:
+        _fail(upload, part.size, bytes_read)
+        log.warning("Upload %s did not open with key %s; discarded", upload.id, upload.key_id)
+        raise UploadUnreadable("Berkas tersegel tidak dapat dibuka dengan kunci kantor yang "
+                               "disebutnya (rusak di jalan?); berkas dibuang. Kirim ulang dari "
+                               "awal.") from None
+
+
+def _fail(upload: Upload, size: int, bytes_read: int) -> None:
+    """The upload failed its final check: its bytes go, its row says so."""
+    blob_store().discard(upload.id)
+    now = utcnow()
+    upload.offset, upload.state, upload.updated_at = size, FAILED, now
+    upload.received_bytes = Upload.received_bytes + bytes_read
+    db.session.commit()
+
+
+def _store_plain(store: BlobStore, upload: Upload, plain: bytes) -> None:
+    """Write the verified plaintext durably and move it in as blob ``upload.sha256``."""
+    plain_id = f"{upload.id}-plain"
+    with store.partial(plain_id) as target:
+        if target.size:
+            target.truncate(0)  # left by a crash before its move
+        target.append(plain)
+        target.sync()
+        store.promote(plain_id, upload.sha256)
 
 
 def _record_blob(upload: Upload, bytes_read: int) -> None:
@@ -194,7 +240,8 @@ def _record_blob(upload: Upload, bytes_read: int) -> None:
         upload.offset, upload.state, upload.updated_at = upload.length, FINISHED, now
         upload.received_bytes = Upload.received_bytes + bytes_read
         if db.session.get(Blob, upload.sha256) is None:
-            db.session.add(Blob(sha256=upload.sha256, size=upload.length,
+            size = upload.length if upload.plain_size is None else upload.plain_size
+            db.session.add(Blob(sha256=upload.sha256, size=size,
                                 media_type=upload.media_type, created_at=now))
         try:
             db.session.commit()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,12 @@ from field_client.cli import main as cli
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import CaptureInvalid, FixRefused
-from field_client.store import records
+from field_client.store import blobs, records
+from shared import datakey
 from tests.support.fakes import FakeServer, registered_client
-from tests.support.field import biometric_files, biometric_hashes, person, write_file
+from tests.support.field import biometric_files, biometric_hashes, opened, person, write_file
+from tests.support.field_ui import PIN, prepare_device
+from tests.support.keys import DATA_KEY as DK
 
 REASON = "Nama tidak sesuai KK: tulis MARIA GORETI."
 OTHER_DESA = "61.09.04.2001"
@@ -40,7 +45,8 @@ def sent_back(client: FieldClient, server: FakeServer, index: int = 1) -> str:
     """A record captured, synced, then returned by the office as needs_fix (and pulled)."""
     files = scans(client, skip=("finger_l_little",))
     saved = client.enroll(
-        person(index), "op.a", files=files, exceptions={"finger_l_little": "amputated"}
+        person(index), "op.a", files=files, exceptions={"finger_l_little": "amputated"},
+        data_key=DK,
     )
     client.sync()
     server.status_change(saved.id, "needs_fix", REASON)
@@ -49,9 +55,8 @@ def sent_back(client: FieldClient, server: FakeServer, index: int = 1) -> str:
 
 
 def body(client: FieldClient, record_id: str) -> dict[str, Any]:
-    text = records.body_of(client.outbox, record_id)
-    assert text is not None
-    return dict(json.loads(text))
+    """A saved record as the office opens it (the laptop keeps it sealed)."""
+    return opened(client, record_id)
 
 
 def snapshot(client: FieldClient) -> tuple[Any, ...]:
@@ -65,15 +70,20 @@ def snapshot(client: FieldClient) -> tuple[Any, ...]:
 
 def test_needs_fix_record_shows_the_office_reason(client: FieldClient, server: FakeServer) -> None:
     old = sent_back(client, server)
-    [row] = client.records("needs_fix")
-    assert (row["id"], row["error_message"], row["server_state"]) == (old, REASON, "needs_fix")
+    [row] = client.records("needs_fix", data_key=DK)
+    assert (row["id"], row["reason"], row["server_state"]) == (old, REASON, "needs_fix")
+    # The reason names the resident: it rests under the data key, never in clear.
+    [bare] = client.records("needs_fix")
+    assert bare["reason"] is None and bare["error_message"] is None
+    client.outbox.checkpoint()
+    assert b"MARIA GORETI" not in client.settings.outbox_path.read_bytes()
 
 
 def test_fix_saves_a_new_version_that_supersedes_the_old(
     client: FieldClient, server: FakeServer
 ) -> None:
     old = sent_back(client, server)
-    saved = client.fix(old, {"nama": "maria goreti"})
+    saved = client.fix(old, {"nama": "maria goreti"}, data_key=DK)
     new = body(client, saved.id)
     before = body(client, old)
     assert saved.id != old and saved.seq == 2 and new["supersedes"] == old
@@ -108,7 +118,7 @@ def test_fix_by_seq_replaces_files_and_exceptions(
         "1",
         files={"photo": photo, "finger_l_little": finger},
         exceptions={"finger_r_thumb": "bandaged"},
-        operator="op.b",
+        operator="op.b", data_key=DK
     )
     new, before = body(client, saved.id), body(client, old)
     roles = {a["role"]: a["sha256"] for a in new["attachments"]}
@@ -124,15 +134,15 @@ def test_a_fix_the_server_refuses_sends_the_original_back_to_needs_fix(
 ) -> None:
     old = sent_back(client, server)
     server.reject_desa = OTHER_DESA
-    first = client.fix(old, {"desa_kode": OTHER_DESA})
+    first = client.fix(old, {"desa_kode": OTHER_DESA}, data_key=DK)
     report = client.sync()
     assert report.rejected == 1
-    by_id = {r["id"]: r for r in client.records()}
+    by_id = {r["id"]: r for r in client.records(data_key=DK)}
     assert by_id[first.id]["state"] == "rejected"
     assert by_id[old]["state"] == "needs_fix"
     assert "Perbaikan seq 2 ditolak server" in by_id[old]["error_message"]
-    assert REASON in by_id[old]["error_message"]
-    second = client.fix(old, {"nama": "MARIA GORETI"})  # can be fixed again
+    assert by_id[old]["reason"] == REASON  # the office's reason is still there, under DK
+    second = client.fix(old, {"nama": "MARIA GORETI"}, data_key=DK)  # can be fixed again
     client.sync()
     assert server.stored[second.id]["supersedes"] == old
 
@@ -158,10 +168,10 @@ def test_a_fix_that_cannot_be_made_writes_nothing(
     text: str,
 ) -> None:
     sent_back(client, server)
-    client.enroll(person(2), "op.a", files=scans(client))  # seq 2: ready, not needs_fix
+    client.enroll(person(2), "op.a", files=scans(client), data_key=DK)  # seq 2: ready
     before = snapshot(client)
     with pytest.raises(error) as caught:
-        client.fix(ref, changes)
+        client.fix(ref, changes, data_key=DK)
     shown = " ".join(caught.value.lines()) if isinstance(caught.value, CaptureInvalid) else ""
     assert text in shown + str(caught.value)
     assert snapshot(client) == before
@@ -171,10 +181,10 @@ def test_fixing_twice_names_the_fix_and_writes_nothing(
     client: FieldClient, server: FakeServer
 ) -> None:
     old = sent_back(client, server)
-    client.fix(old, {"nama": "MARIA GORETI"})
+    client.fix(old, {"nama": "MARIA GORETI"}, data_key=DK)
     before = snapshot(client)
     with pytest.raises(FixRefused, match="sudah diperbaiki oleh rekaman seq 2"):
-        client.fix(old, {"nama": "MARIA GORETTY"})
+        client.fix(old, {"nama": "MARIA GORETTY"}, data_key=DK)
     assert snapshot(client) == before
 
 
@@ -184,41 +194,42 @@ def test_missing_files_are_refused_and_nothing_is_written(
     old = sent_back(client, server)
     before = snapshot(client)
     with pytest.raises(CaptureInvalid) as caught:
-        client.fix(old, files={"photo": tmp_path / "nowhere.jpg"})
+        client.fix(old, files={"photo": tmp_path / "nowhere.jpg"}, data_key=DK)
     assert "tidak ditemukan" in " ".join(caught.value.lines())
     assert snapshot(client) == before
-    # A file of the old record gone from the device: the fix says which to give again.
+    # A file of the old record gone from the device: the fix names it by hash (the office sent
+    # the record back, so the server holds its files) and nothing needs typing again.
     signature = next(f for f in records.files_of(client.outbox, old) if f["role"] == "signature")
-    (client.settings.files_dir / signature["sha256"]).unlink()
-    before = snapshot(client)
-    with pytest.raises(CaptureInvalid) as caught:
-        client.fix(old, {"nama": "MARIA GORETI"})
-    assert "--file signature=PATH" in " ".join(caught.value.lines())
-    assert snapshot(client) == before
-    again = {"signature": scans(client)["signature"]}
-    saved = client.fix(old, {"nama": "MARIA GORETI"}, files=again)
-    assert body(client, saved.id)["payload"]["nama"] == "MARIA GORETI"
+    (client.settings.home / blobs.relative_path(signature["sha256"])).unlink()
+    saved = client.fix(old, {"nama": "MARIA GORETI"}, data_key=DK)
+    new = body(client, saved.id)
+    assert new["payload"]["nama"] == "MARIA GORETI"
+    assert {"role": "signature", "sha256": signature["sha256"], "size": signature["size"],
+            "media_type": signature["media_type"]} in new["attachments"]
+    assert client.sync().accepted == 1
+    assert {r["id"]: r["state"] for r in client.records()}[saved.id] == "complete"
 
 
 def test_the_client_mirrors_superseded_duplicate_and_needs_fix(
     client: FieldClient, server: FakeServer, home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     files = scans(client)
-    ids = [client.enroll(person(i), "op.a", files=files).id for i in (1, 2, 3)]
+    ids = [client.enroll(person(i), "op.a", files=files, data_key=DK).id for i in (1, 2, 3)]
     client.sync()
     server.status_change(ids[0], "needs_fix", REASON)
     server.status_change(ids[1], "duplicate", f"duplikat dari {ids[2]}")
     server.status_change(ids[2], "superseded")  # e.g. fixed from another copy of the outbox
     assert client.sync().pulled == 3
-    by_id = {r["id"]: r for r in client.records()}
+    by_id = {r["id"]: r for r in client.records(data_key=DK)}
     mirrored = [
-        (by_id[i]["state"], by_id[i]["server_state"], by_id[i]["error_message"]) for i in ids
+        (by_id[i]["state"], by_id[i]["server_state"], by_id[i]["reason"]) for i in ids
     ]
     assert mirrored == [
         ("needs_fix", "needs_fix", REASON),
         ("rejected", "duplicate", f"duplikat dari {ids[2]}"),
         ("superseded", "superseded", None),
     ]
+    assert all(by_id[i]["error_message"] is None for i in ids)  # the reasons rest under DK
     assert client.status()["counts"]["superseded"] == 1
     client.close()
     code, out, _ = cli_run(home, capsys, "records")
@@ -233,17 +244,29 @@ def test_outbox_has_the_supersedes_index(client: FieldClient) -> None:
 # -- CLI ----------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def typed_pin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator's PIN on standard input (``--pin-stdin``), at the tests' KDF cost."""
+    monkeypatch.setenv("JEMPUT_TEST_KDF", "1")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{PIN}\n" * 5))
+
+
 def returned_home(home: Path) -> tuple[str, Path]:
-    """A home with one record (seq 1) in needs_fix, set as a pull would; returns its id."""
-    with FieldClient(settings=Settings(allow_test_kdf=True, home=home)) as client:
-        saved = client.enroll(person(1), "op.a", files=scans(client))
+    """A device (its operator logs in with PIN) with one record (seq 1) in needs_fix, sent back
+    as a pull would (the reason and the record's data under the data key); returns its id."""
+    settings = Settings(allow_test_kdf=True, home=home)
+    prepare_device(settings)
+    with FieldClient(settings=settings) as client:
+        client.set_default_operator("op.suryadi")
+        saved = client.enroll(person(1), "op.a", files=scans(client), data_key=DK)
+        record = opened(client, saved.id)
+        returned = datakey.encrypt_json(DK, {"reason": REASON, "record": {
+            key: record[key] for key in ("payload", "attachments", "exceptions")}})
         with client.outbox.atomic():
-            client.outbox.execute(
-                "UPDATE record SET state = 'needs_fix', server_state = 'needs_fix', "
-                "error_message = ? WHERE id = ?",
-                (REASON, saved.id),
-            )
-        client.enroll(person(2), "op.a", files=scans(client))  # seq 2 stays ready
+            client.outbox.execute("UPDATE record SET state = 'sent' WHERE id = ?", (saved.id,))
+            records.apply_status(client.outbox, saved.id, "needs_fix", "needs_fix", returned,
+                                 records.utc_now())
+        client.enroll(person(2), "op.a", files=scans(client), data_key=DK)  # seq 2 stays ready
     return saved.id, home.parent / "scans"
 
 
@@ -260,16 +283,21 @@ def outbox_rows(home: Path) -> tuple[Any, ...]:
 
 
 def test_cli_records_needs_fix_shows_reason_and_fix_works(
-    home: Path, capsys: pytest.CaptureFixture[str]
+    home: Path, capsys: pytest.CaptureFixture[str], typed_pin: None
 ) -> None:
     old, _ = returned_home(home)
     code, out, _ = cli_run(home, capsys, "records", "--state", "needs_fix")
+    assert code == 0 and REASON not in out and "--details" in out  # no PIN: no reason
+    assert "jemput-field fix 1" in out
+    code, out, _ = cli_run(home, capsys, "records", "--state", "needs_fix", "--details",
+                           "--pin-stdin")
     assert code == 0 and f"alasan kantor: {REASON}" in out and "jemput-field fix 1" in out
     assert "1 rekaman." in out
     code, out, _ = cli_run(home, capsys, "status")
     assert "1 rekaman dikembalikan kantor untuk diperbaiki" in out
     code, out, err = cli_run(
-        home, capsys, "fix", old, "--set", "nama=maria goreti", "--set", "golongan-darah=a"
+        home, capsys, "fix", old, "--set", "nama=maria goreti", "--set", "golongan-darah=a",
+        "--pin-stdin",
     )
     assert code == 0, err
     assert "Perbaikan tersimpan aman" in out and "seq 3" in out
@@ -283,11 +311,13 @@ def test_cli_records_needs_fix_shows_reason_and_fix_works(
     assert payload["nama"] == "MARIA GORETI" and payload["golongan_darah"] == "A"
 
 
-def test_cli_fix_from_json_file(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_fix_from_json_file(
+    home: Path, capsys: pytest.CaptureFixture[str], typed_pin: None
+) -> None:
     old, _ = returned_home(home)
     changes = home.parent / "changes.json"
     changes.write_text(json.dumps({"nama": "MARIA GORETI", "alamat": "DUSUN TEMBAGA HILIR"}))
-    code, out, _ = cli_run(home, capsys, "fix", old, "--json", str(changes))
+    code, out, _ = cli_run(home, capsys, "fix", old, "--json", str(changes), "--pin-stdin")
     assert code == 0 and "Perbaikan tersimpan aman" in out
     with FieldClient(settings=Settings(allow_test_kdf=True, home=home)) as client:
         [new] = [r for r in client.records() if r["supersedes"] == old]
@@ -308,10 +338,25 @@ def test_cli_fix_from_json_file(home: Path, capsys: pytest.CaptureFixture[str]) 
     ],
 )
 def test_cli_fix_bad_input_exits_1_and_writes_nothing(
-    home: Path, capsys: pytest.CaptureFixture[str], args: list[str], text: str
+    home: Path, capsys: pytest.CaptureFixture[str], typed_pin: None, args: list[str], text: str
 ) -> None:
     returned_home(home)
     before = outbox_rows(home)
-    code, out, err = cli_run(home, capsys, *args)
+    code, out, err = cli_run(home, capsys, *args, "--pin-stdin")
     assert code == 1 and text in err and "Perbaikan tersimpan" not in out
+    assert outbox_rows(home) == before
+
+
+def test_cli_fix_needs_the_operators_pin_and_writes_nothing_without_it(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, _ = returned_home(home)
+    monkeypatch.setenv("JEMPUT_TEST_KDF", "1")
+    before = outbox_rows(home)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("12345678\n"))  # a wrong PIN
+    code, out, err = cli_run(home, capsys, "fix", old, "--set", "nama=X", "--pin-stdin")
+    assert code == 1 and "PIN salah" in err and "Perbaikan tersimpan" not in out
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{PIN}\n"))  # not a terminal: no prompt
+    code, out, err = cli_run(home, capsys, "fix", old, "--set", "nama=X")
+    assert code == 1 and "--pin-stdin" in err and "Perbaikan tersimpan" not in out
     assert outbox_rows(home) == before

@@ -11,7 +11,8 @@ from field_client.capture import importer
 from field_client.client import FieldClient
 from field_client.errors import StorageError, UsageInvalid
 from shared.vocab import BIOMETRIC_ROLES
-from tests.support.field import biometric_files, person, write_file
+from tests.support.field import biometric_files, opened, person, write_file
+from tests.support.keys import DATA_KEY as DK
 from tests.support.payloads import payload
 
 
@@ -53,7 +54,8 @@ def test_mix_of_good_and_bad_lines(field_client: FieldClient, tmp_path: Path) ->
         line(payload=person(12), files=files, exceptions={"finger_r_ring": "injured"}),
         line(payload=person(13), files={**files, "finger_l_thumb": "bio/thumb.jp2"}),
     ]
-    report = field_client.import_jsonl(write_lines(tmp_path / "in.jsonl", lines), "op.default")
+    report = field_client.import_jsonl(write_lines(tmp_path / "in.jsonl", lines), "op.default",
+                                       data_key=DK)
     assert [item.line for item in report.saved] == [1, 2, 9]
     assert [error.line for error in report.errors] == [3, 4, 6, 7, 8, 10, 11, 12, 13]
     by_line = {error.line: error for error in report.errors}
@@ -74,7 +76,7 @@ def test_mix_of_good_and_bad_lines(field_client: FieldClient, tmp_path: Path) ->
     assert list(by_line[12].fields) == ["exception.finger_r_ring"]
     assert "tidak sesuai untuk ibu jari kiri" in by_line[13].fields["file.finger_l_thumb"][0]
     assert not report.ok
-    rows = field_client.records()
+    rows = field_client.records(data_key=DK)
     assert [(r["seq"], r["operator"]) for r in rows] == [
         (1, "op.a"),
         (2, "op.default"),
@@ -86,7 +88,7 @@ def test_mix_of_good_and_bad_lines(field_client: FieldClient, tmp_path: Path) ->
 
 def test_lines_without_operator_need_a_default(field_client: FieldClient, tmp_path: Path) -> None:
     path = write_lines(tmp_path / "in.jsonl", [line(payload=payload(), files=scans(tmp_path))])
-    report = field_client.import_jsonl(path)
+    report = field_client.import_jsonl(path, data_key=DK)
     assert report.saved == []
     assert list(report.errors[0].fields) == ["operator"]
     assert field_client.status()["total"] == 0
@@ -98,11 +100,11 @@ def test_large_import_is_chunked_and_keeps_order(
     monkeypatch.setattr(importer, "CHUNK", 7)
     files = scans(tmp_path)
     lines = [line(operator="op.a", payload=person(i), files=files) for i in range(1, 31)]
-    report = field_client.import_jsonl(write_lines(tmp_path / "in.jsonl", lines))
+    report = field_client.import_jsonl(write_lines(tmp_path / "in.jsonl", lines), data_key=DK)
     assert report.ok and len(report.saved) == 30
     assert [r["seq"] for r in field_client.records()] == list(range(1, 31))
-    assert [r["nik"] for r in field_client.records()] == [person(i)["nik"]
-                                                          for i in range(1, 31)]
+    assert [opened(field_client, r["id"])["payload"]["nik"] for r in field_client.records()] \
+        == [person(i)["nik"] for i in range(1, 31)]
 
 
 def test_disk_full_mid_import_keeps_committed_chunks(
@@ -112,11 +114,11 @@ def test_disk_full_mid_import_keeps_committed_chunks(
     files = scans(tmp_path)
     lines = [line(operator="op.a", payload=person(i), files=files) for i in range(1, 400)]
     path = write_lines(tmp_path / "in.jsonl", lines)
-    field_client.enroll(person(999), "op.a", files=biometric_files(tmp_path / "own"))
+    field_client.enroll(person(999), "op.a", files=biometric_files(tmp_path / "own"), data_key=DK)
     outbox = field_client.outbox
     outbox.execute(f"PRAGMA max_page_count = {outbox.scalar('PRAGMA page_count') + 2}")
     with pytest.raises(StorageError) as caught:
-        field_client.import_jsonl(path)
+        field_client.import_jsonl(path, data_key=DK)
     assert "sudah tersimpan" in caught.value.message
     outbox.execute("PRAGMA max_page_count = 1073741823")
     total = field_client.status()["total"]
@@ -128,5 +130,5 @@ def test_disk_full_mid_import_keeps_committed_chunks(
 
 def test_unreadable_import_file_is_a_clear_error(field_client: FieldClient, tmp_path: Path) -> None:
     with pytest.raises(UsageInvalid) as caught:
-        field_client.import_jsonl(tmp_path / "nope.jsonl", "op.a")
+        field_client.import_jsonl(tmp_path / "nope.jsonl", "op.a", data_key=DK)
     assert "nope.jsonl" in caught.value.message

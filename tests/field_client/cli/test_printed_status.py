@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +16,12 @@ from field_client.cli import main as cli
 from field_client.cli.text import record_notes
 from field_client.client import FieldClient
 from field_client.config import Settings
+from field_client.store.migrations import MIGRATIONS
 from field_client.store.outbox import SCHEMA_VERSION, open_outbox
 from field_client.store.records import local_date
 from tests.support.fakes import FakeServer, registered_client
 from tests.support.field import biometric_files, biometric_hashes, person
+from tests.support.keys import DATA_KEY as DK
 
 
 @pytest.fixture
@@ -37,7 +42,7 @@ def _feed(server: FakeServer, record_id: str, state: str, at: str) -> None:
 
 def _saved(client: FieldClient, index: int = 1) -> str:
     files = biometric_files(client.settings.home.parent / "scans")
-    saved = client.enroll(person(index), "op.a", files=files)
+    saved = client.enroll(person(index), "op.a", files=files, data_key=DK)
     client.sync()
     return saved.id
 
@@ -99,9 +104,11 @@ def test_the_day_on_the_laptops_clock(text: str | None, day: str | None) -> None
 
 
 def test_an_older_outbox_gains_the_column(settings: Settings) -> None:
-    with open_outbox(settings.outbox_path) as outbox, outbox.atomic():
-        outbox.execute("ALTER TABLE record DROP COLUMN server_state_at")
-        outbox.execute("PRAGMA user_version = 4")  # before this column came
+    settings.outbox_path.parent.mkdir(parents=True)
+    with contextlib.closing(sqlite3.connect(settings.outbox_path)) as old, old:
+        for statement in itertools.chain(*MIGRATIONS[:4]):  # schema 4: before this column came
+            old.execute(statement)
+        old.execute("PRAGMA user_version = 4")
     with open_outbox(settings.outbox_path) as upgraded:
         assert upgraded.scalar("PRAGMA user_version") == SCHEMA_VERSION
         columns = {row["name"] for row in upgraded.rows("PRAGMA table_info(record)")}
@@ -121,7 +128,7 @@ def test_a_card_printed_at_the_office_reaches_the_device(home: Path, live_server
     with FieldClient(settings=Settings(allow_test_kdf=True, home=home, read_timeout=10)) as device:
         device.register(live_server.url, live_server.registration_code("TIM-A"), "laptop-1")
         saved = device.enroll(person(1), "op.a",
-                              files=biometric_files(home.parent / "scans"))
+                              files=biometric_files(home.parent / "scans"), data_key=DK)
         device.sync()
         with live_server.app.app_context():
             # An approval straight in (the review flow has its own tests), then the print.

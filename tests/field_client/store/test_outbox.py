@@ -13,6 +13,7 @@ from field_client.config import Settings
 from field_client.errors import OutboxCorrupt, OutboxIncompatible, StorageError
 from field_client.store.outbox import SCHEMA_VERSION, Outbox, open_outbox
 from tests.support.field import biometric_files, person, states
+from tests.support.keys import DATA_KEY as DK
 
 
 def test_durable_pragmas_and_schema_version(outbox: Outbox) -> None:
@@ -67,15 +68,15 @@ def test_seq_is_never_reused_even_after_rollback_or_deletion(
 ) -> None:
     outbox = field_client.outbox
     files = biometric_files(tmp_path / "scans")
-    first = field_client.enroll(person(1), "op.a", files=files)
+    first = field_client.enroll(person(1), "op.a", files=files, data_key=DK)
     with pytest.raises(RuntimeError), outbox.atomic():
         assert outbox.allocate_seq() == 2
         raise RuntimeError("not saved")
-    second = field_client.enroll(person(2), "op.a", files=files)
+    second = field_client.enroll(person(2), "op.a", files=files, data_key=DK)
     # A record removed by hand (or purged) never frees its number.
     with outbox.atomic():
         outbox.execute("DELETE FROM record WHERE seq = ?", (second.seq,))
-    third = field_client.enroll(person(3), "op.a", files=files)
+    third = field_client.enroll(person(3), "op.a", files=files, data_key=DK)
     assert (first.seq, second.seq, third.seq) == (1, 2, 3)
 
 
@@ -97,7 +98,7 @@ def test_damaged_pages_behind_a_valid_header_are_refused(
 ) -> None:
     files = biometric_files(tmp_path / "scans")
     for index in range(1, 40):
-        field_client.enroll(person(index), "op.a", files=files)
+        field_client.enroll(person(index), "op.a", files=files, data_key=DK)
     path = field_client.settings.outbox_path
     field_client.close()
     _checkpoint(path)
@@ -122,7 +123,8 @@ def test_newer_schema_is_refused_without_change(settings: Settings) -> None:
 def test_disk_full_is_a_storage_error_and_saved_records_survive(
     field_client: FieldClient, tmp_path: Path
 ) -> None:
-    saved = field_client.enroll(person(1), "op.a", files=biometric_files(tmp_path / "scans"))
+    saved = field_client.enroll(person(1), "op.a", files=biometric_files(tmp_path / "scans"),
+                                data_key=DK)
     outbox = field_client.outbox
     pages = outbox.scalar("PRAGMA page_count")
     outbox.execute(f"PRAGMA max_page_count = {pages}")  # a real SQLITE_FULL on the next growth
@@ -141,12 +143,14 @@ def test_disk_full_is_a_storage_error_and_saved_records_survive(
 def test_read_only_outbox_is_a_storage_error_and_nothing_changes(
     field_client: FieldClient, tmp_path: Path
 ) -> None:
-    saved = field_client.enroll(person(1), "op.a", files=biometric_files(tmp_path / "first"))
+    saved = field_client.enroll(person(1), "op.a", files=biometric_files(tmp_path / "first"),
+                                data_key=DK)
     files_before = sorted(field_client.settings.files_dir.iterdir())
     # Tests run as root, which ignores file modes: query_only is SQLite's own read-only switch.
     field_client.outbox.execute("PRAGMA query_only = ON")
     with pytest.raises(StorageError) as caught:
-        field_client.enroll(person(2), "op.a", files=biometric_files(tmp_path / "next", seed=1))
+        field_client.enroll(person(2), "op.a", files=biometric_files(tmp_path / "next", seed=1),
+                            data_key=DK)
     assert "hanya-baca" in caught.value.message
     field_client.outbox.execute("PRAGMA query_only = OFF")
     assert [r["id"] for r in field_client.records()] == [saved.id]

@@ -20,6 +20,7 @@ from field_client.sync.transport import Transport
 from shared import datakey
 from shared.datakey import DataKeyError
 from shared.sealing import unb64
+from tests.field_client.store.legacy import old_outbox
 from tests.support.fakes import FakeServer, WsgiAdapter, registered_client
 from tests.support.field_ui import OPERATOR, PIN, profile_document
 from tests.support.live_server import add_operator
@@ -167,33 +168,30 @@ def test_desa_choices_add_the_visits_desa(settings: Settings) -> None:
 
 
 def test_an_outbox_of_schema_5_gains_the_tables_and_keeps_its_data(settings: Settings) -> None:
-    with FieldClient(settings=settings) as client, client.outbox.atomic():
-        client.outbox.set_meta("team", "TIM-1")
-        client.outbox.execute(
-            "INSERT INTO record (id, seq, state, body, record_sha256, operator, captured_at, "
-            "created_at, updated_at) VALUES ('r1', 1, 'ready', '{}', 'x', 'op', 't', 't', 't')"
-        )
-        for table in ("draft_file", "draft", "operator_key", "login_lock"):
-            client.outbox.execute(f"DROP TABLE {table}")
-        client.outbox.execute("PRAGMA user_version = 5")
+    old = old_outbox(settings.outbox_path, 5)
+    old.execute("INSERT INTO meta (key, value) VALUES ('team', 'TIM-1')")
+    old.execute(
+        "INSERT INTO record (id, seq, state, body, record_sha256, operator, captured_at, "
+        "created_at, updated_at) VALUES ('r1', 1, 'ready', '{}', 'x', 'op', 't', 't', 't')"
+    )
+    old.close()
     with open_outbox(settings.outbox_path) as upgraded:
         assert upgraded.scalar("PRAGMA user_version") == SCHEMA_VERSION
         assert upgraded.get_meta("team") == "TIM-1"
         assert upgraded.scalar("SELECT id FROM record") == "r1"
+        # Kept as it was until the upgrade seals it; nothing syncs before.
+        assert upgraded.scalar("SELECT legacy_body FROM record") == "{}"
+        assert upgraded.get_meta("upgrade_pending") == "1"
         profile.store(upgraded, document("op.a"))
         assert upgraded.scalar("SELECT count(*) FROM draft") == 0
         assert profile.usernames(upgraded) == ["op.a"]
 
 
 def test_an_outbox_of_schema_6_forgets_its_pin_hashes(settings: Settings) -> None:
-    with FieldClient(settings=settings) as client, client.outbox.atomic():
-        client.outbox.set_meta("profile_version", "v-old")
-        for table in ("operator_key", "login_lock"):
-            client.outbox.execute(f"DROP TABLE {table}")
-        client.outbox.execute("CREATE TABLE operator (username TEXT PRIMARY KEY, nama TEXT, "
-                              "pin_hash TEXT)")
-        client.outbox.execute("INSERT INTO operator VALUES ('op.a', 'A', 'pbkdf2_sha256$1$x$y')")
-        client.outbox.execute("PRAGMA user_version = 6")
+    old = old_outbox(settings.outbox_path, 6)
+    old.execute("INSERT INTO meta (key, value) VALUES ('profile_version', 'v-old')")
+    old.execute("INSERT INTO operator VALUES ('op.a', 'A', 'pbkdf2_sha256$1$x$y')")
+    old.close()
     with open_outbox(settings.outbox_path) as upgraded:
         assert upgraded.scalar("PRAGMA user_version") == SCHEMA_VERSION
         tables = {row["name"] for row in upgraded.rows("SELECT name FROM sqlite_master")}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,8 +20,10 @@ from field_client.errors import (
 )
 from field_client.store import records
 from field_client.sync.transport import Transport
-from tests.support.field import biometric_files, person, states, write_file
-from tests.support.live_server import LiveServer
+from server.core import keyring
+from shared.sealing import b64, open_record, seal_record
+from tests.support.field import DK, biometric_files, person, states, write_file
+from tests.support.live_server import LiveServer, add_operator
 
 UNKNOWN_DESA = "61.09.04.2999"  # the right shape, but no such desa in Nanga Mahap
 
@@ -29,7 +31,7 @@ UNKNOWN_DESA = "61.09.04.2999"  # the right shape, but no such desa in Nanga Mah
 def enroll(client: FieldClient, index: int, **changes: str) -> SavedRecord:
     """Record person ``index`` with a complete set of files."""
     files = biometric_files(client.settings.home.parent / "scans")
-    return client.enroll(person(index, **changes), "op.a", files=files)
+    return client.enroll(person(index, **changes), "op.a", files=files, data_key=DK)
 
 
 @pytest.fixture
@@ -84,6 +86,7 @@ def test_sync_pushes_everything_and_the_queue_empties(
         person(20),
         "op.a",
         files={**biometric_files(tmp_path / "scans"), "photo": write_file(tmp_path / "p.jpg")},
+        data_key=DK,
     )
     report = registered.sync()
     assert report.done and report.remaining == 0
@@ -159,8 +162,9 @@ def test_revoked_device_gets_a_clear_message(
 def test_pull_applies_office_decisions_and_the_cursor_advances(
     registered: FieldClient, live_server: LiveServer
 ) -> None:
+    pin = add_operator(live_server, "op.siti", "TIM-SEKADAU")
     first, second = (enroll(registered, i).id for i in (1, 2))
-    registered.sync()
+    registered.sync()  # also brings the operator's wrap of the device's data key
     cursor = registered.status()["pull_cursor"]
     device_id = str(registered.status()["device_id"])
     live_server.status_change(device_id, first, "needs_fix", "Foto buram, rekam ulang.")
@@ -170,7 +174,10 @@ def test_pull_applies_office_decisions_and_the_cursor_advances(
     assert registered.status()["pull_cursor"] == cursor + 2
     by_id = {r["id"]: r for r in registered.records()}
     assert by_id[first]["state"] == "needs_fix"
-    assert by_id[first]["error_message"] == "Foto buram, rekam ulang."
+    assert by_id[first]["reason"] is None  # not in clear: it came under the data key
+    data_key = registered.login("op.siti", pin).data_key
+    by_id = {r["id"]: r for r in registered.records(data_key=data_key)}
+    assert by_id[first]["reason"] == "Foto buram, rekam ulang."
     assert by_id[second]["state"] == "approved"
     assert registered.sync().pulled == 0  # nothing is applied twice
 
@@ -220,6 +227,25 @@ def test_registering_again_with_unsent_records_starts_at_the_oldest(
     assert report.last_seq == 3 and report.gaps == []
 
 
+def sealed_of(client: FieldClient, record_id: str) -> bytes:
+    return bytes(client.outbox.scalar("SELECT sealed FROM record WHERE id = ?", (record_id,)))
+
+
+def flipped(sealed: bytes) -> bytes:
+    """``sealed`` with one bit changed (it no longer opens)."""
+    return sealed[:60] + bytes([sealed[60] ^ 0x01]) + sealed[61:]
+
+
+def tampered(live_server: LiveServer, sealed: bytes) -> bytes:
+    """The record in ``sealed`` with its NIK changed, sealed again to the office key: it opens,
+    but no longer matches its ``record_sha256``."""
+    with live_server.app.app_context():
+        ring = keyring.current()
+        record = open_record(ring.secret_for(ring.sealing.kid) or b"", sealed)
+        record["payload"]["nik"] = record["payload"]["nik"][:-2] + "22"
+        return seal_record(ring.sealing.public, record)
+
+
 class DamagingTransport(Transport):
     """The real transport, except that one record's bytes get changed on the way."""
 
@@ -233,20 +259,34 @@ class DamagingTransport(Transport):
         return super().push(body.replace(*self.damage))
 
 
+@pytest.mark.parametrize(
+    ("damage", "code"),
+    [
+        (lambda server, sealed: flipped(sealed), "sealed_invalid"),  # a bit flipped
+        (tampered, "hash_mismatch"),  # opens, but not to the record that was saved
+    ],
+)
 def test_damage_on_the_way_keeps_the_record_ready_until_it_arrives_whole(
-    registered: FieldClient, live_server: LiveServer
+    registered: FieldClient,
+    live_server: LiveServer,
+    damage: Callable[[LiveServer, bytes], bytes],
+    code: str,
 ) -> None:
     ids = [enroll(registered, i).id for i in (1, 2, 3)]
-    damage = (b'"nik":"6109045708900002"', b'"nik":"6109045708900022"')
+    sealed = sealed_of(registered, ids[1])
+    changes = (b64(sealed).encode(), b64(damage(live_server, sealed)).encode())
     with FieldClient(
         settings=registered.settings,
         transport_factory=lambda url, settings, token: DamagingTransport(
-            url, settings, token, damage
+            url, settings, token, changes
         ),
     ) as damaged_link:
         report = damaged_link.sync()
     assert (report.accepted, report.rejected, report.remaining) == (2, 0, 1)
-    assert [(h["id"], h["code"]) for h in report.held_back] == [(ids[1], "hash_mismatch")]
+    assert [(h["id"], h["code"]) for h in report.held_back] == [(ids[1], code)]
+    [row] = registered.records("ready")
+    assert (row["id"], row["error_code"]) == (ids[1], code)
+    assert records.sealed_intact(registered.outbox, ids[1])  # the copy here is untouched
     assert states(registered.settings.outbox_path) == {"complete": 2, "ready": 1}
     assert sorted(live_server.enrollment_ids()) == sorted([ids[0], ids[2]])
     report = registered.sync()  # the plain transport: the bytes arrive whole this time
@@ -255,19 +295,18 @@ def test_damage_on_the_way_keeps_the_record_ready_until_it_arrives_whole(
     assert states(registered.settings.outbox_path) == {"complete": 3}
 
 
-def test_a_body_damaged_on_the_device_is_rejected_with_a_clear_reason(
+def test_a_sealed_copy_damaged_on_the_device_is_rejected_with_a_clear_reason(
     registered: FieldClient, live_server: LiveServer
 ) -> None:
     ids = [enroll(registered, i).id for i in (1, 2)]
-    body = records.body_of(registered.outbox, ids[0]) or ""
     with registered.outbox.atomic():
         registered.outbox.execute(
-            "UPDATE record SET body = ? WHERE id = ?",
-            (body.replace('"6109045708900001"', '"6109045708900011"'), ids[0]),
+            "UPDATE record SET sealed = ? WHERE id = ?",
+            (flipped(sealed_of(registered, ids[0])), ids[0]),
         )
     report = registered.sync()
     assert (report.accepted, report.rejected, report.held_back) == (1, 1, [])
     [row] = registered.records("rejected")
-    assert (row["id"], row["error_code"]) == (ids[0], "hash_mismatch")
+    assert (row["id"], row["error_code"]) == (ids[0], "sealed_invalid")
     assert "perangkat ini sendiri rusak" in row["error_message"]
     assert live_server.enrollment_ids() == [ids[1]]

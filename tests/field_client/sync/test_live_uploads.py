@@ -23,12 +23,14 @@ from field_client.config import Settings
 from field_client.errors import DeviceRevoked, NetworkUnavailable
 from field_client.sync.transport import Transport
 from field_client.sync.uploads import Uploader
+from shared.sealing import SEAL_OVERHEAD, open_sealed
 from shared.vocab import EXCEPTABLE_ROLES, MAX_ATTACHMENT_BYTES
-from tests.support.field import local, person, sha_of, states
+from tests.support.field import DK, local, person, sha_of, states
 from tests.support.live_server import LiveServer
 
 CHUNK = 64 * 1024
-SIZE = 3 * CHUNK + 1000  # four chunks
+SIZE = 3 * CHUNK + 1000  # a photo's plaintext bytes
+SEALED = SIZE + SEAL_OVERHEAD  # what goes, sealed to the office key: four chunks
 EXCUSED = {role: "other" for role in EXCEPTABLE_ROLES}
 
 
@@ -86,11 +88,8 @@ def record(
     photo = client.home.parent / "scans" / f"{index}.jpg"
     photo.parent.mkdir(parents=True, exist_ok=True)
     photo.write_bytes(random.Random(index if seed is None else seed).randbytes(size))
-    return client.enroll(person(index), "op.a", files={"photo": photo}, exceptions=EXCUSED)
-
-
-
-
+    return client.enroll(person(index), "op.a", files={"photo": photo}, exceptions=EXCUSED,
+                         data_key=DK)
 
 
 def outbox_upload(client: FieldClient, saved: SavedRecord) -> dict[str, Any]:
@@ -144,10 +143,26 @@ def expire(live: LiveServer, upload_id: str) -> None:
         db.session.commit()
 
 
-def assert_kept(client: FieldClient, saved: SavedRecord) -> None:
+def assert_kept(live: LiveServer, client: FieldClient, saved: SavedRecord) -> None:
+    """The record is still there, its file's sealed copy as sealed and opening to the photo."""
     [row] = [r for r in client.records() if r["id"] == saved.id]
     assert row["state"] == "sent" and not row["purged"]
-    assert hashlib.sha256(local(client, saved).read_bytes()).hexdigest() == sha_of(client, saved)
+    noted = client.outbox.scalar("SELECT sealed_sha256 FROM file WHERE record_id = ?", (saved.id,))
+    assert hashlib.sha256(local(client, saved).read_bytes()).hexdigest() == noted
+    plain = opened_file(live, client, sha_of(client, saved))
+    assert hashlib.sha256(plain).hexdigest() == sha_of(client, saved)
+
+
+def opened_file(live: LiveServer, client: FieldClient, sha256: str) -> bytes:
+    """A kept file as the office opens it (with the live server's key ring)."""
+    from server.core import keyring
+
+    path = client.outbox.scalar("SELECT path FROM file WHERE sha256 = ? LIMIT 1", (sha256,))
+    kid = client.outbox.scalar("SELECT key_id FROM file WHERE sha256 = ? LIMIT 1", (sha256,))
+    with live.app.app_context():
+        secret = keyring.current().secret_for(str(kid))
+    assert secret is not None
+    return open_sealed(secret, (client.settings.home / str(path)).read_bytes())
 
 
 def test_files_go_up_in_chunks_and_the_records_complete(
@@ -163,7 +178,8 @@ def test_files_go_up_in_chunks_and_the_records_complete(
         assert states(client.settings.outbox_path) == {"complete": 2}
         for saved in (big, small):
             sha = sha_of(client, saved)
-            assert server_blob(live_server, sha) == local(client, saved).read_bytes()
+            # The server keeps the file it opened: the photo itself, not the sealed bytes.
+            assert server_blob(live_server, sha) == opened_file(live_server, client, sha)
             [upload] = server_uploads(live_server, sha)
             assert upload["state"] == "finished" and upload["received"] == saved_size(client, sha)
             assert outbox_upload(client, saved)["state"] == "done"
@@ -184,13 +200,13 @@ def test_a_lost_answer_resumes_from_the_servers_offset_not_from_zero(
         [upload] = server_uploads(live_server, sha)
         assert outbox_upload(client, saved)["offset"] == CHUNK  # one behind the server
         assert upload["offset"] == 2 * CHUNK
-        assert_kept(client, saved)
+        assert_kept(live_server, client, saved)
         report = client.sync()
-        assert report.done and report.bytes_uploaded == SIZE - 2 * CHUNK
+        assert report.done and report.bytes_uploaded == SEALED - 2 * CHUNK
         assert states(client.settings.outbox_path) == {"complete": 1}
-        assert server_blob(live_server, sha) == local(client, saved).read_bytes()
+        assert server_blob(live_server, sha) == opened_file(live_server, client, sha)
     [upload] = server_uploads(live_server, sha)
-    assert upload["received"] == SIZE  # not one byte twice
+    assert upload["received"] == SEALED  # not one byte twice
 
 
 def test_killed_before_noting_the_upload_url_the_server_answers_the_same_upload(
@@ -210,7 +226,7 @@ def test_killed_before_noting_the_upload_url_the_server_answers_the_same_upload(
         assert outbox_upload(client, saved)["url"] is None
         assert client.sync().done
     [upload] = server_uploads(live_server, sha)  # one upload, not two
-    assert upload["state"] == "finished" and upload["received"] == SIZE
+    assert upload["state"] == "finished" and upload["received"] == SEALED
 
 
 def test_a_file_changed_on_disk_is_reported_and_not_sent(
@@ -264,11 +280,11 @@ def test_an_expired_upload_is_created_anew(
         old_url = outbox_upload(client, saved)["url"]
         expire(live_server, old_url.rsplit("/", 1)[-1])  # a day without network
         report = client.sync()
-        assert report.done and report.bytes_uploaded == SIZE  # from zero: the bytes are gone
+        assert report.done and report.bytes_uploaded == SEALED  # from zero: the bytes are gone
         row = outbox_upload(client, saved)
         assert row["state"] == "done" and row["url"] != old_url
         sha = sha_of(client, saved)
-        assert server_blob(live_server, sha) == local(client, saved).read_bytes()
+        assert server_blob(live_server, sha) == opened_file(live_server, client, sha)
 
 
 def test_a_revoked_device_stops_mid_upload_and_loses_nothing(
@@ -281,7 +297,7 @@ def test_a_revoked_device_stops_mid_upload_and_loses_nothing(
         with pytest.raises(DeviceRevoked) as caught:
             client.sync()
         assert "daftar ulang" in caught.value.message
-        assert_kept(client, saved)
+        assert_kept(live_server, client, saved)
         assert outbox_upload(client, saved)["offset"] == CHUNK
 
 

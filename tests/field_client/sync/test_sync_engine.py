@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
+import string
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,9 +24,22 @@ from field_client.errors import (
 )
 from field_client.store import records
 from field_client.store.outbox import translate_sqlite_error
-from field_client.sync.engine import body_intact, sync_lock
+from field_client.sync.engine import SyncEngine, request_body, sync_lock
+from shared.canonical import canonical_json
+from shared.sealing import b64, seal_record, unb64
 from tests.support.fakes import FakeServer, registered_client
-from tests.support.field import biometric_files, biometric_hashes, person, states, write_file
+from tests.support.field import (
+    DK,
+    biometric_files,
+    biometric_hashes,
+    opened,
+    person,
+    states,
+    write_file,
+)
+from tests.support.keys import OFFICE_KEY, open_sealed_record
+
+OFFICE_PUBLIC = bytes(OFFICE_KEY.public_key)
 
 
 @pytest.fixture
@@ -45,7 +60,20 @@ def scans(client: FieldClient) -> dict[str, Path]:
 
 def enroll(client: FieldClient, count: int, start: int = 1) -> list[str]:
     files = scans(client)
-    return [client.enroll(person(i), "op.a", files=files).id for i in range(start, start + count)]
+    return [
+        client.enroll(person(i), "op.a", files=files, data_key=DK).id
+        for i in range(start, start + count)
+    ]
+
+
+def pending(client: FieldClient, record_id: str) -> records.PendingRecord:
+    """A ready record's envelope as the engine pushes it."""
+    [found] = [p for p in records.ready_batch(client.outbox, 0, 1000) if p.id == record_id]
+    return found
+
+
+def sealed_of(client: FieldClient, record_id: str) -> bytes:
+    return bytes(client.outbox.scalar("SELECT sealed FROM record WHERE id = ?", (record_id,)))
 
 
 def test_sync_pushes_everything_in_seq_order_batches(
@@ -64,11 +92,23 @@ def test_sync_pushes_everything_in_seq_order_batches(
 
 def test_records_are_sent_byte_for_byte_as_stored(client: FieldClient, server: FakeServer) -> None:
     ids = enroll(client, 2)
+    stored = [sealed_of(client, record_id) for record_id in ids]
+    kid = client.outbox.get_meta("office_key_id")
     client.sync()
     sent = json.loads(server.bodies[0])["records"]
-    stored = [records.body_of(client.outbox, record_id) for record_id in ids]
-    assert server.bodies[0] == b'{"records":[' + ",".join(stored).encode() + b"]}"  # type: ignore[arg-type]
+    # Each record goes as its envelope, the sealed bytes exactly as saved (nothing re-sealed).
+    assert server.bodies[0] == canonical_json({"records": [
+        {"id": record_id, "seq": seq, "key_id": kid, "sealed": b64(sealed)}
+        for seq, (record_id, sealed) in enumerate(zip(ids, stored, strict=True), start=1)
+    ]})
     assert [r["id"] for r in sent] == ids
+    assert [unb64(r["sealed"]) for r in sent] == stored
+    assert set(sent[0]) == {"id", "seq", "key_id", "sealed"}  # nothing in clear beside them
+    # What the office opens is the record as saved: its noted hash still matches.
+    for record_id in ids:
+        record = server.stored[record_id]
+        assert record["record_sha256"] == records.stored_sha256(client.outbox, record_id)
+        assert record == opened(client, record_id)
 
 
 def test_replay_after_lost_answer_counts_duplicates_as_accepted(
@@ -105,7 +145,8 @@ def test_rejected_record_is_marked_and_the_rest_still_go(
 ) -> None:
     server.reject_desa = "61.09.04.2999"
     enroll(client, 2)
-    bad = client.enroll(person(3, desa_kode="61.09.04.2999"), "op.a", files=scans(client))
+    bad = client.enroll(person(3, desa_kode="61.09.04.2999"), "op.a", files=scans(client),
+                        data_key=DK)
     enroll(client, 3, start=4)
     report = client.sync()
     assert (report.accepted, report.rejected, report.remaining) == (5, 1, 0)
@@ -138,10 +179,14 @@ def test_too_large_batches_are_halved(client: FieldClient, server: FakeServer) -
 
 
 def big_record(client: FieldClient, tmp_path: Path, index: int = 9) -> str:
-    """A record whose body is larger than the others (long name and address), with files the
-    server does not hold yet."""
-    card = person(index, nama="MARIA GORETTI " + "X" * 40, alamat="DUSUN TEMBAGA " + "Y" * 80)
-    return client.enroll(card, "op.a", files=biometric_files(tmp_path / "own", seed=1)).id
+    """A record whose sealed copy is larger than the others (a long name and address that
+    gzip cannot shrink much), with files the server does not hold yet."""
+    words = ["".join(random.Random(n).choices(string.ascii_uppercase, k=9)) for n in range(12)]
+    card = person(index, nama="MARIA " + " ".join(words[:4]),
+                  alamat="DUSUN " + " ".join(words[4:]))
+    saved = client.enroll(card, "op.a", files=biometric_files(tmp_path / "own", seed=1),
+                          data_key=DK)
+    return saved.id
 
 
 def test_a_record_too_large_alone_stays_ready_and_the_rest_go(
@@ -151,7 +196,9 @@ def test_a_record_too_large_alone_stays_ready_and_the_rest_go(
     big = big_record(client, tmp_path)
     after = enroll(client, 3, start=3)  # behind the big one in seq order: must still go
     # A limit (the server's or a proxy's) that every record fits except the big one.
-    server.max_bytes = len(records.body_of(client.outbox, big) or "") + 10
+    server.max_bytes = len(request_body([pending(client, big)])) - 1
+    for other in (*before, *after):
+        assert len(request_body([pending(client, other)])) <= server.max_bytes
     report = client.sync()
     assert (report.rejected, report.rejections) == (0, [])  # the server never judged it
     assert (report.accepted, report.unanswered, report.remaining, report.done) == (5, 1, 1, False)
@@ -200,19 +247,21 @@ def test_hash_mismatch_with_an_intact_body_stays_ready_and_goes_again(
     assert client.records()[2]["error_code"] is None
 
 
-def test_hash_mismatch_with_a_damaged_local_body_is_rejected(
+def test_a_sealed_copy_damaged_on_the_device_is_rejected(
     client: FieldClient, server: FakeServer
 ) -> None:
     ids = enroll(client, 3)
-    body = records.body_of(client.outbox, ids[1]) or ""
-    damaged = body.replace('"nama":"', '"nama":"X', 1)  # bit rot on the device's disk
-    assert damaged != body
+    sealed = sealed_of(client, ids[1])
+    damaged = sealed[:60] + bytes([sealed[60] ^ 0x01]) + sealed[61:]  # bit rot on the disk
     with client.outbox.atomic():
-        client.outbox.execute("UPDATE record SET body = ? WHERE id = ?", (damaged, ids[1]))
+        client.outbox.execute("UPDATE record SET sealed = ? WHERE id = ?", (damaged, ids[1]))
+    assert not records.sealed_intact(client.outbox, ids[1])
     report = client.sync()
+    # The office cannot open it (sealed_invalid); the copy here no longer matches the hash
+    # noted at save, so sending it again cannot help: rejected, for a person to record again.
     assert (report.accepted, report.rejected, report.held_back, report.remaining) == (2, 1, [], 0)
     [rejection] = report.rejections
-    assert (rejection["id"], rejection["code"]) == (ids[1], "hash_mismatch")
+    assert (rejection["id"], rejection["code"]) == (ids[1], "sealed_invalid")
     [row] = client.records("rejected")
     assert row["id"] == ids[1] and "perangkat ini sendiri rusak" in row["error_message"]
     assert set(server.stored) == {ids[0], ids[2]}
@@ -222,30 +271,38 @@ def test_hash_mismatch_with_a_damaged_local_body_is_rejected(
 @pytest.mark.parametrize(
     ("change", "intact"),
     [
-        (lambda body, noted: (body, noted), True),
-        (lambda body, noted: (body, None), True),
-        (lambda body, noted: (body.replace('"rt":"', '"rt":"9', 1), noted), False),
-        (lambda body, noted: (body[:-1], noted), False),  # cut short: not JSON any more
-        (lambda body, noted: ("[1, 2]", noted), False),
-        (lambda body, noted: (body, "0" * 64), False),  # self-consistent, not what was saved
+        (lambda sealed, noted: (sealed, noted), True),
+        (lambda sealed, noted: (sealed[:-1] + bytes([sealed[-1] ^ 1]), noted), False),
+        (lambda sealed, noted: (sealed[:-1], noted), False),  # cut short
+        (lambda sealed, noted: (b"\x00" + sealed, noted), False),
+        (lambda sealed, noted: (sealed, "0" * 64), False),  # not the hash noted at save
+        # Sealed again (another valid box of the same record): not the bytes that were saved.
+        (lambda sealed, noted: (seal_record(OFFICE_PUBLIC, open_sealed_record(sealed)), noted),
+         False),
     ],
 )
-def test_body_intact_checks_the_stored_body(
+def test_the_sealed_copy_is_checked_against_the_hash_noted_at_save(
     client: FieldClient,
-    change: Callable[[str, str], tuple[str, str | None]],
+    server: FakeServer,
+    change: Callable[[bytes, str], tuple[bytes, str]],
     intact: bool,
 ) -> None:
     [record_id] = enroll(client, 1)
-    body = records.body_of(client.outbox, record_id) or ""
-    noted = records.stored_sha256(client.outbox, record_id) or ""
-    assert body_intact(*change(body, noted)) is intact
+    sealed, noted = change(sealed_of(client, record_id), pending(client, record_id).sealed_sha256)
+    with client.outbox.atomic():
+        client.outbox.execute("UPDATE record SET sealed = ?, sealed_sha256 = ? WHERE id = ?",
+                              (sealed, noted, record_id))
+    assert records.sealed_intact(client.outbox, record_id) is intact
+    with server.transport("http://fake.invalid", client.settings, "t0ken") as link:
+        engine = SyncEngine(client.outbox, link, client.settings)
+        assert engine._body_intact(pending(client, record_id)) is intact
 
 
 def test_records_with_files_stay_sent_until_complete(
     client: FieldClient, server: FakeServer, tmp_path: Path
 ) -> None:
     new_photo = {"photo": write_file(tmp_path / "p.jpg")}  # the server does not hold it yet
-    saved = client.enroll(person(1), "op.a", files={**scans(client), **new_photo})
+    saved = client.enroll(person(1), "op.a", files={**scans(client), **new_photo}, data_key=DK)
     server.tus.fail_next = [("POST", 507, "storage_full")]  # the office disk is full for now
     with pytest.raises(NetworkUnavailable) as caught:
         client.sync()
@@ -277,7 +334,9 @@ def test_pull_applies_states_with_reasons_and_pages_through(
     assert client.status()["pull_cursor"] == 5
     by_id = {r["id"]: r for r in client.records()}
     assert by_id[ids[0]]["state"] == "needs_fix"
-    assert by_id[ids[0]]["error_message"] == "Foto buram, rekam ulang."
+    assert by_id[ids[0]]["error_message"] is None  # the reason is not kept in clear
+    reasons = {r["id"]: r["reason"] for r in client.records(data_key=DK)}
+    assert reasons[ids[0]] == "Foto buram, rekam ulang."  # it is under the data key
     assert (by_id[ids[1]]["state"], by_id[ids[2]]["state"]) == ("approved", "printed")
     client.sync()
     assert server.pulls[-1] == 5  # the cursor was kept

@@ -16,9 +16,11 @@ from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.store import targets
 from field_client.store.targets import FETCH_FAILURES_META, purge_expired
+from shared import datakey
 from shared.protocol import PROTOCOL_VERSION
-from shared.schemas import OutreachTargetSchema, OutreachVisitSchema
-from tests.support.field import biometric_files, biometric_hashes, person
+from shared.schemas import OutreachVisitSchema
+from shared.sealing import b64
+from tests.support.field import DK, biometric_files, biometric_hashes, person
 from tests.support.targets import TODAY, OutreachServer, outreach_client, target
 
 
@@ -52,7 +54,7 @@ def test_register_force_deletes_the_old_devices_target_lists(
     server.assign([target(1), target(2)])
     client.sync()
     path = client.settings.outbox_path
-    assert count(path, "outreach_target") == 2
+    assert count(path, "outreach_visit") == 1 and len(client.targets(data_key=DK)) == 2
 
     def register(self: Any, code: str, name: str, first_unsent_seq: int) -> dict[str, Any]:
         return {
@@ -73,8 +75,8 @@ def test_register_force_deletes_the_old_devices_target_lists(
     )
     client.register("http://fake.invalid", "ABCD-EFGH-JKLM", "laptop", force=True)
     assert client.outbox.get_meta("device_id") == "device-2" and cursor(client) == 0
-    assert client.visits() == [] and client.targets() == []
-    assert count(path, "outreach_visit") == 0 and count(path, "outreach_target") == 0
+    assert client.visits(data_key=DK) == [] and client.targets(data_key=DK) == []
+    assert count(path, "outreach_visit") == 0
     # Checkpointed: the deleted rows are not left in the WAL either.
     wal = path.with_name(path.name + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0
@@ -86,7 +88,8 @@ def test_register_force_deletes_the_old_devices_target_lists(
 def test_a_list_failing_with_a_server_answer_is_dropped_after_three_syncs(
     client: FieldClient, server: OutreachServer
 ) -> None:
-    saved = client.enroll(person(1), "op.a", files=biometric_files(client.home.parent / "s"))
+    saved = client.enroll(person(1), "op.a", files=biometric_files(client.home.parent / "s"),
+                          data_key=DK)
     client.sync()
     before = cursor(client)
     visit_id = server.assign([target(1)])
@@ -101,7 +104,7 @@ def test_a_list_failing_with_a_server_answer_is_dropped_after_three_syncs(
     assert report.pull_error is None
     assert report.visits_refused == [{"visit_id": visit_id, "status": None, "code": "fetch_failed"}]
     assert client.records()[0]["state"] == "approved" and cursor(client) == before + 2
-    assert client.visits() == [] and client.outbox.get_meta(FETCH_FAILURES_META) is None
+    assert client.visits(data_key=DK) == [] and client.outbox.get_meta(FETCH_FAILURES_META) is None
     assert server.fetched == [visit_id] * 3
 
 
@@ -130,7 +133,7 @@ def test_no_connection_is_retried_without_counting(
     assert cursor(client) == 0 and client.outbox.get_meta(FETCH_FAILURES_META) is None
     server.cut_targets = False
     assert client.sync().visits_received == 1
-    assert len(client.targets(visit_id=visit_id)) == 1
+    assert len(client.targets(visit_id=visit_id, data_key=DK)) == 1
 
 
 def test_an_answer_that_is_not_json_is_counted_not_dropped_at_once(
@@ -170,13 +173,13 @@ def test_a_list_just_received_survives_a_clock_running_ahead(home: Path) -> None
         server.assign([target(1)])  # a visit for the real today
         report = client.sync()
         assert report.visits_received == 1 and report.visits_removed == 0
-        assert len(client.visits()) == 1
+        assert len(client.visits(data_key=DK)) == 1
         now = dt.datetime.now(dt.UTC)
         assert purge_expired(client.outbox, ahead, now + dt.timedelta(hours=23)) == 0
-        assert len(client.visits()) == 1
+        assert len(client.visits(data_key=DK)) == 1
         # A day after it arrived, by the same clock: the finished visit goes.
         assert purge_expired(client.outbox, ahead, now + dt.timedelta(hours=25)) == 1
-        assert client.visits() == [] and client.targets() == []
+        assert client.visits(data_key=DK) == [] and client.targets(data_key=DK) == []
 
 
 def test_a_visit_not_finished_is_kept_however_old_the_list(client: FieldClient) -> None:
@@ -194,7 +197,7 @@ def test_a_visit_not_finished_is_kept_however_old_the_list(client: FieldClient) 
                 "target_count": 1,
             }
         ),
-        "targets": [OutreachTargetSchema().load(target(1))],
+        "sealed": b64(datakey.encrypt_json(DK, {"targets": [target(1)]})),
     }
     with client.outbox.atomic():
         targets.store_visit(client.outbox, answer, "2000-01-01T00:00:00Z")

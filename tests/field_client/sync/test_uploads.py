@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,15 @@ from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import DeviceRevoked, NetworkUnavailable, ServerStorageFull
 from field_client.sync.uploads import Uploader
+from shared.sealing import SEAL_OVERHEAD
 from shared.vocab import EXCEPTABLE_ROLES
 from tests.support.fakes import FakeServer, FakeUpload, registered_client
-from tests.support.field import local, person, sha_of, states
+from tests.support.field import DK, local, opened, opened_file, person, sha_of, states
 
 CHUNK = 4096
-SIZE = 5 * CHUNK + 100  # six chunks, the last one short
+SIZE = 5 * CHUNK + 100  # a photo's plaintext bytes
+SEALED = SIZE + SEAL_OVERHEAD  # what goes (sealed to the office key): six chunks, the last short
+ONE_CHUNK = CHUNK - SEAL_OVERHEAD  # a photo whose sealed copy is exactly one chunk
 
 
 class Killed(BaseException):
@@ -63,11 +66,8 @@ def record(client: FieldClient, index: int, size: int = SIZE) -> SavedRecord:
     photo.parent.mkdir(parents=True, exist_ok=True)
     photo.write_bytes(random.Random(index).randbytes(size))
     exceptions = {role: "other" for role in EXCEPTABLE_ROLES}
-    return client.enroll(person(index), "op.a", files={"photo": photo}, exceptions=exceptions)
-
-
-
-
+    return client.enroll(person(index), "op.a", files={"photo": photo}, exceptions=exceptions,
+                         data_key=DK)
 
 
 def upload_row(client: FieldClient, saved: SavedRecord) -> dict[str, Any]:
@@ -85,11 +85,17 @@ def offsets(server: FakeServer) -> list[int]:
 
 
 def assert_kept(client: FieldClient, saved: SavedRecord, state: str = "sent") -> None:
-    """Nothing lost: the record in its state with its body, the file whole on disk."""
+    """Nothing lost: the record in its state with its sealed copy, the file whole on disk
+    (its sealed copy as sealed, and it opens, for the office, to the photo)."""
     [row] = [r for r in client.records() if r["id"] == saved.id]
     assert row["state"] == state and not row["purged"]
-    data = local(client, saved).read_bytes()
-    assert hashlib.sha256(data).hexdigest() == sha_of(client, saved)
+    kept = client.outbox.scalar("SELECT sealed FROM record WHERE id = ?", (saved.id,))
+    assert kept is not None
+    noted = client.outbox.scalar(
+        "SELECT sealed_sha256 FROM file WHERE record_id = ?", (saved.id,))
+    assert hashlib.sha256(local(client, saved).read_bytes()).hexdigest() == noted
+    plain = opened_file(client, sha_of(client, saved))
+    assert hashlib.sha256(plain).hexdigest() == sha_of(client, saved)
 
 
 # -- the normal way -----------------------------------------------------------------------------
@@ -98,16 +104,16 @@ def assert_kept(client: FieldClient, saved: SavedRecord, state: str = "sent") ->
 def test_sync_sends_missing_files_in_chunks_and_the_records_complete(
     client: FieldClient, server: FakeServer
 ) -> None:
-    first, second = record(client, 1), record(client, 2, size=CHUNK)
+    first, second = record(client, 1), record(client, 2, size=ONE_CHUNK)
     seen: list[tuple[int, int]] = []
     report = client.sync(upload_progress=lambda done, total: seen.append((done, total)))
-    assert (report.files_uploaded, report.bytes_uploaded) == (2, SIZE + CHUNK)
+    assert (report.files_uploaded, report.bytes_uploaded) == (2, SEALED + CHUNK)
     assert (report.files_waiting, report.files_failed, report.done) == (0, [], True)
     assert states(client.settings.outbox_path) == {"complete": 2}  # told by the pull feed
     assert server.blobs == {sha_of(client, first), sha_of(client, second)}
     assert all(length <= CHUNK for _, _, length in server.tus.patches)
     assert len(server.tus.patches) == 6 + 1
-    assert seen[0] == (0, SIZE + CHUNK) and seen[-1] == (SIZE + CHUNK, SIZE + CHUNK)
+    assert seen[0] == (0, SEALED + CHUNK) and seen[-1] == (SEALED + CHUNK, SEALED + CHUNK)
     assert all(a[0] <= b[0] for a, b in itertools.pairwise(seen))
     assert upload_row(client, first)["state"] == "done"
     assert client.status()["files"] == {"waiting": 0, "failed": 0, "bytes_left": 0}
@@ -133,9 +139,10 @@ def test_files_shared_by_records_are_sent_once(client: FieldClient, server: Fake
     photo.write_bytes(random.Random(7).randbytes(SIZE))
     excused = {role: "other" for role in EXCEPTABLE_ROLES}
     for index in (1, 2):
-        client.enroll(person(index), "op.a", files={"photo": photo}, exceptions=excused)
+        client.enroll(person(index), "op.a", files={"photo": photo}, exceptions=excused,
+                      data_key=DK)
     report = client.sync()
-    assert (report.files_uploaded, report.bytes_uploaded) == (1, SIZE)
+    assert (report.files_uploaded, report.bytes_uploaded) == (1, SEALED)
     assert states(client.settings.outbox_path) == {"complete": 2}
 
 
@@ -186,8 +193,8 @@ def test_a_cut_link_stops_the_run_and_the_next_one_resumes_from_the_server(
     with open_client(home, server) as restarted:  # a new process
         report = restarted.sync()
         assert report.done and states(restarted.settings.outbox_path) == {"complete": 1}
-    assert offsets(server) == [0, CHUNK, 2 * CHUNK, *range(2 * CHUNK, SIZE, CHUNK)]
-    assert server.tus.received - SIZE == CHUNK  # exactly the chunk that was cut, again
+    assert offsets(server) == [0, CHUNK, 2 * CHUNK, *range(2 * CHUNK, SEALED, CHUNK)]
+    assert server.tus.received - SEALED == CHUNK  # exactly the chunk that was cut, again
 
 
 def test_killed_after_a_chunk_landed_but_before_it_was_noted(
@@ -211,7 +218,7 @@ def test_killed_after_a_chunk_landed_but_before_it_was_noted(
     client.close()
     with open_client(home, server) as restarted:
         assert restarted.sync().done
-    assert server.tus.received == SIZE  # HEAD said 3 chunks: not one byte sent twice
+    assert server.tus.received == SEALED  # HEAD said 3 chunks: not one byte sent twice
     assert offsets(server)[3] == 3 * CHUNK
 
 
@@ -232,7 +239,7 @@ def test_killed_between_creating_the_upload_and_noting_its_url(
     with open_client(home, server) as restarted:
         assert restarted.sync().done
     assert server.tus.creations == 2 and len(server.tus.uploads) == 1  # the same upload again
-    assert server.tus.received == SIZE
+    assert server.tus.received == SEALED
 
 
 def test_an_offset_mismatch_asks_the_server_and_continues_from_there(
@@ -247,7 +254,7 @@ def test_an_offset_mismatch_asks_the_server_and_continues_from_there(
     server.tus.before_patch = lose_a_chunk
     report = client.sync()
     assert report.done and server.blobs == {sha_of(client, saved)}  # whole and verified
-    assert offsets(server) == [0, CHUNK, 2 * CHUNK, *range(CHUNK, SIZE, CHUNK)]
+    assert offsets(server) == [0, CHUNK, 2 * CHUNK, *range(CHUNK, SEALED, CHUNK)]
 
 
 def test_a_damaged_chunk_is_sent_again(client: FieldClient, server: FakeServer) -> None:
@@ -255,7 +262,7 @@ def test_a_damaged_chunk_is_sent_again(client: FieldClient, server: FakeServer) 
     server.tus.fail_next = [("PATCH", 460, "checksum_mismatch")] * 2  # twice, then it goes
     report = client.sync()
     assert report.done and server.blobs == {sha_of(client, saved)}
-    assert offsets(server) == list(range(0, SIZE, CHUNK))  # the first chunk got through at last
+    assert offsets(server) == list(range(0, SEALED, CHUNK))  # the first chunk got through at last
 
 
 def test_a_link_that_keeps_damaging_chunks_stops_the_run(
@@ -285,7 +292,7 @@ def test_an_expired_upload_is_created_anew(
     assert report.done and server.blobs == {sha_of(client, saved)}
     row = upload_row(client, saved)
     assert row["state"] == "done" and row["url"] != old_url
-    assert offsets(server) == [0, CHUNK, 2 * CHUNK, *range(0, SIZE, CHUNK)]  # from zero again
+    assert offsets(server) == [0, CHUNK, 2 * CHUNK, *range(0, SEALED, CHUNK)]  # from zero again
 
 
 def test_an_upload_that_vanishes_mid_way_is_created_anew_in_the_same_run(
@@ -349,8 +356,8 @@ def test_a_busy_upload_is_waited_for_and_continued_where_the_other_writer_left_i
     server.tus.busy_when = twin_is_writing
     report = client.sync()
     assert report.done and server.blobs == {sha_of(client, saved)}
-    assert offsets(server) == list(range(0, SIZE, CHUNK))  # after the 423: HEAD, then chunk 3
-    assert report.bytes_uploaded == SIZE - CHUNK
+    assert offsets(server) == list(range(0, SEALED, CHUNK))  # after the 423: HEAD, then chunk 3
+    assert report.bytes_uploaded == SEALED - CHUNK
 
 
 def test_an_upload_busy_for_long_means_try_later(
@@ -422,8 +429,9 @@ def test_a_deleted_file_is_reported_and_the_cli_asks_for_a_person(
     out = capsys.readouterr().out
     assert "berkas 0/1 terunggah, 1 gagal" in out and "berkas photo gagal" in out
     with FieldClient(home) as again:
-        [row] = again.records()
-        assert row["state"] == "sent" and row["nik"]  # the record is all there
+        [row] = again.records(data_key=DK)
+        assert row["state"] == "sent" and row["nama"]  # the record is all there
+        assert opened(again, row["id"])["payload"]["nik"] == person(1)["nik"]
 
 
 def test_a_file_larger_than_the_server_takes_is_refused_before_any_byte(
@@ -457,23 +465,35 @@ def test_a_relative_upload_address_is_fine(client: FieldClient, server: FakeServ
     assert client.sync().done
 
 
+def _damage_sealed(upload: FakeUpload) -> None:
+    upload.data[0] ^= 0xFF  # the seal no longer opens: 422 upload_unreadable
+
+
+def _declare_other_hash(upload: FakeUpload) -> None:
+    upload.sha256 = "0" * 64  # opens, but to other bytes than declared: 460 blob_hash_mismatch
+
+
+@pytest.mark.parametrize(
+    ("meddle", "code"),
+    [(_damage_sealed, "upload_unreadable"), (_declare_other_hash, "blob_hash_mismatch")],
+)
 def test_a_file_the_server_hashes_differently_is_sent_again_then_reported(
-    client: FieldClient, server: FakeServer
+    client: FieldClient, server: FakeServer, meddle: Callable[[FakeUpload], None], code: str
 ) -> None:
     saved = record(client, 1)
 
     def corrupt_on_the_server(upload: FakeUpload) -> None:
         if upload.offset == 5 * CHUNK:  # before the last chunk lands
-            upload.data[0] ^= 0xFF
+            meddle(upload)
 
     server.tus.before_patch = corrupt_on_the_server
     report = client.sync()
     assert (report.files_failed, report.files_waiting, report.done) == ([], 1, False)
     row = upload_row(client, saved)
-    assert (row["state"], row["url"], row["error_code"]) == ("needed", None, "blob_hash_mismatch")
+    assert (row["state"], row["url"], row["error_code"]) == ("needed", None, code)
     report = client.sync()  # the second time in a row: a person must look
     [failed] = report.files_failed
-    assert failed["code"] == "blob_hash_mismatch" and "dua kali" in failed["message"]
+    assert failed["code"] == code and "dua kali" in failed["message"]
     assert_kept(client, saved)
     server.tus.before_patch = None
     assert client.sync().done  # every sync looks again

@@ -35,11 +35,15 @@ from field_client.errors import (
     UploadTooLarge,
 )
 from field_client.sync.transport import Transport
+from shared.protocol import PROTOCOL_HEADER, PROTOCOL_VERSION
+from shared.sealing import SEAL_OVERHEAD
 from tests.support.fakes import CutConnection, WsgiAdapter
 
 SERVER = "http://jemput.test"
 UPLOAD = f"{SERVER}/api/v1/uploads/abc"
 SHA = hashlib.sha256(b"photo").hexdigest()
+SEALED = 5 + SEAL_OVERHEAD  # what goes: the 5 plaintext bytes sealed to the office key
+KID = "test-key"
 
 
 @dataclass
@@ -87,22 +91,25 @@ def test_creation_declares_the_file_and_returns_where_to_send_it(
     scripted: Scripted, transport: Transport
 ) -> None:
     scripted.reply = tus(201, {"Location": UPLOAD, "Upload-Offset": "0"})
-    assert transport.create_upload(SHA, 5, "image/jpeg", "photo.jpg") == (UPLOAD, 0)
+    assert transport.create_upload(SHA, 5, SEALED, KID, "image/jpeg", "photo.jpg") == (UPLOAD, 0)
     [seen] = scripted.seen
     assert (seen["method"], seen["url"]) == ("POST", f"{SERVER}/api/v1/uploads")
     headers = seen["headers"]
     assert headers["Tus-Resumable"] == "1.0.0" and headers["Authorization"] == "Bearer s3cret"
-    assert headers["Upload-Length"] == "5" and seen["body"] == b""
+    assert headers[PROTOCOL_HEADER] == str(PROTOCOL_VERSION)
+    # Upload-Length counts the sealed bytes; the metadata names the plaintext and the key.
+    assert headers["Upload-Length"] == str(SEALED) and seen["body"] == b""
     pairs = dict(item.split(" ") for item in headers["Upload-Metadata"].split(","))
     decoded = {key: base64.b64decode(value).decode() for key, value in pairs.items()}
-    assert decoded == {"sha256": SHA, "media_type": "image/jpeg", "filename": "photo.jpg"}
+    assert decoded == {"sha256": SHA, "size": "5", "key_id": KID, "media_type": "image/jpeg",
+                       "filename": "photo.jpg"}
 
 
 def test_a_file_the_server_holds_comes_back_with_nothing_to_send(
     scripted: Scripted, transport: Transport
 ) -> None:
-    scripted.reply = tus(201, {"Location": UPLOAD, "Upload-Offset": "5"})
-    assert transport.create_upload(SHA, 5, "image/jpeg") == (UPLOAD, 5)
+    scripted.reply = tus(201, {"Location": UPLOAD, "Upload-Offset": str(SEALED)})
+    assert transport.create_upload(SHA, 5, SEALED, KID, "image/jpeg") == (UPLOAD, SEALED)
 
 
 @pytest.mark.parametrize(
@@ -117,7 +124,7 @@ def test_a_location_on_the_same_server_is_resolved(
     scripted: Scripted, transport: Transport, location: str, resolved: str
 ) -> None:
     scripted.reply = tus(201, {"Location": location, "Upload-Offset": "0"})
-    url, _ = transport.create_upload(SHA, 5, "image/jpeg")
+    url, _ = transport.create_upload(SHA, 5, SEALED, KID, "image/jpeg")
     assert url.lower() == resolved.lower()
 
 
@@ -135,7 +142,7 @@ def test_a_location_on_another_host_is_refused(
 ) -> None:
     scripted.reply = tus(201, {"Location": location, "Upload-Offset": "0"})
     with pytest.raises(UploadLocationRefused) as caught:
-        transport.create_upload(SHA, 5, "image/jpeg")
+        transport.create_upload(SHA, 5, SEALED, KID, "image/jpeg")
     assert "host lain" in caught.value.message and "tidak ada yang dikirim" in caught.value.message
 
 
@@ -217,7 +224,7 @@ def test_upload_errors_are_mapped_by_meaning(
     calls = {
         "HEAD": lambda: transport.upload_offset(UPLOAD),
         "PATCH": lambda: transport.upload_chunk(UPLOAD, 0, b"data"),
-        "POST": lambda: transport.create_upload(SHA, 5, "image/jpeg"),
+        "POST": lambda: transport.create_upload(SHA, 5, SEALED, KID, "image/jpeg"),
     }
     with pytest.raises(error) as caught:
         calls[method]()

@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from field_client.capture.drafts import Draft
 from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.ui import create_app
@@ -25,16 +26,17 @@ from tests.support.field_ui import (
     store_visit_with_targets,
     token,
 )
+from tests.support.keys import DATA_KEY as DK
 
 
 def _records(settings: Settings) -> list[dict[str, object]]:
     with FieldClient(settings=settings) as device:
-        return device.records()
+        return device.records(data_key=DK)
 
 
-def _drafts(settings: Settings) -> list[object]:
+def _drafts(settings: Settings) -> list[Draft]:
     with FieldClient(settings=settings) as device:
-        return device.drafts()
+        return device.drafts(data_key=DK)
 
 
 # -- access -----------------------------------------------------------------------------------
@@ -181,7 +183,9 @@ def test_missing_finger_needs_an_exception_reason(
     page = answer.get_data(as_text=True)
     assert 'id="err-bio.finger_l_little"' in page
     assert _records(settings) == []
-    draft_id = draft_id_from(re.search(r'action="(/draf/[^"]+)"', page).group(1))
+    action = re.search(r'action="(/draf/[^"]+)"', page)
+    assert action is not None
+    draft_id = draft_id_from(action.group(1))
     data = form_data(
         csrf, tmp_path / "b", skip_files=("finger_l_little",),
         exceptions={"finger_l_little": "amputated"},
@@ -301,7 +305,9 @@ def test_a_target_prefills_the_form(web: FlaskClient, settings: Settings) -> Non
     store_visit_with_targets(settings)
     page = web.get("/kunjungan").get_data(as_text=True)
     assert "belum" in page
-    nik = re.search(r'<tr data-nik="(\d{16})"', page).group(1)
+    row = re.search(r'<tr data-nik="(\d{16})"', page)
+    assert row is not None
+    nik = row.group(1)
     answer = web.post("/rekam/sasaran", data={"nik": nik, "csrf_token": token(web, "/kunjungan")})
     assert answer.status_code == 302
     form = web.get(answer.headers["Location"]).get_data(as_text=True)
@@ -344,7 +350,7 @@ def test_a_long_queue_shows_the_newest_rows_and_says_how_many_are_left_out(
     files = biometric_files(tmp_path / "f")
     with FieldClient(settings=settings) as device:
         for index in (1, 2, 3):
-            device.enroll(person(index), operator=OPERATOR, files=files)
+            device.enroll(person(index), operator=OPERATOR, files=files, data_key=DK)
     page = web.get("/antrean").get_data(as_text=True)
     assert 'id="rec-3"' in page and 'id="rec-2"' in page and 'id="rec-1"' not in page
     assert "1 rekaman lebih lama tidak ditampilkan" in page

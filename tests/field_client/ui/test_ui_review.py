@@ -14,7 +14,7 @@ from field_client.client import FieldClient
 from field_client.config import Settings, load_settings
 from field_client.store import profile
 from shared import datakey
-from tests.support.field import set_state
+from tests.support.field import opened, set_state
 from tests.support.field_ui import (
     draft_id_from,
     form_data,
@@ -23,6 +23,7 @@ from tests.support.field_ui import (
     profile_document,
     token,
 )
+from tests.support.keys import DATA_KEY as DK
 
 _KEY = re.compile(r'name="form_key" value="([^"]+)"')
 
@@ -38,6 +39,19 @@ def _new_form(web: FlaskClient, folder: Path, **kw: object) -> dict[str, object]
     data = form_data(token(web, "/rekam"), folder, **kw)  # type: ignore[arg-type]
     data["form_key"] = key.group(1)
     return data
+
+
+def _sent_back(settings: Settings, record_id: str, state: str, reason: str | None) -> None:
+    """The office sends the record back in ``state``: its reason and the record's data, under
+    the data key (as a pull would store them)."""
+    with _device(settings) as device:
+        record = opened(device, record_id)  # what the office holds
+        set_state(device, record_id, state)
+        returned = {"reason": reason, "record": {key: record[key] for key in (
+            "payload", "attachments", "exceptions")}}  # fmt: skip
+        with device.outbox.atomic():
+            device.outbox.execute("UPDATE record SET returned = ? WHERE id = ?",
+                                  (datakey.encrypt_json(DK, returned), record_id))
 
 
 def _save_new(web: FlaskClient, folder: Path, **kw: object) -> str:
@@ -61,7 +75,7 @@ def test_a_double_click_on_a_new_form_makes_one_draft(
     assert first.status_code == second.status_code == 303
     assert first.headers["Location"] == second.headers["Location"]
     with _device(settings) as device:
-        assert len(device.drafts()) == 1
+        assert len(device.drafts(data_key=DK)) == 1
 
 
 def test_a_forged_form_key_is_refused_with_the_values_kept(
@@ -75,7 +89,7 @@ def test_a_forged_form_key_is_refused_with_the_values_kept(
     assert "muat ulang halaman" in page and 'value="MARIA GORETTI"' in page
     assert "Isian belum tersimpan" in page
     with _device(settings) as device:
-        assert device.drafts() == []
+        assert device.drafts(data_key=DK) == []
 
 
 def test_a_busy_outbox_shows_the_form_again_with_everything_typed(
@@ -98,7 +112,7 @@ def test_a_busy_outbox_shows_the_form_again_with_everything_typed(
     page = answer.get_data(as_text=True)
     assert 'value="BUDI SANTOSO"' in page and 'class="flash error"' in page
     with _device(settings) as device:
-        assert device.drafts() == [] and device.records() == []
+        assert device.drafts(data_key=DK) == [] and device.records() == []
 
 
 def test_posting_to_a_discarded_draft_keeps_the_typed_values(
@@ -107,7 +121,7 @@ def test_posting_to_a_discarded_draft_keeps_the_typed_values(
     data = _new_form(web, tmp_path / "f", action="draft")
     web.post("/rekam", data=data, content_type="multipart/form-data")
     with _device(settings) as device:
-        (draft,) = device.drafts()
+        (draft,) = device.drafts(data_key=DK)
         device.discard_draft(draft.id)
     again = form_data(token(web, "/antrean"), tmp_path / "g", changes={"nama": "SITI AMINAH"})
     answer = web.post(f"/draf/{draft.id}", data=again, content_type="multipart/form-data")
@@ -146,13 +160,13 @@ def test_rekam_ulang_twice_opens_the_same_draft(
     _save_new(web, tmp_path / "a")
     with _device(settings) as device:
         (row,) = device.records()
-        set_state(device, row["id"], "rejected")
+    _sent_back(settings, row["id"], "rejected", "Sudah terekam di kecamatan lain.")
     first = web.post(f"/rekaman/{row['id']}/perbaiki", data={"csrf_token": token(web, "/antrean")})
     second = web.post(f"/rekaman/{row['id']}/perbaiki",
                       data={"csrf_token": token(web, "/antrean")})
     assert first.headers["Location"] == second.headers["Location"]
     with _device(settings) as device:
-        (draft,) = device.drafts()
+        (draft,) = device.drafts(data_key=DK)
         assert draft.supersedes is None and len(draft.files) == 14
 
 
@@ -162,7 +176,7 @@ def test_an_unchanged_fix_comes_back_to_the_form_with_the_reason(
     _save_new(web, tmp_path / "a")
     with _device(settings) as device:
         (row,) = device.records()
-        set_state(device, row["id"], "needs_fix")
+    _sent_back(settings, row["id"], "needs_fix", "Nama tidak sesuai KK.")
     opened = web.post(f"/rekaman/{row['id']}/perbaiki",
                       data={"csrf_token": token(web, "/antrean")})
     review = web.get(opened.headers["Location"] + "/periksa")
@@ -184,9 +198,9 @@ def test_a_draft_changed_in_another_window_is_not_saved_stale(
     def edited_meanwhile(*args: object, **kwargs: object) -> object:
         found = real_prepare(*args, **kwargs)  # type: ignore[arg-type]
         with _device(settings) as other:  # the other window saves a change now
-            draft = other.draft(draft_id)
+            draft = other.draft(draft_id, data_key=DK)
             other.save_draft(draft_id, form={**draft.form, "nama": "NAMA BARU"},
-                             operator="op.suryadi")
+                             operator="op.suryadi", data_key=DK)
         return found
 
     monkeypatch.setattr(drafts, "_prepare", edited_meanwhile)
@@ -195,7 +209,7 @@ def test_a_draft_changed_in_another_window_is_not_saved_stale(
     assert "diubah di jendela lain" in saved.get_data(as_text=True)
     with _device(settings) as device:
         assert device.records() == []
-        assert device.draft(draft_id).form["nama"] == "NAMA BARU"
+        assert device.draft(draft_id, data_key=DK).form["nama"] == "NAMA BARU"
 
 
 def test_a_missing_draft_file_is_not_found_not_a_crash(
@@ -205,7 +219,7 @@ def test_a_missing_draft_file_is_not_found_not_a_crash(
                       content_type="multipart/form-data")
     assert answer.status_code == 303
     with _device(settings) as device:
-        (draft,) = device.drafts()
+        (draft,) = device.drafts(data_key=DK)
     draft.files["photo"].path.unlink()
     assert web.get(f"/draf/{draft.id}/berkas/photo").status_code == 404
     assert web.get("/draf/not-a-draft/berkas/photo").status_code == 404

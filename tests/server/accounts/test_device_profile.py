@@ -227,6 +227,6 @@ def test_a_revoked_device_gets_401(app: Flask, client: FlaskClient) -> None:
 def test_openapi_describes_the_profile(client: FlaskClient) -> None:
     spec = client.get("/api/v1/openapi.json").json
     operation = spec["paths"]["/api/v1/device/profile"]["get"]
-    assert set(operation["responses"]) == {"200", "304", "401"}
+    assert set(operation["responses"]) == {"200", "304", "401", "426"}
     assert "DeviceProfile" in spec["components"]["schemas"]
     assert "OperatorKey" in spec["components"]["schemas"]

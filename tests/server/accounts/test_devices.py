@@ -18,7 +18,7 @@ from server.core.extensions import db
 from server.core.models import Device, RegistrationCode
 from server.core.timeutil import utcnow
 from server.core.tokens import hash_token
-from tests.support.server_app import assert_problem
+from tests.support.server_app import assert_problem, device_client
 
 REGISTER = "/api/v1/devices"
 PULL = "/api/v1/sync/pull"
@@ -33,7 +33,7 @@ def test_register_with_a_good_code(app: Flask, client: FlaskClient, new_code: Ne
     body = answer.json
     assert body["team"] == "TIM-NANGA-MAHAP"
     assert body["name"] == "laptop mahap 1"
-    assert body["protocol_version"] == 1
+    assert body["protocol_version"] == 2
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", body["server_time"])
     assert len(body["token"]) >= 43
     with app.app_context():
@@ -89,7 +89,7 @@ def test_concurrent_use_of_one_code_registers_exactly_one_device(
     statuses: list[int] = []
 
     def register() -> None:
-        client = app.test_client()
+        client = device_client(app)
         barrier.wait()
         statuses.append(client.post(REGISTER, json={"code": code}).status_code)
 
@@ -168,16 +168,17 @@ def test_last_seen_is_updated_at_most_once_a_minute(
 
 
 def test_a_device_registered_again_counts_gaps_from_its_first_seq(
-    client: FlaskClient, new_code: NewCode, make_record: Callable[..., dict[str, Any]]
+    client: FlaskClient, new_code: NewCode, make_record: Callable[..., dict[str, Any]],
+    seal: Callable[[Any], dict[str, Any]],
 ) -> None:
     answer = client.post(REGISTER, json={"code": new_code(), "name": "lagi", "first_seq": 5})
     assert answer.status_code == 201
     headers = {"Authorization": f"Bearer {answer.json['token']}"}
     pushed = client.post("/api/v1/sync/push", headers=headers,
-                         json={"records": [make_record(5), make_record(7)]})
+                         json={"records": [seal(make_record(5)), seal(make_record(7))]})
     # seq 1-4 went out under the earlier registration; only 6 is lost for this one.
     assert pushed.json["device"] == {"last_seq": 7, "received": 2, "gaps": [[6, 6]]}
     late = client.post("/api/v1/sync/push", headers=headers,
-                       json={"records": [make_record(3), make_record(6)]})
+                       json={"records": [seal(make_record(3)), seal(make_record(6))]})
     assert [r["status"] for r in late.json["results"]] == ["accepted", "accepted"]
     assert late.json["device"]["gaps"] == []

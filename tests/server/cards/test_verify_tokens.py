@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from server.cards import suket
+from shared.display import mask_name
 from tests.support.server_app import assert_problem
 from tests.support.suket import SUPERVISOR, approved_record, counts
 
@@ -17,9 +18,9 @@ JSON = {"Accept": "application/json"}
 
 
 def test_mask_name() -> None:
-    assert suket.mask_name("MARIA GORETTI") == "MAR** GOR****"
-    assert suket.mask_name("  SITI  ANI A ") == "SI** AN* A"
-    assert suket.mask_name("") == ""
+    assert mask_name("MARIA GORETTI") == "MAR** GOR****"
+    assert mask_name("  SITI  ANI A ") == "SI** AN* A"
+    assert mask_name("") == ""
 
 
 def test_only_issued_tokens_verify(app: Flask, client: FlaskClient, push: Callable[..., Any],

@@ -11,12 +11,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from shared.canonical import seal
+from shared.canonical import with_hash
 from tests.support.server_app import NOTHING_WRITTEN, assert_problem
 
 PUSH = "/api/v1/sync/push"
 Counts = Callable[[], dict[str, int]]
 Make = Callable[..., dict[str, Any]]
+Seal = Callable[[Any], dict[str, Any]]
 
 
 def post_raw(client: FlaskClient, headers: dict[str, str], data: bytes,
@@ -72,9 +73,11 @@ def test_json_array_is_400(
 
 
 def test_gzip_body_is_accepted(
-    client: FlaskClient, auth_headers: dict[str, str], make_record: Make, row_counts: Counts
+    client: FlaskClient, auth_headers: dict[str, str], make_record: Make, row_counts: Counts,
+    seal: Seal,
 ) -> None:
-    body = gzip.compress(json.dumps({"records": [make_record(), make_record()]}).encode())
+    body = gzip.compress(json.dumps({"records": [seal(make_record()),
+                                                 seal(make_record())]}).encode())
     answer = post_raw(client, auth_headers, body, **{"Content-Encoding": "gzip"})
     assert [r["status"] for r in answer.json["results"]] == ["accepted", "accepted"]
     assert row_counts()["enrollment"] == 2
@@ -173,9 +176,9 @@ def test_wrong_types_at_record_level_are_rejected(
     push: Callable[..., Any], make_record: Make, row_counts: Counts,
     change: dict[str, Any], field: str,
 ) -> None:
-    record = make_record(sealed=False)
+    record = make_record(hashed=False)
     record.update(change)
-    result = push([seal(record)]).json["results"][0]
+    result = push([with_hash(record)]).json["results"][0]
     assert (result["status"], result["errors"]["code"]) == ("rejected", "invalid")
     assert field in result["errors"]["fields"]
     assert row_counts()["enrollment"] == 0
@@ -184,21 +187,31 @@ def test_wrong_types_at_record_level_are_rejected(
 def test_attachment_errors_name_the_attachment(
     push: Callable[..., Any], make_record: Make, row_counts: Counts
 ) -> None:
-    record = make_record(sealed=False)
+    record = make_record(hashed=False)
     record["attachments"][1]["size"] = True
     record["attachments"][2]["sha256"] = "ABC"
-    result = push([seal(record)]).json["results"][0]
+    result = push([with_hash(record)]).json["results"][0]
     fields = result["errors"]["fields"]["attachments"]
     assert set(fields) == {"1", "2"}
     assert row_counts() == {**NOTHING_WRITTEN, "rejected_push": 1}
 
 
-def test_record_that_is_not_an_object_is_rejected(
-    push: Callable[..., Any], row_counts: Counts
+def test_an_item_that_is_not_an_envelope_is_rejected_alone(
+    push: Callable[..., Any], row_counts: Counts, make_record: Make, seal: Seal
 ) -> None:
-    answer = push([{"records": 1}, {}])
-    assert [r["status"] for r in answer.json["results"]] == ["rejected", "rejected"]
-    assert row_counts() == NOTHING_WRITTEN
+    good = seal(make_record(1))
+    answer = push([{"records": 1}, {}, good, {**seal(make_record(2)), "sealed": "***"},
+                   {**seal(make_record(3)), "extra": 1}], raw=True)
+    results = answer.json["results"]
+    assert [r["status"] for r in results] == ["rejected", "rejected", "accepted", "rejected",
+                                              "rejected"]
+    assert {r["errors"]["code"] for r in results if r["status"] == "rejected"} == {"invalid"}
+    assert set(results[1]["errors"]["fields"]) == {"id", "seq", "key_id", "sealed"}
+    assert results[3]["errors"]["fields"] == {"sealed": ["Bukan base64 yang sah."]}
+    assert "extra" in results[4]["errors"]["fields"]
+    # Refused like a malformed record: the seqs it names arrived (no gap), nothing else stored.
+    assert row_counts() == {"enrollment": 1, "attachment": 3, "change": 1, "rejected_push": 2}
+    assert answer.json["device"] == {"last_seq": 3, "received": 1, "gaps": []}
 
 
 def test_deeply_nested_json_is_400_not_500(
@@ -211,12 +224,13 @@ def test_deeply_nested_json_is_400_not_500(
 
 
 def test_a_lone_surrogate_refuses_that_record_only(
-    client: FlaskClient, auth_headers: dict[str, str], row_counts: Counts, make_record: Make
+    client: FlaskClient, auth_headers: dict[str, str], row_counts: Counts, make_record: Make,
+    seal: Seal,
 ) -> None:
     good = make_record(1)
-    broken = dict(make_record(2), operator="op.\ud800")
-    bad_id = dict(make_record(3), id="\ud800" * 8)
-    body = json.dumps({"records": [good, broken, bad_id]}).encode()  # ASCII with \\ud800 escapes
+    broken = dict(make_record(2), operator="op.\ud800")  # inside the sealed record
+    bad_id = dict(make_record(3), id="\ud800" * 8)  # in the envelope too
+    body = json.dumps({"records": [seal(good), seal(broken), seal(bad_id)]}).encode()
     answer = post_raw(client, auth_headers, body)
     assert answer.status_code == 200, answer.get_data(as_text=True)
     statuses = [r["status"] for r in answer.json["results"]]

@@ -11,7 +11,6 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
-from shared.canonical import seal
 from tests.support.office import token_for
 from tests.support.wsgi_thread import serving
 
@@ -69,6 +68,7 @@ def _chunks(size: int, piece: int = 4096) -> Iterator[bytes]:
 def test_a_chunked_body_over_the_limit_is_413_like_one_with_a_length(
     small_limit_app: Flask, auth_headers: dict[str, str],
     row_counts: Callable[[], dict[str, int]], make_record: Callable[..., dict[str, object]],
+    seal: Callable[[object], dict[str, object]],
 ) -> None:
     before = row_counts()
     record = json.dumps({"records": [seal(make_record(1))]}).encode()

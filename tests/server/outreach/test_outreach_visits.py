@@ -7,6 +7,7 @@ import gzip
 import json
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -17,8 +18,10 @@ from server.accounts import devices
 from server.accounts.actor import Actor
 from server.core.errors import Conflict, Forbidden, InvalidInput
 from server.core.extensions import db
-from server.core.models import AuditEvent, Change, OutreachTarget
+from server.core.models import AuditEvent, Change, Device, OutreachTarget
 from server.outreach import visits as outreach
+from shared import datakey
+from shared.sealing import unb64
 from tests.support.outreach import (
     OTHER_DESA,
     PLANNER,
@@ -32,6 +35,17 @@ from tests.support.records import DESA, nik_for
 from tests.support.server_app import assert_problem
 
 TODAY = dt.date(2026, 12, 1)
+
+
+def opened_targets(app: Flask, device_id: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The targets of a list answer, opened with the device's data key (as its operators do)."""
+    assert "targets" not in body  # nothing of the residents travels in clear
+    with app.app_context():
+        device = db.session.get(Device, device_id)
+        assert device is not None
+        key = devices.device_data_key(device)
+    targets: list[dict[str, Any]] = datakey.decrypt_json(key, unb64(body["sealed"]))["targets"]
+    return targets
 
 
 def test_create_visit_snapshots_targets_and_feeds_the_device(
@@ -69,8 +83,10 @@ def test_device_fetches_its_target_list(app: Flask, client: FlaskClient,
         "kecamatan_kode": "61.09.04", "kecamatan_nama": body["visit"]["kecamatan_nama"],
         "visit_date": "2027-01-11", "ends_on": "2027-01-11", "days": 1, "team": "TIM-1",
         "state": "planned", "target_count": 4}
-    assert {t["nik"] for t in body["targets"]} == set(groups["targets"])
-    first = body["targets"][0]
+    targets = opened_targets(app, device[0], body)
+    assert {t["nik"] for t in targets} == set(groups["targets"])
+    assert not any(t["nik"] in answer.get_data(as_text=True) for t in targets)
+    first = targets[0]
     assert set(first) == {"nik", "nama", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw"}
     assert first["tanggal_lahir"] in ("1980-05-01", "2011-02-02")
     assert answer.headers["Cache-Control"] == "no-store"
@@ -84,10 +100,11 @@ def test_large_list_is_gzipped_when_accepted(app: Flask, client: FlaskClient,
     answer = client.get(f"/api/v1/outreach/visits/{visit_id}/targets", headers=headers)
     assert answer.headers["Content-Encoding"] == "gzip"
     body = json.loads(gzip.decompress(answer.get_data()))
-    assert len(body["targets"]) == 201 == body["visit"]["target_count"]
+    assert len(opened_targets(app, device[0], body)) == 201 == body["visit"]["target_count"]
     plain = client.get(f"/api/v1/outreach/visits/{visit_id}/targets",
                        headers={"Authorization": f"Bearer {device[1]}"})
-    assert "Content-Encoding" not in plain.headers and len(plain.json["targets"]) == 201
+    assert "Content-Encoding" not in plain.headers
+    assert opened_targets(app, device[0], plain.json) == opened_targets(app, device[0], body)
 
 
 def test_target_list_refusals(app: Flask, client: FlaskClient,

@@ -41,7 +41,7 @@ def test_a_registered_resident_is_verified_even_with_accents_and_spacing(
     plain = make_record(attachments=0)
     spelled = make_record(attachments=0, payload={"nama": "MARIA  GORETTI"})
     registry_spelling = make_record(attachments=0, serial=spelled["seq"],
-                                    payload={"nama": " María   Gorétti "}, sealed=False)
+                                    payload={"nama": " María   Gorétti "}, hashed=False)
     add_residents(app, plain, registry_spelling)
     push([plain, spelled])
     assert state_of(app, plain["id"]) == state_of(app, spelled["id"]) == "verified"
@@ -124,8 +124,7 @@ def test_the_same_nik_from_two_teams_is_one_duplicate_case(
     assert state_of(app, mine["id"]) == "verified"
     _, token = register("laptop-2", team="TIM-2")
     theirs = make_record(seq=1, attachments=0)  # same NIK (serial follows seq)
-    answer = client.post("/api/v1/sync/push", json={"records": [theirs]},
-                         headers={"Authorization": f"Bearer {token}"})
+    answer = push([theirs], headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 200
     [case] = cases_of(app)
     assert case["kind"] == "duplicate_nik"

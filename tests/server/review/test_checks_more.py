@@ -90,8 +90,7 @@ def test_a_case_the_system_cleared_comes_back_when_its_finding_does(
     [pair] = cases_of(app)
     _, token = register("laptop-2", team="TIM-2")
     third = make_record(seq=1, attachments=0, serial=1)
-    client.post("/api/v1/sync/push", json={"records": [third]},
-                headers={"Authorization": f"Bearer {token}"})
+    push([third], headers={"Authorization": f"Bearer {token}"})
     pair_now, triple = cases_of(app)
     assert (pair_now["id"], pair_now["resolution"]) == (pair["id"], "cleared")
     assert triple["state"] == "open" and len(triple["records"]) == 3

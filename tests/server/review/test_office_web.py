@@ -169,14 +169,14 @@ def test_bulk_approve_supervisor_only(app: Flask, client: FlaskClient,
 
 def test_record_page_diff_and_files(app: Flask, client: FlaskClient, push: Callable[..., Any],
                                     make_record: Callable[..., dict[str, Any]]) -> None:
-    from shared.canonical import seal
+    from shared.canonical import with_hash
     from tests.support.office_scenario import png, store_blob
 
     with app.app_context():
         photo = {"role": "photo", **store_blob(png(20, 30, (200, 120, 90), 5))}
-    record = make_record(attachments=0, serial=11, sealed=False)
+    record = make_record(attachments=0, serial=11, hashed=False)
     record["attachments"] = [photo]
-    record = seal(record)
+    record = with_hash(record)
     registry = dict(record, payload=dict(record["payload"], nama="MARIA GORETI"))
     add_residents(app, registry)
     push([record])

@@ -17,9 +17,19 @@ from server.core.models import Blob, Case, Change, Enrollment
 from server.core.timeutil import utcnow
 from server.sync import ingest_check
 from shared import vocab
-from shared.canonical import seal
-from tests.support.records import add_residents
-from tests.support.uploads import TUS, Auth, Register, create, expire, sha, started, upload
+from shared.canonical import with_hash
+from tests.support.records import OfficeKey, add_residents
+from tests.support.uploads import (
+    TUS,
+    Auth,
+    Register,
+    create,
+    expire,
+    seal_file,
+    sha,
+    started,
+    upload,
+)
 
 Push = Callable[..., Any]
 Make = Callable[..., dict[str, Any]]
@@ -33,7 +43,7 @@ def with_files(make_record: Make, files: list[bytes], **options: Any) -> dict[st
         {"role": role, "sha256": sha(data), "size": len(data), "media_type": "image/jpeg"}
         for role, data in zip(vocab.BIOMETRIC_ROLES, files, strict=False)
     ]
-    return seal(record)
+    return with_hash(record)
 
 
 def state_of(app: Flask, record_id: str) -> str:
@@ -49,7 +59,8 @@ def feed(client: FlaskClient, auth: Auth) -> list[tuple[str, str]]:
 
 
 def test_push_upload_complete_and_the_feed_says_so(
-    app: Flask, client: FlaskClient, push: Push, make_record: Make, auth_headers: Auth
+    app: Flask, client: FlaskClient, push: Push, make_record: Make, auth_headers: Auth,
+    sealing_key: OfficeKey,
 ) -> None:
     files = [os.urandom(3000 + n) for n in range(3)]
     record = with_files(make_record, files)
@@ -57,13 +68,13 @@ def test_push_upload_complete_and_the_feed_says_so(
     result = push([record]).json["results"][0]
     assert (result["status"], result["state"]) == ("accepted", "received")
     assert result["missing_blobs"] == [sha(data) for data in files]
-    upload(client, auth_headers, files[0])
-    upload(client, auth_headers, files[1])
+    upload(client, auth_headers, seal_file(sealing_key, files[0]))
+    upload(client, auth_headers, seal_file(sealing_key, files[1]))
     assert state_of(app, record["id"]) == "received"  # one file still missing
     replay = push([record]).json["results"][0]
     assert (replay["status"], replay["missing_blobs"]) == ("duplicate", [sha(files[2])])
     before = utcnow()
-    upload(client, auth_headers, files[2])
+    upload(client, auth_headers, seal_file(sealing_key, files[2]))
     assert state_of(app, record["id"]) == "verified"  # complete, then checked
     with app.app_context():
         stored = db.session.get(Enrollment, record["id"])
@@ -75,11 +86,12 @@ def test_push_upload_complete_and_the_feed_says_so(
 
 
 def test_push_after_the_files_arrived_is_complete_at_once(
-    app: Flask, client: FlaskClient, push: Push, make_record: Make, auth_headers: Auth
+    app: Flask, client: FlaskClient, push: Push, make_record: Make, auth_headers: Auth,
+    sealing_key: OfficeKey,
 ) -> None:
     files = [os.urandom(2000), os.urandom(2001)]
     for data in files:
-        upload(client, auth_headers, data)
+        upload(client, auth_headers, seal_file(sealing_key, data))
     record = with_files(make_record, files)
     result = push([record]).json["results"][0]
     assert (result["state"], result["missing_blobs"]) == ("complete", [])
@@ -90,6 +102,7 @@ def test_push_after_the_files_arrived_is_complete_at_once(
 def test_one_file_shared_by_records_of_two_devices(
     app: Flask, client: FlaskClient, push: Push, make_record: Make, auth_headers: Auth,
     register: Register,
+    sealing_key: OfficeKey,
 ) -> None:
     shared_file = os.urandom(5000)
     mine = with_files(make_record, [shared_file])
@@ -97,9 +110,9 @@ def test_one_file_shared_by_records_of_two_devices(
     other = {"Authorization": f"Bearer {register('laptop-2')[1]}"}
     theirs = with_files(make_record, [shared_file], seq=1, serial=2)
     add_residents(app, mine, theirs)
-    answer = client.post("/api/v1/sync/push", json={"records": [theirs]}, headers=other)
+    answer = push([theirs], headers=other)
     assert answer.json["results"][0]["state"] == "received"
-    upload(client, other, shared_file)
+    upload(client, other, seal_file(sealing_key, shared_file))
     # Both complete; then the checks flag one file under two NIKs (the only finding).
     assert state_of(app, mine["id"]) == state_of(app, theirs["id"]) == "needs_review"
     assert feed(client, auth_headers)[-1:] == [(mine["id"], "complete")]
@@ -115,10 +128,11 @@ def test_one_file_shared_by_records_of_two_devices(
 def test_a_push_racing_the_last_file_is_completed_after_its_commit(
     app: Flask, client: FlaskClient, push: Push, make_record: Make, auth_headers: Auth,
     monkeypatch: Any,
+    sealing_key: OfficeKey,
 ) -> None:
     files = [os.urandom(1000), os.urandom(1001)]
     for data in files:
-        upload(client, auth_headers, data)  # the blobs land ...
+        upload(client, auth_headers, seal_file(sealing_key, data))  # the blobs land ...
     # ... just after the push looked them up: it classifies its record as still missing files.
     monkeypatch.setattr(ingest_check, "missing_blobs", lambda hashes: set(hashes))
     record = with_files(make_record, files)
@@ -158,12 +172,14 @@ def test_missing_blobs_is_one_lookup_per_batch(
     assert all(len(r["missing_blobs"]) == 14 for r in answer.json["results"])
     # One lookup of the batch's 700 hashes before the write and one after the commit (did a
     # file land meanwhile?); none did, so the completeness query over records is not run.
+    # (The replay check reads the blob table only for records it found: none here.)
     assert len(seen) == 2
     assert not [s for s in seen if "enrollment" in s]
 
 
 def test_creating_an_upload_of_a_held_blob_completes_stragglers(
-    app: Flask, client: FlaskClient, push: Push, make_record: Make, auth_headers: Auth
+    app: Flask, client: FlaskClient, push: Push, make_record: Make, auth_headers: Auth,
+    sealing_key: OfficeKey,
 ) -> None:
     data = os.urandom(4000)
     record = with_files(make_record, [data])
@@ -173,18 +189,20 @@ def test_creating_an_upload_of_a_held_blob_completes_stragglers(
                             created_at=utcnow()))
         db.session.commit()
     assert state_of(app, record["id"]) == "received"
-    answer = create(client, auth_headers, data)
-    assert answer.headers["Upload-Offset"] == str(len(data))
+    file = seal_file(sealing_key, data)
+    answer = create(client, auth_headers, file)
+    assert answer.headers["Upload-Offset"] == str(file.length)  # held: nothing to send
     assert state_of(app, record["id"]) == "needs_review"  # complete, then checked: not registered
 
 
 def test_clean_uploads_command(
     app: Flask, client: FlaskClient, runner: FlaskCliRunner, push: Push, make_record: Make,
     auth_headers: Auth,
+    sealing_key: OfficeKey,
 ) -> None:
     data = os.urandom(30_000)
-    stale = started(app, client, auth_headers, data, 10_000)
-    live = started(app, client, auth_headers, os.urandom(30_000), 5_000)
+    stale = started(app, client, auth_headers, seal_file(sealing_key, data), 10_000)
+    live = started(app, client, auth_headers, seal_file(sealing_key, os.urandom(30_000)), 5_000)
     expire(app, stale)
     straggler = with_files(make_record, [os.urandom(10)])
     push([straggler])
@@ -207,11 +225,12 @@ def test_clean_uploads_command(
 
 
 def test_expired_uploads_are_cleaned_in_passing_by_a_creation(
-    app: Flask, client: FlaskClient, auth_headers: Auth
+    app: Flask, client: FlaskClient, auth_headers: Auth,
+    sealing_key: OfficeKey,
 ) -> None:
-    stale = started(app, client, auth_headers, os.urandom(30_000), 10_000)
+    stale = started(app, client, auth_headers, seal_file(sealing_key, os.urandom(30_000)), 10_000)
     expire(app, stale)
-    create(client, auth_headers, os.urandom(100))
+    create(client, auth_headers, seal_file(sealing_key, os.urandom(100)))
     partial_dir = app.config["JEMPUT_BLOB_DIR"] + "/partial"
     assert os.listdir(partial_dir) == []
 
@@ -219,17 +238,17 @@ def test_expired_uploads_are_cleaned_in_passing_by_a_creation(
 def test_incomplete_command_lists_waiting_records_per_device(
     app: Flask, client: FlaskClient, runner: FlaskCliRunner, push: Push, make_record: Make,
     auth_headers: Auth, device: tuple[str, str], register: Register,
+    sealing_key: OfficeKey,
 ) -> None:
     photo, signature = os.urandom(100), os.urandom(101)
     waiting = with_files(make_record, [photo, signature])
     done = with_files(make_record, [photo])
     push([waiting, done])
-    upload(client, auth_headers, photo)
+    upload(client, auth_headers, seal_file(sealing_key, photo))
     other_id, other_token = register("laptop-2")
     their_file = os.urandom(7)
     theirs = with_files(make_record, [their_file], seq=1)
-    client.post("/api/v1/sync/push", json={"records": [theirs]},
-                headers={"Authorization": f"Bearer {other_token}"})
+    push([theirs], headers={"Authorization": f"Bearer {other_token}"})
 
     text = runner.invoke(args=["incomplete"])
     assert text.exit_code == 0, text.output
@@ -247,14 +266,16 @@ def test_incomplete_command_lists_waiting_records_per_device(
 
     unknown = runner.invoke(args=["incomplete", "--device", "nope"])
     assert unknown.exit_code == 1 and "tidak ditemukan" in unknown.output
-    upload(client, auth_headers, signature)
-    upload(client, {"Authorization": f"Bearer {other_token}"}, their_file)
+    upload(client, auth_headers, seal_file(sealing_key, signature))
+    theirs_auth = {"Authorization": f"Bearer {other_token}"}
+    upload(client, theirs_auth, seal_file(sealing_key, their_file))
     assert "Semua rekaman sudah lengkap" in runner.invoke(args=["incomplete"]).output
 
 
 def test_a_failing_completion_step_never_fails_the_finished_upload(
     app: Flask, client: FlaskClient, push: Push, make_record: Make, auth_headers: Auth,
     monkeypatch: Any,
+    sealing_key: OfficeKey,
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
@@ -272,7 +293,8 @@ def test_a_failing_completion_step_never_fails_the_finished_upload(
         return real(sha256)
 
     monkeypatch.setattr(completeness, "complete_for_blob", flaky)
-    upload(client, auth_headers, files[0])  # asserts 204 and the full offset itself
+    # upload() asserts 204 and the full offset itself
+    upload(client, auth_headers, seal_file(sealing_key, files[0]))
     assert len(calls) == 3
     assert state_of(app, record["id"]) == "needs_review"  # complete, then checked
     with app.app_context():

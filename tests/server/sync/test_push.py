@@ -12,7 +12,7 @@ from sqlalchemy import select
 from server.core.extensions import db
 from server.core.models import Attachment, Change, Device, Enrollment
 from shared import vocab
-from shared.canonical import seal
+from shared.canonical import with_hash
 
 Push = Callable[..., Any]
 Make = Callable[..., dict[str, Any]]
@@ -90,7 +90,7 @@ def test_same_id_with_other_content_is_a_conflict(
 ) -> None:
     record = make_record()
     push([record])
-    changed = seal({**record, "operator": "op.lain"})
+    changed = with_hash({**record, "operator": "op.lain"})
     answer = push([changed])
     assert statuses(answer) == ["rejected"]
     assert error_codes(answer) == ["conflict"]
@@ -125,7 +125,7 @@ def test_seq_used_by_another_record_is_a_seq_conflict(
 
 def test_duplicates_within_one_batch(push: Push, make_record: Make) -> None:
     record = make_record()
-    other_content = seal({**record, "operator": "op.lain"})
+    other_content = with_hash({**record, "operator": "op.lain"})
     same_seq = make_record(seq=record["seq"])
     answer = push([record, record, other_content, same_seq])
     assert statuses(answer) == ["accepted", "duplicate", "rejected", "rejected"]

@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from server.core.extensions import db
 from server.core.models import Blob
 from shared.vocab import MAX_ATTACHMENT_BYTES
+from tests.support.records import OfficeKey
 from tests.support.uploads import (
     BASE,
     TUS,
@@ -22,7 +23,7 @@ from tests.support.uploads import (
     partial_size,
     patch,
     path_of,
-    sha,
+    seal_file,
     store,
     stored_blobs,
     upload,
@@ -36,15 +37,20 @@ def test_options_advertises_the_server(client: FlaskClient) -> None:
     assert answer.headers["Tus-Resumable"] == "1.0.0"
     assert answer.headers["Tus-Version"] == "1.0.0"
     assert answer.headers["Tus-Extension"] == "creation,checksum,expiration,termination"
-    assert answer.headers["Tus-Max-Size"] == str(MAX_ATTACHMENT_BYTES) == str(20 * 1024 * 1024)
+    # The largest file, sealed: 20 MiB and the 48 bytes of the sealed box.
+    assert answer.headers["Tus-Max-Size"] == str(MAX_ATTACHMENT_BYTES + 48) == str(
+        20 * 1024 * 1024 + 48)
     assert answer.headers["Tus-Checksum-Algorithm"] == "sha256"
 
 
 def test_create_head_patch_in_chunks_and_finish(
-    app: Flask, client: FlaskClient, auth_headers: Auth, device: tuple[str, str]
+    app: Flask, client: FlaskClient, auth_headers: Auth, device: tuple[str, str],
+    sealing_key: OfficeKey,
 ) -> None:
-    data = os.urandom(150_000)
-    answer = create(client, auth_headers, data, filename="wajah.jpg")
+    file = seal_file(sealing_key, os.urandom(150_000))
+    data, sealed = file.plain, file.sealed
+    assert len(sealed) == 150_048
+    answer = create(client, auth_headers, file, filename="wajah.jpg")
     assert answer.status_code == 201
     assert answer.headers["Tus-Resumable"] == "1.0.0"
     assert answer.headers["Upload-Offset"] == "0"
@@ -55,12 +61,13 @@ def test_create_head_patch_in_chunks_and_finish(
 
     status = head(client, auth_headers, path)
     assert status.status_code == 200
-    assert (status.headers["Upload-Offset"], status.headers["Upload-Length"]) == ("0", "150000")
+    assert (status.headers["Upload-Offset"], status.headers["Upload-Length"]) == ("0", "150048")
     assert status.headers["Cache-Control"] == "no-store"
     assert "Upload-Expires" in status.headers
-    assert status.headers["Upload-Metadata"] == metadata(sha(data), filename="wajah.jpg")
+    assert status.headers["Upload-Metadata"] == metadata(
+        file.sha256, 150_000, sealing_key.kid, filename="wajah.jpg")
 
-    first = patch(client, auth_headers, path, 0, data[:100_000])
+    first = patch(client, auth_headers, path, 0, sealed[:100_000])
     assert first.status_code == 204
     assert first.headers["Upload-Offset"] == "100000"
     assert "Upload-Expires" in first.headers
@@ -68,101 +75,116 @@ def test_create_head_patch_in_chunks_and_finish(
     assert partial_size(app, path) == 100_000
     assert blob_count(app) == 0
 
-    last = patch(client, auth_headers, path, 100_000, data[100_000:])
+    last = patch(client, auth_headers, path, 100_000, sealed[100_000:])
     assert last.status_code == 204
-    assert last.headers["Upload-Offset"] == "150000"
+    assert last.headers["Upload-Offset"] == "150048"
     assert "Upload-Expires" not in last.headers
-    assert stored_blobs(app) == {sha(data): data}
+    # The server keeps the plaintext, under the plaintext's hash; no partial is left.
+    assert stored_blobs(app) == {file.sha256: data}
     assert partial_size(app, path) is None
+    assert list(store(app).partial_ids()) == []
     with app.app_context():
-        blob = db.session.get(Blob, sha(data))
+        blob = db.session.get(Blob, file.sha256)
         assert blob is not None and (blob.size, blob.media_type) == (150_000, "image/jpeg")
     row = upload_row(app, path)
-    assert (row.state, row.offset, row.received_bytes, row.device_id) == (
-        "finished", 150_000, 150_000, device[0])
+    assert (row.state, row.offset, row.length, row.plain_size, row.key_id, row.received_bytes,
+            row.device_id) == ("finished", 150_048, 150_048, 150_000, sealing_key.kid, 150_048,
+                               device[0])
     done = head(client, auth_headers, path)
-    assert done.headers["Upload-Offset"] == done.headers["Upload-Length"] == "150000"
+    assert done.headers["Upload-Offset"] == done.headers["Upload-Length"] == "150048"
     assert "Upload-Expires" not in done.headers
-    mode = store(app).blob_path(sha(data)).stat().st_mode & 0o777
+    mode = store(app).blob_path(file.sha256).stat().st_mode & 0o777
     assert mode == 0o600  # personal data: readable by the server only
 
 
-def test_checksum_is_optional(app: Flask, client: FlaskClient, auth_headers: Auth) -> None:
-    data = os.urandom(5000)
-    path = path_of(create(client, auth_headers, data, filename=None))
-    assert patch(client, auth_headers, path, 0, data, checksum=False).status_code == 204
-    assert stored_blobs(app) == {sha(data): data}
+def test_checksum_is_optional(app: Flask, client: FlaskClient, auth_headers: Auth,
+                              sealing_key: OfficeKey) -> None:
+    file = seal_file(sealing_key, os.urandom(5000))
+    path = path_of(create(client, auth_headers, file, filename=None))
+    assert patch(client, auth_headers, path, 0, file.sealed, checksum=False).status_code == 204
+    assert stored_blobs(app) == {file.sha256: file.plain}
     assert "filename" not in head(client, auth_headers, path).headers["Upload-Metadata"]
 
 
-def test_patch_over_the_json_body_limit_up_to_tus_max_size(
-    app: Flask, client: FlaskClient, auth_headers: Auth
+def test_patch_up_to_tus_max_size_over_the_json_body_limit(
+    app: Flask, client: FlaskClient, auth_headers: Auth, sealing_key: OfficeKey
 ) -> None:
-    data = os.urandom(17 * 1024 * 1024)  # above MAX_CONTENT_LENGTH (16 MiB) for JSON bodies
-    path = path_of(create(client, auth_headers, data))
-    answer = patch(client, auth_headers, path, 0, data)
+    # The largest file there may be, sealed: Tus-Max-Size in one PATCH, above
+    # MAX_CONTENT_LENGTH (16 MiB) for JSON bodies.
+    file = seal_file(sealing_key, os.urandom(MAX_ATTACHMENT_BYTES))
+    path = path_of(create(client, auth_headers, file))
+    answer = patch(client, auth_headers, path, 0, file.sealed)
     assert answer.status_code == 204, answer.get_data(as_text=True)
+    assert answer.headers["Upload-Offset"] == str(MAX_ATTACHMENT_BYTES + 48)
     assert blob_count(app) == 1
+    assert store(app).blob_path(file.sha256).stat().st_size == MAX_ATTACHMENT_BYTES
 
 
 def test_creating_again_resumes_the_unfinished_upload(
-    app: Flask, client: FlaskClient, auth_headers: Auth
+    app: Flask, client: FlaskClient, auth_headers: Auth, sealing_key: OfficeKey
 ) -> None:
-    data = os.urandom(70_000)
-    first = create(client, auth_headers, data)
+    file = seal_file(sealing_key, os.urandom(70_000))
+    first = create(client, auth_headers, file)
     path = path_of(first)
-    patch(client, auth_headers, path, 0, data[:30_000])
-    again = create(client, auth_headers, data)  # the client lost the URL
+    patch(client, auth_headers, path, 0, file.sealed[:30_000])
+    again = create(client, auth_headers, file)  # the client lost the URL
     assert again.status_code == 201
     assert path_of(again) == path
     assert again.headers["Upload-Offset"] == "30000"
-    other_length = create(client, auth_headers, data + b"x", sha256=sha(data))
+    longer = seal_file(sealing_key, file.plain + b"x")
+    other_length = create(client, auth_headers, longer, sha256=file.sha256)
     assert path_of(other_length) != path
 
 
 def test_create_for_a_blob_already_held_has_nothing_to_send(
-    app: Flask, client: FlaskClient, auth_headers: Auth, register: Register
+    app: Flask, client: FlaskClient, auth_headers: Auth, register: Register,
+    sealing_key: OfficeKey,
 ) -> None:
     data = os.urandom(40_000)
-    first_path = upload(client, auth_headers, data)
+    first_path = upload(client, auth_headers, seal_file(sealing_key, data))
     other = {"Authorization": f"Bearer {register('laptop-2')[1]}"}
     for auth in (auth_headers, other):  # the same device again, and another device
-        answer = create(client, auth, data)
+        answer = create(client, auth, seal_file(sealing_key, data))  # sealed anew
         assert answer.status_code == 201
-        assert answer.headers["Upload-Offset"] == "40000"
+        assert answer.headers["Upload-Offset"] == "40048"
         assert "Upload-Expires" not in answer.headers
         path = path_of(answer)
         assert path != first_path
         status = head(client, auth, path)
-        assert status.headers["Upload-Offset"] == status.headers["Upload-Length"] == "40000"
+        assert status.headers["Upload-Offset"] == status.headers["Upload-Length"] == "40048"
         assert upload_row(app, path).received_bytes == 0
     assert blob_count(app) == 1
-    assert stored_blobs(app) == {sha(data): data}
+    assert stored_blobs(app) == {seal_file(sealing_key, data).sha256: data}
 
 
 def test_two_devices_uploading_the_same_file_store_one_blob(
-    app: Flask, client: FlaskClient, auth_headers: Auth, register: Register
+    app: Flask, client: FlaskClient, auth_headers: Auth, register: Register,
+    sealing_key: OfficeKey,
 ) -> None:
     data = os.urandom(90_000)
+    mine, theirs = seal_file(sealing_key, data), seal_file(sealing_key, data)
+    assert mine.sealed != theirs.sealed  # each laptop sealed its own copy
     other = {"Authorization": f"Bearer {register('laptop-2')[1]}"}
-    one = path_of(create(client, auth_headers, data))
-    two = path_of(create(client, other, data))
+    one = path_of(create(client, auth_headers, mine))
+    two = path_of(create(client, other, theirs))
     assert one != two
-    for auth, path in ((auth_headers, one), (other, two)):
-        assert patch(client, auth, path, 0, data[:50_000]).status_code == 204
-    for auth, path in ((auth_headers, one), (other, two)):
-        answer = patch(client, auth, path, 50_000, data[50_000:])
+    sent = ((auth_headers, one, mine), (other, two, theirs))
+    for auth, path, file in sent:
+        assert patch(client, auth, path, 0, file.sealed[:50_000]).status_code == 204
+    for auth, path, file in sent:
+        answer = patch(client, auth, path, 50_000, file.sealed[50_000:])
         assert answer.status_code == 204, answer.get_data(as_text=True)
         assert upload_row(app, path).state == "finished"
     assert blob_count(app) == 1
-    assert stored_blobs(app) == {sha(data): data}
+    assert stored_blobs(app) == {mine.sha256: data}
 
 
 def test_same_chunk_sent_twice_is_accepted_once(
-    app: Flask, client: FlaskClient, auth_headers: Auth
+    app: Flask, client: FlaskClient, auth_headers: Auth, sealing_key: OfficeKey
 ) -> None:
-    data = os.urandom(100_000)
-    path = path_of(create(client, auth_headers, data))
+    file = seal_file(sealing_key, os.urandom(99_952))
+    data = file.sealed  # 100,000 bytes on the wire
+    path = path_of(create(client, auth_headers, file))
     assert patch(client, auth_headers, path, 0, data[:40_000]).status_code == 204
     # The answer was lost on the way: the client sends the same chunk again.
     again = patch(client, auth_headers, path, 0, data[:40_000])
@@ -173,7 +195,7 @@ def test_same_chunk_sent_twice_is_accepted_once(
     assert overlap.headers["Upload-Offset"] == "60000"
     assert partial_size(app, path) == 60_000
     assert patch(client, auth_headers, path, 60_000, data[60_000:]).status_code == 204
-    assert stored_blobs(app) == {sha(data): data}
+    assert stored_blobs(app) == {file.sha256: file.plain}
     assert upload_row(app, path).received_bytes == 100_000 + 40_000 + 20_000  # file + repeats
     # Even after the end, repeating the last chunk is answered with the final offset.
     late = patch(client, auth_headers, path, 60_000, data[60_000:])
@@ -181,11 +203,11 @@ def test_same_chunk_sent_twice_is_accepted_once(
 
 
 def test_termination_deletes_the_partial_bytes(
-    app: Flask, client: FlaskClient, auth_headers: Auth
+    app: Flask, client: FlaskClient, auth_headers: Auth, sealing_key: OfficeKey
 ) -> None:
-    data = os.urandom(50_000)
-    path = path_of(create(client, auth_headers, data))
-    patch(client, auth_headers, path, 0, data[:20_000])
+    file = seal_file(sealing_key, os.urandom(50_000))
+    path = path_of(create(client, auth_headers, file))
+    patch(client, auth_headers, path, 0, file.sealed[:20_000])
     assert partial_size(app, path) == 20_000
     answer = client.delete(path, headers={**TUS, **auth_headers})
     assert answer.status_code == 204
@@ -195,17 +217,17 @@ def test_termination_deletes_the_partial_bytes(
     assert head(client, auth_headers, path).status_code == 404
     assert client.delete(path, headers={**TUS, **auth_headers}).status_code == 404
     # A new creation starts a fresh upload rather than the terminated one.
-    fresh = create(client, auth_headers, data)
+    fresh = create(client, auth_headers, file)
     assert path_of(fresh) != path and fresh.headers["Upload-Offset"] == "0"
 
 
 def test_termination_never_removes_a_finished_blob(
-    app: Flask, client: FlaskClient, auth_headers: Auth
+    app: Flask, client: FlaskClient, auth_headers: Auth, sealing_key: OfficeKey
 ) -> None:
-    data = os.urandom(10_000)
-    path = upload(client, auth_headers, data)
+    file = seal_file(sealing_key, os.urandom(10_000))
+    path = upload(client, auth_headers, file)
     assert client.delete(path, headers={**TUS, **auth_headers}).status_code == 204
-    assert stored_blobs(app) == {sha(data): data}
+    assert stored_blobs(app) == {file.sha256: file.plain}
     assert blob_count(app) == 1
 
 
