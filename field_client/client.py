@@ -117,9 +117,12 @@ class FieldClient:
                 "untuk mendaftar ulang."
             )
         device_name = (name or socket.gethostname() or "perangkat")[:80]
+        # The token held before goes only to the server that issued it: there it proves this
+        # is the same laptop (its uploads count for the new registration).
+        previous = current.get("token") if current.get("server_url") == url else None
         with self._transport_factory(url, self.settings, None) as transport:
             answer = transport.register(
-                code.strip(), device_name, records.first_unsent_seq(self.outbox)
+                code.strip(), device_name, records.first_unsent_seq(self.outbox), previous
             )
         if answer["protocol_version"] != PROTOCOL_VERSION:
             log.warning(

@@ -18,10 +18,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: configuration, logging, database, blob store, web plumbing, domains."""
     from server import accounts, cards, coverage, demo, http, outreach, registry, review, sync
     from server.core import blobstore, config, extensions, keyring, logs
+    from server.http import proxies
 
     app = Flask(__name__, instance_path=config.instance_path(),
                 static_folder="http/static", template_folder="http/templates")
     config.load(app, test_config)
+    # X-Forwarded-* only from JEMPUT_TRUSTED_PROXIES: the client's address, scheme and host.
+    proxies.init_app(app)
     logs.init_app(app)
     extensions.init_app(app)
     blobstore.init_app(app)

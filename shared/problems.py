@@ -26,6 +26,9 @@ KEYRING_MISSING = Problem(503, "keyring_missing", "Key ring kantor tidak tersedi
 # -- any request
 INVALID_INPUT = Problem(400, "invalid_input", "Data yang dikirim tidak valid")
 UNAUTHORIZED = Problem(401, "unauthorized", "Token perangkat tidak sah")
+#: A device token unused for longer than the office allows: it may still push its queue
+#: (records and their files), nothing else; registering the laptop again gives a new one.
+TOKEN_EXPIRED = Problem(401, "token_expired", "Token perangkat kedaluwarsa")
 FORBIDDEN = Problem(403, "forbidden", "Akses ditolak")
 NOT_FOUND = Problem(404, "not_found", "Tidak ditemukan")
 CONFLICT = Problem(409, "conflict", "Bertentangan dengan data yang sudah ada")
@@ -34,6 +37,8 @@ UNSUPPORTED_MEDIA_TYPE = Problem(415, "unsupported_media_type", "Format kiriman 
 #: A device request without ``Jemput-Protocol: 2``: an older field client, refused whole (so it
 #: keeps its queue) and told to update.
 CLIENT_OUTDATED = Problem(426, "client_outdated", "Aplikasi lapangan perlu diperbarui")
+#: An address that failed to log in to the office too often within a while.
+TOO_MANY_ATTEMPTS = Problem(429, "too_many_attempts", "Terlalu banyak percobaan gagal")
 # -- devices and sync
 REGISTRATION_CODE_INVALID = Problem(400, "registration_code_invalid",
                                     "Kode pendaftaran tidak dikenal")
@@ -58,6 +63,9 @@ BLOB_HASH_MISMATCH = Problem(460, "blob_hash_mismatch", "Hash berkas tidak cocok
 #: The sealed file does not open with the office key it names (unknown key, tampered bytes).
 UPLOAD_UNREADABLE = Problem(422, "upload_unreadable", "Berkas tersegel tidak dapat dibuka")
 STORAGE_FULL = Problem(507, "storage_full", "Penyimpanan server penuh")
+#: A device with too many unfinished uploads open, or too many of their bytes: it finishes
+#: (or lets expire) those first; nothing was created.
+UPLOAD_QUOTA = Problem(429, "upload_quota", "Terlalu banyak unggahan yang belum selesai")
 # -- outreach
 NOT_ASSIGNED = Problem(403, "not_assigned", "Kunjungan ini bukan tugas perangkat ini")
 VISIT_CLOSED = Problem(410, "visit_closed", "Kunjungan sudah ditutup atau dibatalkan")
@@ -86,7 +94,8 @@ HTTP_PROBLEMS: dict[int, Problem] = {
 }
 
 #: Codes that mean "not now": the client keeps everything and tries again later.
-TRY_AGAIN_LATER = frozenset({SERVICE_UNAVAILABLE.code, UPLOAD_BUSY.code, STORAGE_FULL.code})
+TRY_AGAIN_LATER = frozenset({SERVICE_UNAVAILABLE.code, UPLOAD_BUSY.code, STORAGE_FULL.code,
+                             UPLOAD_QUOTA.code})
 
 
 def _catalogue() -> dict[str, Problem]:

@@ -349,6 +349,10 @@ class RegisterRequestSchema(StrictSchema):
     # The lowest seq this registration will send: a laptop registered again keeps counting, and
     # the seqs it sent under its earlier registration are not gaps of the new one.
     first_seq = fields.Integer(load_default=1, strict=True, validate=validate.Range(1, 2**62))
+    # A laptop registered again sends the token it had (revoked or expired alike): the two
+    # registrations are then one laptop, whose uploads count for both.
+    previous_token = fields.String(load_default=None, allow_none=True,
+                                   validate=validate.Length(min=20, max=128))
 
 
 class OfficeKeySchema(Schema):

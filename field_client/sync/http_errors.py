@@ -31,6 +31,11 @@ REVOKED = (
     "Server menolak perangkat ini (token tidak berlaku atau dicabut). Minta kode baru ke kantor "
     "lalu daftar ulang: jemput-field register --force ... Rekaman tetap aman di antrean."
 )
+TOKEN_EXPIRED = (
+    "Token perangkat ini kedaluwarsa karena lama tidak dipakai. Rekaman di antrean tetap "
+    "terkirim; untuk status, daftar sasaran dan profil, minta kode baru ke kantor lalu daftar "
+    "ulang: jemput-field register --force ..."
+)
 
 
 def network_message(server: str, exc: requests.RequestException) -> str:
@@ -92,6 +97,8 @@ def http_error(response: requests.Response) -> FieldClientError:
         )
     if code == problems.UNAUTHORIZED.code:
         return DeviceRevoked(REVOKED)
+    if code == problems.TOKEN_EXPIRED.code:
+        return DeviceRevoked(TOKEN_EXPIRED)
     if code == problems.CLIENT_OUTDATED.code:
         return ClientOutdated()
     return ServerRefused(

@@ -136,9 +136,13 @@ class Transport:
         response = self._send("GET", "/healthz")
         return _json(response) if response.content else {}
 
-    def register(self, code: str, name: str, first_seq: int = 1) -> dict[str, Any]:
-        """``POST /api/v1/devices``: trade a one-time code for a device token."""
-        body = {"code": code, "name": name, "first_seq": first_seq}
+    def register(self, code: str, name: str, first_seq: int = 1,
+                 previous_token: str | None = None) -> dict[str, Any]:
+        """``POST /api/v1/devices``: trade a one-time code for a device token (naming the token
+        this laptop held before, if any: the server then knows it is the same laptop)."""
+        body: dict[str, Any] = {"code": code, "name": name, "first_seq": first_seq}
+        if previous_token:
+            body["previous_token"] = previous_token
         try:
             response = self._send("POST", f"{API_PREFIX}/devices", json=body)
         except (ServerRefused, DeviceRevoked) as exc:

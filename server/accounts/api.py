@@ -32,7 +32,7 @@ def register() -> tuple[dict[str, Any], int]:
     """Trade a one-time registration code for a device id and bearer token."""
     request = load(REGISTER_REQUEST, json_object())
     device, token = devices.register_device(request["code"], request["name"],
-                                            request["first_seq"])
+                                            request["first_seq"], request["previous_token"])
     answer = {
         "device_id": device.id,
         "token": token,

@@ -58,6 +58,37 @@ def create_user_command(name: str, role: str) -> None:
                f"sekali):\n  {password}")
 
 
+@click.command("user-password")
+@click.argument("name")
+@with_appcontext
+@plain_errors()
+def user_password_command(name: str) -> None:
+    """Give an office user a new password (printed once); every session of theirs ends."""
+    password = users.reset_password(name)
+    click.echo(f"Kata sandi baru untuk '{name.strip().lower()}' (hanya tampil sekali; semua "
+               f"sesi pengguna ini berakhir):\n  {password}")
+
+
+@click.command("user-disable")
+@click.argument("name")
+@with_appcontext
+@plain_errors()
+def user_disable_command(name: str) -> None:
+    """Disable an office user: every session of theirs ends and their API token stops."""
+    ended = users.set_active(name, False)
+    click.echo(f"Pengguna '{name.strip().lower()}' dinonaktifkan; {ended} sesi diakhiri.")
+
+
+@click.command("user-enable")
+@click.argument("name")
+@with_appcontext
+@plain_errors()
+def user_enable_command(name: str) -> None:
+    """Enable a disabled office user again (they log in anew)."""
+    users.set_active(name, True)
+    click.echo(f"Pengguna '{name.strip().lower()}' aktif lagi.")
+
+
 @click.command("user-token")
 @click.argument("name")
 @with_appcontext
@@ -182,6 +213,9 @@ COMMANDS: list[click.Command] = [
     init_command,
     rotate_key_command,
     create_user_command,
+    user_password_command,
+    user_disable_command,
+    user_enable_command,
     user_token_command,
     device_code_command,
     revoke_device_command,

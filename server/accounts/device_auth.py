@@ -13,6 +13,11 @@ from server.accounts import devices
 from server.core.errors import Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: What a device whose token expired (unused too long) may still do: push its queued records and
+#: upload their files, so nothing captured is stranded. Reading (profile, feed, target lists)
+#: needs a token in use.
+WRITE_ONLY_ENDPOINTS = frozenset({"sync.push", "uploads.create", "uploads.upload",
+                                  "uploads.append", "uploads.terminate"})
 # URL-safe base64 of 32 bytes is 43 characters; allow some room, refuse anything odd early.
 TOKEN = re.compile(r"^[A-Za-z0-9_\-]{20,128}$")
 
@@ -35,7 +40,8 @@ def device_required(view: F) -> F:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        g.device = devices.authenticate_device(bearer_token())
+        g.device = devices.authenticate_device(
+            bearer_token(), may_be_expired=request.endpoint in WRITE_ONLY_ENDPOINTS)
         return view(*args, **kwargs)
 
     return cast(F, wrapper)

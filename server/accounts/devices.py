@@ -7,6 +7,7 @@ import logging
 import uuid
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, select, union, update
 
 from server.core import keyring
@@ -16,6 +17,7 @@ from server.core.errors import (
     RegistrationCodeExpired,
     RegistrationCodeInvalid,
     RegistrationCodeUsed,
+    TokenExpired,
     Unauthorized,
 )
 from server.core.extensions import db
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: How stale ``last_seen_at`` may get: one write a minute at most, not one per request.
 LAST_SEEN_RESOLUTION = dt.timedelta(minutes=1)
+#: Days a device token may go unused before it expires (``JEMPUT_DEVICE_TOKEN_IDLE_DAYS``).
+DEFAULT_TOKEN_IDLE_DAYS = 90
 MAX_TEAM = 80
 CODE_USED = "Kode ini sudah dipakai. Minta kode baru ke kantor."
 MAX_NAME = 80
@@ -85,16 +89,21 @@ def _known_kecamatan(kode: str) -> str:
     return kode
 
 
-def register_device(code: str, name: str, first_seq: int = 1) -> tuple[Device, str]:
+def register_device(code: str, name: str, first_seq: int = 1,
+                    previous_token: str | None = None) -> tuple[Device, str]:
     """Spend a registration code on a new device; return the device and its plain token.
 
     ``first_seq`` is the lowest sequence number the device will send under this registration;
-    gaps are counted from there.
+    gaps are counted from there. ``previous_token``, the token the laptop held before (revoked
+    or expired alike), links the new registration to that one: the same laptop.
     """
     now = utcnow()
     found = _usable_code(code, now)
     token = new_token()
     device_id = str(uuid.uuid4())
+    previous = None if previous_token is None else db.session.execute(
+        select(Device.id).where(Device.token_hash == hash_token(previous_token))
+    ).scalar_one_or_none()
     device = Device(
         id=device_id,
         name=" ".join(name.split())[:MAX_NAME] or f"perangkat-{device_id[:8]}",
@@ -103,6 +112,7 @@ def register_device(code: str, name: str, first_seq: int = 1) -> tuple[Device, s
         token_hash=hash_token(token),
         created_at=now,
         first_seq=first_seq,
+        previous_device_id=previous,
     )
     db.session.add(device)
     device_data_key(device)  # made now, sealed to the office key: the profile wraps it
@@ -149,8 +159,13 @@ def revoke_device(device_id: str) -> None:
     db.session.commit()
 
 
-def authenticate_device(token: str) -> Device:
-    """The live device holding ``token``; raise :class:`Unauthorized` otherwise."""
+def authenticate_device(token: str, *, may_be_expired: bool = False) -> Device:
+    """The live device holding ``token``; raise :class:`Unauthorized` otherwise.
+
+    A token unused for longer than ``JEMPUT_DEVICE_TOKEN_IDLE_DAYS`` has expired
+    (:class:`TokenExpired`) unless ``may_be_expired``: what a laptop captured before is never
+    stranded (it may still push it), but the expired token reads nothing any more.
+    """
     device = db.session.execute(
         select(Device).where(Device.token_hash == hash_token(token))
     ).scalar_one_or_none()
@@ -159,10 +174,25 @@ def authenticate_device(token: str) -> Device:
     if device.revoked_at is not None:
         raise Unauthorized("Perangkat ini sudah dicabut aksesnya.", error="invalid_token")
     now = utcnow()
+    if now - as_utc(device.last_seen_at or device.created_at) > token_idle_limit():
+        if may_be_expired:
+            return device  # delivering its queue does not make an expired token young again
+        db.session.rollback()
+        raise TokenExpired(
+            f"Token perangkat ini tidak dipakai lebih dari {token_idle_limit().days} hari dan "
+            "kedaluwarsa. Rekaman di antrean tetap dapat dikirim; daftarkan laptop lagi dengan "
+            "kode baru dari kantor (jemput-field register --force) untuk sinkron penuh.",
+            error="invalid_token")
     if device.last_seen_at is None or now - as_utc(device.last_seen_at) >= LAST_SEEN_RESOLUTION:
         device.last_seen_at = now
         db.session.commit()
     return device
+
+
+def token_idle_limit() -> dt.timedelta:
+    """How long a device token may go unused before it expires."""
+    days = current_app.config.get("JEMPUT_DEVICE_TOKEN_IDLE_DAYS") or DEFAULT_TOKEN_IDLE_DAYS
+    return dt.timedelta(days=float(days))
 
 
 def device_progress(device_id: str) -> dict[str, Any]:

@@ -3,13 +3,16 @@
 Every domain's office pages live on their own blueprint made by :func:`office_blueprint`
 (under ``/office``, CSRF on every POST, refusals as an HTML page), and its office JSON API on
 one made by :func:`office_api_blueprint` (under ``/api/v1/office``, user token only). This
-module also serves the login and logout pages.
+module also serves the login and logout pages. A page session is a row of the database
+(``server.accounts.sessions``); failed logins slow the next ones down
+(``server.accounts.throttle``).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -29,17 +32,20 @@ from flask import (
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.wrappers import Response
 
-from server.accounts import users
+from server.accounts import sessions, throttle, users
 from server.accounts.actor import Actor
 from server.accounts.device_auth import bearer_token
 from server.core.config import OFFICE_SESSION_HOURS
-from server.core.errors import JemputError, Unauthorized
+from server.core.errors import JemputError, TooManyAttempts, Unauthorized
 from server.core.extensions import db
 from shared.protocol import API_PREFIX
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
-SESSION_USER = "user"
+#: The session cookie's key for the session token (the row in ``office_session``).
+SESSION_TOKEN = "sid"
+#: How a throttled login waits (a seam for the tests).
+sleep = time.sleep
 csrf = CSRFProtect()
 
 
@@ -95,10 +101,12 @@ def login_required(view: F) -> F:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        username = session.get(SESSION_USER)
-        actor = users.actor_of(username) if isinstance(username, str) else None
+        token = session.get(SESSION_TOKEN)
+        actor = sessions.current(token) if isinstance(token, str) else None
         if actor is None:
-            session.clear()
+            if token is not None:
+                flash("Sesi berakhir. Silakan masuk lagi.", "info")
+            session.pop(SESSION_TOKEN, None)
             return redirect(url_for("accounts.login", next=request.full_path))
         g.actor = actor
         return view(*args, **kwargs)
@@ -138,16 +146,24 @@ def login() -> Any:
     if request.method == "GET":
         return render_template("accounts/login.html", next=request.args.get("next", ""),
                                cookie_warning=_cookie_will_be_dropped())
-    username = request.form.get("username", "")
+    username = request.form.get("username", "")[:200]
     try:
+        # The same wait for a right and a wrong password: the delay tells nothing.
+        sleep(throttle.before_attempt(username, request.remote_addr))
         actor = users.authenticate(username, request.form.get("password", ""))
-    except Unauthorized as error:
+    except (Unauthorized, TooManyAttempts) as error:
+        if isinstance(error, Unauthorized):
+            throttle.record_failure(username, request.remote_addr)
         # No name in the log (it may be a mistyped password); the address says where from.
         log.warning("Failed office login from %s", request.remote_addr)
-        return render_template("accounts/login.html", error=error.detail, username=username,
-                               next=request.form.get("next", "")), 401
+        response = current_app.make_response((render_template(
+            "accounts/login.html", error=error.detail, username=username,
+            next=request.form.get("next", "")), error.status))
+        response.headers.update(error.headers if isinstance(error, TooManyAttempts) else {})
+        return response
+    throttle.succeeded(actor.username)
     session.clear()  # no session fixation: a new session on every login
-    session[SESSION_USER] = actor.username
+    session[SESSION_TOKEN] = sessions.start(actor.username)
     session.permanent = True
     log.info("Office login by a %s", actor.role)
     return redirect(_safe_next(request.form.get("next")))
@@ -162,7 +178,10 @@ def _cookie_will_be_dropped() -> bool:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
-    """End the session."""
+    """End the session, on every server process (the row, not only the cookie)."""
+    token = session.get(SESSION_TOKEN)
+    if isinstance(token, str):
+        sessions.end(token)
     session.clear()
     flash("Anda sudah keluar.", "info")
     return redirect(url_for("accounts.login"))

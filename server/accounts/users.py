@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from server.accounts import sessions
 from server.accounts.actor import Actor
 from server.core import tokens
 from server.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
@@ -43,17 +44,34 @@ def create_user(username: str, role: str) -> str:
 
 
 def reset_password(username: str) -> str:
-    """Give an existing user a new generated password; return it in plain text (only once)."""
+    """Give an existing user a new generated password and end every session of theirs;
+    return the password in plain text (only once)."""
+    user = _user(username)
+    password = secrets.token_urlsafe(12)
+    user.password_hash = generate_password_hash(password)
+    sessions.end_all(user.id)
+    db.session.commit()
+    return password
+
+
+def set_active(username: str, active: bool) -> int:
+    """Enable or disable a user; disabling ends every session of theirs and their API token
+    stops working. Returns how many sessions ended."""
+    user = _user(username)
+    user.active = active
+    ended = 0 if active else sessions.end_all(user.id)
+    db.session.commit()
+    return ended
+
+
+def _user(username: str) -> User:
     user = db.session.execute(
         select(User).where(User.username == username.strip().lower())
     ).scalar_one_or_none()
     if user is None:
         db.session.rollback()
         raise NotFound(f"Pengguna '{username.strip().lower()}' tidak ada.")
-    password = secrets.token_urlsafe(12)
-    user.password_hash = generate_password_hash(password)
-    db.session.commit()
-    return password
+    return user
 
 
 def ensure_admin() -> str | None:
@@ -81,15 +99,6 @@ def authenticate(username: str, password: str) -> Actor:
     if not check_password_hash(user.password_hash, password) or not user.active:
         raise Unauthorized("Nama pengguna atau kata sandi salah.")
     return Actor(user.username, user.role)
-
-
-def actor_of(username: str) -> Actor | None:
-    """The active user ``username`` as an :class:`Actor`, or None (a session whose user is gone)."""
-    user = db.session.execute(
-        select(User).where(User.username == username, User.active.is_(True))
-    ).scalar_one_or_none()
-    db.session.commit()
-    return None if user is None else Actor(user.username, user.role)
 
 
 def issue_api_token(username: str) -> str:

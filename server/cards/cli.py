@@ -11,8 +11,10 @@ from flask.cli import with_appcontext
 
 from server.accounts.actor import CLI_ACTOR
 from server.cards import blanko, printing, suket, suket_pdf
-from server.core import paging
+from server.core import anchors, paging
 from server.core.commands import echo_json, plain_errors
+from server.core.serialize import jsonable
+from server.core.timeutil import office_today
 from shared.labels import SUKET_STATUS_LABELS, state_label
 
 SUMMARY_ROWS = (("Saldo awal", "opening"), ("Diterima", "received"),
@@ -96,15 +98,20 @@ def blanko_stock_command(days: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Cetak JSON.")
 @with_appcontext
 def blanko_summary_command(day: str | None, as_json: bool) -> None:
-    """The daily stock summary: opening, movements, closing, queue, valid Sukets."""
+    """The daily stock summary: opening, movements, closing, queue, valid Sukets; for today, also
+    a new signed anchor of the audit chain, printed for the paper file."""
     with plain_errors():
         summary = blanko.daily_summary(_date(day))
+        anchor = anchors.make() if summary.day == office_today() else None
     if as_json:
-        echo_json(summary)
+        echo_json({**jsonable(summary), "audit_anchor": anchor})
         return
     click.echo(f"Ringkasan stok blanko KTP-el {summary.day.isoformat()}")
     for label, name in SUMMARY_ROWS:
         click.echo(f"{label:<28} {getattr(summary, name):>8}")
+    if anchor:
+        click.echo(f"Jangkar audit: peristiwa {anchor.short} ({anchor.name}, kunci "
+                   f"{anchor.kid}); simpan bersama ringkasan ini.")
 
 
 @click.command("print-card")

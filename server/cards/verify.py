@@ -14,25 +14,12 @@ from flask import Blueprint, Response, make_response, render_template, request
 
 from server.cards import suket
 from server.core.errors import NotFound
-from server.http import openapi
 
 bp = Blueprint("verify", __name__, template_folder="templates")
 HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow",
            "Referrer-Policy": "no-referrer"}
 UNKNOWN = "Suket dengan kode ini tidak dikenal."
 STATUS_TITLES = {"valid": "BERLAKU", "expired": "KEDALUWARSA", "superseded": "DIGANTI KTP-EL"}
-
-openapi.OPERATIONS["verify.verify"] = {"get": {
-    "summary": "Check a Suket from its QR code (no login): valid, expired or superseded",
-    "security": [],
-    "parameters": [{"in": "path", "name": "token", "required": True,
-                    "schema": {"type": "string"}}],
-    "responses": {
-        "200": {"description": "HTML page, or JSON {status, number, nama (masked), "
-                               "nik_last4, issued_on, expires_on, superseded_on} with "
-                               "Accept: application/json"},
-        "404": openapi._problem("Unknown token (forged, altered or not issued here)")}}}
-
 
 def _wants_json() -> bool:
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])

@@ -113,9 +113,14 @@ class ChainReport:
         return not self.problems
 
 
-def verify_chain(batch: int = 10_000) -> ChainReport:
-    """Recompute every hash in id order; report holes, edits and a head that does not match."""
+def verify_chain(batch: int = 10_000,
+                 anchored: dict[int, list[str]] | None = None) -> ChainReport:
+    """Recompute every hash in id order; report holes, edits and a head that does not match,
+    and, for each ``anchored`` event id (from signed anchors kept outside the database), an
+    event whose hash is not the anchored one: the chain was rewritten since."""
     report = ChainReport()
+    wanted = dict(anchored or {})
+    wanted.pop(0, None)  # anchored before any event: nothing to compare
     prev_id, prev_hash = 0, GENESIS_HASH
     for row in _events_in_order(batch):
         report.checked += 1
@@ -127,7 +132,14 @@ def verify_chain(batch: int = 10_000) -> ChainReport:
                       row.to_state, row.reason, row.detail)
         if event_hash(row.prev_hash, row.id, row.at, event) != row.hash:
             report.problems.append(f"peristiwa {row.id}: isi tidak cocok dengan hash-nya")
+        for expected in wanted.pop(row.id, []):
+            if row.hash != expected:
+                report.problems.append(
+                    f"peristiwa {row.id}: hash berbeda dengan jangkar bertanda tangan "
+                    "(rantai ditulis ulang sejak jangkar dibuat)")
         prev_id, prev_hash = row.id, row.hash
+    for event_id in sorted(wanted):
+        report.problems.append(f"peristiwa {event_id} yang dijangkarkan tidak ada lagi")
     head = db.session.execute(select(AuditHead).where(AuditHead.id == HEAD_ID)).scalar()
     if head is not None and (head.last_id, head.last_hash) != (prev_id, prev_hash):
         report.problems.append(

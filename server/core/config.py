@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import secrets
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +22,10 @@ DEFAULT_UPLOAD_EXPIRY_HOURS = 24.0
 OFFICE_SESSION_HOURS = 8
 DEFAULT_IMPORT_MAX_BYTES = 1024**3
 SECRET_KEY_FILE = "secret_key"
+DEFAULT_OFFICE_IDLE_MINUTES = 30
+OFFICE_IDLE_MINUTES_RANGE = (1, 480)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def instance_path() -> str | None:
@@ -46,6 +51,13 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         "JEMPUT_UPLOAD_EXPIRY_HOURS": float(
             env.get("JEMPUT_UPLOAD_EXPIRY_HOURS") or DEFAULT_UPLOAD_EXPIRY_HOURS
         ),
+        # Per device: unfinished uploads open at once, and their declared bytes (429 beyond);
+        # a partial that received no byte this long expires; uploads are refused (507) while
+        # the blob folder's free space, less the bytes to come, is below JEMPUT_MIN_FREE_BYTES.
+        "JEMPUT_UPLOAD_MAX_OPEN": int(env.get("JEMPUT_UPLOAD_MAX_OPEN") or 64),
+        "JEMPUT_UPLOAD_MAX_OPEN_BYTES": int(env.get("JEMPUT_UPLOAD_MAX_OPEN_BYTES") or 256 * 2**20),
+        "JEMPUT_UPLOAD_IDLE_HOURS": float(env.get("JEMPUT_UPLOAD_IDLE_HOURS") or 2.0),
+        "JEMPUT_MIN_FREE_BYTES": int(env.get("JEMPUT_MIN_FREE_BYTES") or 2**30),
         # The office session cookie only over HTTPS; JEMPUT_SECURE_COOKIES=0 for plain-HTTP setups.
         "SESSION_COOKIE_SECURE": (env.get("JEMPUT_SECURE_COOKIES") or "1").lower()
         not in ("0", "false", "no"),
@@ -71,8 +83,21 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         # Argon2id cost of the keys new operator PINs derive (shared.pin): the laptops derive
         # the same. JEMPUT_TEST_KDF=1 lowers it for test installations only.
         "PIN_KDF_COST": TEST_KDF_COST if test_kdf else KDF_COST,
+        # The reverse proxies whose X-Forwarded-For/-Proto/-Host/-Port are believed (IPs or
+        # CIDRs); empty: no forwarded header is believed, the socket's address is the client.
+        "JEMPUT_TRUSTED_PROXIES": env.get("JEMPUT_TRUSTED_PROXIES") or "",
+        # An office session unused this long ends (minutes).
+        "JEMPUT_OFFICE_IDLE_MINUTES": bounded_int(
+            "JEMPUT_OFFICE_IDLE_MINUTES", env.get("JEMPUT_OFFICE_IDLE_MINUTES"),
+            DEFAULT_OFFICE_IDLE_MINUTES, *OFFICE_IDLE_MINUTES_RANGE,
+        ),
+        # A device token unused this long expires (days): it may still push its queue.
+        "JEMPUT_DEVICE_TOKEN_IDLE_DAYS": bounded_int(
+            "JEMPUT_DEVICE_TOKEN_IDLE_DAYS", env.get("JEMPUT_DEVICE_TOKEN_IDLE_DAYS"), 90, 1, 3650,
+        ),
     }
     settings.update(overrides or {})
+    settings["JEMPUT_TRUSTED_PROXIES"] = trusted_proxies(settings["JEMPUT_TRUSTED_PROXIES"])
     # A production configuration never derives PIN keys cheaper than shared.pin.KDF_COST.
     check_cost(settings["PIN_KDF_COST"], allow_test=bool(settings.get("TESTING")) or test_kdf)
     settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
@@ -95,6 +120,38 @@ def office_timezone(name: str | None) -> str:
         raise ValueError(f"JEMPUT_OFFICE_TIMEZONE '{chosen}' is not a time zone this machine "
                          "knows (e.g. Asia/Pontianak, Asia/Makassar, Asia/Jayapura).") from exc
     return chosen
+
+
+def bounded_int(name: str, text: str | None, default: int, low: int, high: int) -> int:
+    """An integer setting within ``low..high`` (``default`` when unset); else stop at start."""
+    if text is None or not text.strip():
+        return default
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ValueError(f"{name} '{text}' is not a whole number from {low} to {high}.")
+    return value
+
+
+def trusted_proxies(value: str | Iterable[str | Network]) -> tuple[Network, ...]:
+    """The reverse proxies' networks from a comma-separated list of IPs and CIDRs (an empty
+    one trusts no proxy); an entry that is neither stops start-up."""
+    entries = value.split(",") if isinstance(value, str) else value
+    networks: list[Network] = []
+    for entry in entries:
+        if not isinstance(entry, str):
+            networks.append(entry)
+            continue
+        if not entry.strip():
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry.strip()))
+        except ValueError as exc:
+            raise ValueError(f"JEMPUT_TRUSTED_PROXIES: '{entry.strip()}' is not an IP address "
+                             "or network (e.g. 127.0.0.1, 10.0.0.0/24, ::1).") from exc
+    return tuple(networks)
 
 
 def normalise_database_url(url: str) -> str:

@@ -45,6 +45,12 @@ class Unauthorized(JemputError):
         super().__init__(detail, headers={"WWW-Authenticate": challenge})
 
 
+class TokenExpired(Unauthorized):
+    """A device token unused for longer than ``JEMPUT_DEVICE_TOKEN_IDLE_DAYS``."""
+
+    status, code, title = problems.TOKEN_EXPIRED
+
+
 class Forbidden(JemputError):
     status, code, title = problems.FORBIDDEN
 
@@ -69,6 +75,15 @@ class ClientOutdated(JemputError):
     """A device request without ``Jemput-Protocol: 2``: an older field client, refused whole."""
 
     status, code, title = problems.CLIENT_OUTDATED
+
+
+class TooManyAttempts(JemputError):
+    """Too many failed office logins from one address: refused until ``retry_after`` seconds."""
+
+    status, code, title = problems.TOO_MANY_ATTEMPTS
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
 class ServiceUnavailable(JemputError):

@@ -4,7 +4,10 @@ One JSON file (mode 0600), ``<instance>/keyring.json`` unless ``JEMPUT_KEYRING``
 path every host can read. ``jemput-server init`` makes it (and so does the first start of an
 app on a fresh SQLite instance); ``jemput-server rotate-key`` adds a new sealing key pair and
 makes it the one laptops seal to, keeping the older ones so that what was sealed to them still
-opens. Back the key ring up with the database: without it no sealed record opens.
+opens. The ring also holds the Ed25519 **audit key** that signs the audit chain's anchors
+(``server.core.anchors``), apart from the sealing keys; a ring made before it existed gets one
+the first time it is loaded by ``ensure``. Back the key ring up with the database: without it no
+sealed record opens.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ import json
 import os
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
 from nacl.public import PrivateKey
+from nacl.signing import SigningKey
 
 from server.core.errors import KeyRingMissing
 from server.core.timeutil import utcnow
@@ -45,11 +49,32 @@ class SealingKey:
 
 
 @dataclass(frozen=True)
+class AuditKey:
+    """An Ed25519 key pair that signs audit anchors, by key id."""
+
+    kid: str
+    public: bytes
+    seed: bytes
+    created_at: str
+
+    def sign(self, message: bytes) -> bytes:
+        """The detached signature of ``message``."""
+        return bytes(SigningKey(self.seed).sign(message).signature)
+
+
+@dataclass(frozen=True)
 class KeyRing:
-    """Every sealing key pair the office ever had, and the current one."""
+    """Every sealing key pair the office ever had, the current one, and the audit keys."""
 
     keys: dict[str, SealingKey]
     current: str
+    audit_keys: dict[str, AuditKey] = field(default_factory=dict)
+    audit_current: str | None = None
+
+    @property
+    def audit(self) -> AuditKey | None:
+        """The key that signs new anchors (None in a ring from before audit anchors)."""
+        return self.audit_keys.get(self.audit_current or "")
 
     @property
     def sealing(self) -> SealingKey:
@@ -74,9 +99,15 @@ class KeyRing:
 
     def document(self) -> dict[str, Any]:
         """The ring as its file holds it."""
-        return {"format": FORMAT, "current": self.current, "sealing": [
+        document: dict[str, Any] = {"format": FORMAT, "current": self.current, "sealing": [
             {"kid": k.kid, "public": b64(k.public), "secret": b64(k.secret),
              "created_at": k.created_at} for k in self.keys.values()]}
+        if self.audit_keys:
+            document["audit_current"] = self.audit_current
+            document["audit"] = [
+                {"kid": k.kid, "public": b64(k.public), "seed": b64(k.seed),
+                 "created_at": k.created_at} for k in self.audit_keys.values()]
+        return document
 
     @classmethod
     def from_document(cls, document: Any) -> KeyRing:
@@ -88,7 +119,13 @@ class KeyRing:
                 for item in document["sealing"]}
         if document["current"] not in keys:
             raise ValueError("the key ring's current key is missing")
-        return cls(keys, document["current"])
+        audit = {item["kid"]: AuditKey(item["kid"], unb64(item["public"]), unb64(item["seed"]),
+                                       item["created_at"])
+                 for item in document.get("audit", [])}
+        audit_current = document.get("audit_current")
+        if audit and audit_current not in audit:
+            raise ValueError("the key ring's current audit key is missing")
+        return cls(keys, document["current"], audit, audit_current)
 
 
 def new_sealing_key(now: dt.datetime | None = None) -> SealingKey:
@@ -98,6 +135,15 @@ def new_sealing_key(now: dt.datetime | None = None) -> SealingKey:
     moment = now or utcnow()
     kid = f"{moment:%Y%m%d}-{fingerprint(public).replace(' ', '')[:8]}"
     return SealingKey(kid, public, bytes(secret), moment.isoformat())
+
+
+def new_audit_key(now: dt.datetime | None = None) -> AuditKey:
+    """A fresh Ed25519 key pair with its key id (``audit-20261206-3fa9c2d1``)."""
+    signing = SigningKey.generate()
+    public = bytes(signing.verify_key)
+    moment = now or utcnow()
+    kid = f"audit-{moment:%Y%m%d}-{fingerprint(public).replace(' ', '')[:8]}"
+    return AuditKey(kid, public, bytes(signing), moment.isoformat())
 
 
 def path_of(app: Flask) -> Path:
@@ -133,9 +179,14 @@ def current() -> KeyRing:
 def ensure(path: Path) -> tuple[KeyRing, bool]:
     """The ring in ``path``, made there (0600) when there is none; (ring, made now)."""
     if path.exists():
-        return load(path), False
-    key = new_sealing_key()
-    ring = KeyRing({key.kid: key}, key.kid)
+        ring = load(path)
+        if ring.audit is None:  # a ring from before audit anchors: give it its audit key
+            audit = new_audit_key()
+            _write(path, KeyRing(ring.keys, ring.current, {audit.kid: audit}, audit.kid))
+            ring = load(path)  # two processes at once: both go on with the one that stayed
+        return ring, False
+    key, audit = new_sealing_key(), new_audit_key()
+    ring = KeyRing({key.kid: key}, key.kid, {audit.kid: audit}, audit.kid)
     if _write(path, ring, exclusive=True):
         return ring, True
     return load(path), False  # another process made it meanwhile
@@ -145,7 +196,8 @@ def rotate(path: Path) -> SealingKey:
     """Add a new sealing key pair and make it current; the older ones stay to open old seals."""
     ring = load(path)
     key = new_sealing_key()
-    _write(path, KeyRing({**ring.keys, key.kid: key}, key.kid))
+    _write(path, KeyRing({**ring.keys, key.kid: key}, key.kid, ring.audit_keys,
+                         ring.audit_current))
     return key
 
 

@@ -7,9 +7,11 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the coverage blueprints and commands."""
-    from server.coverage import api, cli, views
+    from server.coverage import api, cli, schemas, views
+    from server.http import openapi
 
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
+    openapi.describe(app, schemas.OPERATIONS)
     for command in cli.COMMANDS:
         app.cli.add_command(command)

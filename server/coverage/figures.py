@@ -35,6 +35,8 @@ PROGRESS = (ServerState.RECEIVED, ServerState.COMPLETE, ServerState.NEEDS_FIX,
 RANK = {state.value: rank for rank, state in enumerate(PROGRESS)}
 assert set(RANK) == set(RECORDING_STATES), "every recording state needs a place in PROGRESS"
 MAX_TREND_DAYS = 366
+#: The years a report may be for (ages are counted back from the date, 0001 would overflow).
+REPORT_YEARS = (1900, 2999)
 #: Days of arrivals the coverage page shows, and the API by default.
 DEFAULT_TREND_DAYS = 30
 ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -199,7 +201,10 @@ def reference_date(value: str | None, now: dt.datetime | None = None) -> dt.date
     try:
         if not ISO_DATE.match(text):
             raise ValueError(text)
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
+        if not REPORT_YEARS[0] <= day.year <= REPORT_YEARS[1]:
+            raise ValueError(text)  # the age rules count years back and forth from it
+        return day
     except ValueError:
         raise InvalidInput(f"Tanggal '{text[:20]}' tidak sah: pakai TTTT-BB-HH, mis. 2026-11-29.",
                            errors={"at": ["tanggal tidak sah"]}) from None

@@ -1,5 +1,6 @@
 """Web plumbing every domain shares: errors as problem+json, request bodies, JSON and CSV
-presenters, the templates' labels and filters, the OpenAPI document and the health check."""
+presenters, the templates' labels and filters, the OpenAPI document, the health check, the
+pages' security headers and the trusted reverse proxies."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Error handlers, template globals and filters, ``/``, ``/healthz`` and the OpenAPI route."""
-    from server.http import health, openapi, problems, templating
+    """Error handlers, security headers, template globals and filters, ``/``, ``/healthz`` and
+    the OpenAPI route."""
+    from server.http import headers, health, openapi, problems, templating
 
     problems.init_app(app)
+    headers.init_app(app)
     templating.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)

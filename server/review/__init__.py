@@ -12,11 +12,13 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Blueprints, commands, and the receivers of sync's signals: check the records it
     completes, close the cases of the records it replaced."""
-    from server.review import api, checks, cli, decisions, views
+    from server.http import openapi
+    from server.review import api, checks, cli, decisions, schemas, views
     from server.sync import signals
 
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
+    openapi.describe(app, schemas.OPERATIONS)
     for command in cli.COMMANDS:
         app.cli.add_command(command)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from server.core import audit
+from server.core import anchors
 from server.core.commands import echo_limited, plain_errors
 from server.review import checks
 
@@ -31,11 +31,15 @@ def run_checks_command(record_ids: tuple[str, ...]) -> None:
 @with_appcontext
 @plain_errors()
 def verify_audit_command() -> None:
-    """Recompute the audit chain's hashes; exit 1 listing the problems when it was tampered with."""
-    report = audit.verify_chain()
+    """Recompute the audit chain's hashes and check it against its signed anchors; exit 1
+    listing the problems when it was tampered with."""
+    verified = anchors.verify()
+    report = verified.report
     click.echo(f"Peristiwa audit diperiksa: {report.checked}.")
+    click.echo(f"Jangkar bertanda tangan yang sah: {verified.anchors}.")
     if report.ok:
-        click.echo("Rantai audit utuh.")
+        click.echo("Rantai audit utuh." + (" Cocok dengan setiap jangkar." if verified.anchors
+                                           else " Belum ada jangkar: jalankan audit-anchor."))
         return
     echo_limited(report.problems, "masalah")
     raise click.ClickException(
@@ -44,4 +48,15 @@ def verify_audit_command() -> None:
     )
 
 
-COMMANDS: list[click.Command] = [run_checks_command, verify_audit_command]
+@click.command("audit-anchor")
+@with_appcontext
+@plain_errors()
+def audit_anchor_command() -> None:
+    """Sign the audit chain's head with the audit key and keep it in the blob store (a new
+    object, never overwritten); print it for the paper file."""
+    anchor = anchors.make()
+    click.echo(f"Jangkar audit {anchor.name}: peristiwa {anchor.short}, kunci {anchor.kid}.")
+
+
+COMMANDS: list[click.Command] = [run_checks_command, verify_audit_command,
+                                 audit_anchor_command]

@@ -1,4 +1,6 @@
-"""Records become ``complete`` once every file they name is held as a finished blob.
+"""Records become ``complete`` once every file they name is held as a finished blob that
+their own device sent (``server.sync.blobs``: another device's upload of the same file does not
+count).
 
 Two moments can complete a record, and together they never miss one:
 
@@ -23,17 +25,18 @@ import logging
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy import ColumnElement, SQLColumnExpression, exists, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 
 from server.core.bulk import insert_rows
 from server.core.errors import NotFound
 from server.core.extensions import db
-from server.core.models import Attachment, Blob, Change, Device, Enrollment
+from server.core.models import Attachment, Change, Device, Enrollment
 from server.core.models.base import table_of
+from server.core.models.blob import BlobHolder
 from server.core.timeutil import isoformat_z, utcnow
-from server.sync import signals
+from server.sync import blobs, signals
 from server.sync.transitions import CHANGE_COLUMNS
 from shared.protocol import ChangeKind, ServerState
 
@@ -78,19 +81,25 @@ def complete_all_ready() -> list[str]:
 
 
 def _ready(condition: ColumnElement[bool] | None) -> Sequence[Any]:
-    """``(id, device_id)`` of received records matching ``condition`` with no file missing."""
+    """``(id, device_id)`` of received records matching ``condition`` with no file missing:
+    each file sent by the record's own device (or its laptop's other registrations)."""
     named = aliased(Attachment)
-    missing_file = (
-        select(named.sha256)
-        .outerjoin(Blob, Blob.sha256 == named.sha256)
-        .where(named.enrollment_id == Enrollment.id, Blob.sha256.is_(None))
-    )
+    missing_file = select(named.sha256).where(
+        named.enrollment_id == Enrollment.id, ~_held(named.sha256, blobs.laptop_links()))
     query = select(Enrollment.id, Enrollment.device_id).where(
         Enrollment.state == RECEIVED, ~exists(missing_file)
     )
     if condition is not None:
         query = query.where(condition)
     return db.session.execute(query).all()
+
+
+def _held(sha256: SQLColumnExpression[str], links: list[tuple[str, str]]) -> ColumnElement[bool]:
+    """SQL: the file ``sha256`` was sent by the device of the enclosing ``Enrollment``."""
+    holder = aliased(BlobHolder)
+    return exists(select(holder.sha256).where(
+        holder.sha256 == sha256, blobs.held_by(holder.device_id, Enrollment.device_id, links),
+    ).correlate_except(holder))
 
 
 def _complete(rows: Sequence[Any]) -> list[str]:
@@ -137,8 +146,7 @@ def incomplete_records(device_id: str | None = None) -> list[dict[str, Any]]:
                Enrollment.seq, Enrollment.received_at, Attachment.role, Attachment.sha256)
         .join(Enrollment, Enrollment.device_id == Device.id)
         .join(Attachment, Attachment.enrollment_id == Enrollment.id)
-        .outerjoin(Blob, Blob.sha256 == Attachment.sha256)
-        .where(Enrollment.state == RECEIVED, Blob.sha256.is_(None))
+        .where(Enrollment.state == RECEIVED, ~_held(Attachment.sha256, blobs.laptop_links()))
         .order_by(Device.name, Device.id, Enrollment.seq, Attachment.role)
     )
     if device_id is not None:

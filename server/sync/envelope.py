@@ -23,7 +23,9 @@ from sqlalchemy import exists, select
 
 from server.core.extensions import db
 from server.core.keyring import KeyRing
-from server.core.models import Attachment, Blob, Enrollment
+from server.core.models import Attachment, Enrollment
+from server.core.models.blob import BlobHolder
+from server.sync.blobs import same_laptop
 from server.sync.ingest_check import Outcome, is_id, refuse, usable_seq
 from server.sync.record_schema import FastLoader
 from shared import vocab
@@ -91,9 +93,10 @@ def _invalid(item: Any, fields: dict[str, Any]) -> Outcome:
                   "Amplop rekaman tidak sah (id, seq, key_id, sealed).", fields)
 
 
-def sealed_replays(envelopes: list[Envelope]) -> dict[str, Outcome]:
+def sealed_replays(envelopes: list[Envelope], device_id: str) -> dict[str, Outcome]:
     """Duplicates known without opening anything: records stored from these very sealed bytes
-    (same id, seq and key), by id, with their state, warnings and the files still missing.
+    (same id, seq and key), by id, with their state, warnings and the files still missing
+    (those ``device_id``, the pushing device, has not sent itself).
 
     One query for the batch's records, and one more for the missing files of those found (none
     on a first push).
@@ -120,7 +123,8 @@ def sealed_replays(envelopes: list[Envelope]) -> dict[str, Outcome]:
     for record_id, role, sha256 in db.session.execute(
         select(Attachment.enrollment_id, Attachment.role, Attachment.sha256)
         .where(Attachment.enrollment_id.in_(sorted(found)),
-               ~exists().where(Blob.sha256 == Attachment.sha256))
+               ~exists().where(BlobHolder.sha256 == Attachment.sha256,
+                               BlobHolder.device_id.in_(same_laptop(device_id))))
     ):
         missing.setdefault(record_id, []).append((_ROLE_ORDER.get(role, 99), sha256))
     for record_id, files in missing.items():

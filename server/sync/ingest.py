@@ -70,7 +70,7 @@ def push(device_id: str, items: Sequence[Any]) -> dict[str, Any]:
     """Store a device's batch of sealed records (protocol 2) in one transaction; return
     per-record results and progress."""
     _check_batch(items)
-    prepared = open_batch(items)
+    prepared = open_batch(items, device_id)
     opened = [item[1] for item in prepared if isinstance(item, tuple)]
 
     def decide() -> list[Outcome]:
@@ -91,19 +91,22 @@ def push(device_id: str, items: Sequence[Any]) -> dict[str, Any]:
 
 def push_plain(device_id: str, records: Sequence[Any]) -> dict[str, Any]:
     """Store records handed over in clear by a trusted in-process caller (the demo, tests of
-    the office): the same checks as a push, without envelopes; nothing to open."""
+    the office): the same checks as a push, without envelopes; nothing to open. Such a caller
+    puts the files in the store itself: a file stored counts as this device's."""
     _check_batch(records)
-    return _store(device_id, lambda: classify(records, load_known(device_id, records)))
+    return _store(device_id,
+                  lambda: classify(records, load_known(device_id, records, trusted=True)))
 
 
-def open_batch(items: Sequence[Any]) -> list[Prepared]:
-    """Each item's envelope read, replays of stored sealed bytes answered, the rest opened.
+def open_batch(items: Sequence[Any], device_id: str) -> list[Prepared]:
+    """Each item's envelope read, replays of stored sealed bytes answered (with the files
+    ``device_id`` has still to send), the rest opened.
 
     The same sealed bytes twice in one batch are opened once. The key ring is read only when
     something is to be opened.
     """
     envelopes = [read_envelope(item) for item in items]
-    replays = sealed_replays([e for e in envelopes if isinstance(e, Envelope)])
+    replays = sealed_replays([e for e in envelopes if isinstance(e, Envelope)], device_id)
     ring: keyring.KeyRing | None = None
     opened: dict[tuple[str, str, int, str], dict[str, Any] | Unopened] = {}
     prepared: list[Prepared] = []
@@ -152,7 +155,7 @@ def _store(device_id: str, decide: Callable[[], list[Outcome]]) -> dict[str, Any
             continue
         stored_complete = [str(o.id) for o in outcomes if o.status is PushStatus.ACCEPTED
                            and o.state == ServerState.COMPLETE]
-        _complete_arrived(outcomes)
+        _complete_arrived(device_id, outcomes)
         # The others were checked as they completed; new seqs may have opened or closed a gap.
         arrived = any(_arrived(o) for o in outcomes)
         check_completed(stored_complete, pushed_by=device_id if arrived else None)
@@ -177,7 +180,7 @@ def _stores_nothing(outcome: Outcome) -> bool:
     return (outcome.error or {}).get("code") in STORES_NOTHING
 
 
-def _complete_arrived(outcomes: list[Outcome]) -> None:
+def _complete_arrived(device_id: str, outcomes: list[Outcome]) -> None:
     """Complete the batch's received records whose last file landed while they were pushed.
 
     A second short transaction after the commit: with the sweep that follows every finished
@@ -188,7 +191,7 @@ def _complete_arrived(outcomes: list[Outcome]) -> None:
     # Usually no file landed meanwhile: one lookup of the batch's missing hashes says so,
     # and the (costlier) completeness query runs only for records that may now be complete.
     hashes = {sha256 for o in waiting for sha256 in o.missing_blobs}
-    landed = hashes - missing_blobs(hashes) if hashes else set()
+    landed = hashes - missing_blobs(device_id, hashes) if hashes else set()
     candidates = {str(o.id) for o in waiting
                   if not o.missing_blobs or landed.intersection(o.missing_blobs)}
     db.session.commit()  # end the read transaction of the lookup

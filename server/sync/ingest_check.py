@@ -17,7 +17,7 @@ from sqlalchemy import select
 from server.core.extensions import db
 from server.core.models import Enrollment
 from server.registry.regions import known_desa
-from server.sync.blobs import missing_blobs
+from server.sync.blobs import missing_blobs, stored_blobs
 from server.sync.record_schema import IngestRecordSchema
 from shared.biometrics import incomplete_warning
 from shared.canonical import record_sha256
@@ -46,7 +46,7 @@ class Known:
     stored: dict[str, Stored]
     seq_owner: dict[int, str]
     desa: set[str]
-    missing: set[str]  # attachment hashes whose files the server does not hold
+    missing: set[str]  # attachment hashes whose files the pushing device has not sent
     device_id: str | None = None  # the pushing device
 
 
@@ -91,8 +91,12 @@ class _Batch:
     replaced: set[str] = field(default_factory=set)  # ids an accepted record supersedes
 
 
-def load_known(device_id: str, raws: Sequence[Any]) -> Known:
-    """Everything :func:`classify` needs from the database, a handful of queries per batch."""
+def load_known(device_id: str, raws: Sequence[Any], trusted: bool = False) -> Known:
+    """Everything :func:`classify` needs from the database, a handful of queries per batch.
+
+    A file is missing unless ``device_id`` sent it itself; for a ``trusted`` in-process caller
+    (which put the files in the store itself) unless the store holds it.
+    """
     records = [raw for raw in raws if isinstance(raw, dict)]
     ids = {v for r in records for v in (r.get("id"), r.get("supersedes")) if is_id(v)}
     seqs = {seq for r in records if (seq := usable_seq(r.get("seq"))) is not None}
@@ -114,8 +118,9 @@ def load_known(device_id: str, raws: Sequence[Any]) -> Known:
             .where(Enrollment.device_id == device_id, Enrollment.seq.in_(seqs))
         )
         seq_owner = {row.seq: row.id for row in rows}
-    return Known(stored, seq_owner, known_desa(codes), missing_blobs(_hashes(records)),
-                 device_id)
+    hashes = _hashes(records)
+    missing = hashes - stored_blobs(hashes) if trusted else missing_blobs(device_id, hashes)
+    return Known(stored, seq_owner, known_desa(codes), missing, device_id)
 
 
 def classify(raws: Sequence[Any], known: Known) -> list[Outcome]:

@@ -23,8 +23,10 @@ from sqlalchemy import func, select, update
 from server.core.blobstore import blob_store
 from server.core.blobstore.filesystem import FilesystemBlobStore
 from server.core.extensions import db
-from server.core.models import Blob, Upload
+from server.core.models import Blob, Enrollment, Upload
 from server.core.timeutil import utcnow
+from shared import vocab
+from shared.canonical import with_hash
 from shared.protocol import TUS_OFFSET_STREAM
 from shared.sealing import seal
 from tests.support.records import OfficeKey
@@ -198,3 +200,23 @@ def expire(app: Flask, path: str) -> None:
         db.session.execute(update(Upload).where(Upload.id == path.rsplit("/", 1)[1])
                            .values(expires_at=utcnow() - dt.timedelta(seconds=1)))
         db.session.commit()
+
+
+def with_files(make_record: Callable[..., dict[str, Any]], files: list[bytes],
+               **options: Any) -> dict[str, Any]:
+    """A valid record naming ``files`` (photo, signature, ... in role order) by their
+    plaintext hashes."""
+    record = make_record(attachments=0, **options)
+    record["attachments"] = [
+        {"role": role, "sha256": sha(data), "size": len(data), "media_type": "image/jpeg"}
+        for role, data in zip(vocab.BIOMETRIC_ROLES, files, strict=False)
+    ]
+    return with_hash(record)
+
+
+def state_of(app: Flask, record_id: str) -> str:
+    """The server state of a stored record."""
+    with app.app_context():
+        stored = db.session.get(Enrollment, record_id)
+        assert stored is not None
+        return stored.state

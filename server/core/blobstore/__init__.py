@@ -77,6 +77,14 @@ class BlobStore(Protocol):
         """Blob ``sha256`` for reading; FileNotFoundError when absent."""
         ...
 
+    def put_anchor(self, name: str, data: bytes) -> bool:
+        """Store audit anchor ``name`` once: False (and nothing written) when it exists."""
+        ...
+
+    def anchors(self) -> Iterator[tuple[str, bytes]]:
+        """Every audit anchor stored, by name, oldest name first."""
+        ...
+
 
 def init_app(app: Flask) -> None:
     """Create the app's blob store from its configuration."""

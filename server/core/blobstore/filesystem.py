@@ -132,6 +132,10 @@ class FilePartial:
         return digest.hexdigest()
 
 
+#: An audit anchor's object name (``20261206T101500Z-000042.json``).
+ANCHOR_NAME = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9]{1,20}\.json$")
+
+
 class FilesystemBlobStore:
     """Blobs and partial uploads under one folder (``JEMPUT_BLOB_DIR``)."""
 
@@ -194,3 +198,30 @@ class FilesystemBlobStore:
     def open_blob(self, sha256: str) -> BinaryIO:
         """Blob ``sha256`` opened for reading."""
         return self.blob_path(sha256).open("rb")
+
+    def put_anchor(self, name: str, data: bytes) -> bool:
+        """Write anchor ``name`` under ``anchors/`` with O_EXCL (never over another), 0600,
+        durably; False when that name exists."""
+        if not ANCHOR_NAME.match(name):
+            raise ValueError("not an anchor name")
+        folder = self.root / "anchors"
+        _make_dirs(folder)
+        try:
+            fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return False
+        try:
+            _write_all(fd, data, 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fsync_dir(folder)
+        return True
+
+    def anchors(self) -> Iterator[tuple[str, bytes]]:
+        """Every anchor under ``anchors/``, by name."""
+        folder = self.root / "anchors"
+        if folder.is_dir():
+            for name in sorted(entry.name for entry in os.scandir(folder)):
+                if ANCHOR_NAME.match(name):
+                    yield name, (folder / name).read_bytes()

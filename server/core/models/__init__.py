@@ -12,7 +12,7 @@ from server.core.models.operator import Operator
 from server.core.models.outreach import OutreachTarget, OutreachVisit
 from server.core.models.region import Region
 from server.core.models.resident import Resident
-from server.core.models.user import ROLES, User
+from server.core.models.user import ROLES, LoginFailure, OfficeSession, User
 
 __all__ = [
     "ROLES",
@@ -28,6 +28,8 @@ __all__ = [
     "Change",
     "Device",
     "Enrollment",
+    "LoginFailure",
+    "OfficeSession",
     "Operator",
     "OutreachTarget",
     "OutreachVisit",

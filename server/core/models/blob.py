@@ -1,4 +1,4 @@
-"""Biometric files held by the server, and the tus uploads that bring them."""
+"""Biometric files held by the server, the devices that sent them, and the tus uploads."""
 
 from __future__ import annotations
 
@@ -18,6 +18,22 @@ class Blob(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
     media_type: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+
+
+class BlobHolder(Base):
+    """A device that sent a blob's bytes itself (verified): only to it is the file "held".
+
+    The blob and its file are stored once; every further device that uploads the same file
+    adds only its row here. A record is complete once its own device (or an earlier
+    registration of the same laptop) holds each of its files, and an upload creation answers
+    "nothing to send" only to such a device: a hash alone claims nothing and reveals nothing.
+    """
+
+    __tablename__ = "blob_holder"
+
+    sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"), primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("device.id"), primary_key=True)
     created_at: Mapped[dt.datetime]
 
 

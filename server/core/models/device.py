@@ -32,6 +32,9 @@ class Device(Base):
     first_seq: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     received_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    #: The registration this laptop had before it registered again (it proved holding that
+    #: token): files either registration sent count as held for both.
+    previous_device_id: Mapped[str | None] = mapped_column(ForeignKey("device.id"))
 
 
 class RegistrationCode(Base):

@@ -8,6 +8,16 @@ Since protocol 2 a file travels sealed to the office key (``shared.sealing``): t
 the plaintext's ``sha256`` and ``size`` and the ``key_id``; ``Upload-Length`` and the chunk
 checksums cover the sealed bytes (size + 48). The server opens the file once it is whole and
 keeps the plaintext, content-addressed by its sha256 as before.
+
+A creation answers "nothing to send" only for a file this device sent itself
+(``server.sync.blobs``); to any other device a held file and an unknown one get the same
+answer, an upload from offset 0, and its bytes are verified like any other (the file is still
+stored once). Before a creation or a PATCH is accepted, the device's open partial uploads are
+counted against ``JEMPUT_UPLOAD_MAX_OPEN`` and ``JEMPUT_UPLOAD_MAX_OPEN_BYTES`` (429
+``upload_quota``) and the blob folder's free space, less the bytes to come, against
+``JEMPUT_MIN_FREE_BYTES`` (507 ``storage_full``); either stores nothing. A partial expires
+``JEMPUT_UPLOAD_IDLE_HOURS`` after its last byte, and ``JEMPUT_UPLOAD_EXPIRY_HOURS`` after its
+creation at the latest.
 """
 
 from __future__ import annotations
@@ -16,15 +26,19 @@ import datetime as dt
 import logging
 import re
 import secrets
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from server.core import keyring
 from server.core.blobstore import blob_store
 from server.core.errors import (
     BadUploadRequest,
+    JemputError,
+    StorageFull,
     UploadBusy,
     UploadExpired,
     UploadFailed,
@@ -33,9 +47,12 @@ from server.core.errors import (
     UploadUnreadable,
 )
 from server.core.extensions import db
-from server.core.models import Blob, Upload
+from server.core.models import Blob, Device, Upload
+from server.core.models.base import table_of
 from server.core.timeutil import as_utc, utcnow
+from server.sync.blobs import holds
 from server.sync.completeness import complete_all_ready, complete_for_blob
+from shared import problems
 from shared.sealing import SEAL_OVERHEAD
 from shared.vocab import MAX_ATTACHMENT_BYTES, MEDIA_TYPES
 
@@ -51,6 +68,12 @@ MAX_UPLOAD_LENGTH = MAX_ATTACHMENT_BYTES + SEAL_OVERHEAD
 MAX_FILENAME = 255
 #: Expired uploads cleaned in passing by each creation: enough to keep up, never a long wait.
 CLEAN_IN_PASSING = 10
+
+
+class UploadQuota(JemputError):
+    """A device with too many unfinished uploads open, or too many of their bytes."""
+
+    status, code, title = problems.UPLOAD_QUOTA
 
 
 @dataclass(frozen=True)
@@ -100,31 +123,81 @@ class CleanReport:
 
 def create_upload(device_id: str, declared: Declaration) -> UploadInfo:
     """A new upload of one sealed file, or the one that already has it (finished or
-    resumable); 422 ``upload_unreadable`` for a key the ring does not hold, nothing created."""
+    resumable); 422 ``upload_unreadable`` for a key the ring does not hold, 429
+    ``upload_quota`` past the device's caps and 507 ``storage_full`` when the disk is nearly
+    full: nothing created."""
     _check_declaration(declared)
     clean_expired_uploads(limit=CLEAN_IN_PASSING)
-    now = utcnow()
-    blob = db.session.get(Blob, declared.sha256)
-    if blob is not None:
-        if blob.size != declared.size:
+    if holds(device_id, declared.sha256):  # this device sent the file itself: nothing to send
+        blob = db.session.get(Blob, declared.sha256)
+        if blob is not None and blob.size != declared.size:
             # The stored size is not told: a hash alone must not reveal anything of a file.
             raise BadUploadRequest("size tidak cocok dengan berkas sha256 ini.")
-        upload = _new_upload(device_id, declared, now, FINISHED)
+        upload = _new_upload(device_id, declared, utcnow(), FINISHED)
         db.session.commit()
         complete_for_blob(declared.sha256)  # self-healing: records naming it cannot stay incomplete
         return UploadInfo.of(upload)
-    resumable = db.session.execute(
+    # Whether another device sent this file is neither used nor told: the bytes must come.
+    resumable = _resumable(device_id, declared)
+    if resumable is None:
+        db.session.commit()
+        check_free_space(declared.length + declared.size)
+        resumable = _open_within_quota(device_id, declared)
+    else:
+        check_free_space(resumable.length - resumable.offset + declared.size)
+    db.session.commit()
+    return UploadInfo.of(resumable)
+
+
+def _resumable(device_id: str, declared: Declaration) -> Upload | None:
+    """This device's live partial upload of the very same sealed length, key and file."""
+    return db.session.execute(
         select(Upload)
         .where(Upload.device_id == device_id, Upload.sha256 == declared.sha256,
                Upload.length == declared.length, Upload.key_id == declared.key_id,
-               Upload.state == UPLOADING, Upload.expires_at > now)
+               Upload.state == UPLOADING, Upload.expires_at > utcnow())
         .order_by(Upload.created_at.desc())
         .limit(1)
     ).scalar_one_or_none()
-    if resumable is None:
-        resumable = _new_upload(device_id, declared, now, UPLOADING)
-    db.session.commit()
-    return UploadInfo.of(resumable)
+
+
+def _open_within_quota(device_id: str, declared: Declaration) -> Upload:
+    """A new partial upload, unless the device's open partials reach a cap (429, nothing
+    created). The device row is locked first, so the caps hold across server processes."""
+    db.session.execute(update(table_of(Device)).where(Device.id == device_id)
+                       .values(last_seq=Device.last_seq))
+    again = _resumable(device_id, declared)  # made by a concurrent creation meanwhile
+    if again is not None:
+        return again
+    now = utcnow()
+    count, total = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(Upload.length), 0))
+        .where(Upload.device_id == device_id, Upload.state == UPLOADING, Upload.expires_at > now)
+    ).one()
+    max_open = int(current_app.config["JEMPUT_UPLOAD_MAX_OPEN"])
+    max_bytes = int(current_app.config["JEMPUT_UPLOAD_MAX_OPEN_BYTES"])
+    if count >= max_open or total + declared.length > max_bytes:
+        db.session.rollback()
+        raise UploadQuota(
+            f"Perangkat ini sudah punya {count} unggahan yang belum selesai ({total} byte); "
+            f"batasnya {max_open} unggahan dan {max_bytes} byte sekaligus. Tidak ada yang "
+            "dibuat: selesaikan unggahan yang ada dulu, atau coba lagi nanti.")
+    return _new_upload(device_id, declared, now, UPLOADING)
+
+
+def check_free_space(to_come: int, offset: int | None = None) -> None:
+    """507 ``storage_full`` (nothing written) when the blob folder's free space, less the
+    ``to_come`` bytes, would fall below ``JEMPUT_MIN_FREE_BYTES``; ``offset`` is the upload's,
+    answered so that the client resumes from there later."""
+    folder = Path(current_app.config["JEMPUT_BLOB_DIR"]).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if free - to_come < int(current_app.config["JEMPUT_MIN_FREE_BYTES"]):
+        log.warning("Upload refused: %d bytes free on the blob disk, %d to come", free, to_come)
+        raise StorageFull("Ruang disk server hampir habis; server tidak menerima berkas sekarang. "
+                          "Bagian yang sudah terkirim tetap tersimpan; coba lagi nanti.",
+                          headers={} if offset is None else {"Upload-Offset": str(offset)})
 
 
 def _check_declaration(declared: Declaration) -> None:
@@ -159,15 +232,26 @@ def _new_upload(device_id: str, declared: Declaration, now: dt.datetime,
         length=length, offset=length if state == FINISHED else 0,
         media_type=declared.media_type, filename=declared.filename, key_id=declared.key_id,
         plain_size=declared.size, state=state, received_bytes=0, created_at=now,
-        updated_at=now, expires_at=now + expiry(),
+        updated_at=now, expires_at=deadline(now, now),
     )
     db.session.add(upload)
     return upload
 
 
 def expiry() -> dt.timedelta:
-    """How long an untouched partial upload is kept."""
+    """How long a partial upload is kept at most, from its creation."""
     return dt.timedelta(hours=float(current_app.config["JEMPUT_UPLOAD_EXPIRY_HOURS"]))
+
+
+def idle_expiry() -> dt.timedelta:
+    """How long a partial upload is kept after its last byte (or its creation)."""
+    return dt.timedelta(hours=float(current_app.config["JEMPUT_UPLOAD_IDLE_HOURS"]))
+
+
+def deadline(created_at: dt.datetime, touched_at: dt.datetime) -> dt.datetime:
+    """When a partial created at ``created_at`` that last received bytes at ``touched_at``
+    expires: idle too long, or too old, whichever comes first."""
+    return min(as_utc(created_at) + expiry(), as_utc(touched_at) + idle_expiry())
 
 
 def upload_status(device_id: str, upload_id: str) -> UploadInfo:

@@ -8,7 +8,10 @@ where the request found it, so an offset never points at half-written bytes.
 The partial file holds the sealed bytes (protocol 2). Once it is whole it is opened with the
 office key the upload names; the plaintext, checked against the declared sha256 and size, goes
 into the blob store (through a second partial, ``<upload id>-plain``, so that a crash leaves
-either the sealed partial or the finished blob, never half a plaintext).
+either the sealed partial or the finished blob, never half a plaintext). A file the store holds
+already (another device sent it) is not written again: the upload only makes this device one of
+its holders. The sealed partial is deleted only after that commit, so a crash in between costs
+at most the last chunk, sent again.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from server.core.errors import (
 from server.core.extensions import db
 from server.core.models import Blob, Upload
 from server.core.timeutil import utcnow
+from server.sync.blobs import add_holder, holds
 from server.sync.completeness import complete_after_upload
 from server.sync.uploads.lifecycle import (
     FAILED,
@@ -41,8 +45,9 @@ from server.sync.uploads.lifecycle import (
     MAX_UPLOAD_LENGTH,
     UPLOADING,
     UploadInfo,
+    check_free_space,
     check_usable,
-    expiry,
+    deadline,
     owned_upload,
     usable_upload,
 )
@@ -79,12 +84,20 @@ def append_chunk(device_id: str, upload_id: str, chunk: Chunk) -> UploadInfo:
                              "tidak ada yang disimpan.")
     db.session.commit()  # no transaction held while the body streams in
     if upload.state == UPLOADING:
+        check_free_space(_to_come(upload, chunk), offset=upload.offset)
         with blob_store().partial(upload_id) as part:
             if _settle(upload, part) == UPLOADING:
                 return _write(part, upload, chunk)
         # It finished, failed or went away while this request waited for it.
         check_usable(owned_upload(device_id, upload_id))
     return _resend_finished(upload, chunk)
+
+
+def _to_come(upload: Upload, chunk: Chunk) -> int:
+    """The disk this PATCH may take: its body, and the plaintext when it ends the file."""
+    body = upload.length - chunk.offset if chunk.length is None else chunk.length
+    plain = upload.length if upload.plain_size is None else upload.plain_size
+    return body + (plain if chunk.offset + body >= upload.length else 0)
 
 
 def _settle(upload: Upload, part: PartialFile) -> str:
@@ -96,7 +109,8 @@ def _settle(upload: Upload, part: PartialFile) -> str:
     elif part.size > upload.offset:
         part.truncate(upload.offset)  # bytes of a request that died before its commit
     elif part.size < upload.offset or part.size == 0:
-        if _stored_intact(upload):  # moved into the store, then the commit was lost
+        # This device sent the file already (another upload of it), and the store holds it.
+        if holds(upload.device_id, upload.sha256) and _stored_intact(upload):
             store.discard(upload.id)
             _record_blob(upload, 0)
         elif part.size < upload.offset:
@@ -136,7 +150,8 @@ def _write(part: PartialFile, upload: Upload, chunk: Chunk) -> UploadInfo:
     if part.size == upload.length:
         return _finish(part, upload, receipt.bytes_read)
     now = utcnow()
-    upload.offset, upload.updated_at, upload.expires_at = part.size, now, now + expiry()
+    upload.offset, upload.updated_at = part.size, now
+    upload.expires_at = deadline(upload.created_at, now)
     upload.received_bytes = Upload.received_bytes + receipt.bytes_read
     db.session.commit()
     if receipt.cut:  # tus core: what arrived before the cut is kept
@@ -188,9 +203,10 @@ def _finish(part: PartialFile, upload: Upload, bytes_read: int) -> UploadInfo:
         raise BlobHashMismatch("Isi berkas tidak cocok dengan sha256 yang dinyatakan; berkas "
                                "dibuang. Periksa berkasnya lalu kirim ulang dari awal.")
     store = blob_store()
-    _store_plain(store, upload, plain)
-    store.discard(upload.id)
+    if not store.has_blob(upload.sha256):  # only verified plaintexts are ever moved in
+        _store_plain(store, upload, plain)  # else stored once already: only the holder is new
     _record_blob(upload, bytes_read)
+    store.discard(upload.id)
     complete_after_upload(upload.sha256)
     return UploadInfo.of(upload)
 
@@ -234,7 +250,8 @@ def _store_plain(store: BlobStore, upload: Upload, plain: bytes) -> None:
 
 
 def _record_blob(upload: Upload, bytes_read: int) -> None:
-    """Commit the blob row (unless another upload of the same file did) and finish ``upload``."""
+    """Commit the blob row (unless another upload of the same file did), this device as one
+    of its holders, and finish ``upload``."""
     for attempt in (1, 2):
         now = utcnow()
         upload.offset, upload.state, upload.updated_at = upload.length, FINISHED, now
@@ -244,6 +261,7 @@ def _record_blob(upload: Upload, bytes_read: int) -> None:
             db.session.add(Blob(sha256=upload.sha256, size=size,
                                 media_type=upload.media_type, created_at=now))
         try:
+            add_holder(upload.sha256, upload.device_id, now)
             db.session.commit()
             return
         except IntegrityError:

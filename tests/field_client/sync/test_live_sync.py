@@ -159,6 +159,35 @@ def test_revoked_device_gets_a_clear_message(
     assert states(registered.settings.outbox_path) == {"ready": 1}
 
 
+def test_a_laptop_idle_past_its_token_delivers_its_queue_then_registers_again(
+    registered: FieldClient, live_server: LiveServer, home: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from server.core.extensions import db
+    from server.core.models import Device
+
+    first, second = enroll(registered, 1), enroll(registered, 2)
+    with live_server.app.app_context():  # three months in a drawer
+        db.session.execute(update(Device).values(
+            last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=91)))
+        db.session.commit()
+    assert cli.main(["--home", str(home), "sync"]) == 1
+    captured = capsys.readouterr()
+    assert "kedaluwarsa" in captured.err and "register --force" in captured.err
+    # The queue went out before the feed was refused: nothing captured is stranded.
+    assert set(live_server.enrollment_ids()) == {first.id, second.id}
+    third = enroll(registered, 3)
+    registered.register(live_server.url, live_server.registration_code("TIM-SEKADAU"),
+                        "laptop-1", force=True)
+    report = registered.sync()
+    assert report.done and report.accepted == 1 and report.gaps == []
+    assert third.id in live_server.enrollment_ids()
+
+
 def test_pull_applies_office_decisions_and_the_cursor_advances(
     registered: FieldClient, live_server: LiveServer
 ) -> None:
@@ -212,6 +241,13 @@ def test_second_registration_needs_force_and_keeps_the_seq(
     report = registered.sync()
     assert report.done
     assert report.gaps == []  # seq 1 went out under the old registration: not a gap
+    # The laptop named the token it held: the server knows both registrations are one laptop.
+    from server.core.extensions import db
+    from server.core.models import Device
+
+    with live_server.app.app_context():
+        again = db.session.get(Device, info["device_id"])
+        assert again is not None and again.previous_device_id == old_device
 
 
 def test_registering_again_with_unsent_records_starts_at_the_oldest(

@@ -56,7 +56,8 @@ def test_register_force_deletes_the_old_devices_target_lists(
     path = client.settings.outbox_path
     assert count(path, "outreach_visit") == 1 and len(client.targets(data_key=DK)) == 2
 
-    def register(self: Any, code: str, name: str, first_unsent_seq: int) -> dict[str, Any]:
+    def register(self: Any, code: str, name: str, first_unsent_seq: int,
+                 previous_token: str | None = None) -> dict[str, Any]:
         return {
             "device_id": "device-2",
             "token": "t0ken-2",

@@ -14,43 +14,28 @@ from sqlalchemy import event, select
 
 from server.core.extensions import db
 from server.core.models import Blob, Case, Change, Enrollment
+from server.core.models.blob import BlobHolder
 from server.core.timeutil import utcnow
 from server.sync import ingest_check
-from shared import vocab
-from shared.canonical import with_hash
 from tests.support.records import OfficeKey, add_residents
 from tests.support.uploads import (
     TUS,
     Auth,
     Register,
+    blob_count,
     create,
     expire,
     seal_file,
     sha,
     started,
+    state_of,
     upload,
+    with_files,
 )
 
 Push = Callable[..., Any]
 Make = Callable[..., dict[str, Any]]
 PULL = "/api/v1/sync/pull"
-
-
-def with_files(make_record: Make, files: list[bytes], **options: Any) -> dict[str, Any]:
-    """A valid record naming ``files`` (photo, signature, ... in role order) by their hashes."""
-    record = make_record(attachments=0, **options)
-    record["attachments"] = [
-        {"role": role, "sha256": sha(data), "size": len(data), "media_type": "image/jpeg"}
-        for role, data in zip(vocab.BIOMETRIC_ROLES, files, strict=False)
-    ]
-    return with_hash(record)
-
-
-def state_of(app: Flask, record_id: str) -> str:
-    with app.app_context():
-        stored = db.session.get(Enrollment, record_id)
-        assert stored is not None
-        return stored.state
 
 
 def feed(client: FlaskClient, auth: Auth) -> list[tuple[str, str]]:
@@ -113,6 +98,12 @@ def test_one_file_shared_by_records_of_two_devices(
     answer = push([theirs], headers=other)
     assert answer.json["results"][0]["state"] == "received"
     upload(client, other, seal_file(sealing_key, shared_file))
+    # Held for the device that sent it: the other record waits for its own device's upload.
+    assert state_of(app, mine["id"]) == "received" != state_of(app, theirs["id"])
+    replay = push([mine]).json["results"][0]
+    assert replay["missing_blobs"] == [sha(shared_file)]
+    upload(client, auth_headers, seal_file(sealing_key, shared_file))
+    assert blob_count(app) == 1  # stored once, held by both
     # Both complete; then the checks flag one file under two NIKs (the only finding).
     assert state_of(app, mine["id"]) == state_of(app, theirs["id"]) == "needs_review"
     assert feed(client, auth_headers)[-1:] == [(mine["id"], "complete")]
@@ -134,7 +125,7 @@ def test_a_push_racing_the_last_file_is_completed_after_its_commit(
     for data in files:
         upload(client, auth_headers, seal_file(sealing_key, data))  # the blobs land ...
     # ... just after the push looked them up: it classifies its record as still missing files.
-    monkeypatch.setattr(ingest_check, "missing_blobs", lambda hashes: set(hashes))
+    monkeypatch.setattr(ingest_check, "missing_blobs", lambda device_id, hashes: set(hashes))
     record = with_files(make_record, files)
     add_residents(app, record)
     result = push([record]).json["results"][0]
@@ -177,17 +168,24 @@ def test_missing_blobs_is_one_lookup_per_batch(
     assert not [s for s in seen if "enrollment" in s]
 
 
+def held_without_sweep(app: Flask, data: bytes, device_id: str) -> None:
+    """The blob arrived from ``device_id`` (its row and holder), but the sweep never ran."""
+    with app.app_context():
+        db.session.add(Blob(sha256=sha(data), size=len(data), media_type="image/jpeg",
+                            created_at=utcnow()))
+        db.session.flush()
+        db.session.add(BlobHolder(sha256=sha(data), device_id=device_id, created_at=utcnow()))
+        db.session.commit()
+
+
 def test_creating_an_upload_of_a_held_blob_completes_stragglers(
     app: Flask, client: FlaskClient, push: Push, make_record: Make, auth_headers: Auth,
-    sealing_key: OfficeKey,
+    device: tuple[str, str], sealing_key: OfficeKey,
 ) -> None:
     data = os.urandom(4000)
     record = with_files(make_record, [data])
     push([record])
-    with app.app_context():  # the blob arrived, but its sweep never ran (a crash between)
-        db.session.add(Blob(sha256=sha(data), size=len(data), media_type="image/jpeg",
-                            created_at=utcnow()))
-        db.session.commit()
+    held_without_sweep(app, data, device[0])  # a crash between the blob and its sweep
     assert state_of(app, record["id"]) == "received"
     file = seal_file(sealing_key, data)
     answer = create(client, auth_headers, file)
@@ -197,19 +195,17 @@ def test_creating_an_upload_of_a_held_blob_completes_stragglers(
 
 def test_clean_uploads_command(
     app: Flask, client: FlaskClient, runner: FlaskCliRunner, push: Push, make_record: Make,
-    auth_headers: Auth,
+    auth_headers: Auth, device: tuple[str, str],
     sealing_key: OfficeKey,
 ) -> None:
     data = os.urandom(30_000)
     stale = started(app, client, auth_headers, seal_file(sealing_key, data), 10_000)
     live = started(app, client, auth_headers, seal_file(sealing_key, os.urandom(30_000)), 5_000)
     expire(app, stale)
-    straggler = with_files(make_record, [os.urandom(10)])
+    straggler_file = os.urandom(10)
+    straggler = with_files(make_record, [straggler_file])
     push([straggler])
-    with app.app_context():
-        db.session.add(Blob(sha256=straggler["attachments"][0]["sha256"], size=10,
-                            media_type="image/jpeg", created_at=utcnow()))
-        db.session.commit()
+    held_without_sweep(app, straggler_file, device[0])
     partial_dir = app.config["JEMPUT_BLOB_DIR"] + "/partial"
     open(partial_dir + "/" + "L" * 32, "wb").close()  # a leftover no upload owns
     done = runner.invoke(args=["clean-uploads"])

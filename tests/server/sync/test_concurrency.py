@@ -62,8 +62,8 @@ def _stale_reads(monkeypatch: pytest.MonkeyPatch, stale_attempts: int) -> list[i
     real = ingest.load_known
     calls: list[int] = []
 
-    def load_known(device_id: str, raws: Any) -> Any:
-        known = real(device_id, raws)
+    def load_known(device_id: str, raws: Any, **options: Any) -> Any:
+        known = real(device_id, raws, **options)
         calls.append(1)
         if len(calls) <= stale_attempts:  # as if read just before a concurrent push committed
             known.stored.clear()

@@ -143,7 +143,8 @@ def test_create_for_a_blob_already_held_has_nothing_to_send(
     data = os.urandom(40_000)
     first_path = upload(client, auth_headers, seal_file(sealing_key, data))
     other = {"Authorization": f"Bearer {register('laptop-2')[1]}"}
-    for auth in (auth_headers, other):  # the same device again, and another device
+    upload(client, other, seal_file(sealing_key, data))  # held only for whoever sent it
+    for auth in (auth_headers, other):  # each device again
         answer = create(client, auth, seal_file(sealing_key, data))  # sealed anew
         assert answer.status_code == 201
         assert answer.headers["Upload-Offset"] == "40048"

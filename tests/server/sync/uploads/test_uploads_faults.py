@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 
 from server.core.blobstore import filesystem
 from server.core.extensions import db
-from server.core.models import Upload
+from server.core.models import Blob, Upload
+from server.core.models.blob import BlobHolder
 from server.core.timeutil import utcnow
 from shared.protocol import TUS_OFFSET_STREAM
 from shared.vocab import MAX_ATTACHMENT_BYTES
@@ -248,9 +249,10 @@ def test_expired_upload_is_410_and_its_bytes_are_deleted(
 
 def test_expiry_follows_the_last_patch(app: Flask, client: FlaskClient, auth_headers: Auth,
                                        file: SealedFile) -> None:
-    app.config["JEMPUT_UPLOAD_EXPIRY_HOURS"] = 2
+    app.config.update(JEMPUT_UPLOAD_EXPIRY_HOURS=24, JEMPUT_UPLOAD_IDLE_HOURS=2)
     path = path_of(create(client, auth_headers, file))
     before = upload_row(app, path).expires_at
+    assert dt.timedelta(hours=1, minutes=59) < before - utcnow() <= dt.timedelta(hours=2)
     patch(client, auth_headers, path, 0, file.sealed[:1000])
     after = upload_row(app, path).expires_at
     assert after > before
@@ -488,15 +490,41 @@ def test_the_same_file_finished_by_two_uploads_at_once_is_one_blob(
     assert stored_blobs(app) == {sha(DATA): DATA}
 
 
-def test_an_upload_whose_file_landed_meanwhile_is_finished_not_resent(
+def test_an_upload_whose_file_landed_meanwhile_from_another_device_goes_on(
     app: Flask, client: FlaskClient, auth_headers: Auth, register: Register,
     file: SealedFile, sealing_key: OfficeKey,
 ) -> None:
-    # The file reached the store by another way (another device, or this upload before a
-    # crash lost its commit) while this upload still stood at 0: it is checked and finished.
+    # Another device sent the same file while this upload stood at 0: this device still sends
+    # its bytes (they are verified), and the file stays stored once.
     mine = path_of(create(client, auth_headers, file))
     other = {"Authorization": f"Bearer {register('laptop-2')[1]}"}
     upload(client, other, seal_file(sealing_key, DATA))
+    answer = patch(client, auth_headers, mine, 0, file.sealed[:1000])
+    assert answer.status_code == 204, answer.get_data(as_text=True)
+    assert answer.headers["Upload-Offset"] == "1000"
+    assert upload_row(app, mine).state == "uploading"
+    assert patch(client, auth_headers, mine, 1000, file.sealed[1000:]).status_code == 204
+    assert upload_row(app, mine).state == "finished"
+    assert blob_count(app) == 1
+    assert stored_blobs(app) == {sha(DATA): DATA}
+
+
+def test_an_upload_whose_file_this_device_sent_meanwhile_is_finished_not_resent(
+    app: Flask, client: FlaskClient, auth_headers: Auth, device: tuple[str, str],
+    file: SealedFile,
+) -> None:
+    # The file reached the store from this very device (another upload of it, or this upload
+    # before a crash lost its commit) while this upload still stood at 0: checked, finished.
+    mine = path_of(create(client, auth_headers, file))
+    with app.app_context():
+        path = store(app).blob_path(sha(DATA))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(DATA)
+        db.session.add(Blob(sha256=sha(DATA), size=len(DATA), media_type="image/jpeg",
+                            created_at=utcnow()))
+        db.session.flush()
+        db.session.add(BlobHolder(sha256=sha(DATA), device_id=device[0], created_at=utcnow()))
+        db.session.commit()
     answer = patch(client, auth_headers, mine, 0, file.sealed[:1000])
     assert answer.status_code == 204, answer.get_data(as_text=True)
     assert answer.headers["Upload-Offset"] == str(SEALED_LENGTH)
