@@ -36,6 +36,9 @@ def secure(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", policy)
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
+    if request.path.startswith("/office") and "Cache-Control" not in response.headers:
+        # Residents' data: no copy in the browser's cache of a shared office PC.
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 

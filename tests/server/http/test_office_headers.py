@@ -129,6 +129,8 @@ def _flaws(name: str, answer: TestResponse, *, pdf: bool = False) -> list[str]:
         flaws.append(f"X-Content-Type-Options {headers.get('X-Content-Type-Options')!r}")
     if headers.get("Referrer-Policy") not in ("same-origin", "no-referrer"):
         flaws.append(f"Referrer-Policy {headers.get('Referrer-Policy')!r}")
+    if name.startswith("/office") and "no-store" not in headers.get("Cache-Control", ""):
+        flaws.append(f"Cache-Control {headers.get('Cache-Control')!r}, not no-store")
     if answer.mimetype == "text/html":
         flaws += [f"inline code the CSP blocks: {m!r}"
                   for m in INLINE.findall(answer.get_data(as_text=True))]
