@@ -23,10 +23,10 @@ NEXT_SYNC = ("Perangkat tim {team} menerimanya pada sinkron berikutnya; setelah 
 @plain_errors()
 def init_command() -> None:
     """Create or upgrade the database, load the Sekadau regions, create the first admin."""
+    ring, _ = keyring.ensure(keyring.path_of(current_app))  # on PostgreSQL only init makes it
     report = setup.initialize()
     click.echo(f"Basis data siap. Wilayah Sekadau: {report.regions.imported} baru, "
                f"{report.regions.updated} diperbarui.")
-    ring = keyring.current()
     click.echo(f"Key ring kantor: {keyring.path_of(current_app)} (kunci {ring.current}, sidik "
                f"jari {ring.sealing.fingerprint}). Simpan cadangannya bersama basis data.")
     if report.admin_password is None:
@@ -44,6 +44,16 @@ def rotate_key_command() -> None:
     key = keyring.rotate(keyring.path_of(current_app))
     click.echo(f"Kunci segel baru {key.kid}, sidik jari {key.fingerprint}. Laptop menyegel ke "
                "kunci ini setelah sinkron berikutnya; kunci lama tetap membuka rekaman lama.")
+
+
+@click.command("rotate-suket-key")
+@with_appcontext
+@plain_errors()
+def rotate_suket_key_command() -> None:
+    """Add a new Suket QR key and make it current; QR codes printed before still verify."""
+    key = keyring.rotate_suket(keyring.path_of(current_app))
+    click.echo(f"Kunci Suket baru {key.kid}: kode QR Suket yang dicetak mulai sekarang memakainya; "
+               "kode QR yang sudah dicetak tetap dapat diperiksa.")
 
 
 @click.command("create-user")
@@ -211,7 +221,7 @@ def operators_command(team: str | None) -> None:
 
 COMMANDS: list[click.Command] = [
     init_command,
-    rotate_key_command,
+    rotate_key_command, rotate_suket_key_command,
     create_user_command,
     user_password_command,
     user_disable_command,

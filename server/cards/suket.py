@@ -11,9 +11,14 @@ and ledger entry locks), so two issuers never take the same number and a Suket i
 issued while a concurrent receipt makes blanks available; the unique constraint is the
 backstop (one retry).
 
-The QR code's token is ``<id>.<mac>``: the mac is HMAC-SHA256 of ``suket:<id>:<number>`` under
-the app's secret key, first 18 bytes (144 bits) in base64url. Nothing about it is stored; a
-forged or altered token, or one made under another key, is simply unknown.
+The QR code's token is ``<id>.<kid>.<mac>``: the mac is HMAC-SHA256 of
+``suket:<kid>:<id>:<number>`` under the office key ring's Suket key ``kid``
+(``server.core.keyring``; shared by every app host, apart from the session key), first 18 bytes
+(144 bits) in base64url. ``jemput-server rotate-suket-key`` makes a new key current and keeps
+the older ones, so every printed QR code still verifies. Tokens printed before Suket keys,
+``<id>.<mac>`` over ``suket:<id>:<number>`` under the app's secret key, still verify that way.
+Nothing about a token is stored; a forged or altered token, or one made under another key, is
+simply unknown.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server.accounts.actor import Actor
 from server.cards import blanko
-from server.core import audit, paging
+from server.core import audit, keyring, paging
 from server.core.errors import (
     BlankoAvailable,
     Conflict,
@@ -67,7 +72,8 @@ APPROVED = ServerState.APPROVED.value
 SUKET_ISSUED = ServerState.SUKET_ISSUED.value
 PRINTED = ServerState.PRINTED.value
 MAC_BYTES = 18
-TOKEN = re.compile(r"([1-9][0-9]{0,17})\.([A-Za-z0-9_-]{24})")
+#: ``<id>.<kid>.<mac>``, or ``<id>.<mac>`` as printed before Suket keys.
+TOKEN = re.compile(r"([1-9][0-9]{0,17})\.(?:(s[0-9a-f]{8})\.)?([A-Za-z0-9_-]{24})")
 #: List filters: what the office asks for.
 STATUSES = ("valid", "expiring", "expired", "superseded", "waiting", "all")
 
@@ -388,32 +394,62 @@ def status_of(suket: Suket, today: dt.date) -> str:
 # --- the QR token and verification -------------------------------------------------------
 
 def token_for(suket_id: int, number: str) -> str:
-    """The unguessable token of a Suket (recomputed from the secret key, never stored)."""
-    return f"{suket_id}.{_mac(suket_id, number)}"
+    """The unguessable token of a Suket, under the key ring's current Suket key (recomputed,
+    never stored); under the secret key, as before Suket keys, in a ring without one."""
+    key = keyring.current().suket
+    if key is None:
+        return f"{suket_id}.{_legacy_mac(suket_id, number)}"
+    return token_with(key, suket_id, number)
 
 
-def _mac(suket_id: int, number: str) -> str:
+def token_with(key: keyring.SuketKey, suket_id: int, number: str) -> str:
+    """The token of a Suket under ``key``."""
+    return f"{suket_id}.{key.kid}.{_mac(key.kid, key.secret, suket_id, number)}"
+
+
+def _mac(kid: str, secret: bytes, suket_id: int, number: str) -> str:
+    message = f"suket:{kid}:{suket_id}:{number}".encode()
+    return _short(hmac.new(secret, message, hashlib.sha256).digest())
+
+
+def _legacy_mac(suket_id: int, number: str) -> str:
+    """The mac of a token printed before Suket keys: under the app's secret key."""
     key = str(current_app.config["SECRET_KEY"]).encode()
-    digest = hmac.new(key, f"suket:{suket_id}:{number}".encode(), hashlib.sha256).digest()
+    return _short(hmac.new(key, f"suket:{suket_id}:{number}".encode(), hashlib.sha256).digest())
+
+
+def _short(digest: bytes) -> str:
     return base64.urlsafe_b64encode(digest[:MAC_BYTES]).decode().rstrip("=")
+
+
+#: What an unknown key id is checked against, so that it takes the time of a known one.
+_NO_KEY = bytes(32)
 
 
 def verify(token: str, *, today: dt.date | None = None) -> Verification | None:
     """What the token's Suket says today, or None for any token not issued by this office.
 
-    Malformed, forged, altered and unknown tokens are all just None: the caller cannot tell
-    which (the mac is compared in constant time, and computed even when the id is unknown).
+    Malformed, forged, altered and unknown tokens (and unknown key ids) are all just None: the
+    caller cannot tell which (the mac is compared in constant time, and computed even when the
+    id or the key id is unknown).
     """
     found = TOKEN.fullmatch(token or "")
     if found is None:
         return None
-    suket_id, mac = int(found.group(1)), found.group(2)
+    suket_id, kid, mac = int(found.group(1)), found.group(2), found.group(3)
     row = db.session.execute(
         select(Suket, Enrollment.nik, Enrollment.payload)
         .join(Enrollment, Enrollment.id == Suket.enrollment_id).where(Suket.id == suket_id)
     ).first()
     db.session.commit()
-    expected = _mac(suket_id, row[0].number if row else "")
+    number = row[0].number if row else ""
+    if kid is None:  # printed before Suket keys
+        expected = _legacy_mac(suket_id, number)
+    else:
+        key = keyring.current().suket_keys.get(kid)
+        expected = _mac(kid, key.secret if key else _NO_KEY, suket_id, number)
+        if key is None:
+            row = None
     if not hmac.compare_digest(expected, mac) or row is None:
         return None
     suket, nik, payload = row

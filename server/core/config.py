@@ -44,6 +44,11 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         "SQLALCHEMY_DATABASE_URI": env.get("JEMPUT_DATABASE_URL")
         or f"sqlite:///{instance / 'jemput.db'}",
         "JEMPUT_BLOB_DIR": env.get("JEMPUT_BLOB_DIR") or str(instance / "blobs"),
+        # Where files go instead: s3://BUCKET/PREFIX (an S3-compatible service at
+        # JEMPUT_S3_ENDPOINT_URL, AWS' own when unset; boto3's AWS_* variables give the
+        # credentials) or file:///path (a folder, as JEMPUT_BLOB_DIR).
+        "JEMPUT_BLOB_URL": env.get("JEMPUT_BLOB_URL") or None,
+        "JEMPUT_S3_ENDPOINT_URL": env.get("JEMPUT_S3_ENDPOINT_URL") or None,
         "SECRET_KEY": env.get("JEMPUT_SECRET_KEY"),
         "MAX_CONTENT_LENGTH": int(env.get("JEMPUT_MAX_REQUEST_BYTES") or DEFAULT_MAX_REQUEST_BYTES),
         "JEMPUT_LOG_LEVEL": env.get("JEMPUT_LOG_LEVEL") or "INFO",
@@ -74,8 +79,9 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         # the name under the Kepala Dinas signature block (else a dotted line to write on).
         "JEMPUT_PUBLIC_URL": env.get("JEMPUT_PUBLIC_URL") or None,
         "JEMPUT_SUKET_SIGNER": env.get("JEMPUT_SUKET_SIGNER") or None,
-        # The office key ring (sealing keys): a path every app host can read; by default a file
-        # in the instance folder, made by `init` or the first start.
+        # The office key ring (sealing, audit, Suket keys): a path every app host can read;
+        # required on PostgreSQL (made by `init`); on SQLite by default a file in the instance
+        # folder, made by `init` or the first start.
         "JEMPUT_KEYRING": env.get("JEMPUT_KEYRING") or None,
         # The office's time zone: every time a person reads (Asia/Pontianak = WIB; Asia/Makassar
         # = WITA, Asia/Jayapura = WIT) and the office's calendar day.
@@ -103,12 +109,28 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         settings["SQLALCHEMY_DATABASE_URI"]
     )
+    if settings["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        require_shared(settings)
     if not settings.get("SECRET_KEY"):
         settings["SECRET_KEY"] = stored_secret_key(instance)
     settings.setdefault(
         "SQLALCHEMY_ENGINE_OPTIONS", engine_options(settings["SQLALCHEMY_DATABASE_URI"])
     )
     app.config.from_mapping(settings)
+
+
+def require_shared(settings: Mapping[str, Any]) -> None:
+    """On PostgreSQL every app host must share the secret key and the key ring: a host with
+    its own (made in its instance folder) would not know the others' sessions and keys."""
+    if not settings.get("SECRET_KEY"):
+        raise ValueError(
+            "JEMPUT_SECRET_KEY wajib diisi bila basis data PostgreSQL: setiap server aplikasi "
+            "memakai kunci yang sama (buat sekali, mis. python -c 'import secrets; "
+            "print(secrets.token_hex(32))', lalu pasang di setiap host).")
+    if not settings.get("JEMPUT_KEYRING"):
+        raise ValueError(
+            "JEMPUT_KEYRING wajib diisi bila basis data PostgreSQL: jalur key ring kantor yang "
+            "dapat dibaca setiap server aplikasi (dibuat sekali oleh jemput-server init).")
 
 
 def office_timezone(name: str | None) -> str:

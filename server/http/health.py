@@ -1,4 +1,5 @@
-"""``GET /`` (what this server is) and ``GET /healthz`` (is it up, does its database answer)."""
+"""``GET /`` (what this server is), ``GET /healthz`` (liveness: is it up, does its database
+answer) and ``GET /readyz`` (readiness: database, blob store and free disk)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ bp = Blueprint("health", __name__)
 def healthz() -> dict[str, Any]:
     """Liveness for load balancers and the field client; no authentication."""
     return health.check()
+
+
+@bp.get("/readyz")
+def readyz() -> dict[str, Any]:
+    """Readiness for load balancers and monitoring: 503 naming the failing checks."""
+    return health.ready()
 
 
 @bp.get("/")

@@ -2,9 +2,9 @@
 
 The document covers every JSON operation of the server and nothing else: the device API
 (``/api/v1/...``, a device token), the office's JSON API (``/api/v1/office/...``, an office
-user's API token), ``/``, ``/healthz``, the public Suket check ``/verify/<token>`` (JSON to a
-script) and this document. The office's HTML pages (``/office/...``) and the static files are
-for browsers and are left out.
+user's API token), ``/``, ``/healthz``, ``/readyz``, the public Suket check ``/verify/<token>``
+(JSON to a script) and this document. The office's HTML pages (``/office/...``) and the static
+files are for browsers and are left out.
 
 The device operations (whose schemas live in ``shared/schemas.py``) are described here; each
 office domain describes its own operations next to its schemas (``server/<domain>/schemas.py``)
@@ -38,7 +38,7 @@ CACHE_KEY = "jemput.openapi"
 #: Operations the domains describe (:func:`describe`), by Flask endpoint.
 DESCRIBED_KEY = "jemput.openapi.operations"
 #: Routes outside ``API_PREFIX`` that answer JSON (``/verify`` to ``Accept: application/json``).
-PUBLIC_JSON_PATHS = ("/", "/healthz", "/verify/<token>")
+PUBLIC_JSON_PATHS = ("/", "/healthz", "/readyz", "/verify/<token>")
 UNDESCRIBED = "x-jemput-undescribed"
 
 #: Security requirements: a device's token, an office user's API token, nothing.
@@ -76,6 +76,13 @@ class HealthSchema(Schema):
 
     status = fields.String(required=True)
     database = fields.String(required=True)
+
+
+class ReadySchema(Schema):
+    """``GET /readyz``: each check (database, blob_store, disk) and ``ok``."""
+
+    status = fields.String(required=True)
+    checks = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
 
 
 class IndexSchema(Schema):
@@ -292,6 +299,12 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "summary": "Liveness and database check", "security": PUBLIC, "tags": ["public"],
         "responses": {"200": {"description": "Up", **json_content("Health")},
                       "503": problem("The database does not answer")}}},
+    "health.readyz": {"get": {
+        "summary": "Readiness: the database answers, the blob store writes, the data disks have "
+                   "room", "security": PUBLIC, "tags": ["public"],
+        "responses": {"200": {"description": "Ready", **json_content("Ready")},
+                      "503": problem("Not ready (`service_unavailable`, the failing checks in "
+                                     "`errors`)")}}},
     "devices.register": {"post": {
         "summary": "Register a device with a one-time code", "security": PUBLIC,
         "tags": ["device"], "parameters": PROTOCOL,
@@ -348,6 +361,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
 COMPONENTS: dict[str, type[Schema]] = {
     "Problem": ProblemSchema,
     "Health": HealthSchema,
+    "Ready": ReadySchema,
     "Index": IndexSchema,
     "OpenApiDocument": OpenApiDocumentSchema,
     "Record": schemas.RecordSchema,

@@ -11,7 +11,6 @@ bytes sent again after each interruption are at most one chunk.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 import signal
@@ -22,45 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from server.demo.residents import synthetic_residents
 from shared.sealing import SEAL_OVERHEAD
-from shared.vocab import FINGER_ROLES
 from tests.support.faultproxy import PASS, Fault, FaultProxy
 from tests.support.processes import EX_TEMPFAIL, FieldCLI, ServerProcess, register
+from tests.support.recordings import write_recordings
 
 pytestmark = pytest.mark.e2e
 
 RECORDS = 50
 CHUNK = 256 * 1024
-FILES = {
-    "photo": ("jpg", 30_000),
-    "signature": ("png", 10_000),
-    "iris_left": ("jp2", 30_000),
-    "iris_right": ("jp2", 30_000),
-    **{role: ("wsq", 20_000) for role in FINGER_ROLES},
-}
-
-
-def write_recordings(folder: Path, count: int, seed: int) -> tuple[Path, dict[str, int]]:
-    """A JSONL of ``count`` residents, each with its own 14 files; return it and {sha256: size}."""
-    rng = random.Random(seed)
-    expected: dict[str, int] = {}
-    lines = []
-    for index, payload in enumerate(synthetic_residents(count, seed=seed)):
-        files = {}
-        for role, (suffix, size) in FILES.items():
-            data = rng.randbytes(size + rng.randrange(-2_000, 2_000))
-            path = folder / f"r{index:03d}" / f"{role}.{suffix}"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-            expected[hashlib.sha256(data).hexdigest()] = len(data)
-            files[role] = str(path.relative_to(folder))
-        lines.append(json.dumps({"operator": "op.e2e", "payload": payload, "files": files}))
-    batch = folder / "batch.jsonl"
-    batch.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return batch, expected
-
-
 def query(server: ServerProcess, sql: str) -> list[tuple[object, ...]]:
     """Rows from the server's SQLite database (read-only, while the server runs)."""
     with sqlite3.connect(f"file:{server.instance / 'jemput.db'}?mode=ro", uri=True) as conn:

@@ -83,7 +83,8 @@ def postgres_url(worker_id: str, tmp_path_factory: pytest.TempPathFactory) -> st
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+def app(request: pytest.FixtureRequest, tmp_path: Path,
+        blob_config: dict[str, str]) -> Iterator[Flask]:
     """The server app on a clean database holding only the Sekadau regions."""
     instance = tmp_path / "instance"
     instance.mkdir()
@@ -92,13 +93,20 @@ def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
         url = f"sqlite:///{instance / 'jemput.db'}"
     else:
         url = request.getfixturevalue("postgres_url")
-    application = make_app(instance, url)
+    application = make_app(instance, url, **blob_config)
     if request.param == "postgresql":
         with application.app_context():
             truncate_all()
             regions.seed_sekadau()
     yield application
     dispose_engines(application)
+
+
+@pytest.fixture
+def blob_config() -> dict[str, str]:
+    """Extra app configuration of the blob store: none, the folder store (a folder may
+    parametrise it over other stores: tests/server/sync/uploads runs on S3 too)."""
+    return {}
 
 
 @pytest.fixture

@@ -101,6 +101,10 @@ class ServerProcess:
         env = dict(os.environ, JEMPUT_INSTANCE_PATH=str(self.instance), **TEST_ENV)
         if self.database_url:
             env["JEMPUT_DATABASE_URL"] = self.database_url
+            if self.database_url.startswith(("postgresql", "postgres:")):
+                # Shared configuration on PostgreSQL: `init` makes the ring at JEMPUT_KEYRING.
+                env.setdefault("JEMPUT_SECRET_KEY", "jemput-test-secret-key-shared-by-every-host")
+                env.setdefault("JEMPUT_KEYRING", str(self.instance / "keyring.json"))
         return env
 
     def cli(self, *args: str) -> str:

@@ -33,12 +33,27 @@ NOTHING_WRITTEN = dict.fromkeys(COUNTED_TABLES, 0)
 PROTOCOL = {PROTOCOL_HEADER: str(PROTOCOL_VERSION)}
 
 
+#: The secret key every PostgreSQL test app shares, as the app hosts of one office do.
+PG_SECRET_KEY = "jemput-test-secret-key-shared-by-every-host"
+
+
 def make_app(instance: Path, url: str, **config: Any) -> Flask:
-    """An app over ``url`` with its instance folder in ``instance``, blind to the real env."""
+    """An app over ``url`` with its instance folder in ``instance``, blind to the real env.
+
+    On PostgreSQL the secret key and the key ring are shared configuration (required): the app
+    gets :data:`PG_SECRET_KEY` and the ring ``<instance>/keyring.json``, made here as
+    ``jemput-server init`` would, unless ``config`` names others."""
+    if url.startswith(("postgresql", "postgres:")):
+        from server.core import keyring
+
+        config.setdefault("SECRET_KEY", PG_SECRET_KEY)
+        config.setdefault("JEMPUT_KEYRING", str(instance / keyring.FILE_NAME))
+        keyring.ensure(Path(config["JEMPUT_KEYRING"]))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("JEMPUT_INSTANCE_PATH", str(instance))
         for name in ("JEMPUT_DATABASE_URL", "JEMPUT_BLOB_DIR", "JEMPUT_SECRET_KEY",
-                     "JEMPUT_MAX_REQUEST_BYTES"):
+                     "JEMPUT_MAX_REQUEST_BYTES", "JEMPUT_KEYRING", "JEMPUT_BLOB_URL",
+                     "JEMPUT_S3_ENDPOINT_URL"):
             patch.delenv(name, raising=False)
         # PIN keys at libsodium's floor cost: a derivation in microseconds, not 0.3 s.
         return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url,

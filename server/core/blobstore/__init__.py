@@ -1,10 +1,9 @@
 """Where biometric files live: content-addressed finished blobs, and partial uploads apart.
 
 Callers (the upload service) speak only to :class:`BlobStore` and :class:`PartialFile`; the
-folder implementation is :class:`~server.core.blobstore.filesystem.FilesystemBlobStore`. An
-S3-compatible store would implement the same two protocols (partials on local disk or as
-multipart uploads, ``promote`` as the final copy into the bucket) and be chosen in
-:func:`init_app`, without touching the callers.
+folder implementation is :class:`~server.core.blobstore.filesystem.FilesystemBlobStore`, the
+bucket one (any S3-compatible service) :class:`~server.core.blobstore.s3.S3BlobStore`; which one
+is chosen in :func:`init_app`, without touching the callers.
 """
 
 from __future__ import annotations
@@ -87,9 +86,21 @@ class BlobStore(Protocol):
 
 
 def init_app(app: Flask) -> None:
-    """Create the app's blob store from its configuration."""
+    """Create the app's blob store from its configuration: ``JEMPUT_BLOB_URL`` when set
+    (``s3://BUCKET/PREFIX`` or ``file:///path``), else the folder ``JEMPUT_BLOB_DIR``."""
     from server.core.blobstore.filesystem import FilesystemBlobStore
 
+    url = app.config.get("JEMPUT_BLOB_URL") or ""
+    if url.startswith("s3://"):
+        from server.core.blobstore import s3
+        from server.core.extensions import db
+
+        app.extensions[EXTENSION_KEY] = s3.from_config(app.config, lambda: db.engine)
+        return
+    if url.startswith("file://"):
+        app.config["JEMPUT_BLOB_DIR"] = url.removeprefix("file://")  # free space is checked there
+    elif url:
+        raise ValueError(f"JEMPUT_BLOB_URL {url!r}: expected s3://BUCKET/PREFIX or file:///path")
     app.extensions[EXTENSION_KEY] = FilesystemBlobStore(app.config["JEMPUT_BLOB_DIR"])
 
 

@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from server.cards import suket
+from server.core import keyring
 from shared.display import mask_name
 from tests.support.server_app import assert_problem
 from tests.support.suket import SUPERVISOR, approved_record, counts
@@ -29,19 +30,20 @@ def test_only_issued_tokens_verify(app: Flask, client: FlaskClient, push: Callab
     with app.app_context():
         one, two = (suket.issue(record_id, SUPERVISOR) for record_id in ids)
         token, other = suket.token_for(one.id, one.number), suket.token_for(two.id, two.number)
-        # Same id and number under another key: not ours.
-        app.config["SECRET_KEY"], key = "another-office", app.config["SECRET_KEY"]
-        foreign = suket.token_for(one.id, one.number)
-        app.config["SECRET_KEY"] = key
-    assert len(token.split(".")[1]) == 24  # 144 bits of HMAC-SHA256
+        # Same id, number and key id under another key: not ours.
+        ours = keyring.current().suket
+        assert ours is not None
+        foreign = suket.token_with(keyring.SuketKey(ours.kid, b"another-office" * 3, ""),
+                                   one.id, one.number)
+    assert len(token.split(".")[2]) == 24  # 144 bits of HMAC-SHA256
     assert client.get(f"/verify/{token}", headers=JSON).json["status"] == "valid"
     before = counts(app)
-    mac = token.split(".")[1]
+    kid, mac = token.split(".")[1:]
     forged = [
         foreign,
         token[:-1] + ("A" if token[-1] != "A" else "B"),  # one character altered
-        f"{two.id}.{mac}",  # another Suket's id with this mac
-        f"{one.id}.{other.split('.')[1]}",
+        f"{two.id}.{kid}.{mac}",  # another Suket's id with this mac
+        f"{one.id}.{kid}.{other.split('.')[2]}", f"{one.id}.{mac}", f"{one.id}.s00000000.{mac}",
         f"abc.{mac}", f"{one.id}x.{mac}", f"0{one.id}.{mac}", f"-{one.id}.{mac}",
         f"{one.id}.{mac}A", f"{one.id}.{mac[:-1]}", f"{one.id}.", f"{one.id}", mac,
         f"99999999.{mac}", f"{'9' * 40}.{mac}", f"{one.id}.{mac}.{mac}",

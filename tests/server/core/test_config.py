@@ -44,6 +44,7 @@ def test_configuration_from_the_environment(
     assert create_app().config["SECRET_KEY"] == app.config["SECRET_KEY"]  # kept, not renewed
     monkeypatch.setenv("JEMPUT_SECRET_KEY", "from-env")
     monkeypatch.setenv("JEMPUT_DATABASE_URL", "postgres://u@h/db")
+    monkeypatch.setenv("JEMPUT_KEYRING", str(instance / "keyring.json"))  # required there
     app = create_app()
     assert app.config["SECRET_KEY"] == "from-env"
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/db"

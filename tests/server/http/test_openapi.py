@@ -84,7 +84,7 @@ def test_every_json_route_is_described(app: Flask, document: dict[str, Any]) -> 
             assert {"401", "426"} <= set(responses), where
             assert PROTOCOL_HEADER in parameters, where
         else:
-            assert path in {"/", "/healthz", "/verify/{token}", "/api/v1/openapi.json",
+            assert path in {"/", "/healthz", "/readyz", "/verify/{token}", "/api/v1/openapi.json",
                             "/api/v1/devices", "/api/v1/uploads", "/api/v1/uploads/{upload_id}"}, \
                 f"{where} is public"
         if "requestBody" in operation:

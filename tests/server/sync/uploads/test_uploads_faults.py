@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from server.core.blobstore import filesystem
+from server.core.blobstore import blob_store, filesystem
 from server.core.extensions import db
 from server.core.models import Blob, Upload
 from server.core.models.blob import BlobHolder
@@ -263,6 +263,7 @@ def test_disk_full_is_507_and_the_partial_is_cut_back(
     app: Flask, client: FlaskClient, auth_headers: Auth, monkeypatch: pytest.MonkeyPatch,
     file: SealedFile,
 ) -> None:
+    store(app)  # the folder store's disk (skipped on S3)
     path = started(app, client, auth_headers, file, 10_000)
     real = filesystem._write_all
     calls: list[int] = []
@@ -346,7 +347,7 @@ def test_a_second_writer_of_the_same_upload_is_423(
     holding, release = threading.Event(), threading.Event()
 
     def writer() -> None:  # another request, in the middle of writing this upload
-        with app.app_context(), store(app).partial(upload_id):
+        with app.app_context(), blob_store().partial(upload_id):
             holding.set()
             release.wait(10)
 
