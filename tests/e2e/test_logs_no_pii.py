@@ -12,7 +12,6 @@ server's log lines and access log name.
 from __future__ import annotations
 
 import json
-import random
 import re
 import secrets
 from pathlib import Path
@@ -21,9 +20,8 @@ from typing import Any
 import pytest
 import requests
 
-from shared.vocab import BIOMETRIC_ROLES
-from tests.support.field import BIOMETRIC_KINDS, FINGER_KIND, person
 from tests.support.processes import FieldCLI, ServerProcess, readable, register
+from tests.support.recordings import named_recordings
 
 pytestmark = pytest.mark.e2e
 
@@ -55,21 +53,7 @@ class LoggedServer(ServerProcess):
 def recordings(folder: Path, seed: int) -> tuple[list[dict[str, Any]], list[dict[str, str]],
                                                   list[bytes]]:
     """Payloads of ``PEOPLE``, each one's 14 files (random bytes) by role, and every file."""
-    rng = random.Random(seed)
-    payloads, paths, files = [], [], []
-    for index, (nama, alamat) in enumerate(PEOPLE, start=1):
-        payloads.append(person(seed * 100 + index, nama=nama, alamat=alamat))
-        roles = {}
-        for role in BIOMETRIC_ROLES:
-            suffix, floor = BIOMETRIC_KINDS.get(role, FINGER_KIND)
-            data = rng.randbytes(floor + rng.randrange(500, 4000))
-            path = folder / f"r{index}" / f"{role}{suffix}"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-            roles[role] = str(path)
-            files.append(data)
-        paths.append(roles)
-    return payloads, paths, files
+    return named_recordings(folder, PEOPLE, seed)
 
 
 def run(field: FieldCLI, outputs: list[str], *args: str, pin: bool = False) -> str:

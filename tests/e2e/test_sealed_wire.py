@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import random
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +36,6 @@ from shared.protocol import (
 )
 from shared.sealing import b64, unb64
 from shared.vocab import BIOMETRIC_ROLES
-from tests.support.field import BIOMETRIC_KINDS, FINGER_KIND, person
 from tests.support.processes import (
     EX_TEMPFAIL,
     FieldCLI,
@@ -46,6 +44,7 @@ from tests.support.processes import (
     readable,
     register,
 )
+from tests.support.recordings import named_recordings
 from tests.support.records import OfficeKey, build_record, envelope
 from tests.support.wsgi_thread import serving
 
@@ -129,21 +128,9 @@ def write_recordings(folder: Path, people: list[tuple[str, str]], seed: int,
                      ) -> tuple[Path, list[dict[str, Any]], list[bytes]]:
     """A JSONL batch of ``people`` (one line each, all 14 files of random bytes); the batch,
     the payloads and every file's bytes."""
-    rng = random.Random(seed)
-    payloads, files, lines = [], [], []
-    for index, (nama, alamat) in enumerate(people, start=1):
-        body = person(seed * 100 + index, nama=nama, alamat=alamat)
-        paths = {}
-        for role in BIOMETRIC_ROLES:
-            suffix, floor = BIOMETRIC_KINDS.get(role, FINGER_KIND)
-            data = rng.randbytes(floor + rng.randrange(500, 4000))
-            path = folder / f"r{index}" / f"{role}{suffix}"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-            paths[role] = str(path)
-            files.append(data)
-        payloads.append(body)
-        lines.append(json.dumps({"operator": "op.e2e", "payload": body, "files": paths}))
+    payloads, paths, files = named_recordings(folder, people, seed)
+    lines = [json.dumps({"operator": "op.e2e", "payload": body, "files": roles})
+             for body, roles in zip(payloads, paths, strict=True)]
     batch = folder / "batch.jsonl"
     batch.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return batch, payloads, files

@@ -7,9 +7,11 @@ import hashlib
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 from server.demo.residents import synthetic_residents
-from shared.vocab import FINGER_ROLES
+from shared.vocab import BIOMETRIC_ROLES, FINGER_ROLES
+from tests.support.field import BIOMETRIC_KINDS, FINGER_KIND, person
 
 FILES = {
     "photo": ("jpg", 30_000),
@@ -38,3 +40,24 @@ def write_recordings(folder: Path, count: int, seed: int) -> tuple[Path, dict[st
     batch = folder / "batch.jsonl"
     batch.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return batch, expected
+
+
+def named_recordings(folder: Path, people: list[tuple[str, str]], seed: int,
+                     ) -> tuple[list[dict[str, Any]], list[dict[str, str]], list[bytes]]:
+    """For each ``(nama, alamat)`` of ``people``: a payload, its 14 files (random bytes, written
+    under ``folder``) by role, and every file's bytes."""
+    rng = random.Random(seed)
+    payloads, paths, files = [], [], []
+    for index, (nama, alamat) in enumerate(people, start=1):
+        payloads.append(person(seed * 100 + index, nama=nama, alamat=alamat))
+        roles = {}
+        for role in BIOMETRIC_ROLES:
+            suffix, floor = BIOMETRIC_KINDS.get(role, FINGER_KIND)
+            data = rng.randbytes(floor + rng.randrange(500, 4000))
+            path = folder / f"r{index}" / f"{role}{suffix}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            roles[role] = str(path)
+            files.append(data)
+        paths.append(roles)
+    return payloads, paths, files
