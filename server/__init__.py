@@ -17,7 +17,7 @@ from flask import Flask
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: configuration, logging, database, blob store, web plumbing, domains."""
     from server import accounts, cards, coverage, demo, http, outreach, registry, review, sync
-    from server.core import blobstore, config, extensions, keyring, logs
+    from server.core import blobstore, config, extensions, jobs, keyring, logs
     from server.http import proxies
 
     app = Flask(__name__, instance_path=config.instance_path(),
@@ -29,6 +29,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     extensions.init_app(app)
     blobstore.init_app(app)
     keyring.init_app(app)
+    jobs.init_app(app)
     http.init_app(app)
     for domain in (registry, accounts, sync, review, coverage, outreach, cards, demo):
         domain.init_app(app)

@@ -121,6 +121,18 @@ PRINT_JOB_LABELS: dict[str, str] = {
     "printed": "dicetak",
     "spoiled": "rusak",
 }
+#: Background jobs (the office's "Pekerjaan latar" page and ``jemput-server jobs``).
+JOB_KIND_LABELS: dict[str, str] = {
+    "check_records": "Pemeriksaan rekaman baru",
+    "check_all": "Pemeriksaan penuh",
+    "import_population": "Impor data penduduk",
+}
+JOB_STATE_LABELS: dict[str, str] = {
+    "queued": "menunggu",
+    "running": "berjalan",
+    "done": "selesai",
+    "failed": "gagal",
+}
 #: What an audit event records (the ``action`` of the audit chain).
 ACTION_LABELS: dict[str, str] = {
     "approve": "setujui",

@@ -23,6 +23,9 @@ INTERNAL_ERROR = Problem(500, "internal_error", "Terjadi kesalahan pada server")
 SERVICE_UNAVAILABLE = Problem(503, "service_unavailable",
                               "Layanan sedang tidak tersedia; coba lagi")
 KEYRING_MISSING = Problem(503, "keyring_missing", "Key ring kantor tidak tersedia")
+#: A lock the request needed stayed taken past the lock timeout (e.g. a full check run holds
+#: the checks' lock): nothing was changed; try again shortly (Retry-After).
+BUSY = Problem(503, "busy", "Server sedang sibuk; coba lagi sebentar")
 # -- any request
 INVALID_INPUT = Problem(400, "invalid_input", "Data yang dikirim tidak valid")
 UNAUTHORIZED = Problem(401, "unauthorized", "Token perangkat tidak sah")
@@ -94,8 +97,8 @@ HTTP_PROBLEMS: dict[int, Problem] = {
 }
 
 #: Codes that mean "not now": the client keeps everything and tries again later.
-TRY_AGAIN_LATER = frozenset({SERVICE_UNAVAILABLE.code, UPLOAD_BUSY.code, STORAGE_FULL.code,
-                             UPLOAD_QUOTA.code})
+TRY_AGAIN_LATER = frozenset({SERVICE_UNAVAILABLE.code, BUSY.code, UPLOAD_BUSY.code,
+                             STORAGE_FULL.code, UPLOAD_QUOTA.code})
 
 
 def _catalogue() -> dict[str, Problem]:

@@ -30,14 +30,15 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import OperationalError
 from werkzeug.wrappers import Response
 
 from server.accounts import sessions, throttle, users
 from server.accounts.actor import Actor
 from server.accounts.device_auth import bearer_token
 from server.core.config import OFFICE_SESSION_HOURS
-from server.core.errors import JemputError, TooManyAttempts, Unauthorized
-from server.core.extensions import db
+from server.core.errors import Busy, JemputError, TooManyAttempts, Unauthorized
+from server.core.extensions import db, lock_timed_out
 from shared.protocol import API_PREFIX
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,13 @@ def _domain_error(error: JemputError) -> tuple[str, int]:
                            detail=error.detail, back=request.referrer), error.status
 
 
+def _database_error(error: OperationalError) -> tuple[str, int]:
+    """A lock wait past the lock timeout, as a page saying to try again (nothing changed)."""
+    if not lock_timed_out(error):
+        raise error  # a 500, as any other failure
+    return _domain_error(Busy())
+
+
 def init_csrf(app: Flask) -> None:
     """CSRF for the office's forms only: the office blueprints check it themselves, and
     ``/api/v1`` takes bearer tokens and never reads the session cookie."""
@@ -85,6 +93,7 @@ def office_blueprint(name: str, import_name: str) -> Blueprint:
     blueprint.before_request(_check_csrf)
     blueprint.register_error_handler(CSRFError, _csrf_failed)
     blueprint.register_error_handler(JemputError, _domain_error)
+    blueprint.register_error_handler(OperationalError, _database_error)
     return blueprint
 
 

@@ -35,12 +35,13 @@ def plain_errors() -> Iterator[None]:
 
 
 @contextmanager
-def progress_bar(desc: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A byte-based tqdm bar on a terminal, nothing when output goes to a file or a test."""
+def progress_bar(desc: str, unit: str = "B") -> Iterator[Callable[[int, int], None] | None]:
+    """A tqdm bar (bytes by default) on a terminal, nothing when output goes to a file or a
+    test."""
     if not sys.stderr.isatty():
         yield None
         return
-    with tqdm(unit="B", unit_scale=True, desc=desc) as bar:
+    with tqdm(unit=unit, unit_scale=unit == "B", desc=desc) as bar:
 
         def update(done: int, total: int) -> None:
             bar.total = total
@@ -49,12 +50,25 @@ def progress_bar(desc: str) -> Iterator[Callable[[int, int], None] | None]:
         yield update
 
 
-def echo_limited(lines: list[str], what: str) -> None:
-    """Up to ``MAX_LISTED`` lines on stderr, then how many more ``what`` there were."""
+def finished_result(job: Any) -> dict[str, Any]:
+    """The result of a background job a command ran or followed; a plain error (exit 1) when
+    it failed or waits for a retry."""
+    if job.state == "done":
+        return dict(job.result or {})
+    if job.state == "failed":
+        raise click.ClickException(f"Pekerjaan #{job.id} gagal: {job.error}")
+    raise click.ClickException(f"Pekerjaan #{job.id} belum berhasil ({job.error or 'berjalan'}); "
+                               "pekerja mengulanginya. Lihat jemput-server jobs.")
+
+
+def echo_limited(lines: list[str], what: str, total: int | None = None) -> None:
+    """Up to ``MAX_LISTED`` lines on stderr, then how many more ``what`` there were (of
+    ``total`` when only the first ones were kept)."""
     for line in lines[:MAX_LISTED]:
         click.echo(f"  {line}", err=True)
-    if len(lines) > MAX_LISTED:
-        click.echo(f"  ... dan {len(lines) - MAX_LISTED} {what} lagi.", err=True)
+    more = (len(lines) if total is None else total) - MAX_LISTED
+    if more > 0:
+        click.echo(f"  ... dan {more} {what} lagi.", err=True)
 
 
 def echo_json(value: Any) -> None:

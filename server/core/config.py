@@ -101,6 +101,18 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         "JEMPUT_DEVICE_TOKEN_IDLE_DAYS": bounded_int(
             "JEMPUT_DEVICE_TOKEN_IDLE_DAYS", env.get("JEMPUT_DEVICE_TOKEN_IDLE_DAYS"), 90, 1, 3650,
         ),
+        # Who runs background jobs: "worker" (jemput-server worker processes), "thread" (a
+        # thread in each server process) or "inline" (right after the request's commit);
+        # by default worker on PostgreSQL, thread on SQLite.
+        "JEMPUT_JOBS": env.get("JEMPUT_JOBS") or None,
+        # A running job whose worker stopped beating this long is run again (seconds).
+        "JEMPUT_JOB_LEASE_SECONDS": float(env.get("JEMPUT_JOB_LEASE_SECONDS") or 30),
+        # An idle worker looks for due jobs this often (seconds).
+        "JEMPUT_JOB_POLL_SECONDS": float(env.get("JEMPUT_JOB_POLL_SECONDS") or 1),
+        # Every lock wait is bounded: in requests (then 503 busy) and in jobs (then retried).
+        "JEMPUT_LOCK_TIMEOUT_SECONDS": float(env.get("JEMPUT_LOCK_TIMEOUT_SECONDS") or 10),
+        "JEMPUT_JOB_LOCK_TIMEOUT_SECONDS": float(
+            env.get("JEMPUT_JOB_LOCK_TIMEOUT_SECONDS") or 120),
     }
     settings.update(overrides or {})
     settings["JEMPUT_TRUSTED_PROXIES"] = trusted_proxies(settings["JEMPUT_TRUSTED_PROXIES"])
@@ -109,13 +121,14 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         settings["SQLALCHEMY_DATABASE_URI"]
     )
-    if settings["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+    postgres = settings["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+    if postgres:
         require_shared(settings)
+    settings["JEMPUT_JOBS"] = jobs_mode(settings["JEMPUT_JOBS"], postgres)
     if not settings.get("SECRET_KEY"):
         settings["SECRET_KEY"] = stored_secret_key(instance)
-    settings.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(settings["SQLALCHEMY_DATABASE_URI"])
-    )
+    settings.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(
+        settings["SQLALCHEMY_DATABASE_URI"], settings["JEMPUT_LOCK_TIMEOUT_SECONDS"]))
     app.config.from_mapping(settings)
 
 
@@ -184,13 +197,23 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def engine_options(url: str) -> dict[str, Any]:
+def jobs_mode(value: str | None, postgres: bool) -> str:
+    """``JEMPUT_JOBS``: worker, thread or inline (default: worker on PostgreSQL, else thread)."""
+    chosen = (value or "").strip().lower() or ("worker" if postgres else "thread")
+    if chosen not in ("worker", "thread", "inline"):
+        raise ValueError(f"JEMPUT_JOBS '{value}': expected worker, thread or inline.")
+    return chosen
+
+
+def engine_options(url: str, lock_timeout: float = 10.0) -> dict[str, Any]:
     """Engine options per backend (SQLite pragmas are set by a connect listener instead)."""
     # Database errors must not carry statement parameters (residents' data) into the logs.
     options: dict[str, Any] = {"hide_parameters": True}
     if url.startswith("postgresql"):
         # A server restart or an idle timeout must not turn into a failed request.
         options["pool_pre_ping"] = True
+        # No statement waits on a lock for longer than this (jobs set their own per job).
+        options["connect_args"] = {"options": f"-c lock_timeout={int(lock_timeout * 1000)}"}
     return options
 
 

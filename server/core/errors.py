@@ -90,6 +90,17 @@ class ServiceUnavailable(JemputError):
     status, code, title = problems.SERVICE_UNAVAILABLE
 
 
+class Busy(JemputError):
+    """A lock wait ran past the lock timeout: the request changed nothing; try again soon."""
+
+    status, code, title = problems.BUSY
+    RETRY_AFTER = 5
+
+    def __init__(self, detail: str = "Server sedang sibuk (pekerjaan lain memegang data yang "
+                 "sama); tidak ada yang diubah. Coba lagi sebentar.") -> None:
+        super().__init__(detail, headers={"Retry-After": str(self.RETRY_AFTER)})
+
+
 class KeyRingMissing(JemputError):
     """The office key ring is not where the configuration says: nothing sealed opens."""
 

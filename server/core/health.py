@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
+import tempfile
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
@@ -18,7 +19,7 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from server.core.blobstore import blob_store
+from server.core.blobstore import blob_store, local_folder
 from server.core.errors import ServiceUnavailable
 from server.core.extensions import db
 
@@ -68,8 +69,11 @@ def _blob_store_writes() -> bool:
 
 
 def _folders() -> list[Path]:
-    """The folders whose disks must have room: the blob folder and the instance folder."""
-    return [Path(current_app.config["JEMPUT_BLOB_DIR"]), Path(current_app.instance_path)]
+    """The folders whose disks must have room: the blob folder (unless files go to a bucket),
+    the instance folder, and the temporary folder an import job copies its file to."""
+    local = local_folder()
+    return [*([local] if local is not None else []), Path(current_app.instance_path),
+            Path(tempfile.gettempdir())]
 
 
 def _disk_has_room() -> bool:

@@ -19,7 +19,7 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s [%(context)s]: %(message)s"
 #: Where ``server.http.request_ids`` keeps the current request's id on ``flask.g``.
 REQUEST_ID_ATTR = "request_id"
 #: How each field is named in ``%(context)s``.
-LABELS = {"request_id": "req", "job": "job"}
+LABELS = {"request_id": "req", "job": "job", "worker": "worker"}
 
 _context: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("jemput_log_context", default=())
 

@@ -34,6 +34,7 @@ from server.accounts.actor import Actor
 from server.accounts.users import ADMIN_USERNAME
 from server.core.errors import Conflict, DemoRefused
 from server.core.extensions import db
+from server.core.jobs import worker as job_worker
 from server.core.models import Device, Enrollment, OutreachVisit, Resident
 from server.coverage import figures as coverage
 from server.coverage.figures import CoverageRow
@@ -213,6 +214,7 @@ def _outreach(app: Flask, url: str, code: str, pin: str, count: int,
         first = client.sync()
         replay = client.sync()
         with app.app_context():
+            job_worker.settle(app)  # the checks the sync queued, before the office's figures
             after = coverage.report(today)
             progress = outreach_report.visit_progress(visit.id)
             arrived = overview.arrivals(registration.device_id)

@@ -6,10 +6,11 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json, render_template, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from server.core.errors import JemputError
-from server.core.extensions import db
+from server.core.errors import Busy, JemputError
+from server.core.extensions import db, lock_timed_out
 from shared.problems import HTTP_PROBLEMS
 from shared.protocol import API_PREFIX, PROBLEM_MEDIA_TYPE
 
@@ -82,8 +83,20 @@ def _handle_unexpected(error: Exception) -> Response:
     return _answer(500, JemputError.code, JemputError.title, "Kesalahan internal; coba lagi nanti.")
 
 
+def _handle_database_error(error: OperationalError) -> Response:
+    """A lock wait past the lock timeout is 503 ``busy`` (nothing changed); any other
+    database failure is a 500."""
+    if not lock_timed_out(error):
+        return _handle_unexpected(error)
+    db.session.rollback()
+    log.warning("Lock timeout: answered 503 busy")
+    return _handle_jemput_error(Busy())
+
+
 def init_app(app: Flask) -> None:
-    """Register the handlers: domain errors, HTTP errors, then everything else as a 500."""
+    """Register the handlers: domain errors, HTTP errors, lock timeouts, then everything else
+    as a 500."""
     app.register_error_handler(JemputError, _handle_jemput_error)
+    app.register_error_handler(OperationalError, _handle_database_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(Exception, _handle_unexpected)

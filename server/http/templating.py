@@ -36,6 +36,7 @@ def init_app(app: Flask) -> None:
         SUKET_STATUS_LABELS=labels.SUKET_STATUS_LABELS,
         BLANKO_KIND_LABELS=labels.BLANKO_KIND_LABELS, PRINT_JOB_LABELS=labels.PRINT_JOB_LABELS,
         ACTION_LABELS=labels.ACTION_LABELS, actor_label=labels.actor_label,
+        JOB_KIND_LABELS=labels.JOB_KIND_LABELS, JOB_STATE_LABELS=labels.JOB_STATE_LABELS,
         audit_state_label=labels.audit_state_label,
         card_value=card_value,
     )

@@ -10,8 +10,11 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the registry commands."""
-    from server.registry import cli
+    """Register the registry commands and the population import job."""
+    from server.core.jobs import runner
+    from server.registry import cli, imports
 
     for command in cli.COMMANDS:
         app.cli.add_command(command)
+    runner.register(imports.IMPORT_POPULATION, imports.import_population_job,
+                    finished=imports.forget_file)

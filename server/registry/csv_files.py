@@ -37,7 +37,7 @@ def open_csv(path: str | Path, progress: Progress | None = None) -> Iterator[
         tuple[list[str], Iterator[Row]]]:
     """Yield the header and the numbered data rows of a UTF-8 CSV file, checked up front."""
     path = Path(path)
-    size = _checked_size(path)
+    size = checked_size(path)
     try:
         raw = path.open("rb")
     except OSError as exc:
@@ -75,7 +75,7 @@ def column_map(header: Sequence[str], required: Iterable[str], optional: Iterabl
     return {name: index for index, name in enumerate(names)}
 
 
-def _checked_size(path: Path) -> int:
+def checked_size(path: Path) -> int:
     """The file's size; refuse a missing path, a folder or a file over the limit."""
     try:
         info = path.stat()

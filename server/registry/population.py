@@ -61,13 +61,19 @@ class RowRefused(ValueError):
     """One row cannot be imported; the message says why, in Bahasa Indonesia."""
 
 
-def import_population(path: str | Path, progress: Progress | None = None) -> ImportReport:
-    """Upsert residents from a SIAK-style CSV in one transaction: all rows or none."""
+def import_population(path: str | Path, progress: Progress | None = None, *,
+                      commit: bool = True) -> ImportReport:
+    """Upsert residents from a SIAK-style CSV in one transaction: all rows or none.
+
+    ``commit=False`` leaves an accepted import's transaction open (the job runner commits it
+    with the job's "done"); a refused one is always rolled back.
+    """
     try:
         with open_csv(path, progress) as (header, rows):
             report = _import_rows(column_map(header, REQUIRED, OPTIONAL), rows)
         if report.ok:
-            db.session.commit()
+            if commit:
+                db.session.commit()
         else:
             db.session.rollback()
             report.imported = report.updated = report.unchanged = 0  # nothing was saved

@@ -12,6 +12,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Blueprints, commands, and the receivers of sync's signals: check the records it
     completes, close the cases of the records it replaced."""
+    from server.core.jobs import runner
     from server.http import openapi
     from server.review import api, checks, cli, decisions, schemas, views
     from server.sync import signals
@@ -23,4 +24,6 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
 
     signals.records_completed.connect(checks.check_completed, sender=app)
+    runner.register(checks.CHECK_RECORDS, checks.check_records_job, batch=checks.CHECK_BATCH)
+    runner.register(checks.CHECK_ALL, checks.check_all_job)
     signals.records_replaced.connect(decisions.clear_replaced, sender=app)

@@ -1,11 +1,13 @@
 """Reconciliation checks: every complete record against the registry, the others and its device.
 
-:func:`run_checks` runs after records become complete (over those records) and from
-``jemput-server run-checks`` (over everything). It loads the columns it needs in bulk
-(:mod:`check_data`), computes findings in memory (:mod:`findings`), keeps one case per
-finding (:mod:`cases`) and moves records: complete/verified with an open case ->
-``needs_review``, complete without -> ``verified``, needs_review whose cases all went ->
-``verified``. One transaction; check runs are serialised, so two never decide on stale reads.
+:func:`check` runs as a background job (:mod:`server.core.jobs`): ``check_records`` after
+records become complete (over those records; the checks of many pushes taken as one run) and
+``check_all`` from ``jemput-server run-checks`` or the office's button (over everything). It
+loads the columns it needs in bulk (:mod:`check_data`), computes findings in memory
+(:mod:`findings`), keeps one case per finding (:mod:`cases`) and moves records:
+complete/verified with an open case -> ``needs_review``, complete without -> ``verified``,
+needs_review whose cases all went -> ``verified``. One transaction; check runs are serialised,
+so two never decide on stale reads.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import select, text, update
@@ -23,6 +26,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from server.core import audit
 from server.core.errors import NotFound
 from server.core.extensions import db
+from server.core.jobs import queue, worker
+from server.core.jobs.queue import Claimed
+from server.core.jobs.runner import Progress
 from server.core.models import AuditHead, Enrollment
 from server.core.models.base import table_of
 from server.core.timeutil import utcnow
@@ -38,6 +44,12 @@ COMPLETE, VERIFIED = ServerState.COMPLETE.value, ServerState.VERIFIED.value
 NEEDS_REVIEW = ServerState.NEEDS_REVIEW.value
 #: Any constant: the PostgreSQL advisory lock that serialises check runs.
 ADVISORY_LOCK = 0x4A454D50
+#: Job kinds: the checks after a push or upload (many taken as one run), a requested run.
+CHECK_RECORDS, CHECK_ALL = "check_records", "check_all"
+#: A run's progress steps: locked, loaded, findings, cases, moved.
+STEPS = 4
+#: Queued check_records jobs one run takes together.
+CHECK_BATCH = 200
 
 
 @dataclass
@@ -52,28 +64,43 @@ class CheckReport:
     seconds: float = 0.0
 
 
-def check_completed(_app: Flask, record_ids: Collection[str], pushed_by: str | None = None,
-                    attempts: int = 3) -> None:
-    """Receiver of ``records_completed``: check the records that just became complete.
+def check_completed(_app: Flask, record_ids: Collection[str], pushed_by: str | None = None
+                    ) -> None:
+    """Receiver of ``records_completed``: queue the checks of the records that just became
+    complete (and of the pushing device's sequence gaps) as a job, then wake the runner.
 
-    They are committed as complete already: a lock timeout here must not turn the push or
-    upload that completed them into an error. What still fails stays complete until the
+    They are committed as complete already: a failure to queue must not turn the push or
+    upload that completed them into an error. What is not queued stays complete until the
     next ``jemput-server run-checks``.
     """
-    for attempt in range(1, attempts + 1):
-        try:
-            run_checks(record_ids, gap_devices=[pushed_by] if pushed_by else [])
-            return
-        except SQLAlchemyError:
-            db.session.rollback()
-            log.warning("Checks of %d completed record(s) failed (attempt %d)",
-                        len(record_ids), attempt)
+    try:
+        queue.enqueue(CHECK_RECORDS, {"record_ids": sorted(record_ids),
+                                      "gap_devices": [pushed_by] if pushed_by else []})
+        db.session.commit()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.warning("Checks of %d completed record(s) not queued: %s", len(record_ids),
+                    type(exc).__name__)
+        return
+    worker.wake()
 
 
 def run_checks(
     record_ids: Collection[str] | None = None, *, gap_devices: Collection[str] = ()
 ) -> CheckReport:
-    """Check ``record_ids`` (and their partners), or every record when None; commit.
+    """Check ``record_ids`` (and their partners), or every record when None; commit."""
+    try:
+        report = check(record_ids, gap_devices=gap_devices)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return report
+
+
+def check(record_ids: Collection[str] | None = None, *, gap_devices: Collection[str] = (),
+          progress: Callable[[int, int], None] | None = None) -> CheckReport:
+    """:func:`run_checks` without the commit (the job runner commits with the job's "done").
 
     Sequence gaps change only when a push stores or refuses records: an incremental run
     looks at the gaps of ``gap_devices`` only (a full run at every device's).
@@ -82,16 +109,43 @@ def run_checks(
     collecting = gc.isenabled()
     gc.disable()  # a full run makes ~10**6 long-lived objects: cyclic GC passes only cost
     try:
-        report = _run(record_ids, gap_devices)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+        report = _run(record_ids, gap_devices, progress or _no_progress)
     finally:
         if collecting:
             gc.enable()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _no_progress(_done: int, _total: int) -> None:
+    return None
+
+
+def check_records_job(jobs: Sequence[Claimed], _progress: Progress) -> dict[str, Any]:
+    """Job ``check_records``: one check run over the records (and gaps) of every job taken."""
+    record_ids = sorted({i for job in jobs for i in job.args.get("record_ids", [])})
+    devices = sorted({d for job in jobs for d in job.args.get("gap_devices", [])})
+    return asdict(check(record_ids, gap_devices=devices))
+
+
+def check_all_job(jobs: Sequence[Claimed], progress: Progress) -> dict[str, Any]:
+    """Job ``check_all``: every record (``run-checks`` without ``--record``, or the office's
+    button), or the records the job names."""
+    record_ids = jobs[0].args.get("record_ids")
+    return asdict(check(record_ids or None, progress=progress))
+
+
+def queue_run(record_ids: Collection[str] = (), created_by: str | None = None, *,
+              wake: bool = True) -> int:
+    """Queue a check run (of ``record_ids``, else of everything); commit; the job's id.
+
+    ``wake=False``: the caller runs it itself (``run-checks`` runs it unless a worker took it).
+    """
+    job_id = queue.enqueue(CHECK_ALL, {"record_ids": sorted(record_ids)}, created_by=created_by)
+    db.session.commit()
+    if wake:
+        worker.wake()
+    return job_id
 
 
 def require_known(record_ids: Collection[str]) -> None:
@@ -106,11 +160,15 @@ def require_known(record_ids: Collection[str]) -> None:
                        f"{' ...' if len(unknown) > 10 else ''}. Tidak ada yang diperiksa.")
 
 
-def _run(record_ids: Collection[str] | None, gap_devices: Collection[str]) -> CheckReport:
+def _run(record_ids: Collection[str] | None, gap_devices: Collection[str],
+         progress: Callable[[int, int], None]) -> CheckReport:
+    progress(0, STEPS)
     lock_run()
     now = utcnow()
     data = check_data.load(record_ids, gap_devices)
+    progress(1, STEPS)
     found = _findings(data)
+    progress(2, STEPS)
     keys = {finding.key for finding in found}
     related = None if data.full else set(data.rows) | set(record_ids or ())
     candidates = cases.open_cases(related, data.gaps.keys())
@@ -119,8 +177,10 @@ def _run(record_ids: Collection[str] | None, gap_devices: Collection[str]) -> Ch
     applied = cases.apply(found, to_clear, now)
     check_data.add_records(data, applied.records)  # partners of cleared cases, to decide
     moves = _moves(data, applied.records, candidates)
+    progress(3, STEPS)
     moved = move_records(moves, actor=audit.SYSTEM, action="checks", at=now)
     audit.append(applied.events, at=now)
+    progress(STEPS, STEPS)
     return CheckReport(
         checked=len(data.scope),
         verified=sum(move.to_state == VERIFIED for move in moved),

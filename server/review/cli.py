@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from server.core import anchors
-from server.core.commands import echo_limited, plain_errors
+from server.core import anchors, jobs
+from server.core.commands import echo_limited, finished_result, plain_errors, progress_bar
 from server.review import checks
 
 
@@ -15,16 +15,24 @@ from server.review import checks
               help="Hanya rekaman ini (boleh diulang); tanpa opsi: semua rekaman.")
 @with_appcontext
 @plain_errors()
-def run_checks_command(record_ids: tuple[str, ...]) -> None:
-    """Run the reconciliation checks (all records, or the given ones) and print the outcome."""
+@click.option("--no-wait", is_flag=True,
+              help="Hanya antrekan sebagai pekerjaan latar; pekerja yang menjalankannya.")
+def run_checks_command(record_ids: tuple[str, ...], no_wait: bool) -> None:
+    """Run the reconciliation checks (all records, or the given ones) as a background job:
+    here unless a worker takes it first; print the progress and the outcome."""
     if record_ids:
         checks.require_known(record_ids)
-    report = checks.run_checks(record_ids or None)
-    click.echo(f"Rekaman diperiksa: {report.checked} ({report.seconds:.1f} detik).")
-    click.echo(f"Menjadi terverifikasi: {report.verified}; menjadi perlu ditinjau: "
-               f"{report.needs_review}.")
-    click.echo(f"Kasus baru: {report.cases_opened}; kasus selesai sendiri: "
-               f"{report.cases_cleared}.")
+    job_id = checks.queue_run(record_ids, created_by="cli", wake=False)
+    if no_wait:
+        click.echo(f"Pekerjaan #{job_id} diantrekan; lihat kemajuannya dengan jemput-server jobs.")
+        return
+    with progress_bar("Pemeriksaan", unit="langkah") as progress:
+        result = finished_result(jobs.run_or_follow(job_id, progress))
+    click.echo(f"Rekaman diperiksa: {result['checked']} ({result['seconds']:.1f} detik).")
+    click.echo(f"Menjadi terverifikasi: {result['verified']}; menjadi perlu ditinjau: "
+               f"{result['needs_review']}.")
+    click.echo(f"Kasus baru: {result['cases_opened']}; kasus selesai sendiri: "
+               f"{result['cases_cleared']}.")
 
 
 @click.command("verify-audit")

@@ -10,8 +10,8 @@ from werkzeug.wrappers import Response
 from server.accounts.office_auth import current_actor, login_required, office_blueprint
 from server.core.errors import InvalidInput
 from server.http.present import file_response
+from server.review import background, decisions, listing, queue, record_view
 from server.review import dashboard as dashboard_service
-from server.review import decisions, listing, queue, record_view
 
 bp = office_blueprint("review", __name__)
 
@@ -108,6 +108,23 @@ def bulk_approve() -> Response:
                                 kecamatan_kode=None if desa else kecamatan)
     flash(f"{count} rekaman terverifikasi di {desa or kecamatan} disetujui.", "success")
     return redirect(url_for("review.records", desa=desa or "", kecamatan=kecamatan or ""))
+
+
+@bp.get("/jobs")
+@login_required
+def jobs() -> str:
+    """Background jobs: checks, full check runs, imports; state, progress, attempts."""
+    return render_template("review/jobs.html", rows=background.recent(),
+                           may_run=current_actor().role in background.RUN_ROLES)
+
+
+@bp.post("/jobs/check-all")
+@login_required
+def start_check_all() -> Response:
+    """Queue a full check run (supervisors and admins)."""
+    job_id = background.start_full_check(current_actor())
+    flash(f"Pemeriksaan penuh diantrekan sebagai pekerjaan #{job_id}.", "success")
+    return redirect(url_for("review.jobs"))
 
 
 @bp.get("/records/<record_id>")

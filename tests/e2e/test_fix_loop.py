@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.field import biometric_files
+from tests.support.jobs import wait_for_jobs
 from tests.support.payloads import payload
 from tests.support.processes import FieldCLI, ServerProcess, register
 
@@ -37,6 +38,7 @@ def send_back(server: ServerProcess, record_id: str, monkeypatch: pytest.MonkeyP
     from server.core.extensions import dispose_engines
     from server.review.decisions import resolve_case
 
+    wait_for_jobs(server.instance)  # the checks run in the server's job thread
     [(state,)] = query(server, "SELECT state FROM enrollment WHERE id = ?", record_id)
     assert state == "needs_review"
     [(case_id, version)] = query(

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.support.jobs import wait_for_jobs
 from tests.support.processes import FieldCLI, ServerProcess, readable, register
 from tests.support.recordings import named_recordings
 
@@ -149,6 +150,7 @@ def test_a_full_run_logs_no_personal_data_and_names_every_request(tmp_path: Path
         run(field, outputs, "sync")
         states = json.loads(run(field, outputs, "records", "--json"))
         assert [r["state"] for r in states] == ["complete"] * len(PEOPLE)
+        wait_for_jobs(server.instance)  # the checks, in the server's job thread
 
         office_review(server, payloads, login_id)
         run(field, outputs, "sync")  # the decisions come back to the laptop
@@ -180,10 +182,13 @@ def test_a_full_run_logs_no_personal_data_and_names_every_request(tmp_path: Path
     assert re.fullmatch(r"[0-9a-f]{32}", made)
     assert '"GET /healthz" 200' in log and any(
         f"req={made}" in line and "GET /healthz" in line for line in log.splitlines())
-    # Every line the app logged (all of them while handling a request) names its request, and
-    # so does every access line.
+    # Every line the app logged names its request, or the job thread (and job) it came from
+    # (the checks run there, after the request); so does every access line.
     app_lines = [line for line in log.splitlines() if APP_LINE.match(line)]
-    assert len(app_lines) >= 6 and all("[req=" in line for line in app_lines)
+    assert len(app_lines) >= 6 and all("[req=" in line or "[worker=" in line
+                                       for line in app_lines)
+    assert any(re.search(r"\[worker=\S+:thread job=\d+\]: Job \d+ \(check_records\) done", line)
+               for line in app_lines)
     access = [line for line in log.splitlines() if line.startswith('127.0.0.1 "')]
     assert len(access) > 4 * 14 and all(
         HEX_ID.search(line) or line.endswith(f"req={login_id}") for line in access)

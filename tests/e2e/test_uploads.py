@@ -23,6 +23,7 @@ import pytest
 
 from shared.sealing import SEAL_OVERHEAD
 from tests.support.faultproxy import PASS, Fault, FaultProxy
+from tests.support.jobs import wait_for_jobs
 from tests.support.processes import EX_TEMPFAIL, FieldCLI, ServerProcess, register
 from tests.support.recordings import write_recordings
 
@@ -111,7 +112,9 @@ def test_fifty_recordings_through_cuts_and_two_kills(
     assert query(server, "SELECT count(*), count(DISTINCT sha256) FROM blob") == [
         (len(expected), len(expected))
     ]
-    # Every record completed; the checks that follow found none in the (empty) registry.
+    # Every record completed; the checks that follow (the server's job thread) found none in
+    # the (empty) registry.
+    wait_for_jobs(server.instance)
     assert query(server, "SELECT state, count(*) FROM enrollment GROUP BY state") == [
         ("needs_review", RECORDS)
     ]

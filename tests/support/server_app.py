@@ -53,8 +53,11 @@ def make_app(instance: Path, url: str, **config: Any) -> Flask:
         patch.setenv("JEMPUT_INSTANCE_PATH", str(instance))
         for name in ("JEMPUT_DATABASE_URL", "JEMPUT_BLOB_DIR", "JEMPUT_SECRET_KEY",
                      "JEMPUT_MAX_REQUEST_BYTES", "JEMPUT_KEYRING", "JEMPUT_BLOB_URL",
-                     "JEMPUT_S3_ENDPOINT_URL"):
+                     "JEMPUT_S3_ENDPOINT_URL", "JEMPUT_JOBS"):
             patch.delenv(name, raising=False)
+        # Background jobs run right after the request that queued them (tests of the queue
+        # itself choose "thread" or "worker").
+        config.setdefault("JEMPUT_JOBS", "inline")
         # PIN keys at libsodium's floor cost: a derivation in microseconds, not 0.3 s.
         return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url,
                            "PIN_KDF_COST": TEST_KDF_COST, **config})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from flask import Flask, current_app
@@ -84,6 +85,18 @@ class BlobStore(Protocol):
         """Every audit anchor stored, by name, oldest name first."""
         ...
 
+    def put_import(self, name: str, source: BinaryIO) -> None:
+        """Store a file an import job will read (``IMPORT_NAME``), from ``source``."""
+        ...
+
+    def open_import(self, name: str) -> BinaryIO:
+        """Import file ``name`` for reading; FileNotFoundError when absent."""
+        ...
+
+    def delete_import(self, name: str) -> None:
+        """Delete import file ``name`` (nothing when absent)."""
+        ...
+
 
 def init_app(app: Flask) -> None:
     """Create the app's blob store from its configuration: ``JEMPUT_BLOB_URL`` when set
@@ -102,6 +115,14 @@ def init_app(app: Flask) -> None:
     elif url:
         raise ValueError(f"JEMPUT_BLOB_URL {url!r}: expected s3://BUCKET/PREFIX or file:///path")
     app.extensions[EXTENSION_KEY] = FilesystemBlobStore(app.config["JEMPUT_BLOB_DIR"])
+
+
+def local_folder() -> Path | None:
+    """The folder the files are written to on this host, or None when they go to a bucket
+    (then no upload fills a local disk, and free space there is not the store's)."""
+    if (current_app.config.get("JEMPUT_BLOB_URL") or "").startswith("s3://"):
+        return None
+    return Path(current_app.config["JEMPUT_BLOB_DIR"])
 
 
 def blob_store() -> BlobStore:

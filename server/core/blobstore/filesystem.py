@@ -134,6 +134,9 @@ class FilePartial:
 
 #: An audit anchor's object name (``20261206T101500Z-000042.json``).
 ANCHOR_NAME = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9]{1,20}\.json$")
+#: Files waiting for an import job: a random hex name (the job's argument) and the kind.
+IMPORT_NAME = re.compile(r"^[0-9a-f]{32}\.csv$")
+IMPORT_CHUNK = 1024 * 1024
 
 
 class FilesystemBlobStore:
@@ -225,3 +228,31 @@ class FilesystemBlobStore:
             for name in sorted(entry.name for entry in os.scandir(folder)):
                 if ANCHOR_NAME.match(name):
                     yield name, (folder / name).read_bytes()
+
+    def import_path(self, name: str) -> Path:
+        if not IMPORT_NAME.match(name):
+            raise ValueError("not an import file name")
+        return self.root / "imports" / name
+
+    def put_import(self, name: str, source: BinaryIO) -> None:
+        """Copy ``source`` to ``imports/NAME`` (0600, durably)."""
+        path = self.import_path(name)
+        _make_dirs(path.parent)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            offset = 0
+            while piece := source.read(IMPORT_CHUNK):
+                _write_all(fd, piece, offset)
+                offset += len(piece)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fsync_dir(path.parent)
+
+    def open_import(self, name: str) -> BinaryIO:
+        """Import file ``name`` opened for reading."""
+        return self.import_path(name).open("rb")
+
+    def delete_import(self, name: str) -> None:
+        """Delete ``imports/NAME`` if it is there."""
+        self.import_path(name).unlink(missing_ok=True)

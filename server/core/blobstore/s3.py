@@ -35,6 +35,7 @@ from typing import Any, BinaryIO, cast
 
 from server.core.blobstore.filesystem import (
     ANCHOR_NAME,
+    IMPORT_NAME,
     SHA256_HEX,
     UPLOAD_ID,
     _make_dirs,
@@ -402,6 +403,29 @@ class S3BlobStore:
         for name in names:
             if ANCHOR_NAME.match(name):
                 yield name, b"".join(self.stream(base + name))
+
+    def import_key(self, name: str) -> str:
+        if not IMPORT_NAME.match(name):
+            raise ValueError("not an import file name")
+        return f"{self.prefix}imports/{name}"
+
+    def put_import(self, name: str, source: BinaryIO) -> None:
+        """Upload ``source`` to ``imports/NAME`` (boto3 switches to multipart when large)."""
+        self.client.upload_fileobj(source, self.bucket, self.import_key(name))
+
+    def open_import(self, name: str) -> BinaryIO:
+        """Import file ``name`` streamed from the bucket; FileNotFoundError when absent."""
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self.import_key(name))
+        except Exception as exc:
+            if _missing(exc):
+                raise FileNotFoundError(name) from exc
+            raise
+        return cast(BinaryIO, answer["Body"])
+
+    def delete_import(self, name: str) -> None:
+        """Delete ``imports/NAME`` (S3 deletes of an absent key succeed)."""
+        self.delete([self.import_key(name)])
 
 
 def from_config(config: Any, engine: Callable[[], Any]) -> S3BlobStore:

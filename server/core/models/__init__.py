@@ -8,6 +8,7 @@ from server.core.models.case import Case, CaseRecord
 from server.core.models.change import Change
 from server.core.models.device import Device, RegistrationCode
 from server.core.models.enrollment import Attachment, Enrollment, RejectedPush
+from server.core.models.job import Job
 from server.core.models.operator import Operator
 from server.core.models.outreach import OutreachTarget, OutreachVisit
 from server.core.models.region import Region
@@ -28,6 +29,7 @@ __all__ = [
     "Change",
     "Device",
     "Enrollment",
+    "Job",
     "LoginFailure",
     "OfficeSession",
     "Operator",

@@ -28,13 +28,12 @@ import re
 import secrets
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import func, select, update
 
 from server.core import keyring
-from server.core.blobstore import blob_store
+from server.core.blobstore import blob_store, local_folder
 from server.core.errors import (
     BadUploadRequest,
     JemputError,
@@ -188,8 +187,12 @@ def _open_within_quota(device_id: str, declared: Declaration) -> Upload:
 def check_free_space(to_come: int, offset: int | None = None) -> None:
     """507 ``storage_full`` (nothing written) when the blob folder's free space, less the
     ``to_come`` bytes, would fall below ``JEMPUT_MIN_FREE_BYTES``; ``offset`` is the upload's,
-    answered so that the client resumes from there later."""
-    folder = Path(current_app.config["JEMPUT_BLOB_DIR"]).absolute()
+    answered so that the client resumes from there later. Files in a bucket use no local disk:
+    nothing to check then."""
+    local = local_folder()
+    if local is None:
+        return
+    folder = local.absolute()
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     free = shutil.disk_usage(folder).free

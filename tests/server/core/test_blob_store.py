@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,22 @@ def test_a_lock_won_on_a_file_just_moved_away_is_not_kept(
         part.append(b"other bytes")
     assert moved
     assert store.blob_path(digest).read_bytes() == data
+
+
+def test_an_import_file_waits_in_its_folder_until_deleted(store: FilesystemBlobStore,
+                                                          tmp_path: Path) -> None:
+    source = tmp_path / "penduduk.csv"
+    source.write_bytes(b"nik,nama\n" * 300_000)
+    with source.open("rb") as reading:
+        store.put_import("cd" * 16 + ".csv", reading)
+    stored = store.root / "imports" / ("cd" * 16 + ".csv")
+    assert stored.read_bytes() == source.read_bytes()
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600  # residents' data: owner only
+    with store.open_import("cd" * 16 + ".csv") as body:
+        assert body.read(9) == b"nik,nama\n"
+    store.delete_import("cd" * 16 + ".csv")
+    store.delete_import("cd" * 16 + ".csv")
+    with pytest.raises(FileNotFoundError):
+        store.open_import("cd" * 16 + ".csv")
+    with pytest.raises(ValueError):
+        store.open_import("../../etc/passwd")

@@ -279,3 +279,34 @@ def test_the_blob_url_chooses_the_store(tmp_path: Path, s3_env: SeaweedS3) -> No
         assert (found.bucket, found.prefix) == (s3_env.bucket, "kab/sekadau/")
     with pytest.raises(ValueError, match="JEMPUT_BLOB_URL"):
         make_app(tmp_path / "c", url, JEMPUT_BLOB_URL="ftp://nowhere")
+
+
+def test_an_import_file_waits_in_the_bucket_until_deleted(store: S3BlobStore,
+                                                          tmp_path: Path) -> None:
+    big = os.urandom(9 * 1024 * 1024)  # past boto3's multipart threshold (8 MiB)
+    source = tmp_path / "penduduk.csv"
+    source.write_bytes(big)
+    with source.open("rb") as reading:
+        store.put_import("ab" * 16 + ".csv", reading)
+    with store.open_import("ab" * 16 + ".csv") as body:
+        assert sha(body.read()) == sha(big)
+    store.delete_import("ab" * 16 + ".csv")
+    store.delete_import("ab" * 16 + ".csv")  # twice: nothing to delete is fine
+    with pytest.raises(FileNotFoundError):
+        store.open_import("ab" * 16 + ".csv")
+    with pytest.raises(ValueError):
+        store.put_import("../escape.csv", source.open("rb"))
+
+
+def test_with_a_bucket_the_local_disk_does_not_refuse_uploads(hosts: Hosts) -> None:
+    # A floor no local disk has: with the files in the bucket it refuses nothing (with a
+    # folder store the same floor is 507 storage_full, tests/server/sync/uploads).
+    hosts.b.config["JEMPUT_MIN_FREE_BYTES"] = 2**62
+    file = seal_file(office_key(hosts.b), os.urandom(30_000))
+    on_b = hosts.client(hosts.b)
+    path = path_of(create(on_b, hosts.auth, file))
+    assert patch(on_b, hosts.auth, path, 0, file.sealed).status_code == 204
+    assert upload_row(hosts.b, path).state == "finished"
+    ready = on_b.get("/readyz")  # the instance folder's disk still counts for readiness
+    assert ready.status_code == 503 and ready.json is not None
+    assert "disk" in str(ready.json["errors"]) and "blob_store" not in str(ready.json["errors"])

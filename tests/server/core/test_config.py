@@ -49,4 +49,6 @@ def test_configuration_from_the_environment(
     assert app.config["SECRET_KEY"] == "from-env"
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/db"
     assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {
-        "hide_parameters": True, "pool_pre_ping": True}
+        "hide_parameters": True, "pool_pre_ping": True,
+        "connect_args": {"options": "-c lock_timeout=10000"}}  # no lock wait is unbounded
+    assert app.config["JEMPUT_JOBS"] == "worker"  # app servers on PostgreSQL only enqueue

@@ -224,7 +224,7 @@ def test_a_sequence_gap_is_a_device_case_that_clears_when_filled(
 def test_incremental_run_checks_only_the_given_records(
     app: Flask, push: Push, make_record: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(checks, "run_checks", lambda ids=None: checks.CheckReport())
+    monkeypatch.setattr(checks, "check", lambda ids=None, **_: checks.CheckReport())
     first, second = make_record(attachments=0), make_record(attachments=0)
     push([first, second])
     monkeypatch.undo()
@@ -241,15 +241,21 @@ def test_a_failing_check_leaves_records_complete_for_run_checks(
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
-    def locked(ids: Any = None) -> Any:
+    def locked(ids: Any = None, **_: Any) -> Any:
         raise OperationalError("UPDATE audit_head", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(checks, "run_checks", locked)
+    monkeypatch.setattr(checks, "check", locked)
     record = make_record(attachments=0)
     answer = push([record])
     assert answer.status_code == 200 and answer.json["results"][0]["status"] == "accepted"
     assert state_of(app, record["id"]) == "complete"
     assert cases_of(app) == []
+    with app.app_context():  # the checks' job waits for its retry, saying why
+        from server.core.jobs import queue
+
+        (job,) = queue.recent()
+    assert (job.kind, job.state, job.attempts) == ("check_records", "queued", 1)
+    assert job.error and "OperationalError" in job.error and job.run_after > job.created_at
     monkeypatch.undo()
     unknown = runner.invoke(args=["run-checks", "--record", record["id"], "--record", "bogus"])
     assert unknown.exit_code == 1 and "Rekaman tidak ditemukan: bogus" in unknown.output
