@@ -106,13 +106,12 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         # by default worker on PostgreSQL, thread on SQLite.
         "JEMPUT_JOBS": env.get("JEMPUT_JOBS") or None,
         # A running job whose worker stopped beating this long is run again (seconds).
-        "JEMPUT_JOB_LEASE_SECONDS": float(env.get("JEMPUT_JOB_LEASE_SECONDS") or 30),
+        "JEMPUT_JOB_LEASE_SECONDS": seconds(env, "JEMPUT_JOB_LEASE_SECONDS", 30),
         # An idle worker looks for due jobs this often (seconds).
-        "JEMPUT_JOB_POLL_SECONDS": float(env.get("JEMPUT_JOB_POLL_SECONDS") or 1),
+        "JEMPUT_JOB_POLL_SECONDS": seconds(env, "JEMPUT_JOB_POLL_SECONDS", 1),
         # Every lock wait is bounded: in requests (then 503 busy) and in jobs (then retried).
-        "JEMPUT_LOCK_TIMEOUT_SECONDS": float(env.get("JEMPUT_LOCK_TIMEOUT_SECONDS") or 10),
-        "JEMPUT_JOB_LOCK_TIMEOUT_SECONDS": float(
-            env.get("JEMPUT_JOB_LOCK_TIMEOUT_SECONDS") or 120),
+        "JEMPUT_LOCK_TIMEOUT_SECONDS": seconds(env, "JEMPUT_LOCK_TIMEOUT_SECONDS", 10),
+        "JEMPUT_JOB_LOCK_TIMEOUT_SECONDS": seconds(env, "JEMPUT_JOB_LOCK_TIMEOUT_SECONDS", 120),
     }
     settings.update(overrides or {})
     settings["JEMPUT_TRUSTED_PROXIES"] = trusted_proxies(settings["JEMPUT_TRUSTED_PROXIES"])
@@ -167,6 +166,21 @@ def bounded_int(name: str, text: str | None, default: int, low: int, high: int) 
         value = None
     if value is None or not low <= value <= high:
         raise ValueError(f"{name} '{text}' is not a whole number from {low} to {high}.")
+    return value
+
+
+def seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A duration setting in seconds, from 0.05 to a day (``default`` when unset); else stop at
+    start with a message naming the variable."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.05 <= value <= 86400:
+        raise ValueError(f"{name} '{text}' is not a number of seconds from 0.05 to 86400.")
     return value
 
 

@@ -52,3 +52,24 @@ def test_configuration_from_the_environment(
         "hide_parameters": True, "pool_pre_ping": True,
         "connect_args": {"options": "-c lock_timeout=10000"}}  # no lock wait is unbounded
     assert app.config["JEMPUT_JOBS"] == "worker"  # app servers on PostgreSQL only enqueue
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("JEMPUT_JOBS", "cron"), ("JEMPUT_JOB_LEASE_SECONDS", "lama"),
+    ("JEMPUT_LOCK_TIMEOUT_SECONDS", "0"), ("JEMPUT_JOB_POLL_SECONDS", "-1"),
+    ("JEMPUT_JOB_LOCK_TIMEOUT_SECONDS", "1e9"),
+])
+def test_a_bad_job_setting_stops_the_start_naming_it(
+        name: str, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from server import create_app
+
+    monkeypatch.setenv("JEMPUT_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.delenv("JEMPUT_DATABASE_URL", raising=False)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=name):
+        create_app()
+    monkeypatch.delenv(name)
+    app = create_app()  # unset: the defaults, a thread on SQLite
+    assert app.config["JEMPUT_JOBS"] == "thread"
+    assert (app.config["JEMPUT_JOB_LEASE_SECONDS"], app.config["JEMPUT_LOCK_TIMEOUT_SECONDS"]) == (
+        30, 10)
