@@ -60,6 +60,10 @@ class ContextFilter(logging.Filter):
 def init_app(app: Flask) -> None:
     """Send logs to stderr, each naming its request or job, unless the host (gunicorn's
     ``--log-config``, pytest) configured logging already."""
+    # boto3's own INFO lines ("Found credentials in environment variables") would mix into
+    # every command's output; its warnings and errors still come through.
+    for name in ("boto3", "botocore", "s3transfer"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=app.config["JEMPUT_LOG_LEVEL"], format=FORMAT)

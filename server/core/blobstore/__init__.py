@@ -61,6 +61,11 @@ class BlobStore(Protocol):
         """Move the (verified, synced, locked) partial ``upload_id`` in as blob ``sha256``."""
         ...
 
+    def put_blob(self, sha256: str, data: bytes) -> None:
+        """Store verified ``data`` as blob ``sha256`` in one write (a file that arrived whole),
+        durably, checked as written; a stored blob of that name is the same bytes."""
+        ...
+
     def discard(self, upload_id: str) -> bool:
         """Delete partial ``upload_id``'s bytes; False when there were none."""
         ...

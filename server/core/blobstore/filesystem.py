@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -176,6 +177,27 @@ class FilesystemBlobStore:
         _make_dirs(target.parent)
         # Same name, same bytes: replacing a copy another upload just finished is harmless.
         os.replace(self.partial_path(upload_id), target)
+        _fsync_dir(target.parent)
+        _fsync_dir(self.partial_dir)
+
+    def put_blob(self, sha256: str, data: bytes) -> None:
+        """Write ``data`` to a scratch file beside the partials (0600, synced), then move it in
+        as blob ``sha256``, atomically and durably."""
+        target = self.blob_path(sha256)
+        _make_dirs(self.partial_dir)
+        _make_dirs(target.parent)
+        fd, scratch = tempfile.mkstemp(dir=self.partial_dir, prefix=".put-")
+        try:
+            os.fchmod(fd, 0o600)
+            _write_all(fd, data, 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.replace(scratch, target)
+        except BaseException:
+            os.unlink(scratch)
+            raise
         _fsync_dir(target.parent)
         _fsync_dir(self.partial_dir)
 

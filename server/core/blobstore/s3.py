@@ -350,6 +350,15 @@ class S3BlobStore:
                               f"not {total}")
         self.delete([chunk.key for chunk in chunks])
 
+    def put_blob(self, sha256: str, data: bytes) -> None:
+        """One PUT straight to the blob key (no chunk objects, no copy): S3 writes an object
+        whole or not at all. Checked by the ETag, the MD5 of a single-part upload."""
+        answer = self.client.put_object(Bucket=self.bucket, Key=self.blob_key(sha256), Body=data)
+        etag = str(answer.get("ETag", "")).strip('"')
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        if etag and "-" not in etag and etag != md5:
+            raise OSError(f"blob {sha256} stored with ETag {etag}, not the MD5 of its bytes")
+
     def discard(self, upload_id: str) -> bool:
         """Delete partial ``upload_id``'s chunk objects; False when there were none."""
         keys = [item["Key"] for item in self._list(self.partial_prefix(upload_id))]

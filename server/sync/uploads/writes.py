@@ -7,11 +7,13 @@ where the request found it, so an offset never points at half-written bytes.
 
 The partial file holds the sealed bytes (protocol 2). Once it is whole it is opened with the
 office key the upload names; the plaintext, checked against the declared sha256 and size, goes
-into the blob store (through a second partial, ``<upload id>-plain``, so that a crash leaves
-either the sealed partial or the finished blob, never half a plaintext). A file the store holds
-already (another device sent it) is not written again: the upload only makes this device one of
-its holders. The sealed partial is deleted only after that commit, so a crash in between costs
-at most the last chunk, sent again.
+into the blob store in one write (``BlobStore.put_blob``: a scratch file moved in, or one S3
+PUT, so that a crash leaves either the sealed partial or the finished blob, never half a
+plaintext). A PATCH that completes the file does not make its own bytes durable first: they are
+opened at once, and a crash before the commit only costs that PATCH, sent again. A file the
+store holds already (another device sent it) is not written again: the upload only makes this
+device one of its holders. The sealed partial is deleted only after that commit, so a crash in
+between costs at most the last chunk, sent again.
 """
 
 from __future__ import annotations
@@ -141,7 +143,8 @@ def _write(part: PartialFile, upload: Upload, chunk: Chunk) -> UploadInfo:
         if receipt.cut and chunk.checksum is not None:
             raise UploadInterrupted("Kiriman terputus; potongan dibuang karena checksumnya "
                                     "tidak bisa diperiksa.", headers=_offset(start))
-        part.sync()
+        if part.size != upload.length:
+            part.sync()  # a whole file is opened right away: its sealed bytes need not last
     except BaseException:
         if part.size != start:
             part.truncate(start)
@@ -239,14 +242,8 @@ def _fail(upload: Upload, size: int, bytes_read: int) -> None:
 
 
 def _store_plain(store: BlobStore, upload: Upload, plain: bytes) -> None:
-    """Write the verified plaintext durably and move it in as blob ``upload.sha256``."""
-    plain_id = f"{upload.id}-plain"
-    with store.partial(plain_id) as target:
-        if target.size:
-            target.truncate(0)  # left by a crash before its move
-        target.append(plain)
-        target.sync()
-        store.promote(plain_id, upload.sha256)
+    """Write the verified plaintext durably as blob ``upload.sha256``, in one write."""
+    store.put_blob(upload.sha256, plain)
 
 
 def _record_blob(upload: Upload, bytes_read: int) -> None:

@@ -40,6 +40,7 @@ from tests.support.uploads import (
     sha,
     snapshot,
     started,
+    store,
     stored_blobs,
     upload,
     upload_row,
@@ -144,7 +145,9 @@ def test_an_upload_fed_a_byte_now_and_then_still_expires_after_the_whole_time(
 
 
 def low_disk(monkeypatch: pytest.MonkeyPatch, app: Flask, spare: int) -> None:
-    """The blob disk with ``spare`` bytes above JEMPUT_MIN_FREE_BYTES free."""
+    """The blob disk with ``spare`` bytes above JEMPUT_MIN_FREE_BYTES free (a folder store:
+    files in a bucket fill no local disk, tests/server/core/test_blobstore_s3.py)."""
+    store(app)
     free = int(app.config["JEMPUT_MIN_FREE_BYTES"]) + spare
     monkeypatch.setattr(shutil, "disk_usage", lambda path: Usage(10 * free, 9 * free, free))
 
