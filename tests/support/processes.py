@@ -76,6 +76,9 @@ class ServerProcess:
     proc: subprocess.Popen[bytes] | None = None
     #: Field operators made on it (username -> PIN), for the laptops registered to it.
     operators: dict[str, str] = field(default_factory=dict)
+    #: Variables set last in its environment (over everything else), e.g. a cluster's shared
+    #: configuration (tests/support/cluster.py).
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def initialised(cls, instance: Path, *, workers: int = 2, threads: int = 4,
@@ -105,6 +108,7 @@ class ServerProcess:
                 # Shared configuration on PostgreSQL: `init` makes the ring at JEMPUT_KEYRING.
                 env.setdefault("JEMPUT_SECRET_KEY", "jemput-test-secret-key-shared-by-every-host")
                 env.setdefault("JEMPUT_KEYRING", str(self.instance / "keyring.json"))
+        env.update(self.extra_env)
         return env
 
     def cli(self, *args: str) -> str:

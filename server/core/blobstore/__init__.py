@@ -46,6 +46,10 @@ class PartialFile(Protocol):
         """SHA-256 (hex) of all stored bytes."""
         ...
 
+    def discard(self) -> None:
+        """Delete the stored bytes for good (the upload finished or failed), still locked."""
+        ...
+
 
 class BlobStore(Protocol):
     """Finished blobs by SHA-256, and the partial uploads that become them."""

@@ -91,8 +91,9 @@ def _make_dirs(path: Path) -> None:
 class FilePartial:
     """A partial upload's open, locked file."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, path: Path) -> None:
         self._fd = fd
+        self._path = path
         self._size = os.fstat(fd).st_size
 
     @property
@@ -132,6 +133,11 @@ class FilePartial:
             digest.update(os.pread(self._fd, READ_PIECE, start))
         return digest.hexdigest()
 
+    def discard(self) -> None:
+        """Unlink the file (the open descriptor keeps the lock until it is closed)."""
+        self._path.unlink(missing_ok=True)
+        self._size = 0
+
 
 #: An audit anchor's object name (``20261206T101500Z-000042.json``).
 ANCHOR_NAME = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9]{1,20}\.json$")
@@ -167,7 +173,7 @@ class FilesystemBlobStore:
         _make_dirs(self.partial_dir)
         fd = _open_locked(path)
         try:
-            yield FilePartial(fd)
+            yield FilePartial(fd, path)
         finally:
             os.close(fd)  # closing releases the lock
 

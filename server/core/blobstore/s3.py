@@ -204,6 +204,12 @@ class S3Partial:
         """Write the buffered bytes as a chunk object (stored once the PUT answers)."""
         self._flush()
 
+    def discard(self) -> None:
+        """Delete the chunk objects known under the lock (none: no request at all)."""
+        self._store.delete([chunk.key for chunk in self._chunks])
+        self._chunks.clear()
+        self._pending.clear()
+
     def pieces(self) -> Iterator[bytes]:
         """Every stored byte in order, in pieces."""
         for chunk in self._chunks:

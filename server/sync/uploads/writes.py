@@ -205,11 +205,11 @@ def _finish(part: PartialFile, upload: Upload, bytes_read: int) -> UploadInfo:
         log.warning("Upload %s did not hash to its declared sha256; discarded", upload.id)
         raise BlobHashMismatch("Isi berkas tidak cocok dengan sha256 yang dinyatakan; berkas "
                                "dibuang. Periksa berkasnya lalu kirim ulang dari awal.")
-    store = blob_store()
-    if not store.has_blob(upload.sha256):  # only verified plaintexts are ever moved in
-        _store_plain(store, upload, plain)  # else stored once already: only the holder is new
+    # A blob row is committed only after its file is stored: with one, only the holder is new.
+    if db.session.get(Blob, upload.sha256) is None:
+        _store_plain(blob_store(), upload, plain)  # only verified plaintexts are ever stored
     _record_blob(upload, bytes_read)
-    store.discard(upload.id)
+    part.discard()
     complete_after_upload(upload.sha256)
     return UploadInfo.of(upload)
 
