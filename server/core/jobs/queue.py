@@ -118,8 +118,9 @@ def fail(jobs: Sequence[Claimed], worker: str, error: str, *, final: bool = Fals
     db.session.commit()
 
 
-def reclaim(lease: dt.timedelta) -> int:
-    """Queue again (or give up) running jobs whose worker is gone; commit.
+def reclaim(lease: dt.timedelta) -> tuple[int, list[Claimed]]:
+    """Queue again (or give up) running jobs whose worker is gone; commit. How many, and the
+    jobs given up (their cleanup is the runner's).
 
     On PostgreSQL a worker is gone when it stopped beating ``lease`` ago (workers run on many
     hosts). SQLite is one host, and a job holds its one write lock, so no beat can be written
@@ -134,7 +135,7 @@ def reclaim(lease: dt.timedelta) -> int:
         gone = [row.id for row in running if not process_alive(row.locked_by)]
         if not gone:
             db.session.commit()
-            return 0
+            return 0, []
         stale = table.c.id.in_(gone) & (table.c.state == RUNNING)
     else:
         stale = (table.c.state == RUNNING) & (table.c.heartbeat_at < now - lease)
@@ -143,13 +144,15 @@ def reclaim(lease: dt.timedelta) -> int:
         update(table).where(stale, table.c.attempts < table.c.max_attempts)
         .values(state=QUEUED, locked_by=None, run_after=now, error=message)
     ).rowcount  # type: ignore[attr-defined]
-    given_up = db.session.execute(
+    given_up = [Claimed(row.id, row.kind, dict(row.args), row.attempts, row.max_attempts)
+                for row in db.session.execute(
         update(table).where(stale, table.c.attempts >= table.c.max_attempts)
         .values(state=FAILED, locked_by=None, finished_at=now,
                 error="Pekerja berhenti di tengah pekerjaan pada percobaan terakhir.")
-    ).rowcount  # type: ignore[attr-defined]
+        .returning(table.c.id, table.c.kind, table.c.args, table.c.attempts,
+                   table.c.max_attempts))]
     db.session.commit()
-    return int(again or 0) + int(given_up or 0)
+    return int(again or 0) + len(given_up), given_up
 
 
 def process_alive(locked_by: str | None) -> bool:

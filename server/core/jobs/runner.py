@@ -89,7 +89,11 @@ def register(kind: str, run: Run, batch: int = 1,
 def run_once(worker: str, *, lease: dt.timedelta, kinds: Collection[str] | None = None) -> int:
     """Requeue stalled jobs, then claim and run the next due job (with the batch it allows);
     the number of jobs run (0: nothing was due)."""
-    queue.reclaim(lease)
+    _, given_up = queue.reclaim(lease)
+    for job in given_up:  # their worker died on the last attempt: clean up after them here
+        handler = _HANDLERS.get(job.kind)
+        if handler is not None:
+            _finished(handler, [job])
     jobs = queue.claim(worker, kinds=kinds)
     if not jobs:
         return 0

@@ -152,7 +152,7 @@ def test_the_job_of_a_dead_worker_is_run_again_a_live_ones_is_not(
         db.session.commit()
         # PostgreSQL: gone when its heartbeat is older than the lease; SQLite: when its
         # process is (the one host's pid table).
-        assert queue.reclaim(LEASE) == 1
+        assert queue.reclaim(LEASE) == (1, [])
         assert runner.run_once("new", lease=LEASE) == 1
         again = job(dead)
         assert (again.state, again.attempts, again.locked_by) == ("done", 2, "new")
@@ -162,7 +162,25 @@ def test_the_job_of_a_dead_worker_is_run_again_a_live_ones_is_not(
             db.session.execute(update(table_of(Job)).where(Job.id == alive).values(
                 locked_by="other-host:1:worker", heartbeat_at=utcnow() - 2 * LEASE))
             db.session.commit()
-            assert queue.reclaim(LEASE) == 1 and job(alive).state == "queued"
+            assert queue.reclaim(LEASE) == (1, []) and job(alive).state == "queued"
+
+
+def test_a_job_whose_worker_died_on_its_last_attempt_is_given_up_and_cleaned_up(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    cleaned: list[int] = []
+    monkeypatch.setitem(runner._HANDLERS, KIND, runner.Handler(
+        KIND, lambda jobs, progress: {}, finished=lambda jobs: cleaned.extend(j.id for j in jobs)))
+    with app.app_context():
+        (job_id,) = add_jobs(1, max_attempts=2)
+        db.session.execute(update(table_of(Job)).where(Job.id == job_id).values(
+            state="running", attempts=2, heartbeat_at=utcnow() - 2 * LEASE,
+            locked_by=f"{socket.gethostname()}:{dead_pid()}:worker"))
+        db.session.commit()
+        assert runner.run_once("w", lease=LEASE) == 0  # nothing left to run
+        ended = job(job_id)
+        assert (ended.state, ended.attempts) == ("failed", 2)
+        assert ended.error == "Pekerja berhenti di tengah pekerjaan pada percobaan terakhir."
+    assert cleaned == [job_id]  # e.g. an import's stored file is deleted
 
 
 def test_a_worker_whose_job_was_taken_over_commits_nothing(
