@@ -50,7 +50,7 @@ from server.core.models import Blob, Device, Upload
 from server.core.models.base import table_of
 from server.core.timeutil import as_utc, utcnow
 from server.sync.blobs import holds
-from server.sync.completeness import complete_all_ready, complete_for_blob
+from server.sync.completeness import complete_after_upload, complete_all_ready, complete_for_blob
 from shared import problems
 from shared.sealing import SEAL_OVERHEAD
 from shared.vocab import MAX_ATTACHMENT_BYTES, MEDIA_TYPES
@@ -258,9 +258,16 @@ def deadline(created_at: dt.datetime, touched_at: dt.datetime) -> dt.datetime:
 
 
 def upload_status(device_id: str, upload_id: str) -> UploadInfo:
-    """The offset and length of this device's upload ``upload_id`` (tus HEAD)."""
+    """The offset and length of this device's upload ``upload_id`` (tus HEAD).
+
+    A finished upload also completes the records its file was the last of, if they are not yet:
+    a server killed between the PATCH's commit and that step leaves the laptop seeing "all
+    there" on its next HEAD, and nothing else would ask again (self-healing, as a creation).
+    """
     upload = usable_upload(device_id, upload_id)
     db.session.commit()
+    if upload.state == FINISHED:
+        complete_after_upload(upload.sha256)
     return UploadInfo.of(upload)
 
 

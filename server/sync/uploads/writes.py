@@ -288,6 +288,8 @@ def _resend_finished(upload: Upload, chunk: Chunk) -> UploadInfo:
         pass  # nothing is kept from a finished upload's resend anyway
     finally:
         _count_received(upload.id, receipt.bytes_read)
+    if upload.state == FINISHED:  # as a HEAD does: records it was the last file of complete
+        complete_after_upload(upload.sha256)
     return UploadInfo.of(upload)
 
 

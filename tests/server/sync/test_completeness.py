@@ -295,3 +295,31 @@ def test_a_failing_completion_step_never_fails_the_finished_upload(
     assert state_of(app, record["id"]) == "needs_review"  # complete, then checked
     with app.app_context():
         assert db.session.get(Blob, sha(files[0])) is not None
+
+
+def test_a_server_killed_before_completing_is_healed_by_the_next_head_or_patch(
+    app: Flask, client: FlaskClient, push: Push, make_record: Make, auth_headers: Auth,
+    monkeypatch: Any, sealing_key: OfficeKey,
+) -> None:
+    from server.sync.uploads import writes
+    from tests.support.uploads import head, patch, path_of
+
+    first, second = os.urandom(3000), os.urandom(3100)
+    records = [with_files(make_record, [first]), with_files(make_record, [second])]
+    push(records)
+    # The server dies right after the PATCH's commit, before it completes the record: the
+    # laptop never gets its answer, and its next HEAD (or PATCH) sees every byte there.
+    with monkeypatch.context() as died:
+        died.setattr(writes, "complete_after_upload", lambda sha256: [])
+        paths = []
+        for data in (first, second):
+            file = seal_file(sealing_key, data)
+            paths.append((path_of(create(client, auth_headers, file)), file))
+            assert patch(client, auth_headers, paths[-1][0], 0, file.sealed).status_code == 204
+    assert [state_of(app, r["id"]) for r in records] == ["received", "received"]
+    status = head(client, auth_headers, paths[0][0])
+    assert status.headers["Upload-Offset"] == str(paths[0][1].length)
+    assert state_of(app, records[0]["id"]) == "needs_review"  # complete, then checked
+    again = patch(client, auth_headers, paths[1][0], 0, paths[1][1].sealed)
+    assert again.status_code == 204
+    assert state_of(app, records[1]["id"]) == "needs_review"
