@@ -20,7 +20,8 @@ from shared.pin import KDF_COST, TEST_KDF_COST, check_cost
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 DEFAULT_UPLOAD_EXPIRY_HOURS = 24.0
 OFFICE_SESSION_HOURS = 8
-DEFAULT_IMPORT_MAX_BYTES = 1024**3
+#: A province's resident file (5.5 million rows, about 0.8 GB) fits with room to spare.
+DEFAULT_IMPORT_MAX_BYTES = 4 * 1024**3
 SECRET_KEY_FILE = "secret_key"
 DEFAULT_OFFICE_IDLE_MINUTES = 30
 OFFICE_IDLE_MINUTES_RANGE = (1, 480)

@@ -11,9 +11,9 @@ from typing import BinaryIO
 
 from flask import current_app, has_app_context
 
+from server.core.config import DEFAULT_IMPORT_MAX_BYTES
 from server.core.errors import InvalidInput
 
-DEFAULT_MAX_BYTES = 1024**3
 #: Lines between two progress reports (a call per line would cost more than the parsing).
 #: Longest line an import reads (a resident row is ~200 bytes).
 MAX_LINE_BYTES = 64 * 1024
@@ -26,10 +26,10 @@ Row = tuple[int, list[str]]
 
 
 def max_bytes() -> int:
-    """The largest file an import accepts (``JEMPUT_IMPORT_MAX_BYTES``, default 1 GiB)."""
+    """The largest file an import accepts (``JEMPUT_IMPORT_MAX_BYTES``, default 4 GiB)."""
     if not has_app_context():
-        return DEFAULT_MAX_BYTES
-    return int(current_app.config.get("JEMPUT_IMPORT_MAX_BYTES") or DEFAULT_MAX_BYTES)
+        return DEFAULT_IMPORT_MAX_BYTES
+    return int(current_app.config.get("JEMPUT_IMPORT_MAX_BYTES") or DEFAULT_IMPORT_MAX_BYTES)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import ARRAY, String, any_, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from server.core import bulk
@@ -48,7 +48,13 @@ ISO_DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
 SIAK_DATE = re.compile(r"^([0-9]{2})-([0-9]{2})-([0-9]{4})$")
 RT_RW = re.compile(r"^[0-9]{1,3}$")
 CHUNK_ROWS = 5000
+#: PostgreSQL's staging table for one import (temporary: dropped when the transaction ends).
+STAGE = "resident_import"
+#: Memory PostgreSQL may use per sort or hash of the merge (its default, 4 MB, spills to disk).
+MERGE_WORK_MEM = "128MB"
 OLDEST_BIRTH = dt.date(1880, 1, 1)
+#: Valid NIK halves (Kabupaten Sekadau, 1 January 1990) to check the other half alone.
+NIK_PLAIN_REGION, NIK_PLAIN_DATE = "610904", "010190"
 
 #: Where a resident column comes from, when the CSV names it differently.
 SOURCE = {"recorded": "sudah_rekam"}
@@ -88,9 +94,16 @@ def import_population(path: str | Path, progress: Progress | None = None, *,
 
 
 def _import_rows(columns: dict[str, int], rows: Iterator[Row]) -> ImportReport:
-    """Check every row; write valid rows chunk by chunk until the first refusal."""
-    report = ImportReport()
+    """Check every row and write the valid ones (staged and merged in SQL on PostgreSQL)."""
     parser = _RowParser(columns, _desa_codes())
+    if db.session.connection().dialect.name == "postgresql":
+        return _staged_import(parser, rows)
+    return _chunked_import(parser, rows)
+
+
+def _chunked_import(parser: _RowParser, rows: Iterator[Row]) -> ImportReport:
+    """SQLite: write valid rows chunk by chunk until the first refusal (NIKs seen in memory)."""
+    report = ImportReport()
     seen: dict[str, int] = {}
     chunk: list[Values] = []
     for line, row in rows:
@@ -100,7 +113,7 @@ def _import_rows(columns: dict[str, int], rows: Iterator[Row]) -> ImportReport:
             report.refused.append((line, str(exc)))
             continue
         if values[0] in seen:
-            report.refused.append((line, f"NIK ganda (sudah ada di baris {seen[values[0]]})"))
+            report.refused.append((line, _doubled(seen[values[0]])))
             continue
         seen[values[0]] = line
         chunk.append(values)
@@ -111,6 +124,65 @@ def _import_rows(columns: dict[str, int], rows: Iterator[Row]) -> ImportReport:
     return report
 
 
+def _staged_import(parser: _RowParser, rows: Iterator[Row]) -> ImportReport:
+    """PostgreSQL: COPY the valid rows into a temporary table while parsing, find doubled NIKs
+    there, then merge with two set-based statements. Memory stays flat at any file size."""
+    report = ImportReport()
+    driver = db.session.connection().connection.driver_connection
+    assert driver is not None
+    names = ", ".join(FIELDS)
+    with driver.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'")
+        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {STAGE} ON COMMIT DROP AS "
+                       f"SELECT 0 AS line, {names} FROM resident WITH NO DATA")
+        with cursor.copy(f"COPY {STAGE} (line, {names}) FROM STDIN") as copy:
+            for line, row in rows:
+                try:
+                    copy.write_row((line, *parser.parse(row)))
+                except RowRefused as exc:
+                    report.refused.append((line, str(exc)))
+        cursor.execute(f"ANALYZE {STAGE}")
+        report.refused.extend(_staged_doubles(cursor))
+        report.refused.sort()
+        if not report.refused:
+            _merge_stage(cursor, report)
+    return report
+
+
+def _staged_doubles(cursor: psycopg.Cursor[Any]) -> list[tuple[int, str]]:
+    """Every staged row whose NIK an earlier line holds, as a refusal naming that line."""
+    cursor.execute(
+        f"WITH doubled AS (SELECT nik FROM {STAGE} GROUP BY nik HAVING count(*) > 1) "
+        f"SELECT line, min(line) OVER (PARTITION BY nik) FROM {STAGE} JOIN doubled USING (nik)")
+    return [(line, _doubled(first)) for line, first in cursor.fetchall() if line != first]
+
+
+def _merge_stage(cursor: psycopg.Cursor[Any], report: ImportReport) -> None:
+    """Update the residents whose values changed, then insert the new ones; count each."""
+    now = utcnow()
+    changing = ", ".join(f"{name} = s.{name}" for name in FIELDS[1:])
+    ours = ", ".join(f"r.{name}" for name in FIELDS[1:])
+    theirs = ", ".join(f"s.{name}" for name in FIELDS[1:])
+    cursor.execute(f"UPDATE resident AS r SET {changing}, updated_at = %s FROM {STAGE} AS s "
+                   f"WHERE r.nik = s.nik AND ({ours}) IS DISTINCT FROM ({theirs})", (now,))
+    report.updated = cursor.rowcount
+    names = ", ".join(FIELDS)
+    cursor.execute(f"INSERT INTO resident ({names}, updated_at) SELECT {names}, %s "
+                   f"FROM {STAGE} AS s WHERE NOT EXISTS "
+                   "(SELECT 1 FROM resident AS r WHERE r.nik = s.nik)", (now,))
+    report.imported = cursor.rowcount
+    cursor.execute(f"SELECT count(*) FROM {STAGE}")
+    staged = cursor.fetchone()
+    assert staged is not None
+    report.unchanged = staged[0] - report.imported - report.updated
+
+
+def _doubled(first: int) -> str:
+    """The refusal of a row whose NIK line ``first`` already holds."""
+    return f"NIK ganda (sudah ada di baris {first})"
+
+
 def _desa_codes() -> frozenset[str]:
     """Every desa code of the region table."""
     return frozenset(db.session.execute(select(Region.kode).where(Region.level == DESA)).scalars())
@@ -119,11 +191,7 @@ def _desa_codes() -> frozenset[str]:
 def _existing_residents(niks: list[str]) -> dict[str, Values]:
     """The registry's current values of ``niks`` (in :data:`FIELDS` order), for the upsert."""
     table = table_of(Resident)
-    if db.session.connection().dialect.name == "postgresql":  # one array, not 5,000 parameters
-        wanted = table.c.nik == any_(bindparam("niks", niks, type_=ARRAY(String)))
-    else:
-        wanted = table.c.nik.in_(niks)
-    statement = select(*(table.c[name] for name in FIELDS)).where(wanted)
+    statement = select(*(table.c[name] for name in FIELDS)).where(table.c.nik.in_(niks))
     return {row[0]: tuple(row) for row in db.session.execute(statement)}
 
 
@@ -204,11 +272,28 @@ class _RowParser:
         return value
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def _nik_head_problem(head: str, today: dt.date) -> str | None:
-    """What is wrong with a NIK's first 12 digits (region and date), or None."""
+    """What is wrong with a NIK's first 12 digits (region, then date), or None.
+
+    The region (6 digits) and the date (6 digits) are checked apart, each against a valid
+    other half, so that each cache holds a few thousand entries, not one per resident.
+    """
+    return _nik_region_problem(head[:6]) or _nik_date_problem(head[6:], today)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _nik_region_problem(region: str) -> str | None:
+    return _nik_problem(region + NIK_PLAIN_DATE + "0001", dt.date.max)
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _nik_date_problem(date: str, today: dt.date) -> str | None:
+    return _nik_problem(NIK_PLAIN_REGION + date + "0001", today)
+
+
+def _nik_problem(nik: str, today: dt.date) -> str | None:
     try:
-        parse_nik(head + "0001", today)
+        parse_nik(nik, today)
     except InvalidNik as exc:
         return exc.message
     return None

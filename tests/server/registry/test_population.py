@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from server.core import commands
 from server.core.errors import Conflict, InvalidInput
@@ -262,15 +263,15 @@ def test_files_that_cannot_be_imported(
 
 
 @IMPORTS
-def test_a_2_gb_file_is_refused_before_reading(
+def test_a_5_gb_file_is_refused_before_reading(
     app: Flask, db: SQLAlchemy, tmp_path: Path, existing: str, run_import: Any
 ) -> None:
     huge = tmp_path / "huge.csv"
     with huge.open("wb") as handle:
         handle.write(b"kode,nama\n")
-        handle.truncate(2 * 1024**3)  # sparse: no disk used
+        handle.truncate(5 * 1024**3)  # sparse: no disk used
     before, regions_before = snapshot(db), region_rows(db)
-    with pytest.raises(InvalidInput, match=r"terlalu besar \(2,0 GB\); batas impor 1,0 GB"):
+    with pytest.raises(InvalidInput, match=r"terlalu besar \(5,0 GB\); batas impor 4,0 GB"):
         run_import(huge)
     assert snapshot(db) == before and region_rows(db) == regions_before
     app.config["JEMPUT_IMPORT_MAX_BYTES"] = 10
@@ -305,6 +306,8 @@ def region_rows(db: SQLAlchemy) -> int:
 def test_a_resident_written_meanwhile_is_a_conflict(
     db: SQLAlchemy, tmp_path: Path, existing: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL merges in SQL: see the concurrent-transaction test below")
     rows = [*population_rows(3), next(population_rows(1, start=50, nik=existing))]
     path = write_csv(tmp_path / "p.csv", rows)
     # As if another import inserted ``existing`` after this one read the registry.
@@ -313,6 +316,31 @@ def test_a_resident_written_meanwhile_is_a_conflict(
     with pytest.raises(Conflict, match="berubah selama impor"):
         population.import_population(path)
     assert snapshot(db) == before
+
+
+def test_a_resident_inserted_by_a_concurrent_transaction_is_a_conflict(
+    db: SQLAlchemy, tmp_path: Path
+) -> None:
+    """PostgreSQL: another transaction inserts one of the file's NIKs and commits while the
+    merge waits on it; the import saves nothing and says why."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the staged merge runs on PostgreSQL only")
+    rows = list(population_rows(3))
+    path = write_csv(tmp_path / "p.csv", rows)
+    other = db.engine.connect()
+    transaction = other.begin()
+    other.execute(insert(Resident).values(
+        nik=rows[1]["nik"], nama="LAIN", tanggal_lahir=BORN, jenis_kelamin="PEREMPUAN",
+        desa_kode=DESA, recorded=False, updated_at=utcnow()))
+    committer = threading.Timer(0.5, transaction.commit)
+    committer.start()
+    try:
+        with pytest.raises(Conflict, match="berubah selama impor"):
+            population.import_population(path)
+    finally:
+        committer.join()
+        other.close()
+    assert snapshot(db) == [(rows[1]["nik"], "LAIN", DESA, False)]
 
 
 def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
