@@ -56,6 +56,11 @@ OLDEST_BIRTH = dt.date(1880, 1, 1)
 #: Valid NIK halves (Kabupaten Sekadau, 1 January 1990) to check the other half alone.
 NIK_PLAIN_REGION, NIK_PLAIN_DATE = "610904", "010190"
 
+#: Columns whose values are (nearly) all different: checked every time, never remembered.
+UNREPEATED = frozenset({"nik", "nama", "alamat"})
+#: Accepted raw values a column remembers (birth dates of 90 years are about 33,000).
+KNOWN_VALUES = 100_000
+
 #: Where a resident column comes from, when the CSV names it differently.
 SOURCE = {"recorded": "sudah_rekam"}
 
@@ -244,14 +249,30 @@ class _RowParser:
                for name, values in VOCABULARIES.items()},
         }
         # An absent optional column reads index -1: the "" that parse() appends to every row.
-        self.plan = [(columns.get(SOURCE.get(name, name), -1), checks[name]) for name in FIELDS]
+        # Columns with few distinct values remember each accepted raw value's result.
+        self.plan = [(columns.get(SOURCE.get(name, name), -1), checks[name],
+                      None if name in UNREPEATED else {}) for name in FIELDS]
 
     def parse(self, row: list[str]) -> Values:
         """Resident values in :data:`FIELDS` order, checked and normalised."""
         if len(row) != self.width:
             raise RowRefused(f"harus {self.width} kolom seperti judul, ada {len(row)}")
         row.append("")
-        return tuple([check(row[index].strip()) for index, check in self.plan])
+        values: list[Any] = []
+        add = values.append
+        for index, check, known in self.plan:
+            raw = row[index]
+            if known is None:
+                add(check(raw.strip()))
+                continue
+            try:
+                add(known[raw])
+            except KeyError:
+                value = check(raw.strip())  # a refused value raises: never remembered
+                if len(known) < KNOWN_VALUES:
+                    known[raw] = value
+                add(value)
+        return tuple(values)
 
     def _nik(self, value: str) -> str:
         plain = len(value) == 16 and value.isascii() and value.isdigit()

@@ -343,6 +343,26 @@ def test_a_resident_inserted_by_a_concurrent_transaction_is_a_conflict(
     assert snapshot(db) == [(rows[1]["nik"], "LAIN", DESA, False)]
 
 
+def test_a_value_seen_before_gets_the_same_check_every_time(
+    db: SQLAlchemy, tmp_path: Path
+) -> None:
+    """Columns with few values remember accepted values; a refused one is refused again."""
+    rows = list(population_rows(6))
+    rows[0]["agama"] = rows[1]["agama"] = " katholik "
+    rows[2]["agama"] = rows[3]["agama"] = "SIKH"
+    rows[4]["rt"] = rows[5]["rt"] = "7"
+    refused = population.import_population(write_csv(tmp_path / "p.csv", rows))
+    assert refused.refused == [(line, "agama 'SIKH' bukan nilai SIAK yang dikenal")
+                               for line in (4, 5)]
+    rows[2]["agama"] = rows[3]["agama"] = "ISLAM"
+    assert population.import_population(write_csv(tmp_path / "p2.csv", rows)).imported == 6
+    stored = dict(db.session.execute(select(Resident.nik, Resident.agama)).all())
+    assert [stored[row["nik"]] for row in rows[:4]] == ["KATHOLIK", "KATHOLIK", "ISLAM", "ISLAM"]
+    rts = db.session.execute(select(Resident.rt).where(
+        Resident.nik.in_([rows[4]["nik"], rows[5]["nik"]]))).scalars().all()
+    assert rts == ["007", "007"]
+
+
 def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
