@@ -250,8 +250,9 @@ class _RowParser:
         }
         # An absent optional column reads index -1: the "" that parse() appends to every row.
         # Columns with few distinct values remember each accepted raw value's result.
-        self.plan = [(columns.get(SOURCE.get(name, name), -1), checks[name],
-                      None if name in UNREPEATED else {}) for name in FIELDS]
+        self.plan: list[tuple[int, Check, dict[str, Any] | None]] = [
+            (columns.get(SOURCE.get(name, name), -1), checks[name],
+             None if name in UNREPEATED else {}) for name in FIELDS]
 
     def parse(self, row: list[str]) -> Values:
         """Resident values in :data:`FIELDS` order, checked and normalised."""
