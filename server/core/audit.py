@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from server.core.bulk import insert_rows
+from server.core.bulk import copy_rows
 from server.core.extensions import db
 from server.core.models import AuditEvent, AuditHead
 from server.core.models.audit import GENESIS_HASH
@@ -61,7 +61,7 @@ def append(events: Sequence[Event], at: dt.datetime | None = None) -> None:
                      event.from_state, event.to_state, event.reason, event.detail,
                      last_hash, digest))
         last_hash = digest
-    insert_rows(table_of(AuditEvent), COLUMNS, rows)
+    copy_rows(table_of(AuditEvent), COLUMNS, rows)
     db.session.execute(update(table_of(AuditHead)).where(AuditHead.id == HEAD_ID)
                        .values(last_id=last_id, last_hash=last_hash))
 

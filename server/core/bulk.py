@@ -1,4 +1,4 @@
-"""Bulk inserts straight to the database driver, for the hot path of a push."""
+"""Bulk inserts straight to the database driver, for the hot path of a push and the checks."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Dialect, Table, insert
+from sqlalchemy import Connection, Dialect, Table, insert
+from sqlalchemy.exc import DBAPIError
 
 from server.core.extensions import db
+
+#: From this many rows on, :func:`copy_rows` streams them with ``COPY`` on PostgreSQL.
+COPY_FROM = 200
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,39 @@ def insert_rows(table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any
         rows if statement.positional else [dict(zip(columns, row, strict=True)) for row in rows]
     )
     connection.exec_driver_sql(statement.sql, params)
+
+
+def copy_rows(table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
+    """:func:`insert_rows`, streamed as one ``COPY ... FROM STDIN`` on PostgreSQL.
+
+    An executemany sends one INSERT per row even in pipeline mode (130,000 audit events of a
+    first check run: ~18 s); COPY sends the rows as one stream. Same column conversions, same
+    transaction; a failure is raised as SQLAlchemy's error (``IntegrityError`` and so on), as
+    an INSERT's would be. On SQLite, and for a few rows, it is :func:`insert_rows`.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql" or len(rows) < COPY_FROM:
+        insert_rows(table, columns, rows)
+        return
+    statement = _statement(connection.dialect, table, columns)
+    converting = [(i, _reusing(p)) for i, p in enumerate(statement.processors) if p is not None]
+    names = ", ".join(connection.dialect.identifier_preparer.quote(name) for name in columns)
+    sql = f"COPY {connection.dialect.identifier_preparer.format_table(table)} ({names}) " \
+          "FROM STDIN"
+    _copy(connection, sql, rows, converting)
+
+
+def _copy(connection: Connection, sql: str, rows: Sequence[tuple[Any, ...]],
+          converting: list[tuple[int, Callable[[Any], Any]]]) -> None:
+    """Run ``sql`` (a COPY FROM STDIN) on the session's own driver connection."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(_converted(row, converting) if converting else row)
+    except driver.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, type(driver).Error) from exc
 
 
 def _reusing(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:

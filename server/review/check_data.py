@@ -18,7 +18,7 @@ from server.accounts.devices import device_progress
 from server.core.extensions import db
 from server.core.models import Attachment, Device, Enrollment, Region, Resident
 from server.core.models.region import KECAMATAN
-from server.review.cases import chunks
+from server.review.cases import among
 from server.review.findings import DeviceInfo, Registered, Row
 from shared.protocol import ServerState
 
@@ -56,14 +56,14 @@ def load(record_ids: Collection[str] | None, gap_devices: Collection[str] = ()) 
     if record_ids is None:
         _add_rows(data, None)
     else:
-        for part in chunks(sorted(set(record_ids))):
-            _add_rows(data, Enrollment.id.in_(part))
+        for condition in among(Enrollment.id, sorted(set(record_ids))):
+            _add_rows(data, condition)
     data.scope = {row.id for row in data.rows.values() if row.state in SCOPE}
     if record_ids is not None:
         data.scope &= set(record_ids)
         niks = sorted({data.rows[i].nik for i in data.scope})
-        for part in chunks(niks):
-            _add_rows(data, Enrollment.nik.in_(part))
+        for condition in among(Enrollment.nik, niks):
+            _add_rows(data, condition)
     scope_niks = {data.rows[i].nik for i in data.scope}
     data.nik_partners = {row.id for row in data.rows.values() if row.nik in scope_niks}
     _load_files(data)
@@ -74,8 +74,8 @@ def load(record_ids: Collection[str] | None, gap_devices: Collection[str] = ()) 
 
 def add_records(data: Loaded, record_ids: Collection[str]) -> None:
     """Also load ``record_ids`` (those not loaded yet, if live), e.g. records of cleared cases."""
-    for part in chunks(sorted(set(record_ids) - set(data.rows))):
-        _add_rows(data, Enrollment.id.in_(part))
+    for condition in among(Enrollment.id, sorted(set(record_ids) - set(data.rows))):
+        _add_rows(data, condition)
 
 
 def _add_rows(data: Loaded, condition: ColumnElement[bool] | None) -> None:
@@ -125,14 +125,14 @@ def _load_files(data: Loaded) -> None:
         ).scalars())
     else:
         hashes = []
-        for part in chunks(sorted(data.scope)):
-            hashes.extend(db.session.execute(
-                select(Attachment.sha256).where(Attachment.enrollment_id.in_(part))).scalars())
+        for condition in among(Attachment.enrollment_id, sorted(data.scope)):
+            hashes.extend(db.session.execute(select(Attachment.sha256).where(condition))
+                          .scalars())
     files: list[Any] = []
     query = select(Attachment.enrollment_id, Attachment.role, Attachment.sha256)
-    for part in chunks(sorted(set(hashes))):
-        files.extend(db.session.execute(query.where(Attachment.sha256.in_(part))))
+    for condition in among(Attachment.sha256, sorted(set(hashes))):
+        files.extend(db.session.execute(query.where(condition)))
     unknown = sorted({row[0] for row in files} - set(data.rows))
-    for part in chunks(unknown):
-        _add_rows(data, Enrollment.id.in_(part))
+    for condition in among(Enrollment.id, unknown):
+        _add_rows(data, condition)
     data.files = [(str(a), str(b), str(c)) for a, b, c in files]
