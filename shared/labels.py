@@ -126,6 +126,7 @@ JOB_KIND_LABELS: dict[str, str] = {
     "check_records": "Pemeriksaan rekaman baru",
     "check_all": "Pemeriksaan penuh",
     "import_population": "Impor data penduduk",
+    "refresh_coverage": "Penghitungan ulang cakupan",
 }
 JOB_STATE_LABELS: dict[str, str] = {
     "queued": "menunggu",

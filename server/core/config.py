@@ -110,6 +110,11 @@ def load(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
         "JEMPUT_JOB_LEASE_SECONDS": seconds(env, "JEMPUT_JOB_LEASE_SECONDS", 30),
         # An idle worker looks for due jobs this often (seconds).
         "JEMPUT_JOB_POLL_SECONDS": seconds(env, "JEMPUT_JOB_POLL_SECONDS", 1),
+        # The coverage summary's refreshes wait this long after the last (None: 60 s, or none
+        # when jobs run inline).
+        "JEMPUT_COVERAGE_REFRESH_SECONDS": (
+            seconds(env, "JEMPUT_COVERAGE_REFRESH_SECONDS", 60)
+            if env.get("JEMPUT_COVERAGE_REFRESH_SECONDS") else None),
         # Every lock wait is bounded: in requests (then 503 busy) and in jobs (then retried).
         "JEMPUT_LOCK_TIMEOUT_SECONDS": seconds(env, "JEMPUT_LOCK_TIMEOUT_SECONDS", 10),
         "JEMPUT_JOB_LOCK_TIMEOUT_SECONDS": seconds(env, "JEMPUT_JOB_LOCK_TIMEOUT_SECONDS", 120),

@@ -22,7 +22,10 @@ def get_coverage() -> Any:
     if request.args.get("format") == "csv":
         return query.csv_export(report)
     days = _trend_days(request.args.get("trend_days"))
+    computed = report.computed
     return {"at": report.at.isoformat(), "region": report.region,
+            "computed_at": None if computed is None else jsonable(computed.computed_at),
+            "stale": bool(computed and computed.behind),
             "rows": [row.as_dict() for row in report.rows],
             "trend": jsonable(figures.trend(days, report.region))}
 

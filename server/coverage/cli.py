@@ -35,7 +35,7 @@ def coverage_command(at: str | None, region: str | None, as_csv: bool) -> None:
     click.echo(f"{'Kode':<14} {'Wilayah':<24} {'Wajib KTP':>9} {'SIAK':>9} {'Jemput':>7} "
                f"{'Belum':>7} {'%':>6} {'17 th':>6}")
     for row in report.rows:
-        indent = {"kabupaten": "", "kecamatan": "  "}.get(row.level, "    ")
+        indent = {"provinsi": "", "kabupaten": "", "kecamatan": "  "}.get(row.level, "    ")
         click.echo(f"{row.kode:<14} {(indent + row.nama)[:24]:<24} {number(row.wajib):>9} "
                    f"{number(row.recorded_siak):>9} {number(row.recorded_jemput):>7} "
                    f"{number(row.not_recorded):>7} {percent(row.percent):>6} "

@@ -1,39 +1,32 @@
 """Coverage: who must hold an e-KTP and who is recorded, per regency, kecamatan and desa.
 
-Residents are counted where the registry says they live (``resident.desa_kode``). A resident
-SIAK already lists as recorded counts as ``recorded_siak`` only; otherwise a standing Jemput
-record of the NIK (``wajib.RECORDING_STATES``) makes them ``recorded_jemput``, once, under the
-most advanced state among their records. Definitions: ``server.registry.wajib``.
+The counting rules are in :mod:`server.coverage.counts` (the live recount). Today's reports read
+the stored summary (:mod:`server.coverage.summary`) when it holds today's figures, and say when
+they were computed; a report for another date is counted live.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
-from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy import or_, select
 
 from server.core.errors import InvalidInput, NotFound
 from server.core.extensions import db
-from server.core.models import Enrollment, Region, Resident
-from server.core.models.region import DESA, KECAMATAN, REGENCY
+from server.core.models import Region
+from server.core.models.region import DESA, KECAMATAN, PROVINCE, REGENCY
 from server.core.timeutil import as_utc, office_day_start, office_today, office_zone
-from server.registry.wajib import RECORDING_STATES, is_wajib, turns_17_within
-from shared.protocol import ServerState
+from server.coverage import counts, summary
+from server.coverage.counts import LEVEL_NAMES, PROGRESS, RANK, CoverageRow, share
 
+__all__ = ["LEVEL_NAMES", "PROGRESS", "RANK", "CoverageReport", "CoverageRow", "TrendDay",
+           "checked_region", "csv_rows", "desa_unrecorded", "reference_date", "report",
+           "share", "trend"]
 REGION_CODE = re.compile(r"^[0-9]{2}(\.[0-9]{2}(\.[0-9]{2}(\.[0-9]{4})?)?)?$")
-LEVEL_NAMES = {REGENCY: "kabupaten", KECAMATAN: "kecamatan", DESA: "desa"}
-#: A resident with several standing records counts under the furthest along (last wins).
-PROGRESS = (ServerState.RECEIVED, ServerState.COMPLETE, ServerState.NEEDS_FIX,
-            ServerState.NEEDS_REVIEW, ServerState.VERIFIED, ServerState.APPROVED,
-            ServerState.SUKET_ISSUED, ServerState.PRINTED)
-RANK = {state.value: rank for rank, state in enumerate(PROGRESS)}
-assert set(RANK) == set(RECORDING_STATES), "every recording state needs a place in PROGRESS"
 MAX_TREND_DAYS = 366
 #: The years a report may be for (ages are counted back from the date, 0001 would overflow).
 REPORT_YEARS = (1900, 2999)
@@ -43,63 +36,6 @@ ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 CSV_COLUMNS = ("kode", "nama", "level", "wajib", "recorded_siak", "recorded_jemput", "recorded",
                "not_recorded", "percent", "turning_17",
                *(f"jemput_{state.value}" for state in PROGRESS))
-HUNDRED = Decimal(100)
-CENT = Decimal("0.01")
-
-
-def share(part: int, whole: int) -> Decimal | None:
-    """``part`` of ``whole`` in percent to 2 decimals, half up (86.25); None when whole is 0."""
-    if not whole:
-        return None
-    return (HUNDRED * part / whole).quantize(CENT, ROUND_HALF_UP)
-
-
-@dataclass
-class CoverageRow:
-    """The figures of one region at the reference date."""
-
-    kode: str
-    nama: str
-    level: str
-    wajib: int = 0
-    recorded_siak: int = 0
-    recorded_jemput: int = 0
-    jemput_by_state: dict[str, int] = field(default_factory=dict)
-    turning_17: int = 0
-
-    @property
-    def recorded(self) -> int:
-        """Recorded in SIAK or through Jemput."""
-        return self.recorded_siak + self.recorded_jemput
-
-    @property
-    def not_recorded(self) -> int:
-        """Wajib KTP and recorded nowhere yet."""
-        return self.wajib - self.recorded
-
-    @property
-    def percent(self) -> Decimal | None:
-        """Recorded per wajib KTP, in percent to 2 decimals (half up); None without wajib."""
-        return share(self.recorded, self.wajib)
-
-    def add(self, other: CoverageRow) -> None:
-        """Add another region's counts to this one (a desa to its kecamatan)."""
-        self.wajib += other.wajib
-        self.recorded_siak += other.recorded_siak
-        self.recorded_jemput += other.recorded_jemput
-        self.turning_17 += other.turning_17
-        for state, count in other.jemput_by_state.items():
-            self.jemput_by_state[state] = self.jemput_by_state.get(state, 0) + count
-
-    def as_dict(self) -> dict[str, object]:
-        """Plain JSON-able values (percent as a number with 2 decimals, or null)."""
-        percent = self.percent
-        return {"kode": self.kode, "nama": self.nama, "level": self.level, "wajib": self.wajib,
-                "recorded_siak": self.recorded_siak, "recorded_jemput": self.recorded_jemput,
-                "jemput_by_state": dict(sorted(self.jemput_by_state.items())),
-                "recorded": self.recorded, "not_recorded": self.not_recorded,
-                "percent": None if percent is None else float(percent),
-                "turning_17": self.turning_17}
 
 
 @dataclass(frozen=True)
@@ -109,25 +45,40 @@ class CoverageReport:
     at: dt.date
     region: str | None
     rows: list[CoverageRow]
+    #: The stored summary the figures come from (when and whether it is behind); None: counted
+    #: live just now.
+    computed: summary.Stamp | None = None
+    #: A province-wide page: kabupaten and kecamatan rows only.
+    wide: bool = False
 
     @property
     def top(self) -> CoverageRow | None:
-        """The first (widest) row: the regency, or the region asked for."""
+        """The first (widest) row: the province or the regency, or the region asked for."""
         return self.rows[0] if self.rows else None
 
     @property
     def kecamatan(self) -> list[CoverageRow]:
-        """The kecamatan rows, for the bar chart."""
+        """The kecamatan rows."""
         return [row for row in self.rows if row.level == LEVEL_NAMES[KECAMATAN]]
 
     @property
+    def bars(self) -> list[CoverageRow]:
+        """The rows of the bar chart: the kabupaten on a province-wide page, else the
+        kecamatan."""
+        level = LEVEL_NAMES[REGENCY] if self.wide else LEVEL_NAMES[KECAMATAN]
+        return [row for row in self.rows if row.level == level]
+
+    @property
     def groups(self) -> list[tuple[CoverageRow | None, list[CoverageRow]]]:
-        """Each kecamatan with its desa rows (the map-like grid); a lone desa has no kecamatan."""
+        """Each kecamatan with its desa rows (the map-like grid; on a province-wide page each
+        kabupaten with its kecamatan); a lone desa has no kecamatan."""
+        parent, child = ((LEVEL_NAMES[REGENCY], LEVEL_NAMES[KECAMATAN]) if self.wide
+                         else (LEVEL_NAMES[KECAMATAN], LEVEL_NAMES[DESA]))
         groups: list[tuple[CoverageRow | None, list[CoverageRow]]] = []
         for row in self.rows:
-            if row.level == LEVEL_NAMES[KECAMATAN]:
+            if row.level == parent:
                 groups.append((row, []))
-            elif row.level == LEVEL_NAMES[DESA]:
+            elif row.level == child:
                 if not groups:
                     groups.append((None, []))
                 groups[-1][1].append(row)
@@ -142,28 +93,68 @@ class TrendDay:
     records: int
 
 
-def report(at: dt.date, region: str | None = None) -> CoverageReport:
-    """Coverage of the regency, each kecamatan and each desa under ``region`` (None: all)."""
+def report(at: dt.date, region: str | None = None, *, wide: bool = False) -> CoverageReport:
+    """Coverage of each kabupaten, kecamatan and desa under ``region`` (None: all, led by the
+    province's row when there are several kabupaten). ``wide``: a page over several kabupaten
+    stops at the kecamatan (a province's thousands of desa are a kabupaten's view away)."""
     code = checked_region(region)
-    desa = _desa_counts(at, code)
-    names, levels = _regions_in_scope(code, desa)
-    rows: dict[str, CoverageRow] = {}
-    for kode in sorted(names, key=_order):
-        rows[kode] = CoverageRow(kode, names[kode], LEVEL_NAMES[levels[kode]])
-    for kode, counts in desa.items():
-        for ancestor in _ancestors(kode):
-            if ancestor in rows:
-                rows[ancestor].add(counts)
+    stamp = summary.usable(at)
+    deepest = DESA
+    if stamp:
+        if wide and code is None:  # a province's page: no desa, unless one kabupaten
+            stored = summary.region_counts(code, deepest=KECAMATAN)
+            many = sum(1 for row in stored.values() if row.level == LEVEL_NAMES[REGENCY]) > 1
+            deepest = KECAMATAN if many else DESA
+        if deepest == DESA:
+            stored = summary.region_counts(code)
+        present = stored
+    else:
+        present = counts.desa_counts(at, code)
+    names, levels = _regions_in_scope(code, present, deepest)
+    rows = {kode: CoverageRow(kode, names[kode], LEVEL_NAMES[levels[kode]])
+            for kode in sorted(names, key=_order)}
+    if stamp:
+        for kode, row in rows.items():
+            if kode in stored:
+                row.add(stored[kode])
+    else:
+        for kode, found in present.items():
+            for ancestor in _ancestors(kode):
+                if ancestor in rows:
+                    rows[ancestor].add(found)
+    ordered = _with_province(list(rows.values())) if code is None else list(rows.values())
+    broad = wide and bool(ordered) and ordered[0].level == LEVEL_NAMES[PROVINCE]
+    if broad:
+        ordered = [row for row in ordered if row.level != LEVEL_NAMES[DESA]]
     db.session.commit()
-    return CoverageReport(at, code, list(rows.values()))
+    return CoverageReport(at, code, ordered, stamp, broad)
+
+
+def _with_province(rows: list[CoverageRow]) -> list[CoverageRow]:
+    """``rows`` led by their province's sum when they span several kabupaten of one province."""
+    regencies = [row for row in rows if row.level == LEVEL_NAMES[REGENCY]]
+    provinces = {row.kode[:2] for row in regencies}
+    if len(regencies) < 2 or len(provinces) != 1:
+        return rows
+    kode = provinces.pop()
+    known = db.session.get(Region, kode)
+    total = CoverageRow(kode, known.nama if known else f"Provinsi {kode}",
+                        LEVEL_NAMES[PROVINCE])
+    for row in regencies:
+        total.add(row)
+    return [total, *rows]
 
 
 def desa_unrecorded(at: dt.date, kecamatan: str | None = None) -> dict[str, int]:
     """Wajib-KTP residents recorded nowhere, per desa code (desa with residents only)."""
     code = checked_region(kecamatan)
-    counts = _desa_counts(at, code)
+    if summary.usable(at):
+        found = {kode: row for kode, row in summary.region_counts(code).items()
+                 if row.level == LEVEL_NAMES[DESA]}
+    else:
+        found = counts.desa_counts(at, code)
     db.session.commit()
-    return {kode: row.not_recorded for kode, row in sorted(counts.items())}
+    return {kode: row.not_recorded for kode, row in sorted(found.items())}
 
 
 def trend(days: int = 30, region: str | None = None,
@@ -176,21 +167,21 @@ def trend(days: int = 30, region: str | None = None,
     code = checked_region(region)
     today = office_today(now)
     first = today - dt.timedelta(days=days - 1)
-    start = office_day_start(first).astimezone(dt.UTC)
-    scope = true() if code is None else _under(Resident.desa_kode, code)
-    arrived = func.min(Enrollment.received_at)
-    query = (select(arrived)
-             .join(Resident, Resident.nik == Enrollment.nik)
-             .where(Enrollment.state.in_(RECORDING_STATES), Resident.recorded.is_(False),
-                    is_wajib(today), scope)
-             .group_by(Enrollment.nik)
-             .having(arrived >= start))
-    zone = office_zone()
-    per_day = Counter(as_utc(moment).astimezone(zone).date()
-                      for moment in db.session.execute(query).scalars())
+    if days <= summary.ARRIVAL_DAYS and summary.usable(today):
+        per_day = summary.arrivals(first, code)
+    else:
+        per_day = _live_arrivals(today, first, code)
     db.session.commit()
     return [TrendDay(first + dt.timedelta(days=n), per_day.get(first + dt.timedelta(days=n), 0))
             for n in range(days)]
+
+
+def _live_arrivals(today: dt.date, first: dt.date, code: str | None) -> dict[dt.date, int]:
+    """New recordings per office day since ``first``, counted live."""
+    start = office_day_start(first).astimezone(dt.UTC)
+    zone = office_zone()
+    return Counter(as_utc(moment).astimezone(zone).date()
+                   for _, moment in counts.first_arrivals(today, start, code))
 
 
 def reference_date(value: str | None, now: dt.datetime | None = None) -> dt.date:
@@ -237,59 +228,26 @@ def checked_region(region: str | None) -> str | None:
     return code
 
 
-def _under(column: QueryableAttribute[str], code: str) -> ColumnElement[bool]:
-    """``column`` is a code beneath ``code`` (an index range, not a LIKE); a desa: itself."""
-    if code.count(".") == 3:
-        return column == code
-    return and_(column > code + ".", column < code + "/")  # '/' sorts right after '.'
-
-
-def _desa_counts(at: dt.date, code: str | None) -> dict[str, CoverageRow]:
-    """Counts per desa code of the residents under ``code`` (one scan, one small join)."""
-    wajib = is_wajib(at)
-    scope = true() if code is None else _under(Resident.desa_kode, code)
-    query = (select(Resident.desa_kode,
-                    func.sum(case((wajib, 1), else_=0)),
-                    func.sum(case((and_(wajib, Resident.recorded), 1), else_=0)),
-                    func.sum(case((turns_17_within(at), 1), else_=0)))
-             .where(scope).group_by(Resident.desa_kode))
-    rows = {kode: CoverageRow(kode, kode, LEVEL_NAMES[DESA], int(w or 0), int(s or 0),
-                              turning_17=int(t or 0))
-            for kode, w, s, t in db.session.execute(query)}
-    best: dict[str, tuple[str, str]] = {}  # nik -> (desa, state)
-    jemput = (select(Resident.desa_kode, Enrollment.nik, Enrollment.state)
-              .join(Resident, Resident.nik == Enrollment.nik)
-              .where(Enrollment.state.in_(RECORDING_STATES), Resident.recorded.is_(False),
-                     wajib, scope))
-    for desa, nik, state in db.session.execute(jemput):
-        if nik not in best or RANK[state] > RANK[best[nik][1]]:
-            best[nik] = (desa, state)
-    by_desa: dict[str, Counter[str]] = defaultdict(Counter)
-    for desa, state in best.values():
-        by_desa[desa][state] += 1
-    for desa, states in by_desa.items():
-        rows[desa].recorded_jemput = sum(states.values())
-        rows[desa].jemput_by_state = dict(states)
-    return rows
-
-
-def _regions_in_scope(code: str | None, desa: dict[str, CoverageRow],
+def _regions_in_scope(code: str | None, present: dict[str, CoverageRow], deepest: int = DESA,
                       ) -> tuple[dict[str, str], dict[str, int]]:
-    """Names and levels of the rows: the regencies holding residents (or ``code``) and below."""
+    """Names and levels of the rows down to ``deepest``: the regencies holding residents (or
+    ``code``) and below. ``present``: the regions with residents, by code."""
     if code is None:
-        tops = sorted({kode[:5] for kode in desa})
+        tops = sorted({kode[:5] for kode in present})
         if not tops:
             return {}, {}
-        condition = or_(Region.kode.in_(tops), *(_under(Region.kode, top) for top in tops))
+        condition = or_(Region.kode.in_(tops), *(counts.under(Region.kode, top) for top in tops))
     else:
-        condition = or_(Region.kode == code, _under(Region.kode, code))
+        condition = or_(Region.kode == code, counts.under(Region.kode, code))
     found = db.session.execute(select(Region.kode, Region.nama, Region.level)
-                               .where(condition, Region.level >= REGENCY)).all()
+                               .where(condition, Region.level >= REGENCY,
+                                      Region.level <= deepest)).all()
     names = {kode: nama for kode, nama, _ in found}
     levels = {kode: level for kode, _, level in found}
-    for kode in desa:  # a desa the region table lacks still shows, under its code
-        names.setdefault(kode, f"(kode {kode} tidak dikenal)")
-        levels.setdefault(kode, DESA)
+    for kode, row in present.items():  # a desa the region table lacks still shows, by code
+        if deepest == DESA and row.level == LEVEL_NAMES[DESA]:
+            names.setdefault(kode, f"(kode {kode} tidak dikenal)")
+            levels.setdefault(kode, DESA)
     return names, levels
 
 

@@ -11,9 +11,11 @@ from server.coverage import figures
 from server.http.present import csv_response
 
 
-def requested_report(args: Mapping[str, str]) -> figures.CoverageReport:
-    """Coverage at ``?at=`` (default: today, WIB) under ``?region=`` (default: everything)."""
-    return figures.report(figures.reference_date(args.get("at")), args.get("region"))
+def requested_report(args: Mapping[str, str], *, wide: bool = False) -> figures.CoverageReport:
+    """Coverage at ``?at=`` (default: today, WIB) under ``?region=`` (default: everything);
+    ``wide``: the page's view of several kabupaten, without their desa."""
+    return figures.report(figures.reference_date(args.get("at")), args.get("region"),
+                          wide=wide)
 
 
 def csv_export(report: figures.CoverageReport) -> Response:

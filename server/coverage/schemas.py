@@ -49,6 +49,12 @@ class CoverageSchema(Schema):
 
     at = fields.Date(required=True)
     region = fields.String(required=True, allow_none=True)
+    computed_at = fields.DateTime(required=True, allow_none=True, metadata={
+        "description": "When the stored summary the figures come from was computed; null: "
+                       "counted live (a date other than today, or no summary yet)"})
+    stale = fields.Boolean(required=True, metadata={
+        "description": "Records or residents changed after the summary was computed (a "
+                       "refresh is queued)"})
     rows = fields.List(fields.Nested(CoverageRowSchema), required=True)
     trend = fields.List(fields.Nested(TrendDaySchema), required=True)
 

@@ -15,7 +15,7 @@ bp = office_blueprint("coverage", __name__)
 @login_required
 def coverage_page() -> str:
     """Coverage at ``?at=`` (default today) under ``?region=``: tiles, bars, trend, table."""
-    report = query.requested_report(request.args)
+    report = query.requested_report(request.args, wide=True)
     trend = figures.trend(figures.DEFAULT_TREND_DAYS, report.region)
     return render_template("coverage/coverage.html", report=report, trend=trend,
                            trend_max=max([day.records for day in trend] + [1]))

@@ -77,6 +77,9 @@ class Handler:
 
 
 _HANDLERS: dict[str, Handler] = {}
+#: Called with a kind once jobs of it are done (committed): a domain keeping figures derived
+#: from what such jobs change (coverage) queues its refresh. Failures are logged, not raised.
+_AFTER_DONE: list[Callable[[str], None]] = []
 
 
 def register(kind: str, run: Run, batch: int = 1,
@@ -84,6 +87,12 @@ def register(kind: str, run: Run, batch: int = 1,
     """Make ``kind`` runnable (idempotent: every app of the process registers the same); its
     name for the office is in ``shared.labels.JOB_KIND_LABELS``."""
     _HANDLERS[kind] = Handler(kind, run, batch, finished)
+
+
+def after_done(listener: Callable[[str], None]) -> None:
+    """Call ``listener(kind)`` after every job that ends done (idempotent per listener)."""
+    if listener not in _AFTER_DONE:
+        _AFTER_DONE.append(listener)
 
 
 def run_once(worker: str, *, lease: dt.timedelta, kinds: Collection[str] | None = None) -> int:
@@ -137,6 +146,7 @@ def run_claimed(jobs: Sequence[Claimed], worker: str,
             return False
         log.info("Job %s (%s) done in %.2f s", ids, handler.kind, time.perf_counter() - started)
         _finished(handler, jobs)
+        _after_done(handler.kind)
         return True
 
 
@@ -148,6 +158,15 @@ def _finished(handler: Handler, jobs: Sequence[Claimed]) -> None:
     except Exception as exc:  # cleanup only: the job's outcome stands
         log.warning("Cleanup after job(s) %s failed: %s", [job.id for job in jobs],
                     type(exc).__name__)
+
+
+def _after_done(kind: str) -> None:
+    for listener in _AFTER_DONE:
+        try:
+            listener(kind)
+        except Exception as exc:  # the job stands; the listener's own work waits for later
+            db.session.rollback()
+            log.warning("After-done listener of %s failed: %s", kind, type(exc).__name__)
 
 
 def describe(exc: Exception) -> tuple[bool, str]:

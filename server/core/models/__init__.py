@@ -6,6 +6,7 @@ from server.core.models.blanko import BlankoEntry, BlankoHead, PrintJob, PrintPr
 from server.core.models.blob import Blob, Upload
 from server.core.models.case import Case, CaseRecord
 from server.core.models.change import Change
+from server.core.models.coverage import CoverageArrival, CoverageRefresh, CoverageRegion
 from server.core.models.device import Device, RegistrationCode
 from server.core.models.enrollment import Attachment, Enrollment, RejectedPush
 from server.core.models.job import Job
@@ -27,6 +28,9 @@ __all__ = [
     "Case",
     "CaseRecord",
     "Change",
+    "CoverageArrival",
+    "CoverageRefresh",
+    "CoverageRegion",
     "Device",
     "Enrollment",
     "Job",

@@ -57,7 +57,7 @@ def test_configuration_from_the_environment(
 @pytest.mark.parametrize(("name", "value"), [
     ("JEMPUT_JOBS", "cron"), ("JEMPUT_JOB_LEASE_SECONDS", "lama"),
     ("JEMPUT_LOCK_TIMEOUT_SECONDS", "0"), ("JEMPUT_JOB_POLL_SECONDS", "-1"),
-    ("JEMPUT_JOB_LOCK_TIMEOUT_SECONDS", "1e9"),
+    ("JEMPUT_JOB_LOCK_TIMEOUT_SECONDS", "1e9"), ("JEMPUT_COVERAGE_REFRESH_SECONDS", "sebentar"),
 ])
 def test_a_bad_job_setting_stops_the_start_naming_it(
         name: str, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,3 +73,6 @@ def test_a_bad_job_setting_stops_the_start_naming_it(
     assert app.config["JEMPUT_JOBS"] == "thread"
     assert (app.config["JEMPUT_JOB_LEASE_SECONDS"], app.config["JEMPUT_LOCK_TIMEOUT_SECONDS"]) == (
         30, 10)
+    assert app.config["JEMPUT_COVERAGE_REFRESH_SECONDS"] is None  # 60 s, none when inline
+    monkeypatch.setenv("JEMPUT_COVERAGE_REFRESH_SECONDS", "5")
+    assert create_app().config["JEMPUT_COVERAGE_REFRESH_SECONDS"] == 5

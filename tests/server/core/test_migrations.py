@@ -15,4 +15,4 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
             connection, opts={"compare_type": True, "compare_server_default": True}
         )
         assert compare_metadata(context, db.metadata) == []
-        assert context.get_current_revision() == "0012"
+        assert context.get_current_revision() == "0013"
