@@ -11,17 +11,22 @@ Prints four tables. Not a test: nothing here asserts a timing.
    file-backed outbox, in a child process; with ``--baseline-tree DIR`` (a checkout of the code
    before sealing: ``git worktree add DIR REV``) the old save is timed beside it, interleaved.
    And the sealing work alone (the record and its 14 files sealed to the office key).
-3. **The server's push, in process.** The same records pushed as version 1 did (in clear:
-   ``ingest.push_plain``, the checks and the write) and as version 2 does (sealed envelopes:
-   ``ingest.push``), first push and replay, in records per CPU-second of this process; and the
-   cost of opening and verifying one sealed record (``envelope.open_envelope``) reported apart.
-   On PostgreSQL the backend's CPU is not counted: compare the two protocols' ratio.
+3. **The server's push, in process** (issue 19). One device pushes fresh sealed records
+   (``ingest.push``, batches of ``--batch``), first push and replay, in records per CPU-second of
+   the app process plus the PostgreSQL backends of the database (read from ``/proc``); the
+   opening and verifying of one sealed record (``envelope.open_envelope``) is reported apart,
+   and the first push is also given less that opening. Each run is a child process on a fresh
+   database; with ``--baseline-tree DIR`` (older code) the same runs of that code are
+   interleaved with this tree's and the ratio of the medians printed. ``--plain`` adds
+   protocol 1's push of the same records in clear (``ingest.push_plain``).
 4. **Bytes on the wire** per record: the push item (gzip of a 500-record batch) and the files.
 
 Each figure is the min / median / max over ``--repeat`` runs (fresh records each run).
 
     .venv/bin/python -m bench.sealing [--records 2000] [--repeat 3] [--postgresql URL]
-        [--baseline-tree DIR]
+        [--baseline-tree DIR] [--server-only] [--plain]
+
+``--postgresql`` names a scratch database: each run drops and makes again its public schema.
 """
 
 from __future__ import annotations
@@ -36,9 +41,6 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +49,8 @@ if not __package__:  # run as a script (bench/X.py): make the repository root im
 
 import uuid6
 
-from bench.reconcile import setup
 from bench.timing import on_databases
-from server.core import keyring
-from server.core.extensions import db, dispose_engines
-from server.core.models import Device
 from server.demo.residents import synthetic_residents
-from server.sync import envelope, ingest
 from shared import pin, vocab
 from shared.canonical import with_hash
 from shared.sealing import b64, seal, seal_record
@@ -62,6 +59,9 @@ from tests.support.keys import OFFICE_KEY
 #: Realistic sizes of a recording's files (bytes), by role.
 SIZES = {"photo": 60_000, "signature": 10_000, "iris_left": 30_000, "iris_right": 30_000}
 FINGER_SIZES = (15_000, 16_000, 17_000, 18_000, 19_000, 21_000, 22_000, 23_000, 24_000, 25_000)
+
+
+Spread = tuple[float, float, float]
 
 
 def spread(values: list[float]) -> tuple[float, float, float]:
@@ -200,7 +200,46 @@ def make_records(count: int, seed: int) -> list[dict[str, Any]]:
     return records
 
 
-def new_device() -> str:
+#: One run of the server's push in process, in a child process running the code found first on
+#: ``sys.path`` (this tree, or ``--baseline-tree``): prints its figures as JSON. Self-contained
+#: but for the server's own functions, so that an older tree runs it as it is.
+SERVER_SCRIPT = """
+import hashlib, json, os, sys, time, uuid
+from pathlib import Path
+import flask_migrate
+import uuid6
+from sqlalchemy import text
+from server import create_app
+from server.core import keyring
+from server.core.extensions import db, dispose_engines
+from server.core.models import Device
+from server.demo.residents import synthetic_residents
+from server.registry import regions
+from server.sync import envelope, ingest
+from shared import vocab
+from shared.canonical import with_hash
+from shared.sealing import b64, seal_record
+
+url, instance, count, batch, seed, plain = (sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]),
+                                            int(sys.argv[4]), int(sys.argv[5]),
+                                            sys.argv[6] == "1")
+TICK = os.sysconf("SC_CLK_TCK")
+
+def records(seed):
+    out = []
+    for offset, payload in enumerate(synthetic_residents(count, seed=seed)):
+        attachments = [
+            {"role": role, "sha256": hashlib.sha256(f"{seed}:{offset}:{role}".encode()).hexdigest(),
+             "size": 16_000 + index,
+             "media_type": "image/jpeg" if role in ("photo", "signature") else "image/x-wsq"}
+            for index, role in enumerate(vocab.BIOMETRIC_ROLES)]
+        out.append(with_hash({
+            "id": str(uuid6.uuid7()), "seq": 1 + offset, "type": "enrollment",
+            "captured_at": "2026-11-27T03:12:45Z", "operator": "op.bench", "payload": payload,
+            "attachments": attachments, "exceptions": []}))
+    return out
+
+def device():
     device_id = str(uuid.uuid4())
     db.session.add(Device(id=device_id, name=f"bench-{device_id[:8]}", team="TIM-1",
                           kecamatan_kode="61.09.04",
@@ -208,50 +247,115 @@ def new_device() -> str:
     db.session.commit()
     return device_id
 
+def backends():
+    # CPU seconds of this database's PostgreSQL backends, by pid (none on SQLite).
+    if db.engine.dialect.name != "postgresql":
+        return {}
+    pids = db.session.execute(text(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars().all()
+    db.session.commit()
+    spent = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        spent[pid] = (int(fields[11]) + int(fields[12])) / TICK
+    return spent
 
-def cpu(work: Callable[[], Any]) -> float:
-    started = time.process_time()
+def measure(work):
+    before, started = backends(), time.process_time()
     work()
-    return time.process_time() - started
+    app_cpu = time.process_time() - started
+    after = backends()
+    return app_cpu, sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
-
-def open_all(ring: keyring.KeyRing, envelopes: list[Any]) -> None:
-    for sealed in envelopes:
-        envelope.open_envelope(ring, sealed)
-
-
-def push_in_batches(push: Callable[[str, list[Any]], Any], device_id: str,
-                    items: list[Any], batch: int) -> None:
+def batches(push, device_id, items):
     for index in range(0, len(items), batch):
         push(device_id, items[index:index + batch])
 
+if url.startswith("postgresql"):  # shared configuration: a secret key and a key ring file
+    os.environ.setdefault("JEMPUT_SECRET_KEY", "jemput-bench-secret-key")
+    os.environ["JEMPUT_KEYRING"] = str(instance / "keyring.json")
+    keyring.ensure(instance / "keyring.json")
+os.environ["JEMPUT_INSTANCE_PATH"] = str(instance)
+app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+with app.app_context():  # a migrated database holding only the Sekadau regions
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        db.session.commit()
+    flask_migrate.upgrade()
+    regions.seed_sekadau()
+figures = {}
+with app.app_context():
+    ring = keyring.current()
+    current = ring.sealing
+    sealed = records(seed)
+    items = [{"id": r["id"], "seq": r["seq"], "key_id": current.kid,
+              "sealed": b64(seal_record(current.public, r))} for r in sealed]
+    envelopes = [envelope.read_envelope(item) for item in items]
+    started = time.process_time()
+    for one in envelopes:
+        envelope.open_envelope(ring, one)
+    figures["open"] = time.process_time() - started
+    runs = [("first", ingest.push, items), ("replay", ingest.push, items)]
+    if plain:
+        clear = records(seed + 50_000)
+        runs += [("v1 first", ingest.push_plain, clear), ("v1 replay", ingest.push_plain, clear)]
+    devices = {}
+    for name, push, work in runs:
+        key = name.startswith("v1")
+        devices.setdefault(key, device())
+        figures[name] = measure(lambda: batches(push, devices[key], work))
+dispose_engines(app)
+print(json.dumps(figures))
+"""
 
-def server_rows(url: str, folder: Path, count: int, repeat: int,
-                batch: int) -> dict[str, tuple[float, float, float]]:
-    app = setup(url, folder / "instance")
+
+def server_run(tree: Path, url: str, instance: Path, count: int, batch: int, seed: int,
+               plain: bool) -> dict[str, Any]:
+    """One in-process run of the push with the code of ``tree``, in a child process."""
+    here = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), str(here)])}
+    instance.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run([sys.executable, "-c", SERVER_SCRIPT, url, str(instance), str(count),
+                           str(batch), str(seed), "1" if plain else "0"],
+                          env=env, capture_output=True, text=True, cwd=tree, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"server run in {tree} failed:\n{done.stderr[-3000:]}")
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def server_rows(url: str, folder: Path, count: int, repeat: int, batch: int,
+                trees: list[tuple[str, Path]], plain: bool) -> dict[str, Spread]:
+    """Rows of the in-process table for one database: each tree's runs interleaved."""
     figures: dict[str, list[float]] = {}
-    with app.app_context():
-        ring = keyring.current()
-        current = ring.sealing
-        for run in range(repeat):
-            plain = make_records(count, seed=100 + run)
-            sealed_ones = make_records(count, seed=200 + run)
-            items = [{"id": r["id"], "seq": r["seq"], "key_id": current.kid,
-                      "sealed": b64(seal_record(current.public, r))} for r in sealed_ones]
-            envelopes = [envelope.read_envelope(item) for item in items]
-            opened = cpu(partial(open_all, ring, envelopes))
-            figures.setdefault("open + verify, µs a record", []).append(opened / count * 1e6)
-            v1, v2 = new_device(), new_device()
-            for name, work in (
-                ("v1 first push (clear)", partial(push_in_batches, ingest.push_plain, v1,
-                                                  plain, batch)),
-                ("v2 first push (sealed)", partial(push_in_batches, ingest.push, v2, items,
-                                                   batch)),
-                ("v1 replay", partial(push_in_batches, ingest.push_plain, v1, plain, batch)),
-                ("v2 replay", partial(push_in_batches, ingest.push, v2, items, batch)),
-            ):
-                figures.setdefault(name + ", records/CPU-s", []).append(count / cpu(work))
-    dispose_engines(app)
+
+    def add(name: str, value: float) -> None:
+        figures.setdefault(name, []).append(value)
+
+    for run in range(repeat):
+        for label, tree in trees:
+            # A fresh SQLite file each run (each tree migrates its own); PostgreSQL's schema
+            # is made again by each run.
+            run_url = (f"sqlite:///{folder / f'bench-{label}-{run}.db'}"
+                       if url.startswith("sqlite") else url)
+            got = server_run(tree, run_url, folder / f"instance-{label}-{run}", count, batch,
+                             seed=200 + run, plain=plain)
+            tag = f" [{label}]" if len(trees) > 1 else ""
+            add(f"open + verify, µs a record{tag}", got["open"] / count * 1e6)
+            for name, title in (("first", "first push"), ("replay", "replay"),
+                                ("v1 first", "v1 first push (clear)"),
+                                ("v1 replay", "v1 replay (clear)")):
+                if name not in got:
+                    continue
+                app_cpu, backend_cpu = got[name]
+                add(f"{title}, app+db rec/CPU-s{tag}", count / (app_cpu + backend_cpu))
+                if name == "first":
+                    add(f"{title} less opening, rec/CPU-s{tag}",
+                        count / (app_cpu + backend_cpu - got["open"]))
+                add(f"{title}, db backend µs a record{tag}", backend_cpu / count * 1e6)
     return {name: spread(values) for name, values in figures.items()}
 
 
@@ -281,36 +385,49 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--postgresql", help="also run the server part on this database URL")
     parser.add_argument("--baseline-tree", type=Path,
-                        help="a checkout of the code before sealing (git worktree add DIR REV): "
-                             "its save is timed beside this one's")
+                        help="a checkout of older code (git worktree add DIR REV): its save and "
+                             "its push are timed beside this one's")
+    parser.add_argument("--server-only", action="store_true",
+                        help="only the server's push (no PIN key, save or bytes tables)")
+    parser.add_argument("--plain", action="store_true",
+                        help="also push the records in clear, as protocol 1 did")
     args = parser.parse_args()
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}")
-    for title, rows in (("PIN key (one guess = one login)", pin_table(args.repeat)),
-                        ("save on the laptop", save_table(args.repeat, args.baseline_tree)),
-                        ("bytes", bytes_table(args.records, args.batch))):
-        print(f"\n{title}")
-        for name, value in rows:
-            print(f"  {name:52} {value}")
-    print(f"\nserver push, in process, {args.records} records x {args.repeat} runs, "
-          f"batches of {args.batch} (min / median / max)")
+    if not args.server_only:
+        for title, rows in (("PIN key (one guess = one login)", pin_table(args.repeat)),
+                            ("save on the laptop", save_table(args.repeat, args.baseline_tree)),
+                            ("bytes", bytes_table(args.records, args.batch))):
+            print(f"\n{title}")
+            for name, value in rows:
+                print(f"  {name:52} {value}")
+    here = Path(__file__).resolve().parents[1]
+    trees = [("now", here)] + ([("baseline", args.baseline_tree)] if args.baseline_tree else [])
+    print(f"\nserver push, in process, one device, {args.records} records x {args.repeat} runs, "
+          f"batches of {args.batch} (min / median / max); CPU = this process + the database's "
+          "PostgreSQL backends")
     results = on_databases(
-        lambda url, folder: server_rows(url, folder, args.records, args.repeat, args.batch),
+        lambda url, folder: server_rows(url, folder, args.records, args.repeat, args.batch,
+                                        trees, args.plain),
         args.postgresql)
+    print_table(results)
+    if args.baseline_tree:
+        for engine, figures in results:
+            for name in [n for n in figures if n.endswith("[now]") and "rec/CPU-s" in n]:
+                base = figures[name.replace("[now]", "[baseline]")][1]
+                print(f"  {engine}: {name[:-6]}: now / baseline (medians) "
+                      f"{figures[name][1] / base:.2f}x")
+
+
+def print_table(results: list[tuple[str, dict[str, Spread]]]) -> None:
     names = list(results[0][1])
-    print(f"  {'':40}" + "".join(f"{engine:>30}" for engine, _ in results))
+    print(f"  {'':52}" + "".join(f"{engine:>26}" for engine, _ in results))
     for name in names:
         cells = "".join(
-            "{:>30}".format(" / ".join(f"{v:.0f}" for v in figures[name]))
+            "{:>26}".format(" / ".join(f"{v:.0f}" for v in figures[name]))
             for _, figures in results)
-        print(f"  {name:40}{cells}")
-    for engine, figures in results:
-        first = figures["v2 first push (sealed), records/CPU-s"][1] / \
-            figures["v1 first push (clear), records/CPU-s"][1]
-        replay = figures["v2 replay, records/CPU-s"][1] / figures["v1 replay, records/CPU-s"][1]
-        print(f"  {engine}: v2 / v1 per CPU-second (medians): first push {first:.2f}x, "
-              f"replay {replay:.2f}x")
+        print(f"  {name:52}{cells}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from below it (``make lint`` checks this).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,4 +34,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     http.init_app(app)
     for domain in (registry, accounts, sync, review, coverage, outreach, cards, demo):
         domain.init_app(app)
+    if not app.testing:
+        # What start-up made (modules, the app, mappers) lives as long as the process: out of
+        # the cyclic collector's sight, the full collections a push's many objects set off
+        # stay short (issue 19). Tests make many apps and leave them to be collected.
+        gc.freeze()
     return app

@@ -24,6 +24,7 @@ from sqlalchemy import exists, select
 from server.core.extensions import db
 from server.core.keyring import KeyRing
 from server.core.models import Attachment, Enrollment
+from server.core.models.base import table_of
 from server.core.models.blob import BlobHolder
 from server.sync.blobs import same_laptop
 from server.sync.ingest_check import Outcome, is_id, refuse, usable_seq
@@ -104,11 +105,13 @@ def sealed_replays(envelopes: list[Envelope], device_id: str) -> dict[str, Outco
     if not envelopes:
         return {}
     wanted = {envelope.id: envelope for envelope in envelopes}
+    # Table columns, not the ORM's attributes: plain rows, without the ORM's per-row loading.
+    records, named, holders = table_of(Enrollment), table_of(Attachment), table_of(BlobHolder)
     rows = db.session.execute(
-        select(Enrollment.id, Enrollment.seq, Enrollment.key_id, Enrollment.sealed_sha256,
-               Enrollment.state, Enrollment.warnings)
-        .where(Enrollment.id.in_(sorted(wanted)),
-               Enrollment.sealed_sha256.in_(sorted({e.sealed_sha256 for e in envelopes})))
+        select(records.c.id, records.c.seq, records.c.key_id, records.c.sealed_sha256,
+               records.c.state, records.c.warnings)
+        .where(records.c.id.in_(sorted(wanted)),
+               records.c.sealed_sha256.in_(sorted({e.sealed_sha256 for e in envelopes})))
     ).all()
     found: dict[str, Outcome] = {}
     for row in rows:
@@ -121,11 +124,11 @@ def sealed_replays(envelopes: list[Envelope], device_id: str) -> dict[str, Outco
         return found
     missing: dict[str, list[tuple[int, str]]] = {}
     for record_id, role, sha256 in db.session.execute(
-        select(Attachment.enrollment_id, Attachment.role, Attachment.sha256)
-        .where(Attachment.enrollment_id.in_(sorted(found)),
-               ~exists().where(BlobHolder.sha256 == Attachment.sha256,
-                               BlobHolder.device_id.in_(same_laptop(device_id))))
-    ):
+        select(named.c.enrollment_id, named.c.role, named.c.sha256)
+        .where(named.c.enrollment_id.in_(sorted(found)),
+               ~exists().where(holders.c.sha256 == named.c.sha256,
+                               holders.c.device_id.in_(same_laptop(device_id))))
+    ).all():
         missing.setdefault(record_id, []).append((_ROLE_ORDER.get(role, 99), sha256))
     for record_id, files in missing.items():
         found[record_id].missing_blobs = [sha256 for _, sha256 in sorted(files)]

@@ -1,0 +1,58 @@
+"""A push's attachment rows: one COPY on PostgreSQL (``bulk.copy_rows``), one executemany on
+SQLite, the same rows; a database error inside the COPY is raised as SQLAlchemy raises it (the
+push decides again)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from server.core import bulk
+from server.core.extensions import db
+from server.core.models import Attachment
+from server.core.models.base import table_of
+from server.sync import ingest
+
+Push = Callable[..., Any]
+Make = Callable[..., dict[str, Any]]
+
+
+@pytest.mark.parametrize("copy_from", [1, 10_000])  # COPY (PostgreSQL), and INSERTs
+def test_every_attachment_of_a_batch_is_stored_as_sent(
+    app: Flask, push: Push, make_record: Make, copy_from: int, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bulk, "COPY_FROM", copy_from)
+    records = [make_record(attachments=14) for _ in range(3)] + [make_record(attachments=2)]
+    answer = push(records)
+    assert [r["status"] for r in answer.json["results"]] == ["accepted"] * 4
+    with app.app_context():
+        stored = {tuple(row) for row in db.session.execute(select(
+            Attachment.enrollment_id, Attachment.role, Attachment.sha256, Attachment.size,
+            Attachment.media_type))}
+    assert stored == {(r["id"], a["role"], a["sha256"], a["size"], a["media_type"])
+                      for r in records for a in r["attachments"]}
+
+
+def test_a_copy_that_breaks_a_constraint_raises_an_integrity_error(
+    app: Flask, push: Push, make_record: Make, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bulk, "COPY_FROM", 1)
+    record = make_record(attachments=2)
+    push([record])
+    first = record["attachments"][0]
+    row = (record["id"], first["role"], first["sha256"], first["size"], first["media_type"])
+    with app.app_context():
+        with pytest.raises(IntegrityError):
+            bulk.copy_rows(table_of(Attachment), ingest.ATTACHMENT_COLUMNS, [row])
+        db.session.rollback()
+        with pytest.raises(IntegrityError):  # no such enrollment (foreign key)
+            bulk.copy_rows(table_of(Attachment), ingest.ATTACHMENT_COLUMNS,
+                           [("0" * 36, "photo", "a" * 64, 1, "image/jpeg")])
+        db.session.rollback()
+        assert db.session.execute(select(Attachment.role).where(
+            Attachment.enrollment_id == record["id"])).scalars().all()
