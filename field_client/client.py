@@ -38,7 +38,7 @@ from field_client.sync.engine import ProgressCallback, SyncEngine
 from field_client.sync.report import SyncReport
 from field_client.sync.transport import Transport, normalize_server_url
 from field_client.sync.uploads import ByteProgress
-from field_client.sync.watch import Backoff, CycleCallback, WatchSummary, watch
+from field_client.sync.watch import Backoff, CycleCallback, Probe, WatchSummary, watch
 from shared.protocol import PROTOCOL_VERSION
 from shared.sealing import fingerprint, unb64
 
@@ -454,8 +454,10 @@ class FieldClient:
         sleep: Callable[[float], object] | None = None,
         rng: random.Random | None = None,
         on_cycle: CycleCallback | None = None,
+        probe: Probe | None = None,
     ) -> WatchSummary:
-        """Sync until stopped, backing off (full jitter) while the network fails."""
+        """Sync until stopped, backing off (full jitter) while the network fails; a wait ends
+        early once ``/healthz`` answers again (``probe``: tests inject their own)."""
         backoff = Backoff(self.settings.backoff_base, self.settings.backoff_max, rng)
         return watch(
             self.sync,
@@ -465,6 +467,7 @@ class FieldClient:
             max_cycles=max_cycles,
             sleep=sleep,
             on_cycle=on_cycle,
+            probe=probe or self.server_reachable,
         )
 
     def purge(self, now: dt.datetime | None = None) -> retention.PurgeReport:

@@ -18,7 +18,7 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 #: tus 1.0.0 as the upload endpoint speaks it (``/api/v1/uploads``): the version every request
 #: names, the extensions it offers, the chunk checksum algorithm and the PATCH body's type.
 TUS_VERSION = "1.0.0"
-TUS_EXTENSIONS = "creation,checksum,expiration,termination"
+TUS_EXTENSIONS = "creation,creation-with-upload,checksum,expiration,termination"
 TUS_CHECKSUM_ALGORITHM = "sha256"
 TUS_OFFSET_STREAM = "application/offset+octet-stream"
 #: ``Upload-Metadata`` keys of a sealed file: its plaintext ``sha256`` and ``size``, the office

@@ -330,7 +330,10 @@ def _watch(client: FieldClient, args: argparse.Namespace) -> int:
             for item in report.held_back:
                 err(f"[{now}] tertahan seq {item['seq']}: {item['message']}")
         if problem:
-            err(f"[{now}] gagal: {problem} Coba lagi dalam {delay:.0f} detik.")
+            err(
+                f"[{now}] gagal: {problem} Coba lagi paling lama dalam {delay:.0f} detik "
+                "(lebih cepat begitu server terjangkau lagi)."
+            )
 
     out("Sinkron terus-menerus; tekan Ctrl-C untuk berhenti.")
     stop = threading.Event()

@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 GZIP_THRESHOLD = 8 * 1024
 UPLOADS_PATH = f"{API_PREFIX}/uploads"
+#: What every upload request carries over the session's headers (None: left out).
+_TUS_REQUEST_HEADERS: dict[str, str | None] = {**tus.TUS_HEADERS, **tus.LEAN_HEADERS}
 _UNKNOWN_FIELD = "Unknown field."
 _REGISTRATION_MESSAGES = {
     problems.REGISTRATION_CODE_USED.code:
@@ -97,9 +99,12 @@ class Transport:
         self.server_url = normalize_server_url(server_url)
         self._timeout = (settings.connect_timeout, settings.read_timeout)
         self._allow_test_kdf = settings.allow_test_kdf
+        self._extensions: frozenset[str] | None = None
         self._session = requests.Session()
         self._session.headers["User-Agent"] = user_agent()
         self._session.headers["Accept"] = "application/json, application/problem+json"
+        # HTTP/1.1 keeps the connection open without being asked: a header less per request.
+        del self._session.headers["Connection"]
         # Every request names the protocol: sealed records and files, data under the device key.
         self._session.headers[PROTOCOL_HEADER] = str(PROTOCOL_VERSION)
         if token:
@@ -217,16 +222,39 @@ class Transport:
 
     # -- uploads (tus 1.0.0) ------------------------------------------------------------------
 
+    def tus_extensions(self) -> frozenset[str]:
+        """``OPTIONS /api/v1/uploads``: the tus extensions the server names (asked once).
+
+        An answer that is not the tus server's (a proxy refusing OPTIONS, an old server) means
+        none beyond the core; only a broken link is an error (:class:`NetworkUnavailable`).
+        """
+        if self._extensions is None:
+            try:
+                response = self._session.request(
+                    "OPTIONS", self.server_url + UPLOADS_PATH,
+                    headers=_TUS_REQUEST_HEADERS, timeout=self._timeout,
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                log.info("OPTIONS of the uploads failed: %r", exc)
+                raise NetworkUnavailable(tus.network_message(self.server_url, exc)) from exc
+            named = response.headers.get("Tus-Extension", "") if response.ok else ""
+            self._extensions = frozenset(part.strip() for part in named.split(",") if part.strip())
+        return self._extensions
+
     def create_upload(
         self, sha256: str, size: int, sealed_size: int, key_id: str, media_type: str,
-        filename: str | None = None,
+        filename: str | None = None, data: bytes | None = None,
     ) -> tuple[str, int]:
         """``POST /api/v1/uploads`` (tus creation) of a sealed file: the upload's URL and the
         server's offset.
 
         The metadata names the plaintext (``sha256``, ``size``) and the office key it is sealed
         to; ``Upload-Length`` is the sealed size. A server that already holds the file answers
-        with offset == sealed size: nothing to send.
+        with offset == sealed size: nothing to send. ``data`` (only to a server naming
+        ``creation-with-upload``): the file's first bytes, with their checksum, in the same
+        request; the answer's offset says how many the server kept (none if it resumed an
+        upload it already had).
         """
         values = {"sha256": sha256, "size": str(size), "key_id": key_id,
                   "media_type": media_type}
@@ -234,8 +262,11 @@ class Transport:
             values["filename"] = filename
         headers = {"Upload-Length": str(sealed_size),
                    "Upload-Metadata": tus.encode_metadata(values)}
+        if data:
+            headers |= {"Upload-Checksum": tus.chunk_checksum(data),
+                        "Content-Type": TUS_OFFSET_STREAM}
         url = self.server_url + UPLOADS_PATH
-        response = self._tus("POST", url, headers, expect=201)
+        response = self._tus("POST", url, headers, expect=201, data=data or None)
         location = response.headers.get("Location")
         if not location:
             raise tus.not_contract("tanpa alamat unggahan (Location)")
@@ -294,7 +325,7 @@ class Transport:
             response = self._session.request(
                 method,
                 url,
-                headers=tus.TUS_HEADERS | headers,
+                headers={**_TUS_REQUEST_HEADERS, **headers},
                 data=data,
                 timeout=self._timeout,
                 allow_redirects=False,  # a redirect is a portal's doing, never the tus server's

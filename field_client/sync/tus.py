@@ -26,6 +26,10 @@ from shared.protocol import TUS_VERSION
 
 #: Sent with every upload request: the server answers 412 without it.
 TUS_HEADERS = {"Tus-Resumable": TUS_VERSION}
+#: Session headers an upload request does without (None removes them): under the API every
+#: error is problem+json whatever ``Accept`` says. On a slow link each request's headers weigh:
+#: a file is two requests of a few hundred bytes each.
+LEAN_HEADERS: dict[str, str | None] = {"Accept": None}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -104,10 +108,14 @@ def upload_error(response: requests.Response) -> FieldClientError:
     if code in _BYTES_DIFFER:
         return ChecksumMismatch(f"Checksum tidak cocok (HTTP {status}): {why}", sent)
     method = response.request.method if response.request is not None else None
-    if code == problems.UPLOAD_UNREADABLE.code and method == "PATCH":
-        # The last chunk completed a sealed file the server could not open: it discarded the
-        # upload, as for a whole-file hash mismatch (at creation, the same code is a refusal:
-        # a key the office's ring lacks).
+    carried_bytes = method == "PATCH" or (
+        method == "POST" and response.request is not None and bool(response.request.body)
+    )
+    if code == problems.UPLOAD_UNREADABLE.code and carried_bytes:
+        # The last chunk (a PATCH's, or a creation's with creation-with-upload) completed a
+        # sealed file the server could not open: it discarded the upload, as for a whole-file
+        # hash mismatch (at a bodiless creation, the same code is a refusal: a key the office's
+        # ring lacks).
         return ChecksumMismatch(
             f"Berkas tersegel tidak dapat dibuka server (HTTP {status}): {why}", sent
         )

@@ -4,6 +4,10 @@ It listens on 127.0.0.1 only and forwards each accepted connection to one target
 to a connection is decided when it is accepted, by ``fault_for(n)`` (n counts connections from
 0), so a test can script "the first push loses its answer, the rest pass" or draw random cut
 offsets from a seeded generator.
+
+A :class:`Link` (one :class:`TokenBucket` per direction, shared by every connection) makes the
+proxy a slow link as a whole, the way a village uplink is shared by all of a laptop's requests;
+``cut_all`` drops every open connection at once (the link going down for a moment).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 _CHUNK = 16 * 1024
+#: Bytes forwarded at a time through a :class:`Link`: small, so the shaping is smooth.
+_LINK_PIECE = 4 * 1024
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,47 @@ def random_cuts(seed: int, max_offset: int, probability: float = 1.0) -> Callabl
     return plan
 
 
+class TokenBucket:
+    """At most ``rate`` bytes per second, over every caller together, with bursts up to ``burst``.
+
+    :meth:`take` reserves its bytes at once (the tokens may go below zero) and sleeps until they
+    are paid for, so callers are served in the order they asked and none starves.
+    """
+
+    def __init__(self, rate: float, burst: int = _LINK_PIECE) -> None:
+        if rate <= 0 or burst <= 0:
+            raise ValueError("rate and burst must be positive")
+        self.rate = float(rate)
+        self.burst = burst
+        self._tokens = float(burst)
+        self._stamp = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> None:
+        """Wait until ``size`` more bytes may go."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            self._tokens -= size
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait > 0:
+            time.sleep(wait)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A shared link: one token bucket for client -> server bytes, one for the way back."""
+
+    up: TokenBucket
+    down: TokenBucket
+
+    @classmethod
+    def symmetric(cls, rate: float, burst: int = _LINK_PIECE) -> Link:
+        """``rate`` bytes per second in each direction."""
+        return cls(TokenBucket(rate, burst), TokenBucket(rate, burst))
+
+
 @dataclass
 class Stats:
     """What the proxy did, for assertions."""
@@ -71,10 +118,15 @@ class FaultProxy:
     """Forward 127.0.0.1:<port> to ``target`` while applying a :class:`Fault` per connection."""
 
     def __init__(
-        self, target: tuple[str, int], fault_for: Callable[[int], Fault] = lambda _: PASS
+        self,
+        target: tuple[str, int],
+        fault_for: Callable[[int], Fault] = lambda _: PASS,
+        link: Link | None = None,
     ) -> None:
         self.target = target
         self.fault_for = fault_for
+        #: Shared by every connection (may be set or changed while the proxy runs).
+        self.link = link
         self.stats = Stats()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
@@ -111,12 +163,14 @@ class FaultProxy:
         for thread in self._threads:
             thread.join(timeout=5)
 
-    def cut_all(self) -> None:
-        """Reset every connection open right now (a link that drops mid-transfer)."""
+    def cut_all(self) -> int:
+        """Reset every connection open right now (a link that drops mid-transfer); return how
+        many connections were open."""
         with self._open_lock:
             for sock in list(self._open):
                 _reset(sock)
                 self.stats.add(cuts=1)
+            return len(self._open) // 2
 
     def _accept_loop(self) -> None:
         index = 0
@@ -182,7 +236,8 @@ class FaultProxy:
         sent = 0
         try:
             while not done.is_set():
-                data = source.recv(_CHUNK)
+                link = self.link
+                data = source.recv(_LINK_PIECE if link else _CHUNK)
                 if not data:
                     sink.shutdown(socket.SHUT_WR)
                     return
@@ -194,6 +249,8 @@ class FaultProxy:
                     _reset(sink)
                     return
                 self._pace(len(data), fault)
+                if link is not None:
+                    (link.up if counter == "bytes_up" else link.down).take(len(data))
                 sink.sendall(data)
                 sent += len(data)
                 self.stats.add(**{counter: len(data)})

@@ -1,4 +1,5 @@
-"""``/api/v1/uploads``: tus 1.0.0 (core, creation, checksum, expiration, termination)."""
+"""``/api/v1/uploads``: tus 1.0.0 (core, creation, creation-with-upload, checksum, expiration,
+termination)."""
 
 from __future__ import annotations
 
@@ -62,8 +63,14 @@ def options(upload_id: str | None = None) -> Response:
 @bp.post("", **NO_AUTO_OPTIONS)
 @device_required
 def create() -> Response:
-    """Create an upload of one sealed file (or find the one that already has it)."""
+    """Create an upload of one sealed file (or find the one that already has it).
+
+    creation-with-upload: a body is the first chunk (as a PATCH at offset 0 would be: checked
+    against ``Upload-Checksum``, all or nothing). An upload found with bytes already ignores it
+    (the answer's ``Upload-Offset`` says where to go on)."""
     info = lifecycle.create_upload(g.device.id, tus.declaration(request.headers))
+    if request.content_length and info.offset == 0:
+        info = upload_writes.append_chunk(g.device.id, info.id, _chunk(offset=0))
     headers = tus.progress_headers(info)
     headers["Location"] = url_for(".upload", upload_id=info.id, _external=True)
     return Response(status=201, headers=headers)
@@ -84,14 +91,7 @@ def status(upload_id: str) -> Response:
 @device_required
 def append(upload_id: str) -> Response:
     """Append the body at ``Upload-Offset``."""
-    if request.mimetype != TUS_OFFSET_STREAM:
-        raise UnsupportedMediaType(f"PATCH memerlukan Content-Type: {TUS_OFFSET_STREAM}.")
-    chunk = upload_writes.Chunk(
-        offset=tus.non_negative(request.headers, "Upload-Offset"),
-        length=request.content_length,
-        checksum=tus.checksum(request.headers.get("Upload-Checksum")),
-        body=_body(),
-    )
+    chunk = _chunk(offset=tus.non_negative(request.headers, "Upload-Offset"))
     info = upload_writes.append_chunk(g.device.id, upload_id, chunk)
     return Response(status=204, headers=tus.progress_headers(info))
 
@@ -102,6 +102,19 @@ def terminate(upload_id: str) -> Response:
     """Stop an upload and delete its partial bytes."""
     lifecycle.terminate_upload(g.device.id, upload_id)
     return Response(status=204)
+
+
+def _chunk(offset: int) -> upload_writes.Chunk:
+    """The request's body as a chunk at ``offset`` (a PATCH's, or a creation's first)."""
+    if request.mimetype != TUS_OFFSET_STREAM:
+        raise UnsupportedMediaType(
+            f"Isi kiriman unggahan memerlukan Content-Type: {TUS_OFFSET_STREAM}.")
+    return upload_writes.Chunk(
+        offset=offset,
+        length=request.content_length,
+        checksum=tus.checksum(request.headers.get("Upload-Checksum")),
+        body=_body(),
+    )
 
 
 def _body() -> Iterator[bytes]:

@@ -448,7 +448,7 @@ def test_watch_prints_cycles_and_stops(
     code, out, err = run("watch")
     assert code == 0
     assert "Berhenti setelah 2 putaran" in out
-    assert err.count("Coba lagi dalam") == 2
+    assert err.count("Coba lagi paling lama dalam") == 2
 
 
 def test_purge_prints_a_summary(run: Run) -> None:
@@ -504,7 +504,7 @@ def test_watch_behind_a_hotspot_portal_keeps_trying(
     registered_home(home, portal, 2)
     code, out, err = run("watch")
     assert code == 0 and "Berhenti setelah 3 putaran" in out
-    assert err.count("hotspot/portal") == 3 and err.count("Coba lagi dalam") == 3
+    assert err.count("hotspot/portal") == 3 and err.count("Coba lagi paling lama dalam") == 3
     assert states(home / "outbox.sqlite3") == {"ready": 2}
 
 

@@ -39,13 +39,20 @@ class Killed(BaseException):
 
 
 class AnswerLost(Transport):
-    """The real transport, except that the answer to PATCH number ``lose_at`` never arrives."""
+    """The real transport, except that the answer to chunk number ``lose_at`` (sent by PATCH)
+    never arrives. A first chunk sent with the creation (creation-with-upload) counts."""
 
     lose_at = 2
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.patches = 0
+
+    def create_upload(self, *args: Any, **kwargs: Any) -> tuple[str, int]:
+        url, offset = super().create_upload(*args, **kwargs)
+        if kwargs.get("data") and offset:  # the first chunk went with the creation
+            self.patches += 1
+        return url, offset
 
     def upload_chunk(self, url: str, offset: int, data: bytes) -> int:
         new_offset = super().upload_chunk(url, offset, data)  # the server did store it

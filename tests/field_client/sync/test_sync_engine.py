@@ -395,16 +395,37 @@ def test_watch_retries_until_the_network_is_back(client: FieldClient, server: Fa
     server.fail_push_after = 0
     sleeps: list[float] = []
 
-    def sleep(delay: float) -> None:
-        sleeps.append(delay)
-        if len(sleeps) == 2:
+    def on_cycle(cycle: int, *_: object) -> None:
+        if cycle == 2:
             server.fail_push_after = None  # the network comes back during the second wait
 
-    summary = client.watch(max_cycles=4, sleep=sleep)
+    # The probe never sees the server: every wait after a failure is the whole backoff.
+    summary = client.watch(max_cycles=4, sleep=sleeps.append, on_cycle=on_cycle,
+                           probe=lambda: False)
     assert (summary.cycles, summary.failures) == (4, 2)
-    assert sleeps[2:] == [client.settings.idle_interval]
-    assert all(0 <= delay <= 4 for delay in sleeps[:2])
+    assert sleeps[-1] == client.settings.idle_interval
+    assert sum(sleeps[:-1]) <= 2 + 4 and all(0 <= step <= 1 for step in sleeps[:-1])
     assert states(client.settings.outbox_path) == {"complete": 5}
+
+
+def test_watch_resumes_at_once_when_a_cut_link_is_straight_back(
+    client: FieldClient, server: FakeServer
+) -> None:
+    enroll(client, 6)
+    server.fail_push_after = 1  # the first batch of 4 goes, then the link drops
+    sleeps: list[float] = []
+    probes: list[int] = []
+
+    def probe() -> bool:
+        probes.append(server.pushes)
+        server.fail_push_after = None  # straight back
+        return True
+
+    summary = client.watch(max_cycles=2, sleep=sleeps.append, probe=probe)
+    # The failed run had records answered before the cut: no backoff, the next run at once.
+    assert (summary.cycles, summary.failures, summary.early_resumes) == (2, 1, 1)
+    assert sleeps == [] and probes == [1]
+    assert states(client.settings.outbox_path) == {"complete": 6}
 
 
 def test_watch_waits_out_a_locked_outbox_and_loses_nothing(

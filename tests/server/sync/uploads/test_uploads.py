@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 
 from server.core.extensions import db
 from server.core.models import Blob
+from shared.protocol import TUS_OFFSET_STREAM
 from shared.vocab import MAX_ATTACHMENT_BYTES
 from tests.support.records import OfficeKey
 from tests.support.uploads import (
@@ -16,10 +18,13 @@ from tests.support.uploads import (
     TUS,
     Auth,
     Register,
+    SealedFile,
     blob_count,
+    chunk_checksum,
     create,
     head,
     metadata,
+    metadata_of,
     partial_size,
     patch,
     path_of,
@@ -36,7 +41,8 @@ def test_options_advertises_the_server(client: FlaskClient) -> None:
     assert answer.status_code == 204
     assert answer.headers["Tus-Resumable"] == "1.0.0"
     assert answer.headers["Tus-Version"] == "1.0.0"
-    assert answer.headers["Tus-Extension"] == "creation,checksum,expiration,termination"
+    assert answer.headers["Tus-Extension"] == (
+        "creation,creation-with-upload,checksum,expiration,termination")
     # The largest file, sealed: 20 MiB and the 48 bytes of the sealed box.
     assert answer.headers["Tus-Max-Size"] == str(MAX_ATTACHMENT_BYTES + 48) == str(
         20 * 1024 * 1024 + 48)
@@ -236,3 +242,68 @@ def test_openapi_documents_the_upload_operations(client: FlaskClient) -> None:
     paths = client.get("/api/v1/openapi.json").json["paths"]
     assert set(paths[BASE]) == {"options", "post"}
     assert {"head", "patch", "delete", "options"} <= set(paths[BASE + "/{upload_id}"])
+
+
+def create_with(client: FlaskClient, auth: Auth, file: SealedFile, body: bytes,
+                **headers: str) -> Any:
+    """A creation request carrying ``body`` as its first chunk (tus creation-with-upload)."""
+    return client.post(BASE, data=body, headers={
+        **TUS, **auth, "Upload-Length": str(file.length), "Upload-Metadata": metadata_of(file),
+        "Content-Type": TUS_OFFSET_STREAM, "Upload-Checksum": chunk_checksum(body), **headers})
+
+
+def test_creation_with_upload_carries_the_first_chunk(
+    app: Flask, client: FlaskClient, auth_headers: Auth, sealing_key: OfficeKey
+) -> None:
+    assert "creation-with-upload" in client.options(BASE).headers["Tus-Extension"]
+    file = seal_file(sealing_key, os.urandom(100_000))
+    answer = create_with(client, auth_headers, file, file.sealed[:65_536])
+    assert answer.status_code == 201
+    assert answer.headers["Upload-Offset"] == "65536"
+    path = path_of(answer)
+    rest = patch(client, auth_headers, path, 65_536, file.sealed[65_536:])
+    assert rest.status_code == 204 and rest.headers["Upload-Offset"] == str(file.length)
+    assert stored_blobs(app) == {file.sha256: file.plain}
+
+
+def test_a_small_file_is_one_creation_request(
+    app: Flask, client: FlaskClient, auth_headers: Auth, sealing_key: OfficeKey
+) -> None:
+    file = seal_file(sealing_key, os.urandom(20_000))
+    answer = create_with(client, auth_headers, file, file.sealed)
+    assert answer.status_code == 201
+    assert answer.headers["Upload-Offset"] == str(file.length) == "20048"
+    assert stored_blobs(app) == {file.sha256: file.plain}
+    again = create_with(client, auth_headers, file, file.sealed)  # a retry after a lost answer
+    assert again.status_code == 201 and again.headers["Upload-Offset"] == "20048"
+    assert blob_count(app) == 1
+
+
+def test_a_bad_first_chunk_is_refused_and_the_upload_stays_resumable(
+    app: Flask, client: FlaskClient, auth_headers: Auth, sealing_key: OfficeKey
+) -> None:
+    file = seal_file(sealing_key, os.urandom(30_000))
+    damaged = create_with(client, auth_headers, file, file.sealed[:10_000],
+                          **{"Upload-Checksum": chunk_checksum(b"something else")})
+    assert damaged.status_code == 460
+    assert damaged.get_json()["code"] == "checksum_mismatch"
+    wrong_type = create_with(client, auth_headers, file, file.sealed[:10_000],
+                             **{"Content-Type": "application/octet-stream"})
+    assert wrong_type.status_code == 415
+    assert "application/offset+octet-stream" in wrong_type.get_json()["detail"]
+    plain = create(client, auth_headers, file)  # nothing was appended: offset 0, one upload
+    assert plain.status_code == 201 and plain.headers["Upload-Offset"] == "0"
+    assert upload(client, auth_headers, file) == path_of(plain)
+    assert stored_blobs(app) == {file.sha256: file.plain}
+
+
+def test_a_creation_body_is_ignored_when_the_upload_has_bytes_already(
+    app: Flask, client: FlaskClient, auth_headers: Auth, sealing_key: OfficeKey
+) -> None:
+    file = seal_file(sealing_key, os.urandom(30_000))
+    path = path_of(create(client, auth_headers, file))
+    patch(client, auth_headers, path, 0, file.sealed[:12_000])
+    again = create_with(client, auth_headers, file, file.sealed[:5_000])
+    assert again.status_code == 201 and path_of(again) == path
+    assert again.headers["Upload-Offset"] == "12000"  # the 5,000 bytes were not appended
+    assert partial_size(app, path) in (12_000, None)  # None: the S3 store keeps no file
