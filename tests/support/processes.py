@@ -26,8 +26,10 @@ CODE = re.compile(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}\b")
 #: ``jemput-field``'s exit status when the network (or the server) is down: try again later.
 EX_TEMPFAIL = 75
 #: Both sides of the suite's real processes derive PIN keys at libsodium's floor cost (a
-#: production install refuses it; the real cost is measured in bench/).
-TEST_ENV = {"JEMPUT_TEST_KDF": "1"}
+#: production install refuses it; the real cost is measured in bench/). The coverage summary's
+#: refresh follows a check run at once (not a minute later), so waiting for a server's jobs to
+#: end includes it.
+TEST_ENV = {"JEMPUT_TEST_KDF": "1", "JEMPUT_COVERAGE_REFRESH_SECONDS": "0.05"}
 
 
 def free_port() -> int:

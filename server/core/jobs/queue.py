@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from server.core.extensions import db, sqlite_busy_ms
@@ -224,8 +224,9 @@ def recent(limit: int = 50, kinds: Collection[str] | None = None) -> list[Job]:
 
 
 def pending_count() -> int:
-    """Jobs queued or running (ends the read transaction)."""
-    count = db.session.execute(
-        select(func.count()).select_from(Job).where(Job.state.in_((QUEUED, RUNNING)))).scalar()
+    """Jobs running, or queued and due now (ends the read transaction). A job queued to run
+    later (a coverage refresh that waits out its interval) is not pending yet."""
+    due = or_(Job.state == RUNNING, and_(Job.state == QUEUED, Job.run_after <= utcnow()))
+    count = db.session.execute(select(func.count()).select_from(Job).where(due)).scalar()
     db.session.commit()
     return int(count or 0)
