@@ -222,3 +222,23 @@ def test_the_checks_of_many_pushes_run_as_one_check_run(
         assert states <= {"verified", "needs_review"} and states
         results = {str(job(j.id).result) for j in queued}
         assert len(results) == 1 and "'checked': 3" in results.pop()  # one run, three jobs
+
+
+def test_a_claim_takes_no_more_than_its_limit_among_many_kinds(app: Flask) -> None:
+    """One claim, one job: never a second one (of another kind) run by the first's handler.
+    PostgreSQL may evaluate an ``IN (SELECT ... LIMIT 1 FOR UPDATE SKIP LOCKED)`` subquery
+    more than once in an UPDATE; the claim's CTE is materialised."""
+    with app.app_context():
+        for number in range(60):
+            queue.enqueue("check_records" if number % 3 else "refresh_coverage", {"n": number})
+        # Some already-run history, as a busy queue has.
+        db.session.execute(update(table_of(Job)).where(table_of(Job).c.id % 4 == 0)
+                           .values(state="done"))
+        db.session.commit()
+        queued = db.session.execute(
+            select(func.count()).select_from(Job).where(Job.state == "queued")).scalar_one()
+        claims = [queue.claim("w") for _ in range(queued)]
+        assert [len(claim) for claim in claims] == [1] * queued
+        assert queue.claim("w") == []
+        ids = [claim[0].id for claim in claims]
+        assert ids == sorted(ids) and len(set(ids)) == queued
