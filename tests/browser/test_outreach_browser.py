@@ -37,6 +37,7 @@ def test_supervisor_reads_coverage_and_plans_a_visit(
         password = users.create_user("sari", "supervisor")
         device, _ = devices.register_device(
             devices.create_registration_code("TIM MAHAP", ttl=dt.timedelta(hours=1)), "laptop-1")
+        device_id = device.id  # the object expires with the next commit, out of this context
         top = coverage.desa_unrecorded(today, "61.09.04")
     try:
         with serving(app) as url:
@@ -65,7 +66,7 @@ def test_supervisor_reads_coverage_and_plans_a_visit(
             assert first == max(top, key=lambda kode: top[kode])  # most not recorded first
             page.select_option("select[name=desa_kode]", first)
             page.fill("input[name=team]", "TIM MAHAP")
-            page.select_option("select[name=device_id]", device.id)
+            page.select_option("select[name=device_id]", device_id)
             page.click("button:has-text('Rencanakan')")
             page.wait_for_selector("h1:has-text('Kunjungan ke')")
             assert "direncanakan" in page.locator(".flash").first.inner_text()
@@ -77,9 +78,9 @@ def test_supervisor_reads_coverage_and_plans_a_visit(
         assert (shots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with app.app_context():
         visit = db.session.execute(select(OutreachVisit)).scalar_one()
-        assert (visit.desa_kode, visit.device_id, visit.target_count) == (first, device.id,
+        assert (visit.desa_kode, visit.device_id, visit.target_count) == (first, device_id,
                                                                           top[first])
         targets = select(func.count()).select_from(OutreachTarget)
         assert db.session.execute(targets).scalar_one() == top[first]
-        feed = select(Change.kind).where(Change.device_id == device.id)
+        feed = select(Change.kind).where(Change.device_id == device_id)
         assert db.session.execute(feed).scalars().all() == ["outreach_assigned"]
