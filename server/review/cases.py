@@ -9,14 +9,15 @@ third record that made a duplicate pair a triple was rejected, say).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, any_, bindparam, select, update
+from sqlalchemy import ColumnElement, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.core import audit
+from server.core.bulk import among
 from server.core.extensions import db
 from server.core.models import Case, CaseRecord, Enrollment
 from server.core.models.base import table_of
@@ -57,23 +58,6 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     """``items`` in slices of ``size``."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def among(column: Any, values: Sequence[Any]) -> Iterator[ColumnElement[bool]]:
-    """``column IN values`` as the conditions of the statements to run, one per statement.
-
-    PostgreSQL: one ``column = ANY(:array)`` with a single array parameter, whatever the
-    count (an IN list of 2,000 bound parameters costs more to compile, convert and plan than
-    to run: most of an incremental run's time). SQLite: IN lists of :data:`CHUNK` values, under
-    its limit on bound parameters. Nothing for no values.
-    """
-    if not values:
-        return
-    if db.session.get_bind().dialect.name == "postgresql":
-        yield column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
-        return
-    for part in chunks(values):
-        yield column.in_(part)
 
 
 def open_cases(record_ids: Collection[str] | None, device_ids: Collection[str] | None) -> (

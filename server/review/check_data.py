@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, func, select, type_coerce
 
 from server.accounts.devices import device_progress
+from server.core.bulk import among
 from server.core.extensions import db
 from server.core.models import Attachment, Device, Enrollment, Region, Resident
 from server.core.models.region import KECAMATAN
-from server.review.cases import among
 from server.review.findings import DeviceInfo, Registered, Row
 from shared.protocol import ServerState
 

@@ -17,7 +17,6 @@ from server.core import audit, bulk
 from server.core.extensions import db
 from server.core.models import AuditEvent, Case
 from server.core.models.base import table_of
-from server.review import cases
 
 AT = dt.datetime(2026, 12, 7, 2, 30, 15, 123456, tzinfo=dt.UTC)
 #: Text COPY must escape: tabs, newlines, backslashes, quotes, non-ASCII, a COPY end marker.
@@ -99,14 +98,14 @@ def test_a_conflicting_bulk_insert_raises_integrity_error(app: Flask) -> None:
 
 
 def test_among_finds_values_beyond_one_in_list(app: Flask) -> None:
-    keys = [f"kind:subject:{i:05d}" for i in range(cases.CHUNK + 500)]
-    wanted = [keys[3], keys[cases.CHUNK + 7], keys[-1]]
+    keys = [f"kind:subject:{i:05d}" for i in range(bulk.IN_CHUNK + 500)]
+    wanted = [keys[3], keys[bulk.IN_CHUNK + 7], keys[-1]]
     with app.app_context():
         db.session.add_all(Case(kind="not_in_registry", key=key, state="open",
                                 explanation="-", opened_at=AT) for key in wanted)
         db.session.commit()
-        found = [key for condition in cases.among(Case.key, keys)
+        found = [key for condition in bulk.among(Case.key, keys)
                  for key in db.session.execute(select(Case.key).where(condition)).scalars()]
         db.session.commit()
     assert sorted(found) == sorted(wanted)
-    assert list(cases.among(Case.key, [])) == []
+    assert list(bulk.among(Case.key, [])) == []
