@@ -36,6 +36,7 @@ import uuid6
 if not __package__:  # run as a script (bench/X.py): make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.timing import process_cpu as pid_cpu
 from server.demo.residents import synthetic_residents
 from shared import vocab
 from shared.canonical import with_hash
@@ -155,11 +156,8 @@ def backend_cpu(url: str | None) -> dict[int, float]:
             "AND pid <> pg_backend_pid()")]
     spent = {}
     for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        spent[pid] = (int(fields[11]) + int(fields[12])) / TICK
+        if cpu := pid_cpu(pid):  # 0: gone meanwhile, left out as before
+            spent[pid] = cpu
     return spent
 
 

@@ -16,11 +16,9 @@ import argparse
 import os
 import platform
 import re
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from flask import Flask
 from sqlalchemy import select, text
 
 from bench import province
+from bench.timing import stats_ms
 from server.accounts import users
 from server.core.extensions import db, dispose_engines
 from server.core.models import Enrollment
@@ -37,17 +36,6 @@ SCRATCH = "h_prov_pages"
 KABUPATEN = "61.01"  # Sambas, the most populous
 KECAMATAN = "61.01.01"
 DESA = "61.01.01.2001"
-
-
-def stats_ms(work: Callable[[], Any], repeat: int) -> tuple[float, float, float]:
-    """(min, median, max) wall milliseconds of ``repeat`` runs of ``work`` after a warm-up."""
-    work()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        work()
-        times.append((time.perf_counter() - started) * 1000)
-    return min(times), statistics.median(times), max(times)
 
 
 def login(app: Flask) -> tuple[Any, str]:

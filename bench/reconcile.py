@@ -45,6 +45,7 @@ from sqlalchemy import func, make_url, select, text
 if not __package__:  # run as a script (bench/X.py): make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.timing import process_cpu
 from server import create_app
 from server.core import keyring
 from server.core.bulk import copy_rows
@@ -237,7 +238,7 @@ class Database:
         with psycopg.connect(self._admin_url(), autocommit=True) as admin:
             pids = [pid for (pid,) in admin.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self._name(),))]
-        return sum(_process_cpu(pid) for pid in pids)
+        return sum(process_cpu(pid) for pid in pids)
 
     def _file(self) -> Path:
         return Path(str(make_url(self.url).database))
@@ -253,15 +254,6 @@ class Database:
         with psycopg.connect(self._admin_url(), autocommit=True) as admin:
             for statement in statements:
                 admin.execute(statement.encode())
-
-
-def _process_cpu(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (0 when it is gone or not visible)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def setup(database: Database) -> None:

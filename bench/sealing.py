@@ -256,11 +256,8 @@ def backends():
     db.session.commit()
     spent = {}
     for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        spent[pid] = (int(fields[11]) + int(fields[12])) / TICK
+        if cpu := process_cpu(pid):  # 0: gone meanwhile, left out as before
+            spent[pid] = cpu
     return spent
 
 def measure(work):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
@@ -14,15 +15,29 @@ T = TypeVar("T")
 REPEAT = 7
 
 
-def median_ms(work: Callable[[], Any], repeat: int = REPEAT) -> float:
-    """Median wall time of ``work`` in milliseconds over ``repeat`` runs (after one warm-up)."""
+def stats_ms(work: Callable[[], Any], repeat: int = REPEAT) -> tuple[float, float, float]:
+    """(min, median, max) wall milliseconds of ``repeat`` runs of ``work`` after a warm-up."""
     work()
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
         work()
         times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+    return min(times), statistics.median(times), max(times)
+
+
+def median_ms(work: Callable[[], Any], repeat: int = REPEAT) -> float:
+    """Median wall time of ``work`` in milliseconds over ``repeat`` runs (after one warm-up)."""
+    return stats_ms(work, repeat)[1]
+
+
+def process_cpu(pid: int | str) -> float:
+    """User + system CPU seconds of process ``pid`` (0 when it is gone or not visible)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def on_databases(run: Callable[[str, Path], T], postgresql: str | None) -> list[tuple[str, T]]:
