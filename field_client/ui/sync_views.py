@@ -34,8 +34,11 @@ def start() -> Any:
 def status() -> Any:
     """Counts per state, the network, the last good sync and the running sync's progress."""
     device = client()
-    info = device.status()
+    # The run's progress first: once it says "ended", the outbox read after it holds what the
+    # run noted (read the other way round, a run ending in between showed a finished sync
+    # with the previous last-sync time).
     sync = runner().snapshot()
+    info = device.status()
     return {
         "counts": info["counts"],
         "drafts": info.get("drafts", 0),
