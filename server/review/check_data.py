@@ -130,7 +130,7 @@ def _load_files(data: Loaded) -> None:
                           .scalars())
     files: list[Any] = []
     query = select(Attachment.enrollment_id, Attachment.role, Attachment.sha256)
-    for condition in among(Attachment.sha256, sorted(set(hashes))):
+    for condition in among(Attachment.sha256, sorted(set(hashes)), probes=True):
         files.extend(db.session.execute(query.where(condition)))
     unknown = sorted({row[0] for row in files} - set(data.rows))
     for condition in among(Enrollment.id, unknown):
