@@ -11,9 +11,6 @@ import datetime as dt
 import io
 from typing import Any
 
-import segno
-from fpdf import FPDF
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 
 from server.cards import suket as suket_service
@@ -92,6 +89,8 @@ def _photo(record_id: str) -> bytes | None:
                                  Attachment.role == "photo")).scalar()
     if attachment is None:
         return None
+    from PIL import Image, UnidentifiedImageError  # only when a Suket is drawn
+
     try:
         with blob_store().open_blob(attachment.sha256) as stream:
             data = stream.read()
@@ -112,6 +111,12 @@ def _latin1(text: str) -> str:
 
 def _document(info: suket_service.SuketInfo, values: dict[str, str], photo: bytes | None,
               url: str, signer: str) -> bytes:
+    # Imported here, not at the top: fpdf (and segno) take ~0.4 s to import, which every
+    # server process and every `jemput-server` command paid at start-up for a PDF it rarely
+    # draws.
+    import segno
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_title(_latin1(f"Surat Keterangan {info.number}"))
     pdf.set_creator("Jemput")
