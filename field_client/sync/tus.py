@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from urllib3.util import SKIP_HEADER
 
 from field_client.errors import (
     ChecksumMismatch,
@@ -26,10 +27,12 @@ from shared.protocol import TUS_VERSION
 
 #: Sent with every upload request: the server answers 412 without it.
 TUS_HEADERS = {"Tus-Resumable": TUS_VERSION}
-#: Session headers an upload request does without (None removes them): under the API every
-#: error is problem+json whatever ``Accept`` says. On a slow link each request's headers weigh:
-#: a file is two requests of a few hundred bytes each.
-LEAN_HEADERS: dict[str, str | None] = {"Accept": None}
+#: Session headers an upload request does without (None removes them; urllib3's SKIP_HEADER
+#: keeps it from adding ``Accept-Encoding: identity`` instead): under the API every error is
+#: problem+json whatever ``Accept`` says, and a tus answer has no body worth compressing (none
+#: on success, a short problem+json otherwise). On a slow link each request's headers weigh: a
+#: file is one request of a few hundred bytes of headers.
+LEAN_HEADERS: dict[str, str | None] = {"Accept": None, "Accept-Encoding": SKIP_HEADER}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

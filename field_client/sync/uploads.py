@@ -35,7 +35,6 @@ from field_client.errors import (
     UploadTooLarge,
 )
 from field_client.store import records, upload_rows
-from field_client.store.blobs import MEDIA_TYPE_BY_SUFFIX
 from field_client.store.outbox import Outbox
 from field_client.store.upload_rows import UploadRow
 from field_client.sync import tus
@@ -60,7 +59,6 @@ _READ = 1024 * 1024
 #: The tus extension that lets a creation carry the file's first bytes.
 CREATION_WITH_UPLOAD = "creation-with-upload"
 _CONFIRMED = tuple(state.value for state in records.CONFIRMED_COMPLETE)
-_SUFFIX = {kind: suffix for suffix, kind in reversed(MEDIA_TYPE_BY_SUFFIX.items())}
 
 
 @dataclass
@@ -192,8 +190,9 @@ class Uploader:
         """Create the upload: the URL and the server's offset. To a server that takes bytes with
         the creation (``creation-with-upload``) the first chunk goes along: one request and one
         answer less per file, which on a slow link is a few per cent of a small file."""
-        declared = (row.sha256, row.plain_size, row.size, row.key_id or "", row.media_type,
-                    f"{row.role}{_SUFFIX.get(row.media_type, '')}")
+        # No ``filename`` (optional in the contract): the record's file entry names the role
+        # and the media type already, and on a slow link its ~35 bytes go with every file.
+        declared = (row.sha256, row.plain_size, row.size, row.key_id or "", row.media_type)
         first = self._first_chunk(row)
         if first is not None:
             try:

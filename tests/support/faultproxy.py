@@ -7,7 +7,9 @@ offsets from a seeded generator.
 
 A :class:`Link` (one :class:`TokenBucket` per direction, shared by every connection) makes the
 proxy a slow link as a whole, the way a village uplink is shared by all of a laptop's requests;
-``cut_all`` drops every open connection at once (the link going down for a moment).
+``cut_all`` drops every open connection at once (the link going down for a moment). With
+``record=True`` it keeps what each connection carried each way (:class:`Transcript`), for tests
+that look at the bytes on the wire.
 """
 
 from __future__ import annotations
@@ -114,6 +116,14 @@ class Stats:
                 setattr(self, name, getattr(self, name) + value)
 
 
+@dataclass
+class Transcript:
+    """The bytes one connection carried: client -> server (``up``) and back (``down``)."""
+
+    up: bytearray = field(default_factory=bytearray)
+    down: bytearray = field(default_factory=bytearray)
+
+
 class FaultProxy:
     """Forward 127.0.0.1:<port> to ``target`` while applying a :class:`Fault` per connection."""
 
@@ -122,12 +132,16 @@ class FaultProxy:
         target: tuple[str, int],
         fault_for: Callable[[int], Fault] = lambda _: PASS,
         link: Link | None = None,
+        *,
+        record: bool = False,
     ) -> None:
         self.target = target
         self.fault_for = fault_for
         #: Shared by every connection (may be set or changed while the proxy runs).
         self.link = link
         self.stats = Stats()
+        #: With ``record``: one transcript per connection, in the order they were accepted.
+        self.transcripts: list[Transcript] | None = [] if record else None
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
         self.port: int = self._listener.getsockname()[1]
@@ -184,11 +198,17 @@ class FaultProxy:
             fault = self.fault_for(index)
             index += 1
             self.stats.add(connections=1)
-            thread = threading.Thread(target=self._serve, args=(client, fault), daemon=True)
+            transcript = None
+            if self.transcripts is not None:
+                transcript = Transcript()
+                self.transcripts.append(transcript)
+            thread = threading.Thread(target=self._serve, args=(client, fault, transcript),
+                                      daemon=True)
             thread.start()
             self._threads.append(thread)
 
-    def _serve(self, client: socket.socket, fault: Fault) -> None:
+    def _serve(self, client: socket.socket, fault: Fault,
+               transcript: Transcript | None = None) -> None:
         if fault.refuse:
             self.stats.add(cuts=1)
             _reset(client)
@@ -206,12 +226,14 @@ class FaultProxy:
         pumps = [
             threading.Thread(
                 target=self._pump,
-                args=(client, upstream, fault.cut_upstream_after, fault, "bytes_up", done),
+                args=(client, upstream, fault.cut_upstream_after, fault, "bytes_up", done,
+                      None if transcript is None else transcript.up),
                 daemon=True,
             ),
             threading.Thread(
                 target=self._pump,
-                args=(upstream, client, fault.cut_downstream_after, fault, "bytes_down", done),
+                args=(upstream, client, fault.cut_downstream_after, fault, "bytes_down", done,
+                      None if transcript is None else transcript.down),
                 daemon=True,
             ),
         ]
@@ -232,6 +254,7 @@ class FaultProxy:
         fault: Fault,
         counter: str,
         done: threading.Event,
+        kept: bytearray | None = None,
     ) -> None:
         sent = 0
         try:
@@ -243,6 +266,8 @@ class FaultProxy:
                     return
                 if cut_after is not None and sent + len(data) >= cut_after:
                     sink.sendall(data[: cut_after - sent])
+                    if kept is not None:
+                        kept += data[: cut_after - sent]
                     self.stats.add(cuts=1, **{counter: cut_after - sent})
                     done.set()
                     _reset(source)
@@ -252,6 +277,8 @@ class FaultProxy:
                 if link is not None:
                     (link.up if counter == "bytes_up" else link.down).take(len(data))
                 sink.sendall(data)
+                if kept is not None:
+                    kept += data
                 sent += len(data)
                 self.stats.add(**{counter: len(data)})
         except OSError:

@@ -107,10 +107,10 @@ def create(client: FlaskClient, auth: dict[str, str], file: SealedFile, *,
 
 
 def path_of(answer: Any) -> str:
-    """The path of a creation answer's absolute Location."""
+    """The path of a creation answer's Location (relative: ``/api/v1/uploads/<id>``)."""
     location = answer.headers["Location"]
-    assert location.startswith("http://localhost/api/v1/uploads/"), location
-    return location.removeprefix("http://localhost")
+    assert location.startswith(BASE + "/"), location
+    return str(location)
 
 
 def patch(client: FlaskClient, auth: dict[str, str], path: str, offset: int, data: bytes,

@@ -29,6 +29,15 @@ BODY_PIECE = 1024 * 1024
 NO_AUTO_OPTIONS = {"provide_automatic_options": False}
 
 
+class Bodiless(Response):
+    """A successful tus answer without a body: no ``Content-Type`` (Flask's default would add
+    ``text/html; charset=utf-8`` to every 201/204). On a slow link a file is one request and
+    one answer, and every header of the answer is paid for per file. Errors stay
+    problem+json."""
+
+    default_mimetype = None
+
+
 @bp.before_request
 def require_tus_version() -> None:
     """412 for a request that does not speak tus 1.0.0 (OPTIONS is how a client asks)."""
@@ -52,7 +61,7 @@ def tus_resumable(response: Response) -> Response:
 @bp.route("/<upload_id>", methods=["OPTIONS"])
 def options(upload_id: str | None = None) -> Response:
     """What this tus server supports (no token needed: it tells nothing about anyone)."""
-    return Response(status=204, headers={
+    return Bodiless(status=204, headers={
         "Tus-Version": TUS_VERSION,
         "Tus-Extension": TUS_EXTENSIONS,
         "Tus-Max-Size": str(lifecycle.MAX_UPLOAD_LENGTH),
@@ -72,8 +81,10 @@ def create() -> Response:
     if request.content_length and info.offset == 0:
         info = upload_writes.append_chunk(g.device.id, info.id, _chunk(offset=0))
     headers = tus.progress_headers(info)
-    headers["Location"] = url_for(".upload", upload_id=info.id, _external=True)
-    return Response(status=201, headers=headers)
+    # Relative (tus allows it; clients resolve it against the creation URL): shorter, and
+    # right whatever scheme and host a proxy in front of the server was reached by.
+    headers["Location"] = url_for(".upload", upload_id=info.id)
+    return Bodiless(status=201, headers=headers)
 
 
 @bp.route("/<upload_id>", methods=["HEAD"], endpoint="upload", **NO_AUTO_OPTIONS)
@@ -84,7 +95,7 @@ def status(upload_id: str) -> Response:
     headers = tus.progress_headers(info)
     headers.update({"Upload-Length": str(info.length), "Upload-Metadata": tus.encode_metadata(info),
                     "Cache-Control": "no-store"})
-    return Response(status=200, headers=headers)
+    return Bodiless(status=200, headers=headers)
 
 
 @bp.patch("/<upload_id>", **NO_AUTO_OPTIONS)
@@ -93,7 +104,7 @@ def append(upload_id: str) -> Response:
     """Append the body at ``Upload-Offset``."""
     chunk = _chunk(offset=tus.non_negative(request.headers, "Upload-Offset"))
     info = upload_writes.append_chunk(g.device.id, upload_id, chunk)
-    return Response(status=204, headers=tus.progress_headers(info))
+    return Bodiless(status=204, headers=tus.progress_headers(info))
 
 
 @bp.delete("/<upload_id>", **NO_AUTO_OPTIONS)
@@ -101,7 +112,7 @@ def append(upload_id: str) -> Response:
 def terminate(upload_id: str) -> Response:
     """Stop an upload and delete its partial bytes."""
     lifecycle.terminate_upload(g.device.id, upload_id)
-    return Response(status=204)
+    return Bodiless(status=204)
 
 
 def _chunk(offset: int) -> upload_writes.Chunk:

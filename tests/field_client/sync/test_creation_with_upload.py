@@ -64,7 +64,8 @@ class TusWithUpload(FakeTus):
             return created
         upload = self.uploads[created.headers["Location"].rsplit("/", 1)[-1]]
         if self.damage_creation_when and self.damage_creation_when(number):
-            data = b"\x00" + data[1:]
+            # Flipped, not zeroed: a sealed file starts with random bytes (1 in 256 is zero).
+            data = bytes([data[0] ^ 0xFF]) + data[1:]
         refusal = self._first_bytes(upload, request, data)
         if refusal is not None:
             return refusal

@@ -307,3 +307,33 @@ def test_a_creation_body_is_ignored_when_the_upload_has_bytes_already(
     assert again.status_code == 201 and path_of(again) == path
     assert again.headers["Upload-Offset"] == "12000"  # the 5,000 bytes were not appended
     assert partial_size(app, path) in (12_000, None)  # None: the S3 store keeps no file
+
+
+def test_successful_answers_are_bodiless_with_a_relative_location_and_errors_stay_problems(
+    client: FlaskClient, auth_headers: Auth, sealing_key: OfficeKey,
+) -> None:
+    file = seal_file(sealing_key, os.urandom(3_000))
+    created = create(client, auth_headers, file)
+    # Relative to the server: no scheme or host a proxy might have got wrong, fewer bytes.
+    path = created.headers["Location"]
+    assert path.startswith(BASE + "/") and path == path_of(created)
+    sent = patch(client, auth_headers, path, 0, file.sealed[:1_000])
+    status = head(client, auth_headers, path)
+    done = patch(client, auth_headers, path, 1_000, file.sealed[1_000:])
+    gone = client.delete(path, headers={**TUS, **auth_headers})
+    answers = {"OPTIONS": client.options(BASE), "POST": created, "PATCH": sent, "HEAD": status,
+               "last PATCH": done, "DELETE": gone}
+    assert {name: answer.status_code for name, answer in answers.items()} == {
+        "OPTIONS": 204, "POST": 201, "PATCH": 204, "HEAD": 200, "last PATCH": 204, "DELETE": 204}
+    for name, answer in answers.items():
+        assert answer.get_data() == b"", name
+        assert "Content-Type" not in answer.headers, name
+        assert answer.headers["Tus-Resumable"] == "1.0.0", name
+        assert answer.headers["X-Request-Id"], name  # every answer names its request
+    assert (sent.headers["Upload-Offset"], status.headers["Upload-Offset"]) == ("1000", "1000")
+    assert done.headers["Upload-Offset"] == str(file.length)
+
+    refused = patch(client, auth_headers, path, 0, b"x", checksum=False)
+    assert refused.status_code == 404
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert refused.get_json()["code"] == "upload_not_found"
