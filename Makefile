@@ -19,7 +19,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/jemput-server demo
 
+# The suite starts a few hundred server and field-client processes: compile the project's
+# modules once, so that none of them compiles them again (PYTHONDONTWRITEBYTECODE, set on
+# some machines, keeps Python from caching them itself).
 test: $(STAMP) docs
+	$(BIN)/python -m compileall -q shared server field_client tests bench > /dev/null
 	JEMPUT_TEST_DATABASE_URL=$${JEMPUT_TEST_DATABASE_URL-$(PG_TEST_URL)} $(BIN)/pytest -n 2 -q
 
 # ruff, mypy and the import contracts of pyproject.toml (layers, no cycles).
