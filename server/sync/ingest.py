@@ -216,8 +216,9 @@ def _write(device_id: str, outcomes: list[Outcome], now: dt.datetime) -> set[str
     # The device row is updated first: it serialises this device's pushes, so the feed
     # cursors of one device are handed out in commit order and a pull never skips one.
     _advance_device(device_id, max(int(o.seq or 0) for o in accepted + refused), len(accepted))
-    # A push's rows go by COPY on PostgreSQL (a batch of 500 records is ~8,000 rows; one
-    # INSERT a row costs the backend a parse, bind and execute each, even pipelined).
+    # A push's rows go by COPY on PostgreSQL: the attachment rows above all (about 14 a
+    # record), the records and the feed the same way. The backend's cost is writing the rows
+    # and their index entries either way (docs/benchmarks.md, "Push").
     copy_rows(table_of(Enrollment), ENROLLMENT_COLUMNS,
               [_enrollment(device_id, o, now) for o in accepted])
     copy_rows(table_of(Attachment), ATTACHMENT_COLUMNS, [
