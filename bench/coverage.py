@@ -16,7 +16,6 @@ import hashlib
 import os
 import platform
 import random
-import re
 import sys
 import time
 import uuid
@@ -27,9 +26,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
-from bench.reconcile import ENROLLMENT_COLUMNS, setup
+from bench.office import logged_in
+from bench.reconcile import ENROLLMENT_COLUMNS, scratch_app
 from bench.timing import median_ms, on_databases
-from server.accounts import users
 from server.core.bulk import insert_rows
 from server.core.extensions import db, dispose_engines
 from server.core.models import Device, Enrollment, Resident
@@ -80,21 +79,6 @@ def add_records(app: Flask, count: int) -> None:
         db.session.commit()
 
 
-def login(app: Flask) -> tuple[Any, str]:
-    """A logged-in office client and an API token of the same viewer."""
-    app.config["SESSION_COOKIE_SECURE"] = False
-    with app.app_context():
-        password = users.create_user("bench", "viewer")
-        token = users.issue_api_token("bench")
-    client = app.test_client()
-    found = re.search(r'name="csrf_token" value="([^"]+)"',
-                      client.get("/office/login").get_data(as_text=True))
-    assert found is not None
-    client.post("/office/login", data={"username": "bench", "password": password,
-                                       "csrf_token": found.group(1)})
-    return client, token
-
-
 def measure(app: Flask, client: Any, token: str) -> list[tuple[str, float]]:
     """Median milliseconds of each service call and request."""
 
@@ -131,14 +115,14 @@ def measure(app: Flask, client: Any, token: str) -> list[tuple[str, float]]:
 
 def bench(url: str, folder: Path, scale: float, records: int) -> dict[str, Any]:
     """Everything for one database; returns the figures."""
-    app = setup(url, folder)
+    app = scratch_app(url, folder)
     generated, loaded, residents = load(app, scale)
     with app.app_context():
         top = coverage.report(AT).top
         assert top is not None
         before = (top.wajib, top.recorded, str(top.percent))
     add_records(app, records)
-    client, token = login(app)
+    client, token = logged_in(app, "viewer")
     timings = measure(app, client, token)
     dispose_engines(app)
     return {"generated": generated, "loaded": loaded, "residents": residents,

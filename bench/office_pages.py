@@ -8,7 +8,6 @@ template rendering included) and its service alone; prints the median of several
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from bench.reconcile import fill, setup
+from bench.office import log_in
+from bench.reconcile import Database, fill, setup
 from bench.timing import median_ms
 from server.accounts import users
 from server.core.extensions import db, dispose_engines
@@ -31,9 +31,9 @@ TARGET_MS = 300
 
 def prepare(residents: int, records: int, folder: Path) -> tuple[Flask, Any, int, str]:
     """Fill the database, run the checks, log a reviewer in; (app, client, case, record)."""
-    app = setup(f"sqlite:///{folder / 'bench.db'}", folder)
-    app.config["SESSION_COOKIE_SECURE"] = False
-    fill(app, residents, records)
+    database = Database("SQLite", f"sqlite:///{folder / 'bench.db'}", folder)
+    app = setup(database)
+    fill([database], residents, records)
     with app.app_context():
         report = checks.run_checks()
         password = users.create_user("bench", "reviewer")
@@ -45,13 +45,7 @@ def prepare(residents: int, records: int, folder: Path) -> tuple[Flask, Any, int
         db.session.commit()
     print(f"{residents:,} residents, {records:,} records, {report.cases_opened:,} cases opened",
           file=sys.stderr)
-    client = app.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"',
-                      client.get("/office/login").get_data(as_text=True))
-    assert token is not None
-    client.post("/office/login", data={"username": "bench", "password": password,
-                                       "csrf_token": token.group(1)})
-    return app, client, case_id, record_id
+    return app, log_in(app, password), case_id, record_id
 
 
 def report(app: Flask, client: Any, pages: list[tuple[str, str, Any]]) -> None:

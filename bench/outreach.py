@@ -23,7 +23,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from bench.coverage import AT, add_records, load
-from bench.reconcile import setup
+from bench.office import log_in
+from bench.reconcile import scratch_app
 from bench.timing import median_ms, on_databases
 from server.accounts import users
 from server.accounts.actor import Actor
@@ -48,19 +49,13 @@ def once_ms(work: Callable[[], Any]) -> tuple[float, Any]:
 
 def prepare(app: Flask) -> tuple[Any, dict[str, str], str]:
     """A logged-in supervisor client, their API header, and a device id with a known token."""
-    app.config["SESSION_COOKIE_SECURE"] = False
     with app.app_context():
         password = users.create_user("bench", "supervisor")
         token = users.issue_api_token("bench")
         db.session.add(Device(id="bench-outreach-device", name="laptop-outreach",
                               team="TIM-BENCH", token_hash=hash_token(DEVICE_TOKEN)))
         db.session.commit()
-    client = app.test_client()
-    page = client.get("/office/login").get_data(as_text=True)
-    csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    client.post("/office/login", data={"username": "bench", "password": password,
-                                       "csrf_token": csrf})
-    return client, {"Authorization": f"Bearer {token}"}, "bench-outreach-device"
+    return log_in(app, password), {"Authorization": f"Bearer {token}"}, "bench-outreach-device"
 
 
 def measure(app: Flask, client: Any, api: dict[str, str],
@@ -131,7 +126,7 @@ def measure(app: Flask, client: Any, api: dict[str, str],
 
 
 def bench(url: str, folder: Path, scale: float, records: int) -> dict[str, Any]:
-    app = setup(url, folder)
+    app = scratch_app(url, folder)
     _, loaded, residents = load(app, scale)
     add_records(app, records)
     client, api, device_id = prepare(app)

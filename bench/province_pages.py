@@ -15,19 +15,17 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from flask import Flask
 from sqlalchemy import select, text
 
 from bench import province
+from bench.office import logged_in
 from bench.timing import stats_ms
-from server.accounts import users
 from server.core.extensions import db, dispose_engines
 from server.core.models import Enrollment
 
@@ -36,21 +34,6 @@ SCRATCH = "h_prov_pages"
 KABUPATEN = "61.01"  # Sambas, the most populous
 KECAMATAN = "61.01.01"
 DESA = "61.01.01.2001"
-
-
-def login(app: Flask) -> tuple[Any, str]:
-    """A logged-in reviewer's test client and an API token of the same user."""
-    app.config["SESSION_COOKIE_SECURE"] = False
-    with app.app_context():
-        password = users.create_user("bench", "reviewer")
-        token = users.issue_api_token("bench")
-    client = app.test_client()
-    found = re.search(r'name="csrf_token" value="([^"]+)"',
-                      client.get("/office/login").get_data(as_text=True))
-    assert found is not None
-    client.post("/office/login", data={"username": "bench", "password": password,
-                                       "csrf_token": found.group(1)})
-    return client, token
 
 
 def later_record(app: Flask) -> str:
@@ -99,7 +82,7 @@ def refresh(app: Flask) -> float | None:
 
 
 def measure(app: Flask, repeat: int) -> list[tuple[str, tuple[float, float, float]]]:
-    client, token = login(app)
+    client, token = logged_in(app, "reviewer")
     bearer = {"Authorization": f"Bearer {token}"}
     results = []
     for name, path in pages(later_record(app)):

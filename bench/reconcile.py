@@ -256,8 +256,8 @@ class Database:
                 admin.execute(statement.encode())
 
 
-def setup(database: Database) -> None:
-    """A migrated, empty database holding only the Sekadau regions."""
+def setup(database: Database) -> Flask:
+    """A migrated, empty database holding only the Sekadau regions; its app."""
     database.create()
     app = database.open()
     with app.app_context():
@@ -266,6 +266,13 @@ def setup(database: Database) -> None:
             db.session.commit()
         flask_migrate.upgrade()
         regions.seed_sekadau()
+    return app
+
+
+def scratch_app(url: str, instance: Path) -> Flask:
+    """:func:`setup` on the scratch database at ``url`` (instance folder ``instance``): the
+    other benchmarks' start."""
+    return setup(Database("bench", url, instance))
 
 
 @dataclass
