@@ -397,20 +397,29 @@ class FakeTus:
         refusal = _append(upload, offset, data)
         if refusal is not None:
             return refusal
-        if upload.offset == upload.size:
-            try:
-                plain = open_sealed_file(bytes(upload.data))
-            except SealError:
-                upload.state, upload.data = "failed", bytearray()
-                return problem(422, "upload_unreadable")
-            if hashlib.sha256(plain).hexdigest() != upload.sha256:
-                upload.state, upload.data = "failed", bytearray()
-                return problem(460, "blob_hash_mismatch")
-            upload.finished = True
-            self.server.blob_arrived(upload.sha256)
+        finished = self.finish(upload)
+        if finished is not None:
+            return finished
         if self.lose_ack_when and self.lose_ack_when(number):
             raise CutConnection
         return Response(status=204, headers=_progress(upload))
+
+    def finish(self, upload: FakeUpload) -> Response | None:
+        """Once every byte is in: open the sealed file and check its hash, as the server does
+        (the blob arrives), or refuse it and fail the upload."""
+        if upload.offset != upload.size:
+            return None
+        try:
+            plain = open_sealed_file(bytes(upload.data))
+        except SealError:
+            upload.state, upload.data = "failed", bytearray()
+            return problem(422, "upload_unreadable")
+        if hashlib.sha256(plain).hexdigest() != upload.sha256:
+            upload.state, upload.data = "failed", bytearray()
+            return problem(460, "blob_hash_mismatch")
+        upload.finished = True
+        self.server.blob_arrived(upload.sha256)
+        return None
 
 
 def _append(upload: FakeUpload, offset: int, data: bytes) -> Response | None:

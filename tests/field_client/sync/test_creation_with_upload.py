@@ -16,7 +16,6 @@ from field_client.client import FieldClient
 from field_client.config import Settings
 from field_client.errors import NetworkUnavailable
 from field_client.sync.transport import Transport
-from shared.sealing import SealError
 from tests.support.fakes import (
     UPLOADS,
     CutConnection,
@@ -28,7 +27,6 @@ from tests.support.fakes import (
     registered_client,
 )
 from tests.support.field import sha_of, states
-from tests.support.keys import open_sealed_file
 
 from .test_uploads import CHUNK, ONE_CHUNK, SEALED, assert_kept, offsets, record
 
@@ -78,18 +76,7 @@ class TusWithUpload(FakeTus):
         if request.headers.get("Upload-Checksum") != _checksum(data):
             return problem(460, "checksum_mismatch")
         upload.data.extend(data)
-        if upload.offset == upload.size:
-            try:
-                plain = open_sealed_file(bytes(upload.data))
-            except SealError:
-                upload.state, upload.data = "failed", bytearray()
-                return problem(422, "upload_unreadable")
-            if hashlib.sha256(plain).hexdigest() != upload.sha256:
-                upload.state, upload.data = "failed", bytearray()
-                return problem(460, "blob_hash_mismatch")
-            upload.finished = True
-            self.server.blob_arrived(upload.sha256)
-        return None
+        return self.finish(upload)
 
 
 def _checksum(data: bytes) -> str:
